@@ -19,7 +19,7 @@ function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): number {
 }
 
 /** Runs `f` on the cpu backend (the reference) and returns plain arrays. */
-async function onCpu<T>(f: () => tf.Tensor): Promise<tf.Tensor> {
+async function onCpu(f: () => tf.Tensor): Promise<tf.Tensor> {
   await tf.setBackend('cpu');
   const r = f();
   const out = tf.tensor(r.dataSync(), r.shape);
@@ -48,7 +48,9 @@ describe('engine (wasm with our kernels)', () => {
     for (const [sa, sb, ta, tb] of cases) {
       const aData = randn(rng, sa).arraySync();
       const bData = randn(rng, sb).arraySync();
-      const ref = await onCpu(() => tf.matMul(tf.tensor(aData as number[]), tf.tensor(bData as number[]), ta, tb));
+      const ref = await onCpu(() =>
+        tf.matMul(tf.tensor(aData as number[]), tf.tensor(bData as number[]), ta, tb),
+      );
       const got = tf.matMul(tf.tensor(aData as number[]), tf.tensor(bData as number[]), ta, tb);
       expect(got.shape).toEqual(ref.shape);
       expect(maxAbsDiff(got, ref)).toBeLessThan(1e-4);
@@ -65,7 +67,9 @@ describe('engine (wasm with our kernels)', () => {
         [0, 1, 2].map((j) => {
           const aj = a.slice([j, 0, 0], [1, 4, 8]).reshape([4, 8]).arraySync() as number[][];
           const bj = b.slice([j, 0, 0], [1, 8, 5]).reshape([8, 5]).arraySync() as number[][];
-          return tf.tensor(aj.map((row) => bj[0]!.map((_, c) => row.reduce((s, v, k) => s + v * bj[k]![c]!, 0))));
+          return tf.tensor(
+            aj.map((row) => bj[0]!.map((_, c) => row.reduce((s, v, k) => s + v * bj[k]![c]!, 0))),
+          );
         }),
       );
       expect(maxAbsDiff(got, ref)).toBeLessThan(1e-4);

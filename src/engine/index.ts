@@ -7,8 +7,8 @@
  */
 import { createRequire } from 'node:module';
 import '@tensorflow/tfjs-backend-wasm';
-import { unsortedSegmentSumWasm } from './kernels/segment-sum.js';
 import { makeFastBatchMatMul } from './kernels/matmul.js';
+import { unsortedSegmentSumWasm } from './kernels/segment-sum.js';
 import { tf } from './tf.js';
 
 export type BackendName = 'wasm' | 'cpu' | 'tensorflow';
@@ -30,7 +30,8 @@ function patchWasm(): void {
   tf.registerKernel(unsortedSegmentSumWasm);
   const matmul = tf.getKernel('BatchMatMul', 'wasm');
   const transpose = tf.getKernel('Transpose', 'wasm');
-  if (matmul === undefined || transpose === undefined) throw new Error('wasm backend lacks BatchMatMul/Transpose');
+  if (matmul === undefined || transpose === undefined)
+    throw new Error('wasm backend lacks BatchMatMul/Transpose');
   tf.unregisterKernel('BatchMatMul', 'wasm');
   tf.registerKernel(makeFastBatchMatMul(matmul, transpose.kernelFunc));
 }

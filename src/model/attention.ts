@@ -3,11 +3,11 @@
  * are folded into the time axis — q (B, H, T, D) viewed as (B, Hkv, rep·T, D) — so keys and values are never
  * copied per query head; head h uses kv head ⌊h / rep⌋, as transformers' `repeat_kv` does.
  */
-import { tf, type Tensor, type Tensor2D } from '../engine/tf.js';
+import { type Tensor, type Tensor2D, tf } from '../engine/tf.js';
 import { headDim } from './config.js';
 import type { KVCache } from './kv-cache.js';
 import { type ForwardContext, linear } from './linear.js';
-import { type RopeTables, applyRope } from './rope.js';
+import { applyRope, type RopeTables } from './rope.js';
 
 export interface AttentionInputs {
   readonly positions: Tensor; // (B, T) int32
@@ -22,7 +22,14 @@ function toHeads(x: Tensor2D, b: number, t: number, h: number, d: number): Tenso
 }
 
 /** x (B·T, C) → (B·T, C). `prefix` is the block's attention module path. */
-export function attention(ctx: ForwardContext, layer: number, x: Tensor2D, b: number, t: number, inp: AttentionInputs): Tensor2D {
+export function attention(
+  ctx: ForwardContext,
+  layer: number,
+  x: Tensor2D,
+  b: number,
+  t: number,
+  inp: AttentionInputs,
+): Tensor2D {
   const c = ctx.config;
   const d = headDim(c);
   const h = c.nHeads;

@@ -1,5 +1,5 @@
 /** A pre-norm transformer block: x + attn(norm(x)), then + mlp(norm(x)). */
-import { tf, type Tensor2D } from '../engine/tf.js';
+import { type Tensor2D, tf } from '../engine/tf.js';
 import { type AttentionInputs, attention } from './attention.js';
 import { type ForwardContext, param } from './linear.js';
 import { mlp } from './mlp.js';
@@ -24,7 +24,14 @@ export function finalNorm(ctx: ForwardContext, x: Tensor2D): Tensor2D {
 }
 
 /** x (B·T, C) → (B·T, C). */
-export function block(ctx: ForwardContext, layer: number, x: Tensor2D, b: number, t: number, inp: AttentionInputs): Tensor2D {
+export function block(
+  ctx: ForwardContext,
+  layer: number,
+  x: Tensor2D,
+  b: number,
+  t: number,
+  inp: AttentionInputs,
+): Tensor2D {
   const gpt2 = ctx.config.arch === 'gpt2';
   const n1 = gpt2 ? `transformer.h.${layer}.ln_1` : `model.layers.${layer}.input_layernorm`;
   const n2 = gpt2 ? `transformer.h.${layer}.ln_2` : `model.layers.${layer}.post_attention_layernorm`;

@@ -9,8 +9,12 @@ const int = (min: number) => z.number().int().min(min);
 
 export const ModelConfigSchema = z
   .object({
-    arch: z.enum(['gpt2', 'llama']).describe('Family: gpt2 (LayerNorm, GELU, learned positions) or llama (RMSNorm, RoPE, SwiGLU)'),
-    modelType: z.string().describe('Hugging Face model_type written back on save (gpt2, llama, qwen2, mistral)'),
+    arch: z
+      .enum(['gpt2', 'llama'])
+      .describe('Family: gpt2 (LayerNorm, GELU, learned positions) or llama (RMSNorm, RoPE, SwiGLU)'),
+    modelType: z
+      .string()
+      .describe('Hugging Face model_type written back on save (gpt2, llama, qwen2, mistral)'),
     vocabSize: int(1).describe('Vocabulary size'),
     dim: int(1).describe('Hidden size (d_model)'),
     nLayers: int(1).describe('Number of transformer blocks'),
@@ -26,9 +30,18 @@ export const ModelConfigSchema = z
     eosId: int(0).optional().describe('End-of-sequence token id'),
   })
   .superRefine((c, ctx) => {
-    if (c.dim % c.nHeads !== 0) ctx.addIssue({ code: 'custom', path: ['dim'], message: `dim ${c.dim} is not divisible by nHeads ${c.nHeads}` });
+    if (c.dim % c.nHeads !== 0)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['dim'],
+        message: `dim ${c.dim} is not divisible by nHeads ${c.nHeads}`,
+      });
     if (c.nHeads % c.nKvHeads !== 0)
-      ctx.addIssue({ code: 'custom', path: ['nKvHeads'], message: `nHeads ${c.nHeads} is not divisible by nKvHeads ${c.nKvHeads}` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['nKvHeads'],
+        message: `nHeads ${c.nHeads} is not divisible by nKvHeads ${c.nKvHeads}`,
+      });
     if (c.arch === 'llama' && (c.dim / c.nHeads) % 2 !== 0)
       ctx.addIssue({ code: 'custom', path: ['dim'], message: 'head size must be even for RoPE' });
   });
@@ -44,7 +57,10 @@ export function parseModelConfig(raw: unknown, where: string): ModelConfig {
   const r = ModelConfigSchema.safeParse(raw);
   if (!r.success) {
     const issue = r.error.issues[0];
-    throw new SealError(`invalid model config field ${issue?.path.join('.') || '(root)'}: ${issue?.message}`, where);
+    throw new SealError(
+      `invalid model config field ${issue?.path.join('.') || '(root)'}: ${issue?.message}`,
+      where,
+    );
   }
   return r.data;
 }
@@ -55,7 +71,8 @@ function field(json: Json, file: string, names: readonly string[], required = tr
   for (const n of names) {
     const v = json[n];
     if (v === undefined || v === null) continue;
-    if (typeof v !== 'number' || !Number.isFinite(v)) throw new SealError(`field "${n}" must be a number, got ${JSON.stringify(v)}`, file);
+    if (typeof v !== 'number' || !Number.isFinite(v))
+      throw new SealError(`field "${n}" must be a number, got ${JSON.stringify(v)}`, file);
     return v;
   }
   if (required) throw new SealError(`missing field "${names[0]}"`, file);
@@ -125,13 +142,19 @@ export function fromHfConfig(json: Json, file: string): ModelConfig {
       );
     }
     default:
-      throw new SealError(`unknown architecture model_type "${modelType}" (supported: gpt2, llama, qwen2, mistral)`, file);
+      throw new SealError(
+        `unknown architecture model_type "${modelType}" (supported: gpt2, llama, qwen2, mistral)`,
+        file,
+      );
   }
 }
 
 /** The config.json transformers expects for this model. */
 export function toHfConfig(c: ModelConfig): Json {
-  const ids = { ...(c.bosId === undefined ? {} : { bos_token_id: c.bosId }), ...(c.eosId === undefined ? {} : { eos_token_id: c.eosId }) };
+  const ids = {
+    ...(c.bosId === undefined ? {} : { bos_token_id: c.bosId }),
+    ...(c.eosId === undefined ? {} : { eos_token_id: c.eosId }),
+  };
   switch (c.arch) {
     case 'gpt2':
       return {
@@ -151,7 +174,12 @@ export function toHfConfig(c: ModelConfig): Json {
         ...ids,
       };
     case 'llama': {
-      const arch = c.modelType === 'qwen2' ? 'Qwen2ForCausalLM' : c.modelType === 'mistral' ? 'MistralForCausalLM' : 'LlamaForCausalLM';
+      const arch =
+        c.modelType === 'qwen2'
+          ? 'Qwen2ForCausalLM'
+          : c.modelType === 'mistral'
+            ? 'MistralForCausalLM'
+            : 'LlamaForCausalLM';
       return {
         architectures: [arch],
         model_type: c.modelType === 'qwen2' || c.modelType === 'mistral' ? c.modelType : 'llama',

@@ -3,7 +3,7 @@
  * are left-padded: padding keys are masked and positions restart at 0 after each row's padding, so every row
  * decodes exactly as it would alone.
  */
-import { tf, type Tensor2D } from '../engine/tf.js';
+import { type Tensor2D, tf } from '../engine/tf.js';
 import type { Tokenizer } from '../tokenizer/types.js';
 import { Rng } from '../util/rng.js';
 import { KVCache } from './kv-cache.js';
@@ -38,11 +38,17 @@ export interface GenerateResult {
   readonly text?: string[];
 }
 
-export function generate(model: Transformer, prompts: readonly (readonly number[])[], opts: GenerateOptions): GenerateResult {
+export function generate(
+  model: Transformer,
+  prompts: readonly (readonly number[])[],
+  opts: GenerateOptions,
+): GenerateResult {
   const b = prompts.length;
   if (b === 0) return { tokens: [], finish: [] };
-  if (prompts.some((p) => p.length === 0)) throw new Error('generate: every prompt needs at least one token (e.g. BOS)');
-  if ((opts.stop?.length ?? 0) > 0 && opts.tokenizer === undefined) throw new Error('generate: stop strings need a tokenizer');
+  if (prompts.some((p) => p.length === 0))
+    throw new Error('generate: every prompt needs at least one token (e.g. BOS)');
+  if ((opts.stop?.length ?? 0) > 0 && opts.tokenizer === undefined)
+    throw new Error('generate: stop strings need a tokenizer');
   const rng = opts.rng ?? new Rng(opts.seed ?? 0);
   const eos = opts.eosId ?? model.config.eosId;
   const useCache = opts.useCache ?? true;
@@ -61,8 +67,14 @@ export function generate(model: Transformer, prompts: readonly (readonly number[
       const len = seqs[0]!.length;
       const start = cache !== undefined && step > 0 ? len - 1 : 0;
       const logits = tf.tidy(() => {
-        const ids = tf.tensor2d(seqs.flatMap((s) => s.slice(start)), [b, len - start], 'int32') as Tensor2D;
-        const positions = seqs.map((_, r) => Array.from({ length: len - start }, (_, i) => pos(r, start + i)));
+        const ids = tf.tensor2d(
+          seqs.flatMap((s) => s.slice(start)),
+          [b, len - start],
+          'int32',
+        ) as Tensor2D;
+        const positions = seqs.map((_, r) =>
+          Array.from({ length: len - start }, (_, i) => pos(r, start + i)),
+        );
         return model.forward(ids, {
           ...(cache === undefined ? {} : { cache }),
           positions,
@@ -102,7 +114,11 @@ export function generate(model: Transformer, prompts: readonly (readonly number[
   const done = finish.map((f) => f ?? 'length');
   if (opts.tokenizer === undefined) return { tokens, finish: done };
   const tok = opts.tokenizer;
-  return { tokens, finish: done, text: tokens.map((t, r) => (done[r] === 'stop' ? (text[r] as string) : tok.decode(t))) };
+  return {
+    tokens,
+    finish: done,
+    text: tokens.map((t, r) => (done[r] === 'stop' ? (text[r] as string) : tok.decode(t))),
+  };
 }
 
 function firstStop(text: string, stops: readonly string[]): number | undefined {

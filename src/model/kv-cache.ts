@@ -1,5 +1,5 @@
 /** Per-layer key/value cache for incremental decoding. Tensors are kept out of tidy scopes and owned here. */
-import { tf, type Tensor } from '../engine/tf.js';
+import { type Tensor, tf } from '../engine/tf.js';
 
 export class KVCache {
   private readonly keys: Array<Tensor | undefined>;

@@ -2,7 +2,7 @@
  * Linear layers and the hook through which adapters change them without touching base weights:
  * y = x·W + b + Σ delta(x). LoRA adapters and the weight-delta EditGenerator both implement `LinearDelta`.
  */
-import { tf, type Tensor, type Tensor2D } from '../engine/tf.js';
+import { type Tensor, type Tensor2D, tf } from '../engine/tf.js';
 import type { ModelConfig } from './config.js';
 import type { ParamMap } from './params.js';
 

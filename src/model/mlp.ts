@@ -1,5 +1,5 @@
 /** Feed-forward blocks: GPT-2's GELU MLP and Llama's SwiGLU. */
-import { tf, type Tensor2D } from '../engine/tf.js';
+import { type Tensor2D, tf } from '../engine/tf.js';
 import { type ForwardContext, linear } from './linear.js';
 
 /** GPT-2's tanh approximation ("gelu_new"); x·x·x, not pow, which is slow on wasm. */

@@ -3,14 +3,14 @@
  * Parameters live in a `ParamMap` keyed by Hugging Face names; adapters enter through `deltas` and never write
  * into those parameters.
  */
-import { tf, type Tensor, type Tensor2D, type Tensor3D } from '../engine/tf.js';
+import { type Tensor, type Tensor2D, type Tensor3D, tf } from '../engine/tf.js';
 import { Rng } from '../util/rng.js';
 import type { AttentionInputs } from './attention.js';
 import { block, finalNorm } from './block.js';
-import { type ModelConfig, headDim } from './config.js';
+import { headDim, type ModelConfig } from './config.js';
 import type { KVCache } from './kv-cache.js';
 import { type ForwardContext, type LinearDelta, param } from './linear.js';
-import { type ParamMap, initParamData, makeVariables, paramSpecs } from './params.js';
+import { initParamData, makeVariables, type ParamMap, paramSpecs } from './params.js';
 import { type RopeTables, ropeTables } from './rope.js';
 
 export interface ForwardOptions {
@@ -41,7 +41,10 @@ export class Transformer {
 
   static init(config: ModelConfig, seed: number): Transformer {
     const rng = new Rng(seed);
-    return new Transformer(config, makeVariables(paramSpecs(config), (s) => initParamData(config, s, rng)));
+    return new Transformer(
+      config,
+      makeVariables(paramSpecs(config), (s) => initParamData(config, s, rng)),
+    );
   }
 
   get numParams(): number {
@@ -76,9 +79,11 @@ export class Transformer {
     const [b, t] = ids.shape;
     if (b === 0 || t === 0) throw new Error('forward: empty input');
     const past = opts.cache?.length ?? 0;
-    if (past + t > c.maxSeqLen) throw new Error(`sequence length ${past + t} exceeds the model's maxSeqLen ${c.maxSeqLen}`);
+    if (past + t > c.maxSeqLen)
+      throw new Error(`sequence length ${past + t} exceeds the model's maxSeqLen ${c.maxSeqLen}`);
     const ctx: ForwardContext = { config: c, params: this.params, deltas: opts.deltas ?? [] };
-    const posRows = opts.positions ?? Array.from({ length: b }, () => Array.from({ length: t }, (_, i) => past + i));
+    const posRows =
+      opts.positions ?? Array.from({ length: b }, () => Array.from({ length: t }, (_, i) => past + i));
     const positions = tf.tensor2d(posRows.flat(), [b, t], 'int32');
     const mask = buildMask(b, t, past, opts.keyMask);
     const flatIds = tf.reshape(ids, [b * t]);
@@ -135,7 +140,8 @@ function buildMask(b: number, t: number, past: number, keyMask: ForwardOptions['
   const data = new Float32Array(rows * t * tk);
   for (let r = 0; r < rows; r++) {
     const km = keyMask?.[r];
-    if (km !== undefined && km.length !== tk) throw new Error(`keyMask row ${r} has ${km.length} entries, expected ${tk}`);
+    if (km !== undefined && km.length !== tk)
+      throw new Error(`keyMask row ${r} has ${km.length} entries, expected ${tk}`);
     for (let i = 0; i < t; i++) {
       const base = (r * t + i) * tk;
       for (let j = 0; j < tk; j++) {

@@ -1,5 +1,5 @@
 /** LayerNorm (GPT-2) and RMSNorm (Llama) over the last axis. */
-import { tf, type Tensor } from '../engine/tf.js';
+import { type Tensor, tf } from '../engine/tf.js';
 
 /** x (..., C) → (..., C). */
 export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor, eps: number): Tensor {

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { tf, type Variable } from '../engine/tf.js';
 import type { Rng } from '../util/rng.js';
-import { type ModelConfig, headDim } from './config.js';
+import { headDim, type ModelConfig } from './config.js';
 
 export type ParamKind = 'embedding' | 'linear' | 'norm' | 'bias';
 
@@ -32,8 +32,18 @@ export function paramSpecs(c: ModelConfig): ParamSpec[] {
   };
   switch (c.arch) {
     case 'gpt2': {
-      specs.push({ name: 'transformer.wte.weight', shape: [c.vocabSize, c.dim], kind: 'embedding', hfTransposed: false });
-      specs.push({ name: 'transformer.wpe.weight', shape: [c.maxSeqLen, c.dim], kind: 'embedding', hfTransposed: false });
+      specs.push({
+        name: 'transformer.wte.weight',
+        shape: [c.vocabSize, c.dim],
+        kind: 'embedding',
+        hfTransposed: false,
+      });
+      specs.push({
+        name: 'transformer.wpe.weight',
+        shape: [c.maxSeqLen, c.dim],
+        kind: 'embedding',
+        hfTransposed: false,
+      });
       for (let i = 0; i < c.nLayers; i++) {
         const p = `transformer.h.${i}`;
         vec(`${p}.ln_1.weight`, c.dim, 'norm');
@@ -56,11 +66,20 @@ export function paramSpecs(c: ModelConfig): ParamSpec[] {
     }
     case 'llama': {
       const kv = c.nKvHeads * headDim(c);
-      specs.push({ name: 'model.embed_tokens.weight', shape: [c.vocabSize, c.dim], kind: 'embedding', hfTransposed: false });
+      specs.push({
+        name: 'model.embed_tokens.weight',
+        shape: [c.vocabSize, c.dim],
+        kind: 'embedding',
+        hfTransposed: false,
+      });
       for (let i = 0; i < c.nLayers; i++) {
         const p = `model.layers.${i}`;
         vec(`${p}.input_layernorm.weight`, c.dim, 'norm');
-        for (const [m, out] of [['q_proj', c.dim], ['k_proj', kv], ['v_proj', kv]] as const) {
+        for (const [m, out] of [
+          ['q_proj', c.dim],
+          ['k_proj', kv],
+          ['v_proj', kv],
+        ] as const) {
           specs.push(linearSpec(`${p}.self_attn.${m}.weight`, c.dim, out, true));
           if (c.attnBias) vec(`${p}.self_attn.${m}.bias`, out, 'bias');
         }
@@ -108,9 +127,16 @@ export function initParamData(c: ModelConfig, spec: ParamSpec, rng: Rng): Float3
 /** A named set of trainable tensors. */
 export type ParamMap = Map<string, Variable>;
 
-export function makeVariables(specs: readonly ParamSpec[], data: (spec: ParamSpec) => Float32Array): ParamMap {
+export function makeVariables(
+  specs: readonly ParamSpec[],
+  data: (spec: ParamSpec) => Float32Array,
+): ParamMap {
   const params: ParamMap = new Map();
-  for (const s of specs) params.set(s.name, tf.variable(tf.tensor(data(s), [...s.shape]), true, s.name));
+  for (const s of specs)
+    params.set(
+      s.name,
+      tf.tidy(() => tf.variable(tf.tensor(data(s), [...s.shape]), true)),
+    );
   return params;
 }
 

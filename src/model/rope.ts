@@ -3,7 +3,7 @@
  * (x1, x2) rotated as (x1·cos − x2·sin, x2·cos + x1·sin). llama2.c rotates adjacent pairs instead; its q/k
  * weights are permuted at load time (see io/llama2c.ts) so one convention serves both.
  */
-import { tf, type Tensor } from '../engine/tf.js';
+import { type Tensor, tf } from '../engine/tf.js';
 
 export interface RopeTables {
   readonly cos: Tensor; // (maxSeqLen, D/2)
@@ -23,7 +23,10 @@ export function ropeTables(maxSeqLen: number, headSize: number, theta: number): 
       sin[p * half + i] = Math.sin(v);
     }
   }
-  return { cos: tf.keep(tf.tensor2d(cos, [maxSeqLen, half])), sin: tf.keep(tf.tensor2d(sin, [maxSeqLen, half])) };
+  return {
+    cos: tf.keep(tf.tensor2d(cos, [maxSeqLen, half])),
+    sin: tf.keep(tf.tensor2d(sin, [maxSeqLen, half])),
+  };
 }
 
 /** x (B, H, T, D), positions (B, T) int32 → (B, H, T, D). */
@@ -34,6 +37,9 @@ export function applyRope(x: Tensor, positions: Tensor, tables: RopeTables): Ten
     const cos = tf.reshape(tf.gather(tables.cos, positions), [b, 1, t, half]); // (B, 1, T, D/2)
     const sin = tf.reshape(tf.gather(tables.sin, positions), [b, 1, t, half]);
     const [x1, x2] = tf.split(x, 2, -1) as [Tensor, Tensor];
-    return tf.concat([tf.sub(tf.mul(x1, cos), tf.mul(x2, sin)), tf.add(tf.mul(x2, cos), tf.mul(x1, sin))], -1);
+    return tf.concat(
+      [tf.sub(tf.mul(x1, cos), tf.mul(x2, sin)), tf.add(tf.mul(x2, cos), tf.mul(x1, sin))],
+      -1,
+    );
   });
 }

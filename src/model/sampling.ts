@@ -39,7 +39,9 @@ export function filteredProbs(logits: ArrayLike<number>, opts: SamplingOptions):
   const topK = opts.topK ?? 0;
   const topP = opts.topP ?? 1;
   if ((topK > 0 && topK < n) || topP < 1) {
-    const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => (probs[b] as number) - (probs[a] as number) || a - b);
+    const order = Array.from({ length: n }, (_, i) => i).sort(
+      (a, b) => (probs[b] as number) - (probs[a] as number) || a - b,
+    );
     let keep = topK > 0 ? Math.min(topK, n) : n;
     if (topP < 1) {
       let cum = 0;

@@ -6,9 +6,13 @@
  * different data silently returns stale results (measured).
  */
 import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
-import { type WasmBackendLike, copyToFresh } from './wasm-heap.js';
+import { copyToFresh, type WasmBackendLike } from './wasm-heap.js';
 
-type KernelCall = (args: { inputs: Record<string, TensorInfo>; backend: unknown; attrs?: NamedAttrMap }) => TensorInfo;
+type KernelCall = (args: {
+  inputs: Record<string, TensorInfo>;
+  backend: unknown;
+  attrs?: NamedAttrMap;
+}) => TensorInfo;
 
 export function makeFastBatchMatMul(original: KernelConfig, transpose: KernelFunc): KernelConfig {
   const orig = original.kernelFunc as unknown as KernelCall;

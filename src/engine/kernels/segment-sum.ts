@@ -4,7 +4,7 @@
  * measured). A scatter-add straight on the wasm heap costs one pass over the gradient.
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
-import { type WasmBackendLike, heapView } from './wasm-heap.js';
+import { heapView, type WasmBackendLike } from './wasm-heap.js';
 
 const unsortedSegmentSum: KernelFunc = ({ inputs, backend, attrs }) => {
   const b = backend as unknown as WasmBackendLike;
