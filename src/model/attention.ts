@@ -3,6 +3,7 @@
  * are folded into the time axis — q (B, H, T, D) viewed as (B, Hkv, rep·T, D) — so keys and values are never
  * copied per query head; head h uses kv head ⌊h / rep⌋, as transformers' `repeat_kv` does.
  */
+import { fused } from '../engine/fused.js';
 import { type Tensor, type Tensor2D, tf } from '../engine/tf.js';
 import { headDim } from './config.js';
 import type { KVCache } from './kv-cache.js';
@@ -66,13 +67,9 @@ export function attention(
     }
   }
   if (inp.cache !== undefined) ({ k, v } = inp.cache.append(layer, k, v));
-  const tk = k.shape[2] as number;
   const rep = h / hkv;
   const qg = tf.reshape(q, [b, hkv, rep * t, d]); // (B, Hkv, rep·T, D)
-  let scores = tf.mul(tf.matMul(qg, k, false, true), 1 / Math.sqrt(d)); // (B, Hkv, rep·T, Tk)
-  scores = tf.add(tf.reshape(scores, [b, h, t, tk]), inp.mask); // (B, H, T, Tk)
-  const probs = tf.reshape(tf.softmax(scores, -1), [b, hkv, rep * t, tk]);
-  const y = tf.reshape(tf.matMul(probs, v), [b, h, t, d]); // (B, H, T, D)
+  const y = tf.reshape(fused.attention(qg, k, v, inp.mask, 1 / Math.sqrt(d)), [b, h, t, d]); // (B, H, T, D)
   const merged = tf.reshape(tf.transpose(y, [0, 2, 1, 3]), [b * t, h * d]) as Tensor2D; // (B·T, C)
   return linear(ctx, outModule, merged);
 }

@@ -1,17 +1,22 @@
 /** A pre-norm transformer block: x + attn(norm(x)), then + mlp(norm(x)). */
+import { fused } from '../engine/fused.js';
 import { type Tensor2D, tf } from '../engine/tf.js';
 import { type AttentionInputs, attention } from './attention.js';
 import { type ForwardContext, param } from './linear.js';
 import { mlp } from './mlp.js';
-import { layerNorm, rmsNorm } from './norm.js';
 
 function norm(ctx: ForwardContext, name: string, x: Tensor2D): Tensor2D {
   const c = ctx.config;
   switch (c.arch) {
     case 'gpt2':
-      return layerNorm(x, param(ctx, `${name}.weight`), param(ctx, `${name}.bias`), c.normEps) as Tensor2D;
+      return fused.layerNorm(
+        x,
+        param(ctx, `${name}.weight`),
+        param(ctx, `${name}.bias`),
+        c.normEps,
+      ) as Tensor2D;
     case 'llama':
-      return rmsNorm(x, param(ctx, `${name}.weight`), c.normEps) as Tensor2D;
+      return fused.rmsNorm(x, param(ctx, `${name}.weight`), c.normEps) as Tensor2D;
     default: {
       const never: never = c.arch;
       throw new Error(`unreachable arch ${String(never)}`);

@@ -1,0 +1,276 @@
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { SealError } from '../src/errors.js';
+import { ATTRIBUTES, bundledBiosData, loadBiosData } from '../src/tasks/people/data.js';
+import {
+  assertNoHeldOutLeak,
+  parseWorld,
+  peopleTask,
+  pretrainDocuments,
+  readWorld,
+  serializeWorld,
+  WORLD_FILE,
+  writeWorld,
+} from '../src/tasks/people/task.js';
+import {
+  answerPrompt,
+  answerStop,
+  BIO_ORDER,
+  biography,
+  paraphraseQuestions,
+  passage,
+  qaText,
+} from '../src/tasks/people/text.js';
+import {
+  attributeTuple,
+  attributeValue,
+  generateWorld,
+  splitPeople,
+  WorldConfigSchema,
+} from '../src/tasks/people/world.js';
+import { Rng } from '../src/util/rng.js';
+
+const dirs: string[] = [];
+async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'people-world-'));
+  dirs.push(dir);
+  return dir;
+}
+afterAll(async () => {
+  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+});
+
+async function expectSealError(promise: Promise<unknown>, ...fragments: string[]): Promise<void> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(SealError);
+  for (const f of fragments) expect((error as Error).message).toContain(f);
+}
+
+describe('bundled bios data', () => {
+  it('loads every list from assets/bios and parses company lines', () => {
+    const data = loadBiosData();
+    expect(data.firstNames).toHaveLength(400);
+    expect(data.lastNames).toHaveLength(1000);
+    expect(data.companies).toHaveLength(263);
+    expect(data.companies[0]).toEqual({ name: '3M', city: 'Maplewood, MN' });
+    for (const attribute of ATTRIBUTES) expect(data.templates[attribute].length).toBeGreaterThan(40);
+    for (const list of [data.firstNames, data.cities, data.universities]) {
+      for (const v of list) expect(v).toBe(v.trim());
+    }
+  });
+});
+
+describe('generateWorld', () => {
+  it('generates the default world in under a second, with the configured split sizes', () => {
+    bundledBiosData();
+    const start = performance.now();
+    const world = generateWorld();
+    const ms = performance.now() - start;
+    expect(ms).toBeLessThan(1000);
+    expect(world.config).toEqual(WorldConfigSchema.parse({}));
+    expect(world.splits.pretrain).toHaveLength(400);
+    expect(world.splits.rl).toHaveLength(40);
+    expect(world.splits.eval).toHaveLength(40);
+    expect(world.qaPeople).toHaveLength(200);
+    expect(world.people).toHaveLength(480);
+  });
+
+  it('is deterministic: same seed gives identical bytes, another seed differs', () => {
+    const a = serializeWorld(generateWorld({ seed: 1 }));
+    const b = serializeWorld(generateWorld({ seed: 1 }));
+    const c = serializeWorld(generateWorld({ seed: 2 }));
+    expect(a).toBe(b);
+    expect(c).not.toBe(a);
+  });
+
+  it('keeps splits disjoint, names unique and held-out facts unlike any pretraining person', () => {
+    const world = generateWorld({ seed: 3 });
+    const names = world.people.map((p) => p.fullName);
+    expect(new Set(names).size).toBe(names.length);
+    const ids = [...world.splits.pretrain, ...world.splits.rl, ...world.splits.eval];
+    expect(new Set(ids).size).toBe(world.people.length);
+    const pretrainTuples = new Set(splitPeople(world, 'pretrain').map(attributeTuple));
+    for (const p of [...splitPeople(world, 'rl'), ...splitPeople(world, 'eval')]) {
+      expect(pretrainTuples.has(attributeTuple(p))).toBe(false);
+      for (const other of names) if (other !== p.fullName) expect(other.includes(p.fullName)).toBe(false);
+    }
+    for (const id of world.qaPeople) expect(world.splits.pretrain).toContain(id);
+  });
+
+  it('draws plausible facts and follows the pronoun rule', () => {
+    const world = generateWorld({ seed: 4, minBirthYear: 1960, maxBirthYear: 1961 });
+    const data = bundledBiosData();
+    for (const p of world.people) {
+      expect(p.birthDay).toBeGreaterThanOrEqual(1);
+      expect(p.birthDay).toBeLessThanOrEqual(28);
+      expect([1960, 1961]).toContain(p.birthYear);
+      expect(p.firstName).not.toBe(p.middleName);
+      expect(data.companies).toContainEqual({ name: p.company, city: p.companyCity });
+      const index = Number(p.id.split('-')[1]);
+      expect(p.pronoun).toBe(index % 2 === 0 ? 'He' : 'She');
+    }
+  });
+
+  it('rejects an invalid config with a message naming the field', () => {
+    expect(() => generateWorld({ qaFraction: 2 })).toThrow(/qaFraction/);
+    expect(() => generateWorld({ minBirthYear: 2000, maxBirthYear: 1990 })).toThrow(/maxBirthYear/);
+    expect(() => generateWorld({ bogus: 1 } as never)).toThrow(SealError);
+  });
+});
+
+describe('text', () => {
+  const world = generateWorld({ seed: 5, pretrainPeople: 20, rlPeople: 4, evalPeople: 4 });
+  const person = splitPeople(world, 'eval')[0]!;
+
+  it('renders a bioS passage holding every attribute, full name first and pronoun after', () => {
+    const text = passage(person, world.config.seed);
+    expect(text).toBe(passage(person, world.config.seed));
+    for (const attribute of ATTRIBUTES) expect(text).toContain(attributeValue(person, attribute));
+    expect(text.startsWith(person.fullName)).toBe(true);
+    expect(text.split(person.fullName)).toHaveLength(2);
+    expect(text).not.toMatch(/\{|\}|\.\.|He's|She's/);
+  });
+
+  it('uses the first templates in fixed order without drawing', () => {
+    const rng = new Rng(9);
+    const before = rng.state();
+    const text = biography(person, rng, { templates: 'first' });
+    expect(rng.state()).toEqual(before);
+    const positions = BIO_ORDER.map((a) => text.indexOf(attributeValue(person, a)));
+    expect(positions.every((pos, i) => i === 0 || pos > positions[i - 1]!)).toBe(true);
+  });
+
+  it('shuffled biographies with names everywhere repeat the full name in each sentence', () => {
+    const text = biography(person, new Rng(1), { order: 'shuffled', names: 'every' });
+    expect(text.split(person.fullName)).toHaveLength(7);
+    for (const attribute of ATTRIBUTES) expect(text).toContain(attributeValue(person, attribute));
+  });
+
+  it('shares one Q/A format between training text and the answer prompt', () => {
+    expect(qaText('Where was X born?', 'Chicago, IL')).toBe(
+      `${answerPrompt('Where was X born?')} Chicago, IL`,
+    );
+    expect(answerPrompt('Q?')).toBe('Q: Q?\nA:');
+    expect(answerStop).toEqual(['\n']);
+    const paraphrases = paraphraseQuestions(person);
+    expect(paraphrases.length).toBeGreaterThanOrEqual(12);
+    for (const q of paraphrases) expect(q.question).toContain(person.fullName);
+  });
+});
+
+describe('peopleTask', () => {
+  const world = generateWorld();
+  const task = peopleTask(world);
+
+  it('has one context per person with six answerable questions', () => {
+    expect(task.splits['pretrain']).toHaveLength(400);
+    expect(task.splits['rl']).toHaveLength(40);
+    expect(task.splits['eval']).toHaveLength(40);
+    for (const context of task.splits['eval'] ?? []) {
+      expect(context.questions.map((q) => q.kind)).toEqual([...ATTRIBUTES]);
+      for (const q of context.questions) {
+        expect(q.answers.length).toBe(1);
+        expect(q.answers[0]!.trim()).not.toBe('');
+        expect(q.question).toContain(context.title);
+        expect(context.passage).toContain(q.answers[0]!);
+      }
+    }
+  });
+
+  it('scores by exact match after SQuAD normalisation, prompting without the passage', () => {
+    const context = task.splits['rl']![0]!;
+    const q = context.questions[1]!;
+    expect(task.scorer.score(` ${q.answers[0]!.toLowerCase()}`, q.answers)).toBe(1);
+    expect(task.scorer.score('Nowhere', q.answers)).toBe(0);
+    const prompt = task.answerPrompt(context, q);
+    expect(prompt).toBe(`Q: ${q.question}\nA:`);
+    expect(prompt).not.toContain(context.passage);
+  });
+});
+
+describe('pretrainDocuments', () => {
+  const world = generateWorld();
+
+  it('contains bios and QA pairs for pretraining people only', () => {
+    const docs = pretrainDocuments(world, new Rng(7));
+    expect(docs.filter((d) => d.kind === 'bio')).toHaveLength(400 * 5);
+    expect(docs.filter((d) => d.kind === 'qa')).toHaveLength(200 * 6);
+    const pretrain = new Set(world.splits.pretrain);
+    for (const d of docs) expect(pretrain.has(d.personId)).toBe(true);
+    const heldOut = [...splitPeople(world, 'rl'), ...splitPeople(world, 'eval')];
+    const leaks = heldOut.flatMap((p) => docs.filter((d) => d.text.includes(p.fullName)).map(() => p.id));
+    expect(leaks).toEqual([]);
+    const heldOutTuples = new Set(heldOut.map(attributeTuple));
+    for (const p of splitPeople(world, 'pretrain')) expect(heldOutTuples.has(attributeTuple(p))).toBe(false);
+    const qa = docs.find((d) => d.kind === 'qa')!;
+    expect(qa.text).toMatch(/^Q: .*\?\nA: .+\n$/);
+    const again = pretrainDocuments(world, new Rng(7));
+    expect(again).toEqual(docs);
+  });
+
+  it('adds paraphrases on request and checks extra sources for held-out leaks', () => {
+    const docs = pretrainDocuments(world, new Rng(7), { paraphrases: true });
+    expect(docs.filter((d) => d.kind === 'qa-paraphrase').length).toBeGreaterThanOrEqual(200 * 12);
+    const rlPerson = splitPeople(world, 'rl')[0]!;
+    const leaky = () => [{ kind: 'self-edit', personId: world.splits.pretrain[0]!, text: rlPerson.fullName }];
+    expect(() => pretrainDocuments(world, new Rng(7), { extraSources: [leaky] })).toThrow(SealError);
+    expect(() => assertNoHeldOutLeak(world, [{ kind: 'x', personId: rlPerson.id, text: '' }])).toThrow(
+      /held-out/,
+    );
+  });
+});
+
+describe('writeWorld / readWorld', () => {
+  const world = generateWorld({ seed: 11, pretrainPeople: 50, rlPeople: 6, evalPeople: 6 });
+
+  it('writes identical bytes to two directories and reads the world back', async () => {
+    const [a, b] = [await tempDir(), await tempDir()];
+    await writeWorld(a, world);
+    await writeWorld(b, world);
+    const files = (await readdir(a)).sort();
+    expect(files).toEqual([
+      'contexts-eval.jsonl',
+      'contexts-pretrain.jsonl',
+      'contexts-rl.jsonl',
+      WORLD_FILE,
+    ]);
+    expect((await readdir(b)).sort()).toEqual(files);
+    for (const f of files) expect(await readFile(join(a, f))).toEqual(await readFile(join(b, f)));
+    const back = await readWorld(a);
+    expect(back).toEqual(world);
+    expect(serializeWorld(back)).toBe(await readFile(join(a, WORLD_FILE), 'utf8'));
+    const lines = (await readFile(join(a, 'contexts-eval.jsonl'), 'utf8')).trimEnd().split('\n');
+    expect(lines.map((l) => JSON.parse(l))).toEqual(peopleTask(world).splits['eval']);
+  });
+
+  it('refuses a non-empty directory unless overwrite is set', async () => {
+    const dir = await tempDir();
+    await writeFile(join(dir, 'other.txt'), 'x');
+    await expectSealError(writeWorld(dir, world), dir, 'not empty');
+    await writeWorld(dir, world, { overwrite: true });
+    expect(await readWorld(dir)).toEqual(world);
+  });
+
+  it('names the file and field of malformed input', async () => {
+    const dir = await tempDir();
+    const file = join(dir, WORLD_FILE);
+    await expectSealError(readWorld(dir), file, 'cannot read');
+    await writeFile(file, '{ not json');
+    await expectSealError(readWorld(dir), file, 'not valid JSON');
+    const json = JSON.parse(serializeWorld(world));
+    json.people[2].birthDay = 'five';
+    await writeFile(file, JSON.stringify(json));
+    await expectSealError(readWorld(dir), file, 'people[2].birthDay');
+    const clash = JSON.parse(serializeWorld(world));
+    clash.splits.eval[0] = clash.splits.pretrain[0];
+    expect(() => parseWorld(JSON.stringify(clash), file)).toThrow(/splits\.eval\[0\]/);
+    const renamed = JSON.parse(serializeWorld(world));
+    renamed.people[0].fullName = 'Someone Else Entirely';
+    expect(() => parseWorld(JSON.stringify(renamed), file)).toThrow(/people\[0\]\.fullName/);
+  });
+});
