@@ -60,18 +60,19 @@ function crossEntropyComposite(logits: Tensor, targets: Tensor, weights: Tensor)
   const vocab = logits.shape[1] as number;
   const f = tf.customGrad(((lg: Tensor, save: tf.GradSaveFunc) => {
     const lse = tf.logSumExp(lg, -1, true); // (N, 1)
-    const flat = tf.add(tf.mul(tf.range(0, n, 1, 'int32'), vocab), targets);
+    const flat = tf.add(tf.mul(tf.range(0, n, 1, 'int32'), tf.scalar(vocab, 'int32')), targets);
     const picked = tf.gather(tf.reshape(lg, [-1]), flat); // (N)
     const wsum = tf.maximum(tf.sum(weights), 1e-12);
     const value = tf.div(tf.sum(tf.mul(tf.sub(tf.reshape(lse, [n]), picked), weights)), wsum);
-    save([lg, lse, wsum]);
+    // Everything the backward pass reads must be saved: closures over tensors would see them disposed by tidy.
+    save([lg, lse, wsum, targets, weights]);
     return {
       value,
       gradFunc: (dy: Tensor, saved: Tensor[]) => {
-        const [l, s, ws] = saved as [Tensor, Tensor, Tensor];
+        const [l, s, ws, tg, w] = saved as [Tensor, Tensor, Tensor, Tensor, Tensor];
         const probs = tf.exp(tf.sub(l, s));
-        const onehot = tf.oneHot(targets, vocab);
-        const scale = tf.reshape(tf.div(tf.mul(weights, dy), ws), [n, 1]);
+        const onehot = tf.oneHot(tg, vocab);
+        const scale = tf.reshape(tf.div(tf.mul(w, dy), ws), [n, 1]);
         return [tf.mul(tf.sub(probs, onehot), scale)];
       },
     };

@@ -3,9 +3,10 @@
  * optional `generation_config.json`, in transformers' naming (`model.layers.0.self_attn.q_proj.weight`, ...).
  * Everything is validated before any tensor is created, so a bad directory never yields a half-loaded model.
  */
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { readFile, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { SealError } from '../../errors.js';
+import { writeDirAtomic } from '../../util/fs.js';
 import { fromHfConfig, type ModelConfig, toHfConfig } from '../config.js';
 import { Transformer } from '../model.js';
 import { makeVariables, type ParamSpec, paramSpecs } from '../params.js';
@@ -178,14 +179,7 @@ export interface SaveOptions {
  * (with `overwrite`) once the new one is complete.
  */
 export async function saveHfModel(model: Transformer, dir: string, opts: SaveOptions = {}): Promise<void> {
-  const existing = await readdir(dir).catch(() => undefined);
-  if (existing !== undefined && existing.length > 0 && opts.overwrite !== true)
-    throw new SealError('output directory exists and is not empty (pass --overwrite to replace it)', dir);
-  await mkdir(dirname(dir), { recursive: true });
-  const tmp = join(dirname(dir), `.${basename(dir)}.tmp-${process.pid}`);
-  await rm(tmp, { recursive: true, force: true });
-  try {
-    await mkdir(tmp);
+  await writeDirAtomic(dir, opts.overwrite === true, 'output', async (tmp) => {
     await writeSafetensorsDir(tmp, hfTensors(model), {
       dtype: opts.dtype ?? 'F32',
       metadata: { format: 'pt' },
@@ -197,12 +191,7 @@ export async function saveHfModel(model: Transformer, dir: string, opts: SaveOpt
       `${JSON.stringify(hfGenerationConfig(model.config, opts.generation), null, 2)}\n`,
     );
     for (const [name, text] of Object.entries(opts.extraFiles ?? {})) await writeFile(join(tmp, name), text);
-    if (existing !== undefined) await rm(dir, { recursive: true, force: true });
-    await rename(tmp, dir);
-  } catch (e) {
-    await rm(tmp, { recursive: true, force: true });
-    throw e;
-  }
+  });
 }
 
 function hfGenerationConfig(c: ModelConfig, g: GenerationDefaults | undefined): Record<string, unknown> {

@@ -1,0 +1,93 @@
+/**
+ * Turning token sequences into training batches. A batch is flat (B·T) inputs, next-token targets and per-token
+ * loss weights; weight 0 marks padding and tokens we do not train on (prompts, in completion-only training).
+ */
+import type { Rng } from '../util/rng.js';
+
+export interface Batch {
+  readonly b: number;
+  readonly t: number;
+  readonly ids: Int32Array; // (B·T)
+  readonly targets: Int32Array; // (B·T)
+  readonly weights: Float32Array; // (B·T)
+}
+
+/** A sequence and, optionally, which of its tokens are trained on as targets (1) or not (0). */
+export interface Example {
+  readonly ids: readonly number[];
+  /** Per-token: 1 if the token is a training target. Default: every token after the first. */
+  readonly targetMask?: readonly number[];
+}
+
+/** A prompt/completion pair as an Example that trains only on the completion (and the closing EOS if given). */
+export function completionExample(prompt: readonly number[], completion: readonly number[]): Example {
+  return {
+    ids: [...prompt, ...completion],
+    targetMask: [...prompt.map(() => 0), ...completion.map(() => 1)],
+  };
+}
+
+/**
+ * Right-pads examples to a common length (capped at `maxLen + 1` tokens, longer ones truncated) and shifts targets.
+ * Position i predicts token i+1, weighted by that token's target mask.
+ */
+export function makeBatch(examples: readonly Example[], maxLen: number, padId = 0): Batch {
+  const b = examples.length;
+  const t = Math.max(1, Math.min(maxLen, Math.max(...examples.map((e) => e.ids.length - 1))));
+  const ids = new Int32Array(b * t).fill(padId);
+  const targets = new Int32Array(b * t).fill(padId);
+  const weights = new Float32Array(b * t);
+  examples.forEach((e, r) => {
+    const n = Math.min(e.ids.length, t + 1);
+    for (let i = 0; i < n - 1; i++) {
+      ids[r * t + i] = e.ids[i] as number;
+      targets[r * t + i] = e.ids[i + 1] as number;
+      weights[r * t + i] = e.targetMask === undefined ? 1 : (e.targetMask[i + 1] ?? 0);
+    }
+  });
+  return { b, t, ids, targets, weights };
+}
+
+/**
+ * Concatenates documents (each followed by `sepId`) and cuts the stream into windows of `seqLen + 1` tokens — the
+ * usual pretraining layout, no padding. The stream order is the document order given.
+ */
+export function packDocuments(
+  docs: readonly (readonly number[])[],
+  seqLen: number,
+  sepId: number,
+): Example[] {
+  const stream: number[] = [];
+  for (const d of docs) {
+    for (const x of d) stream.push(x);
+    stream.push(sepId);
+  }
+  const out: Example[] = [];
+  for (let i = 0; i + seqLen + 1 <= stream.length; i += seqLen)
+    out.push({ ids: stream.slice(i, i + seqLen + 1) });
+  return out;
+}
+
+/** Seeded epochs of shuffled mini-batches; the last partial batch of an epoch is kept. */
+export function* batches<T>(items: readonly T[], batchSize: number, rng: Rng): Generator<T[]> {
+  if (items.length === 0) return;
+  for (;;) {
+    const order = rng.shuffle(items.map((_, i) => i));
+    for (let i = 0; i < order.length; i += batchSize)
+      yield order.slice(i, i + batchSize).map((j) => items[j] as T);
+  }
+}
+
+/** Splits a batch's rows into `n` micro-batches (for gradient accumulation). */
+export function splitBatch(batch: Batch, n: number): Batch[] {
+  if (batch.b % n !== 0) throw new Error(`batch of ${batch.b} rows does not split into ${n} micro-batches`);
+  const rows = batch.b / n;
+  const size = rows * batch.t;
+  return Array.from({ length: n }, (_, k) => ({
+    b: rows,
+    t: batch.t,
+    ids: batch.ids.slice(k * size, (k + 1) * size),
+    targets: batch.targets.slice(k * size, (k + 1) * size),
+    weights: batch.weights.slice(k * size, (k + 1) * size),
+  }));
+}

@@ -1,0 +1,102 @@
+/**
+ * One optimisation step of a causal LM: forward → fused cross-entropy → gradients of the trainable variables only
+ * (base weights outside the list are never touched) → optional gradient accumulation over micro-batches → global-norm
+ * clipping → AdamW.
+ */
+import { fused } from '../engine/fused.js';
+import { type Tensor, type Tensor2D, tf, type Variable } from '../engine/tf.js';
+import type { LinearDelta } from '../model/linear.js';
+import type { Transformer } from '../model/model.js';
+import type { Batch } from './data.js';
+import { type AdamW, clipByGlobalNorm } from './optimizer.js';
+
+export interface StepOptions {
+  readonly deltas?: readonly LinearDelta[];
+  /** Clip the global gradient norm to this value (0 or undefined = no clipping). */
+  readonly clipNorm?: number;
+}
+
+export interface StepResult {
+  /** Weighted mean cross-entropy over all micro-batches (before the update). */
+  readonly loss: number;
+  readonly gradNorm: number;
+}
+
+/** Weighted mean token cross-entropy of `batch` as a scalar tensor; `normalizer` overrides Σ weights. */
+export function lmLoss(
+  model: Transformer,
+  batch: Batch,
+  deltas: readonly LinearDelta[] = [],
+  normalizer?: number,
+): Tensor {
+  return tf.tidy(() => {
+    const ids = tf.tensor2d(batch.ids, [batch.b, batch.t], 'int32') as Tensor2D;
+    const logits = model.forward(ids, { deltas, training: true });
+    const flat = tf.reshape(logits, [batch.b * batch.t, model.config.vocabSize]);
+    const ce = fused.crossEntropy(
+      flat,
+      tf.tensor1d(batch.targets, 'int32'),
+      tf.tensor1d(batch.weights, 'float32'),
+    );
+    if (normalizer === undefined) return ce;
+    const w = sum(batch.weights);
+    return tf.mul(ce, w / normalizer);
+  });
+}
+
+function sum(a: Float32Array): number {
+  let s = 0;
+  for (const x of a) s += x;
+  return s;
+}
+
+/**
+ * Gradients of the loss over `microBatches` w.r.t. `vars`, accumulated so that k micro-batches give exactly the
+ * gradient of one batch holding all their rows (each micro-batch's mean is re-weighted by its share of the weights).
+ */
+export function accumulateGradients(
+  model: Transformer,
+  vars: ReadonlyMap<string, Variable>,
+  microBatches: readonly Batch[],
+  deltas: readonly LinearDelta[] = [],
+): { loss: number; grads: Map<string, Tensor> } {
+  const names = [...vars.keys()];
+  const list = names.map((n) => vars.get(n) as Variable);
+  const total = microBatches.reduce((s, b) => s + sum(b.weights), 0);
+  const norm = total > 0 ? total : 1;
+  const acc = new Map<string, Tensor>();
+  let loss = 0;
+  for (const mb of microBatches) {
+    const { value, grads } = tf.variableGrads(() => lmLoss(model, mb, deltas, norm) as tf.Scalar, list);
+    loss += value.dataSync()[0] as number;
+    value.dispose();
+    names.forEach((n, i) => {
+      const g = grads[(list[i] as Variable).name];
+      if (g === undefined) return;
+      const prev = acc.get(n);
+      if (prev === undefined) acc.set(n, g);
+      else {
+        acc.set(n, tf.add(prev, g));
+        prev.dispose();
+        g.dispose();
+      }
+    });
+  }
+  return { loss, grads: acc };
+}
+
+export function trainStep(
+  model: Transformer,
+  vars: ReadonlyMap<string, Variable>,
+  optimizer: AdamW,
+  microBatches: readonly Batch[],
+  lr: number,
+  opts: StepOptions = {},
+): StepResult {
+  const { loss, grads } = accumulateGradients(model, vars, microBatches, opts.deltas ?? []);
+  const gradNorm =
+    opts.clipNorm !== undefined && opts.clipNorm > 0 ? clipByGlobalNorm(grads, opts.clipNorm) : Number.NaN;
+  optimizer.update(grads, lr);
+  for (const g of grads.values()) g.dispose();
+  return { loss, gradNorm };
+}
