@@ -10,11 +10,15 @@ import { convertCommand } from './commands/convert.js';
 import { demoCommand } from './commands/demo.js';
 import { generateCommand } from './commands/generate.js';
 import { infoCommand } from './commands/info.js';
+import { pretrainCommand } from './commands/pretrain.js';
+import { worldCommand } from './commands/world.js';
 
 const commands: readonly Command<AnyObject>[] = [
   demoCommand,
   generateCommand,
   convertCommand,
+  worldCommand,
+  pretrainCommand,
   infoCommand,
 ] as unknown as readonly Command<AnyObject>[];
 

@@ -1,0 +1,117 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { initEngine } from '../../engine/index.js';
+import { SealError } from '../../errors.js';
+import { PretrainConfigSchema, pretrainPeopleModel } from '../../tasks/people/pretrain.js';
+import type { Command } from '../args.js';
+import { UsageError } from '../args.js';
+import { BackendOption, log } from './common.js';
+
+const schema = z.object({
+  out: z
+    .string()
+    .describe('Output directory: model/ (Hugging Face format + manifest), checkpoint/, report.json'),
+  config: z
+    .string()
+    .optional()
+    .describe('JSON file with a pretraining config (fields of --help below override it)'),
+  steps: z.number().int().min(1).optional().describe('Training steps (default 2000)'),
+  pretrainPeople: z
+    .number()
+    .int()
+    .min(1)
+    .optional()
+    .describe('People in the pretraining split (default 400)'),
+  worldSeed: z.number().int().min(0).optional().describe('World seed (default 1)'),
+  dim: z.number().int().min(8).optional().describe('Model hidden size (default 128)'),
+  layers: z.number().int().min(1).optional().describe('Transformer blocks (default 4)'),
+  vocabSize: z.number().int().min(300).optional().describe('BPE vocabulary size (default 2048)'),
+  batchSize: z.number().int().min(1).optional().describe('Sequences per step (default 16)'),
+  lr: z.number().positive().optional().describe('Peak learning rate (default 3e-3)'),
+  evalPeople: z
+    .number()
+    .int()
+    .min(0)
+    .optional()
+    .describe('People per split for the final QA evaluation (default 60)'),
+  resume: z.boolean().default(false).describe('Continue the run in --out from its last checkpoint'),
+  json: z.boolean().default(false).describe('Print the final report as JSON on stdout'),
+  backend: BackendOption,
+});
+
+export const pretrainCommand: Command<typeof schema> = {
+  name: 'pretrain',
+  summary: 'Pretrain the default base model on the people world (resumable; Ctrl-C saves a checkpoint).',
+  schema,
+  examples: [
+    'seal pretrain --out runs/pretrain-default',
+    'seal pretrain --out runs/pretrain-default --resume',
+  ],
+  async run(o) {
+    await initEngine(o.backend);
+    if (existsSync(o.out) && readdirSync(o.out).length > 0 && !o.resume)
+      throw new UsageError(
+        `--out ${o.out} exists and is not empty: pass --resume to continue it, or choose another directory`,
+      );
+    let base: unknown = {};
+    if (o.config !== undefined) {
+      try {
+        base = JSON.parse(readFileSync(o.config, 'utf8'));
+      } catch (e) {
+        throw new SealError(`cannot read config: ${(e as Error).message}`, o.config);
+      }
+    }
+    const parsed = PretrainConfigSchema.safeParse(base);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new SealError(
+        `invalid field ${issue?.path.join('.')}: ${issue?.message}`,
+        o.config ?? '(defaults)',
+      );
+    }
+    const c = parsed.data;
+    const cfg = PretrainConfigSchema.parse({
+      ...c,
+      world: {
+        ...c.world,
+        ...(o.pretrainPeople === undefined ? {} : { pretrainPeople: o.pretrainPeople }),
+        ...(o.worldSeed === undefined ? {} : { seed: o.worldSeed }),
+      },
+      model: {
+        ...c.model,
+        ...(o.dim === undefined ? {} : { dim: o.dim }),
+        ...(o.layers === undefined ? {} : { nLayers: o.layers }),
+      },
+      train: {
+        ...c.train,
+        ...(o.steps === undefined ? {} : { steps: o.steps }),
+        ...(o.batchSize === undefined ? {} : { batchSize: o.batchSize }),
+        ...(o.lr === undefined ? {} : { lr: o.lr }),
+      },
+      ...(o.vocabSize === undefined ? {} : { vocabSize: o.vocabSize }),
+      ...(o.evalPeople === undefined ? {} : { evalPeople: o.evalPeople }),
+    });
+    let stop = false;
+    const onSig = () => {
+      if (stop) process.exit(130);
+      stop = true;
+      log('\nstopping after this step (Ctrl-C again to abort without a checkpoint)…');
+    };
+    process.on('SIGINT', onSig);
+    try {
+      const report = await pretrainPeopleModel(cfg, o.out, {
+        shouldStop: () => stop,
+        command: `seal pretrain ${process.argv.slice(3).join(' ')}`,
+      });
+      if (report === undefined) {
+        process.exitCode = 130;
+        return;
+      }
+      const line = `params ${report.params}, ${report.steps} steps, ${report.wallS.toFixed(0)} s, loss ${report.lossEma.toFixed(4)}; QA: pretrain (QA-trained) ${(100 * report.qa.pretrainQaTrained).toFixed(1)}%, pretrain (extraction) ${(100 * report.qa.pretrainExtraction).toFixed(1)}%, eval (no adaptation) ${(100 * report.qa.eval).toFixed(1)}%`;
+      log(line);
+      if (o.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    } finally {
+      process.off('SIGINT', onSig);
+    }
+  },
+};

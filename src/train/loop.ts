@@ -1,0 +1,139 @@
+/**
+ * A training run over a fixed list of examples: seeded batches (the batch of step s is a pure function of the seed
+ * and s, so a resumed run sees exactly the batches an uninterrupted one would), LR schedule, clipping, AdamW,
+ * periodic checkpoints, progress with ETA.
+ */
+import { existsSync } from 'node:fs';
+import { z } from 'zod';
+import type { Variable } from '../engine/tf.js';
+import type { LinearDelta } from '../model/linear.js';
+import type { Transformer } from '../model/model.js';
+import { Progress } from '../report/progress.js';
+import { Rng } from '../util/rng.js';
+import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { type Example, makeBatch } from './data.js';
+import { AdamW } from './optimizer.js';
+import { learningRate, ScheduleSchema } from './schedule.js';
+import { trainStep } from './step.js';
+
+export const TrainConfigSchema = z.object({
+  steps: z.number().int().min(1).describe('Optimisation steps'),
+  batchSize: z.number().int().min(1).describe('Sequences per step'),
+  seqLen: z.number().int().min(2).describe('Maximum tokens per training sequence'),
+  lr: z.number().positive().describe('Peak learning rate'),
+  schedule: ScheduleSchema.default({ kind: 'cosine', warmupSteps: 0, minLrRatio: 0.1 }),
+  weightDecay: z.number().min(0).default(0.1).describe('AdamW decoupled weight decay (matrices only)'),
+  beta2: z.number().gt(0).lt(1).default(0.99).describe('AdamW beta2'),
+  clipNorm: z.number().min(0).default(1).describe('Global gradient-norm clip (0 = off)'),
+  seed: z.number().int().min(0).default(0).describe('Seed of the data order'),
+  checkpointEvery: z
+    .number()
+    .int()
+    .min(0)
+    .default(0)
+    .describe('Save a resumable checkpoint every N steps (0 = only at the end)'),
+});
+export type TrainConfig = z.infer<typeof TrainConfigSchema>;
+
+/** Indices of the examples in the batch of `step`: epoch-wise seeded permutations. */
+export function batchIndices(n: number, batchSize: number, seed: number, step: number): number[] {
+  const out: number[] = [];
+  let pos = step * batchSize;
+  while (out.length < batchSize) {
+    const epoch = Math.floor(pos / n);
+    const perm = new Rng((seed * 1_000_003 + epoch) >>> 0).shuffle(Array.from({ length: n }, (_, i) => i));
+    for (let i = pos % n; i < n && out.length < batchSize; i++, pos++) out.push(perm[i] as number);
+  }
+  return out;
+}
+
+export interface LoopOptions {
+  readonly deltas?: readonly LinearDelta[];
+  /** Directory for resumable checkpoints; an existing checkpoint there is resumed. */
+  readonly checkpointDir?: string;
+  readonly label?: string;
+  readonly quiet?: boolean;
+  /** Called every step with (step, loss, lr). */
+  readonly onStep?: (step: number, loss: number, lr: number) => void;
+  /** Stop early (e.g. Ctrl-C): checked between steps; a checkpoint is written before returning. */
+  readonly shouldStop?: () => boolean;
+}
+
+export interface LoopResult {
+  readonly steps: number;
+  readonly losses: number[];
+  readonly finalLoss: number;
+  readonly resumedFrom: number;
+  readonly stopped: boolean;
+}
+
+export async function trainLoop(
+  model: Transformer,
+  vars: ReadonlyMap<string, Variable>,
+  examples: readonly Example[],
+  cfg: TrainConfig,
+  opts: LoopOptions = {},
+): Promise<LoopResult> {
+  if (examples.length === 0) throw new Error('trainLoop: no training examples');
+  const optimizer = new AdamW(vars, {
+    beta1: 0.9,
+    beta2: cfg.beta2,
+    eps: 1e-8,
+    weightDecay: cfg.weightDecay,
+  });
+  let start = 0;
+  if (opts.checkpointDir !== undefined && existsSync(`${opts.checkpointDir}/state.json`)) {
+    start = (await loadCheckpoint(opts.checkpointDir, vars, optimizer)).step;
+  }
+  const progress = new Progress({
+    total: cfg.steps,
+    label: opts.label ?? 'train',
+    ...(opts.quiet === undefined ? {} : { quiet: opts.quiet }),
+  });
+  progress.tick(start);
+  const losses: number[] = [];
+  let ema = Number.NaN;
+  let step = start;
+  let stopped = false;
+  try {
+    for (; step < cfg.steps; step++) {
+      if (opts.shouldStop?.() === true) {
+        stopped = true;
+        break;
+      }
+      const batch = makeBatch(
+        batchIndices(examples.length, cfg.batchSize, cfg.seed, step).map((i) => examples[i] as Example),
+        cfg.seqLen,
+      );
+      const lr = learningRate(cfg.schedule, cfg.lr, step, cfg.steps);
+      const { loss } = trainStep(model, vars, optimizer, [batch], lr, {
+        ...(opts.deltas === undefined ? {} : { deltas: opts.deltas }),
+        clipNorm: cfg.clipNorm,
+      });
+      losses.push(loss);
+      ema = Number.isNaN(ema) ? loss : 0.95 * ema + 0.05 * loss;
+      opts.onStep?.(step, loss, lr);
+      progress.tick(1, `loss ${ema.toFixed(4)} lr ${lr.toExponential(2)}`);
+      if (
+        opts.checkpointDir !== undefined &&
+        cfg.checkpointEvery > 0 &&
+        (step + 1) % cfg.checkpointEvery === 0 &&
+        step + 1 < cfg.steps
+      ) {
+        await saveCheckpoint(opts.checkpointDir, vars, optimizer, step + 1, cfg);
+      }
+    }
+    if (opts.checkpointDir !== undefined)
+      await saveCheckpoint(opts.checkpointDir, vars, optimizer, step, cfg);
+  } finally {
+    optimizer.dispose();
+  }
+  progress.finish(stopped ? 'stopped' : undefined);
+  return {
+    steps: step,
+    losses,
+    finalLoss: losses.length > 0 ? (losses[losses.length - 1] as number) : Number.NaN,
+    resumedFrom: start,
+    stopped,
+  };
+}
