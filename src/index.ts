@@ -1,0 +1,65 @@
+/** seal-ts public API, grouped by the SEAL loop. */
+
+export { type FusedOps, fused, setFusedOps } from './engine/fused.js';
+// Engine
+export { type BackendChoice, type EngineInfo, engineInfo, initEngine, tf } from './engine/index.js';
+export { SealError } from './errors.js';
+export {
+  type InnerLoopConfig,
+  InnerLoopConfigSchema,
+  type InnerLoopResult,
+  runInnerLoop,
+  trainAdapter,
+} from './inner/inner-loop.js';
+export { answerQuestions, meanScore } from './inner/qa-eval.js';
+// LoRA
+export { LoraAdapter } from './lora/adapter.js';
+export { type LoraConfig, LoraConfigSchema, loraScaling } from './lora/config.js';
+export { loadAdapter, saveAdapter } from './lora/io.js';
+// Models
+export {
+  fromHfConfig,
+  type ModelConfig,
+  ModelConfigSchema,
+  parseModelConfig,
+  toHfConfig,
+} from './model/config.js';
+export { type FinishReason, type GenerateOptions, type GenerateResult, generate } from './model/generate.js';
+export { hfTensors, type LoadedModel, loadHfModel, saveHfModel } from './model/io/hf.js';
+export { loadLlama2c } from './model/io/llama2c.js';
+export { loadModel } from './model/io/load.js';
+export {
+  readSafetensors,
+  readSafetensorsDir,
+  writeSafetensors,
+  writeSafetensorsDir,
+} from './model/io/safetensors.js';
+export { KVCache } from './model/kv-cache.js';
+export type { LinearDelta } from './model/linear.js';
+export { type ForwardOptions, Transformer } from './model/model.js';
+export { checksum, paramSpecs } from './model/params.js';
+export { type SamplingOptions, sampleToken } from './model/sampling.js';
+export { createJudge } from './rewards/judge.js';
+export { exactMatch, exactMatchScorer, f1Score, f1Scorer, normalizeAnswer } from './rewards/squad-score.js';
+// Self-edits and the inner loop
+export { selfEditSequences, splitSelfEdit } from './selfedit/parse.js';
+export { PretrainConfigSchema, pretrainPeopleModel } from './tasks/people/pretrain.js';
+export { peopleTask, readWorld, writeWorld } from './tasks/people/task.js';
+export { generateWorld } from './tasks/people/world.js';
+export { loadSquad, squadTask } from './tasks/squad.js';
+// Tasks and rewards
+export type { Context, QuestionAnswer, Scorer, Task } from './tasks/types.js';
+export { trainByteLevelBpe } from './tokenizer/bpe-train.js';
+export { HfTokenizer, saveTokenizerDir } from './tokenizer/hf.js';
+export { Llama2cTokenizer } from './tokenizer/llama2c.js';
+export { loadTokenizer } from './tokenizer/load.js';
+// Tokenizers
+export type { Tokenizer } from './tokenizer/types.js';
+export { type Batch, completionExample, type Example, makeBatch, packDocuments } from './train/data.js';
+export { type TrainConfig, TrainConfigSchema, trainLoop } from './train/loop.js';
+// Training
+export { AdamW, clipByGlobalNorm, globalNorm } from './train/optimizer.js';
+export { learningRate, type Schedule } from './train/schedule.js';
+export { accumulateGradients, lmLoss, trainStep } from './train/step.js';
+export { Rng } from './util/rng.js';
+export { packageVersion } from './version.js';

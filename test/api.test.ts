@@ -1,0 +1,9 @@
+import { describe, expect, it } from 'vitest';
+import * as api from '../src/index.js';
+
+describe('public API', () => {
+  it('exports the main entry points', () => {
+    for (const name of ['initEngine', 'loadModel', 'loadTokenizer', 'generate', 'Transformer', 'LoraAdapter', 'saveAdapter', 'loadAdapter', 'trainStep', 'runInnerLoop', 'selfEditSequences', 'loadSquad', 'generateWorld', 'exactMatchScorer'])
+      expect(api, name).toHaveProperty(name);
+  });
+});
