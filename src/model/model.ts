@@ -28,6 +28,14 @@ export interface ForwardOptions {
   readonly training?: boolean;
 }
 
+/** What the blocks of one forward pass share. */
+export interface PassState {
+  readonly ctx: ForwardContext;
+  readonly inp: AttentionInputs;
+  readonly b: number;
+  readonly t: number;
+}
+
 const MASKED = -1e9; // finite, so a fully masked (padding) row gives a uniform softmax rather than NaN
 
 export class Transformer {
@@ -73,8 +81,11 @@ export class Transformer {
     return { w: this.headCache.t, transposed: false };
   }
 
-  /** Final hidden states (B, T, C) before the head. */
-  hidden(ids: Tensor2D, opts: ForwardOptions = {}): Tensor3D {
+  /**
+   * Start of a forward pass: input tensors (positions, mask) and the embeddings x (B·T, C). With `layer` and `end`
+   * this lets a trainer run the blocks one at a time (gradient checkpointing); `forward` composes the three.
+   */
+  begin(ids: Tensor2D, opts: ForwardOptions = {}): { state: PassState; x: Tensor2D } {
     const c = this.config;
     const [b, t] = ids.shape;
     if (b === 0 || t === 0) throw new Error('forward: empty input');
@@ -104,25 +115,45 @@ export class Transformer {
       }
     }
     const inp: AttentionInputs = { positions, mask, rope: this.ropeTables(), cache: opts.cache };
-    for (let l = 0; l < c.nLayers; l++) x = block(ctx, l, x, b, t, inp);
-    opts.cache?.advance(t);
-    return tf.reshape(finalNorm(ctx, x), [b, t, c.dim]);
+    return { state: { ctx, inp, b, t }, x };
+  }
+
+  /** Block `l`: x (B·T, C) → (B·T, C). */
+  layer(state: PassState, l: number, x: Tensor2D): Tensor2D {
+    return block(state.ctx, l, x, state.b, state.t, state.inp);
+  }
+
+  /** Final norm and head: x (B·T, C) → logits (B, T, V), or (B, 1, V) with `lastOnly`. */
+  end(state: PassState, x: Tensor2D, opts: Pick<ForwardOptions, 'lastOnly' | 'training'> = {}): Tensor3D {
+    const c = this.config;
+    const { b, t } = state;
+    let h = finalNorm(state.ctx, x); // (B·T, C)
+    let tOut = t;
+    if (opts.lastOnly === true && t > 1) {
+      h = tf.reshape(tf.slice(tf.reshape(h, [b, t, c.dim]), [0, t - 1, 0], [b, 1, c.dim]), [b, c.dim]);
+      tOut = 1;
+    }
+    const { w, transposed } = this.head(state.ctx, opts.training === true);
+    const logits = tf.matMul(h, w as Tensor2D, false, transposed);
+    return tf.reshape(logits, [b, tOut, c.vocabSize]);
+  }
+
+  /** Final hidden states (B, T, C) before the head. */
+  hidden(ids: Tensor2D, opts: ForwardOptions = {}): Tensor3D {
+    const { state, x: x0 } = this.begin(ids, opts);
+    let x = x0;
+    for (let l = 0; l < this.config.nLayers; l++) x = this.layer(state, l, x);
+    opts.cache?.advance(state.t);
+    return tf.reshape(finalNorm(state.ctx, x), [state.b, state.t, this.config.dim]);
   }
 
   /** ids (B, T) int32 → logits (B, T, V), or (B, 1, V) with `lastOnly`. */
   forward(ids: Tensor2D, opts: ForwardOptions = {}): Tensor3D {
-    const c = this.config;
-    const [b, t] = ids.shape;
-    let h = this.hidden(ids, opts); // (B, T, C)
-    let tOut = t;
-    if (opts.lastOnly === true && t > 1) {
-      h = tf.slice(h, [0, t - 1, 0], [b, 1, c.dim]);
-      tOut = 1;
-    }
-    const ctx: ForwardContext = { config: c, params: this.params, deltas: opts.deltas ?? [] };
-    const { w, transposed } = this.head(ctx, opts.training === true);
-    const logits = tf.matMul(tf.reshape(h, [b * tOut, c.dim]) as Tensor2D, w as Tensor2D, false, transposed);
-    return tf.reshape(logits, [b, tOut, c.vocabSize]);
+    const { state, x: x0 } = this.begin(ids, opts);
+    let x = x0;
+    for (let l = 0; l < this.config.nLayers; l++) x = this.layer(state, l, x);
+    opts.cache?.advance(state.t);
+    return this.end(state, x, opts);
   }
 
   dispose(): void {

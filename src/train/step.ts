@@ -7,6 +7,7 @@ import { fused } from '../engine/fused.js';
 import { type Tensor, type Tensor2D, tf, type Variable } from '../engine/tf.js';
 import type { LinearDelta } from '../model/linear.js';
 import type { Transformer } from '../model/model.js';
+import { checkpointedGradients } from './checkpointing.js';
 import type { Batch } from './data.js';
 import { type AdamW, clipByGlobalNorm } from './optimizer.js';
 
@@ -14,6 +15,8 @@ export interface StepOptions {
   readonly deltas?: readonly LinearDelta[];
   /** Clip the global gradient norm to this value (0 or undefined = no clipping). */
   readonly clipNorm?: number;
+  /** Recompute each block in the backward pass instead of storing its activations. */
+  readonly gradientCheckpointing?: boolean;
 }
 
 export interface StepResult {
@@ -59,6 +62,7 @@ export function accumulateGradients(
   vars: ReadonlyMap<string, Variable>,
   microBatches: readonly Batch[],
   deltas: readonly LinearDelta[] = [],
+  gradientCheckpointing = false,
 ): { loss: number; grads: Map<string, Tensor> } {
   const names = [...vars.keys()];
   const list = names.map((n) => vars.get(n) as Variable);
@@ -67,6 +71,10 @@ export function accumulateGradients(
   const acc = new Map<string, Tensor>();
   let loss = 0;
   for (const mb of microBatches) {
+    if (gradientCheckpointing) {
+      loss += checkpointedGradients(model, vars, mb, deltas, sum(mb.weights) / norm, acc);
+      continue;
+    }
     const { value, grads } = tf.variableGrads(() => lmLoss(model, mb, deltas, norm) as tf.Scalar, list);
     loss += value.dataSync()[0] as number;
     value.dispose();
@@ -93,7 +101,13 @@ export function trainStep(
   lr: number,
   opts: StepOptions = {},
 ): StepResult {
-  const { loss, grads } = accumulateGradients(model, vars, microBatches, opts.deltas ?? []);
+  const { loss, grads } = accumulateGradients(
+    model,
+    vars,
+    microBatches,
+    opts.deltas ?? [],
+    opts.gradientCheckpointing === true,
+  );
   const gradNorm =
     opts.clipNorm !== undefined && opts.clipNorm > 0 ? clipByGlobalNorm(grads, opts.clipNorm) : Number.NaN;
   optimizer.update(grads, lr);
