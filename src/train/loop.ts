@@ -32,6 +32,10 @@ export const TrainConfigSchema = z.object({
     .min(0)
     .default(0)
     .describe('Save a resumable checkpoint every N steps (0 = only at the end)'),
+  gradientCheckpointing: z
+    .boolean()
+    .default(false)
+    .describe('Recompute block activations in the backward pass (less memory, ~1.3× compute)'),
 });
 export type TrainConfig = z.infer<typeof TrainConfigSchema>;
 
@@ -109,6 +113,7 @@ export async function trainLoop(
       const { loss } = trainStep(model, vars, optimizer, [batch], lr, {
         ...(opts.deltas === undefined ? {} : { deltas: opts.deltas }),
         clipNorm: cfg.clipNorm,
+        gradientCheckpointing: cfg.gradientCheckpointing,
       });
       losses.push(loss);
       ema = Number.isNaN(ema) ? loss : 0.95 * ema + 0.05 * loss;
