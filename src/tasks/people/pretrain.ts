@@ -65,6 +65,7 @@ export const PretrainConfigSchema = z.object({
     clipNorm: 1,
     seed: 0,
     checkpointEvery: 100,
+    gradientCheckpointing: false,
   }),
   evalPeople: z
     .number()
