@@ -6,6 +6,8 @@
 import { SealError } from '../errors.js';
 import { packageVersion } from '../version.js';
 import { type AnyObject, type Command, helpText, parseArgs, UsageError } from './args.js';
+import { adaptCommand } from './commands/adapt.js';
+import { askCommand } from './commands/ask.js';
 import { convertCommand } from './commands/convert.js';
 import { demoCommand } from './commands/demo.js';
 import { generateCommand } from './commands/generate.js';
@@ -19,6 +21,8 @@ const commands: readonly Command<AnyObject>[] = [
   convertCommand,
   worldCommand,
   pretrainCommand,
+  adaptCommand,
+  askCommand,
   infoCommand,
 ] as unknown as readonly Command<AnyObject>[];
 

@@ -1,0 +1,105 @@
+import { readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { initEngine } from '../../engine/index.js';
+import { SealError } from '../../errors.js';
+import { InnerLoopConfigSchema, trainAdapter } from '../../inner/inner-loop.js';
+import { loadAdapter, saveAdapter } from '../../lora/io.js';
+import { loadModel } from '../../model/io/load.js';
+import { checksum } from '../../model/params.js';
+import { sampleSelfEdits } from '../../selfedit/generate.js';
+import { selfEditSequences } from '../../selfedit/parse.js';
+import { loadTokenizer } from '../../tokenizer/load.js';
+import type { Command } from '../args.js';
+import { BackendOption, log } from './common.js';
+import { FormatOption, selfEditPromptFor, splitFor } from './formats.js';
+
+const schema = z.object({
+  model: z.string().describe('Base model: a Hugging Face directory (with tokenizer.json)'),
+  passage: z.string().describe('Text file with the new document'),
+  out: z.string().describe('Output adapter directory (PEFT format) + selfedit.txt'),
+  title: z.string().optional().describe('Title of the document (default: its first line)'),
+  policy: z
+    .string()
+    .optional()
+    .describe('Generator adapter from `seal train` (default: the base model writes the self-edit)'),
+  format: FormatOption,
+  temperature: z.number().min(0).default(1).describe('Self-edit sampling temperature'),
+  topP: z.number().gt(0).max(1).default(0.95).describe('Self-edit nucleus sampling'),
+  maxNewTokens: z.number().int().min(1).default(200).describe('Maximum self-edit length'),
+  appendPassage: z.boolean().default(true).describe('Also train the adapter on the passage itself'),
+  epochs: z.number().int().min(1).default(10).describe('Inner-loop epochs over the self-edit'),
+  lr: z.number().positive().default(1e-3).describe('Inner-loop learning rate'),
+  rank: z.number().int().min(1).default(16).describe('LoRA rank of the adapter'),
+  seed: z.number().int().min(0).default(0).describe('Seed for sampling and training'),
+  overwrite: z.boolean().default(false).describe('Replace an existing adapter directory'),
+  backend: BackendOption,
+});
+
+export const adaptCommand: Command<typeof schema> = {
+  name: 'adapt',
+  summary:
+    'Adapt a model to a new document: it writes a self-edit, trains a PEFT LoRA adapter on it, saves the adapter.',
+  schema,
+  examples: ['seal adapt --model assets/models/people-default --passage bio.txt --out adapters/bio'],
+  async run(o) {
+    await initEngine(o.backend);
+    let text: string;
+    try {
+      text = readFileSync(o.passage, 'utf8');
+    } catch (e) {
+      throw new SealError(
+        `cannot read passage: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
+        o.passage,
+      );
+    }
+    const passage = text.trim();
+    if (passage === '') throw new SealError('passage is empty', o.passage);
+    const title = o.title ?? passage.split(/[\n.]/)[0]!.split(' ').slice(0, 3).join(' ');
+    const { model } = await loadModel(o.model);
+    const tok = loadTokenizer(o.model, { vocabSize: model.config.vocabSize });
+    const before = checksum(model.params);
+    const policy = o.policy === undefined ? undefined : await loadAdapter(o.policy, model);
+    const t0 = performance.now();
+    const context = { id: 'doc', title, passage, questions: [] };
+    const sampled = sampleSelfEdits(
+      model,
+      tok,
+      [context],
+      (c) => selfEditPromptFor(o.format, c.title, c.passage),
+      {
+        k: 1,
+        temperature: o.temperature,
+        topP: o.topP,
+        maxNewTokens: o.maxNewTokens,
+        seed: o.seed,
+        ...(policy === undefined ? {} : { deltas: [policy] }),
+      },
+    );
+    const edit = sampled[0]?.[0];
+    if (edit === undefined) throw new Error('no self-edit sampled');
+    const seqs = selfEditSequences(edit.completion, context, {
+      split: splitFor(o.format),
+      appendPassage: o.appendPassage,
+    });
+    log(`self-edit (${seqs.length} sequences):\n${edit.completion}\n`);
+    const cfg = InnerLoopConfigSchema.parse({
+      epochs: o.epochs,
+      lr: o.lr,
+      lora: { r: o.rank, alpha: 2 * o.rank },
+    });
+    const task = { answerPrompt: () => '', answerStop: [], scorer: { name: 'none', score: () => 0 } };
+    const { adapter, finalLoss } = trainAdapter({ model, tok, task }, seqs, cfg, o.seed);
+    if (adapter === undefined)
+      throw new SealError('adapter training diverged (loss is NaN/Inf); try a lower --lr');
+    await saveAdapter(adapter, model, o.out, {
+      baseModel: o.model,
+      overwrite: o.overwrite,
+      metadata: { seal_seed: String(o.seed) },
+    });
+    await writeFile(join(o.out, 'selfedit.txt'), `${edit.completion}\n`);
+    if (checksum(model.params) !== before) throw new Error('base model changed');
+    log(`wrote ${o.out} (loss ${finalLoss.toFixed(4)}, ${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+  },
+};

@@ -1,0 +1,51 @@
+/**
+ * Prompt formats the adapt/ask commands support: the people world's (the default model was pretrained on it) and
+ * SEAL's SQuAD prompts (for real instruction-following models).
+ */
+import { z } from 'zod';
+import { peopleSelfEditPrompt } from '../../tasks/people/selfedit.js';
+import { answerPrompt as peopleAnswerPrompt, answerStop as peopleStop } from '../../tasks/people/text.js';
+import {
+  answerPrompt as squadAnswerPrompt,
+  selfEditPrompt as squadSelfEditPrompt,
+} from '../../tasks/squad.js';
+
+export const FormatOption = z
+  .enum(['people', 'squad'])
+  .default('people')
+  .describe("Prompt format: people (the default model) or squad (SEAL's SQuAD prompts)");
+export type Format = z.infer<typeof FormatOption>;
+
+export function selfEditPromptFor(format: Format, title: string, passage: string): string {
+  switch (format) {
+    case 'people':
+      return peopleSelfEditPrompt(title, passage, 'implications');
+    case 'squad':
+      return squadSelfEditPrompt({ title, passage }, 'implications');
+    default: {
+      const never: never = format;
+      throw new Error(`unreachable format ${String(never)}`);
+    }
+  }
+}
+
+export function answerPromptFor(
+  format: Format,
+  title: string,
+  question: string,
+): { prompt: string; stop: readonly string[] } {
+  switch (format) {
+    case 'people':
+      return { prompt: peopleAnswerPrompt(question), stop: peopleStop };
+    case 'squad':
+      return { prompt: squadAnswerPrompt({ title }, { question }), stop: ['\n'] };
+    default: {
+      const never: never = format;
+      throw new Error(`unreachable format ${String(never)}`);
+    }
+  }
+}
+
+export function splitFor(format: Format): 'lines' | 'qa' {
+  return format === 'people' ? 'qa' : 'lines';
+}
