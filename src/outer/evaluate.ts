@@ -1,0 +1,130 @@
+/**
+ * The evaluation table of the knowledge-incorporation task, on held-out contexts (never pretrained on, never used
+ * for RL): each condition injects a context into a fresh LoRA adapter on the same frozen base, then answers the
+ * context's questions without it. Conditions (an exhaustive union):
+ *   base                 no adaptation
+ *   passage              train on the passage alone
+ *   selfedit             passage + a self-edit sampled from the generator (base, or base + a trained policy adapter)
+ *   static               passage + self-edits from fixed hand-written prompts (one sample per prompt)
+ * Each (condition, context) is repeated over seeds; the reported mean ± 95% CI is over contexts of their seed means.
+ */
+import { type InnerLoopConfig, runInnerLoop } from '../inner/inner-loop.js';
+import type { LoraAdapter } from '../lora/adapter.js';
+import { Progress } from '../report/progress.js';
+import type { RunDir } from '../report/run.js';
+import { sampleSelfEdits } from '../selfedit/generate.js';
+import { type ParseOptions, selfEditSequences } from '../selfedit/parse.js';
+import type { Context } from '../tasks/types.js';
+import type { SealProblem } from './rest-em.js';
+import { type MeanCi, meanCi } from './stats.js';
+
+export type Condition =
+  | { readonly kind: 'base'; readonly name: string }
+  | { readonly kind: 'passage'; readonly name: string }
+  | { readonly kind: 'selfedit'; readonly name: string; readonly policy: LoraAdapter | undefined }
+  | { readonly kind: 'static'; readonly name: string; readonly prompts: readonly ((c: Context) => string)[] };
+
+export interface EvalSettings {
+  readonly seeds: readonly number[];
+  readonly inner: InnerLoopConfig;
+  readonly parse: ParseOptions;
+  readonly temperature: number;
+  readonly topP: number;
+  readonly maxNewTokens: number;
+}
+
+export interface ConditionResult extends MeanCi {
+  readonly perContext: Readonly<Record<string, number>>;
+  readonly seeds: number;
+}
+
+/** The fine-tuning sequences a condition produces for one context and seed. */
+function sequencesFor(p: SealProblem, cond: Condition, c: Context, seed: number, s: EvalSettings): string[] {
+  const passageOnly = selfEditSequences('', c, { ...s.parse, appendPassage: true });
+  const sample = (prompt: (x: Context) => string, policy: LoraAdapter | undefined, k: number) =>
+    sampleSelfEdits(p.env.model, p.env.tok, [c], prompt, {
+      k,
+      temperature: s.temperature,
+      topP: s.topP,
+      maxNewTokens: s.maxNewTokens,
+      seed,
+      ...(policy === undefined ? {} : { deltas: [policy] }),
+    })[0]!;
+  switch (cond.kind) {
+    case 'base':
+      return [];
+    case 'passage':
+      return passageOnly;
+    case 'selfedit': {
+      const [e] = sample(p.prompt, cond.policy, 1);
+      return [...selfEditSequences(e!.completion, c, s.parse), ...passageOnly];
+    }
+    case 'static':
+      return [
+        ...cond.prompts.flatMap((prompt) =>
+          selfEditSequences(sample(prompt, undefined, 1)[0]!.completion, c, s.parse),
+        ),
+        ...passageOnly,
+      ];
+    default: {
+      const never: never = cond;
+      throw new Error(`unreachable condition ${String(never)}`);
+    }
+  }
+}
+
+export function evaluateConditions(
+  p: SealProblem,
+  contexts: readonly Context[],
+  conditions: readonly Condition[],
+  s: EvalSettings,
+  run?: RunDir,
+  opts: { quiet?: boolean } = {},
+): Record<string, ConditionResult> {
+  const out: Record<string, ConditionResult> = {};
+  const progress = new Progress({
+    total: conditions.length * contexts.length * s.seeds.length,
+    label: 'eval',
+    ...(opts.quiet === undefined ? {} : { quiet: opts.quiet }),
+  });
+  for (const cond of conditions) {
+    const perContext: Record<string, number> = {};
+    for (const [ci, c] of contexts.entries()) {
+      let sum = 0;
+      for (const seed of s.seeds) {
+        const seqs = sequencesFor(p, cond, c, seed * 100_003 + ci, s);
+        const r = runInnerLoop(p.env, c, seqs, s.inner, seed * 7 + ci);
+        sum += r.accuracy;
+        run?.append({
+          kind: 'eval',
+          condition: cond.name,
+          context: c.id,
+          seed,
+          accuracy: r.accuracy,
+          sequences: seqs.length,
+          diverged: r.diverged,
+        });
+        progress.tick(1, cond.name);
+      }
+      perContext[c.id] = sum / s.seeds.length;
+    }
+    out[cond.name] = { ...meanCi(Object.values(perContext)), perContext, seeds: s.seeds.length };
+  }
+  progress.finish();
+  return out;
+}
+
+/** A plain-text results table. */
+export function formatTable(results: Readonly<Record<string, MeanCi>>): string {
+  const rows = Object.entries(results).map(([name, r]) => [
+    name,
+    `${(100 * r.mean).toFixed(1)}`,
+    `[${(100 * r.ci95[0]).toFixed(1)}, ${(100 * r.ci95[1]).toFixed(1)}]`,
+    String(r.n),
+  ]);
+  const head = ['condition', 'accuracy %', '95% CI', 'n'];
+  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
+  const line = (r: readonly string[]) =>
+    r.map((x, i) => (i === 0 ? x.padEnd(w[i] as number) : x.padStart(w[i] as number))).join('  ');
+  return [line(head), line(w.map((n) => '-'.repeat(n))), ...rows.map(line)].join('\n');
+}
