@@ -46,7 +46,7 @@ describe.runIf(hasShared)('SEAL pipeline on real SQuAD passages', () => {
       env,
       rlContexts: contexts.slice(0, 3),
       heldOut: contexts.slice(3, 4),
-      prompt: (c: (typeof contexts)[number]) => selfEditPrompt(c),
+      prompt: (c: Context) => selfEditPrompt(c),
     };
     const inner = InnerLoopConfigSchema.parse({ epochs: 1, seqLen: 64, lora: { r: 2, alpha: 4 } });
     const run = RunDir.create(tempDir(), 'squad-test', {});
