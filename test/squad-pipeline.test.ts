@@ -12,6 +12,7 @@ import { RunDir } from '../src/report/run.js';
 import { ParseOptionsSchema } from '../src/selfedit/parse.js';
 import { buildTokenizer } from '../src/tasks/people/pretrain.js';
 import { loadSquad, selfEditPrompt, squadTask } from '../src/tasks/squad.js';
+import type { Context } from '../src/tasks/types.js';
 import { serializeTokenizerJson } from '../src/tokenizer/hf.js';
 import { loadTokenizer } from '../src/tokenizer/load.js';
 import { tinyLlama } from './helpers/models.js';
