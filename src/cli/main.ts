@@ -13,6 +13,7 @@ import { demoCommand } from './commands/demo.js';
 import { generateCommand } from './commands/generate.js';
 import { infoCommand } from './commands/info.js';
 import { pretrainCommand } from './commands/pretrain.js';
+import { trainCommand } from './commands/train.js';
 import { worldCommand } from './commands/world.js';
 
 const commands: readonly Command<AnyObject>[] = [
@@ -21,6 +22,7 @@ const commands: readonly Command<AnyObject>[] = [
   convertCommand,
   worldCommand,
   pretrainCommand,
+  trainCommand,
   adaptCommand,
   askCommand,
   infoCommand,

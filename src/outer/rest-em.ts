@@ -117,18 +117,25 @@ export function heldOutAccuracy(
   return sum / p.heldOut.length;
 }
 
+export interface RestEmHooks {
+  readonly quiet?: boolean;
+  /** State of the last completed round, to resume from (its policy adapter and summaries). */
+  readonly resume?: { readonly policy: LoraAdapter; readonly rounds: readonly RoundSummary[] };
+  /** Called after every completed round, e.g. to write a checkpoint. */
+  readonly onRound?: (round: number, policy: LoraAdapter, rounds: readonly RoundSummary[]) => Promise<void>;
+}
+
 export async function restEm(
   p: SealProblem,
   cfg: RestEmConfig,
   run?: RunDir,
-  opts: { quiet?: boolean } = {},
+  opts: RestEmHooks = {},
 ): Promise<{ policy: LoraAdapter; rounds: RoundSummary[] }> {
   // seed → build
-  const rng = new Rng(cfg.seed);
   const { model, tok } = p.env;
   const baseSum = checksum(model.params);
-  let policy = LoraAdapter.create(model, cfg.policyLora, cfg.seed + 1);
-  const rounds: RoundSummary[] = [];
+  let policy = opts.resume?.policy ?? LoraAdapter.create(model, cfg.policyLora, cfg.seed + 1);
+  const rounds: RoundSummary[] = [...(opts.resume?.rounds ?? [])];
   const baselineCache = new Map<string, number>();
   const baselineOf = (c: Context) => {
     let b = baselineCache.get(c.id);
@@ -138,9 +145,11 @@ export async function restEm(
     }
     return b;
   };
-  const heldOut0 = heldOutAccuracy(p, policy, cfg, cfg.seed + 999);
-  run?.append({ kind: 'heldout', round: 0, accuracy: heldOut0 });
-  for (let round = 1; round <= cfg.rounds; round++) {
+  if (rounds.length === 0)
+    run?.append({ kind: 'heldout', round: 0, accuracy: heldOutAccuracy(p, policy, cfg, cfg.seed + 999) });
+  for (let round = rounds.length + 1; round <= cfg.rounds; round++) {
+    // Each round draws from its own stream, so a round redone after a crash repeats exactly.
+    const rng = new Rng((cfg.seed * 1_000_003 + round) >>> 0);
     if (cfg.restartFromBase && round > 1) {
       policy.dispose();
       policy = LoraAdapter.create(model, cfg.policyLora, cfg.seed + round);
@@ -220,6 +229,7 @@ export async function restEm(
       );
     if (checksum(model.params) !== baseSum)
       throw new Error('the frozen base model changed during the outer loop');
+    await opts.onRound?.(round, policy, rounds);
   }
   return { policy, rounds };
 }

@@ -1,0 +1,121 @@
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { assetPath } from '../../assets.js';
+import { initEngine } from '../../engine/index.js';
+import { SealError } from '../../errors.js';
+import { loadAdapter, saveAdapter } from '../../lora/io.js';
+import { RestEmConfigSchema, type RoundSummary, restEm } from '../../outer/rest-em.js';
+import { RunDir, runName } from '../../report/run.js';
+import { loadPeopleProblem } from '../../tasks/people/seal.js';
+import type { Command } from '../args.js';
+import { UsageError } from '../args.js';
+import { BackendOption, log } from './common.js';
+
+export const SealTrainConfigSchema = z.object({
+  model: z
+    .string()
+    .default('default')
+    .describe('Base model directory from `seal pretrain` ("default" = the bundled model)'),
+  restEm: RestEmConfigSchema.default(RestEmConfigSchema.parse({})),
+});
+export type SealTrainConfig = z.infer<typeof SealTrainConfigSchema>;
+
+export function resolveModelDir(model: string): string {
+  return model === 'default' ? assetPath('models/people-default') : model;
+}
+
+const schema = z.object({
+  config: z.string().optional().describe('JSON config file: {"model": DIR, "restEm": {...}} (zod-validated)'),
+  out: z.string().default('runs').describe('Parent directory of run directories'),
+  resume: z.string().optional().describe('Run directory to resume after a crash (its config is reused)'),
+  quiet: z.boolean().default(false).describe('No progress bars'),
+  backend: BackendOption,
+});
+
+function readConfig(file: string | undefined): SealTrainConfig {
+  let raw: unknown = {};
+  if (file !== undefined) {
+    try {
+      raw = JSON.parse(readFileSync(file, 'utf8'));
+    } catch (e) {
+      throw new SealError(`cannot read config: ${(e as Error).message}`, file);
+    }
+  }
+  const r = SealTrainConfigSchema.safeParse(raw);
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    throw new SealError(`invalid field ${issue?.path.join('.')}: ${issue?.message}`, file ?? '(defaults)');
+  }
+  return r.data;
+}
+
+export const trainCommand: Command<typeof schema> = {
+  name: 'train',
+  summary:
+    'Run the SEAL outer loop (ReST-EM) on the people world; a checkpoint per round, --resume after a crash.',
+  schema,
+  examples: [
+    'seal train --config experiments/rest-em.json',
+    'seal train --resume runs/people-restem-0-20261125T180000Z',
+  ],
+  async run(o) {
+    await initEngine(o.backend);
+    let run: RunDir;
+    let cfg: SealTrainConfig;
+    if (o.resume !== undefined) {
+      const saved = join(o.resume, 'config.json');
+      if (!existsSync(saved)) throw new UsageError(`--resume ${o.resume}: no config.json there`);
+      cfg = SealTrainConfigSchema.parse(
+        (JSON.parse(readFileSync(saved, 'utf8')) as { config: unknown }).config,
+      );
+      run = new RunDir(o.resume);
+    } else {
+      cfg = readConfig(o.config);
+      run = RunDir.create(o.out, runName('people', 'restem', cfg.restEm.seed), cfg);
+    }
+    const { problem } = await loadPeopleProblem(resolveModelDir(cfg.model), cfg.restEm.heldOutContexts);
+    const ckRoot = join(run.dir, 'checkpoints');
+    let resume: { policy: Awaited<ReturnType<typeof loadAdapter>>; rounds: RoundSummary[] } | undefined;
+    if (o.resume !== undefined && existsSync(ckRoot)) {
+      const done = readdirSync(ckRoot)
+        .filter((d) => /^round-\d+$/.test(d) && existsSync(join(ckRoot, d, 'state.json')))
+        .sort();
+      const last = done[done.length - 1];
+      if (last !== undefined) {
+        const state = JSON.parse(readFileSync(join(ckRoot, last, 'state.json'), 'utf8')) as {
+          rounds: RoundSummary[];
+        };
+        resume = {
+          policy: await loadAdapter(join(ckRoot, last, 'policy'), problem.env.model),
+          rounds: state.rounds,
+        };
+        // Lines of the round in flight at the crash are dropped; that round is redone identically.
+        const keep = run
+          .records()
+          .filter((r) => typeof r['round'] !== 'number' || (r['round'] as number) <= state.rounds.length);
+        writeFileSync(run.resultsFile, keep.map((r) => `${JSON.stringify(r)}\n`).join(''));
+        log(`resuming ${run.dir} after round ${state.rounds.length}`);
+      }
+    }
+    if (resume === undefined && o.resume !== undefined) writeFileSync(run.resultsFile, '');
+    log(`run ${run.dir}`);
+    const result = await restEm(problem, cfg.restEm, run, {
+      quiet: o.quiet,
+      ...(resume === undefined ? {} : { resume }),
+      onRound: async (round, policy, rounds) => {
+        const dir = join(ckRoot, `round-${String(round).padStart(3, '0')}`);
+        await saveAdapter(policy, problem.env.model, join(dir, 'policy'), { overwrite: true });
+        writeFileSync(
+          join(dir, 'state.json'),
+          `${JSON.stringify({ round, rounds, config: cfg }, null, 2)}\n`,
+        );
+      },
+    });
+    run.writeJson('summary-train.json', { rounds: result.rounds });
+    for (const r of result.rounds)
+      log(
+        `round ${r.round}: reward ${(100 * r.meanReward).toFixed(1)}% (baseline ${(100 * r.meanBaseline).toFixed(1)}%), kept ${r.kept}, held-out ${(100 * r.heldOutAccuracy).toFixed(1)}%${r.rewardHackingAlarm ? '  ⚠ reward hacking?' : ''}`,
+      );
+  },
+};

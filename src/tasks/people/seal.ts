@@ -1,0 +1,66 @@
+/**
+ * The people world as a SEAL problem: the model directory written by `seal pretrain` carries its world config
+ * (seal_world.json), from which the same world, contexts and questions are regenerated.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { SealError } from '../../errors.js';
+import type { InnerEnv } from '../../inner/inner-loop.js';
+import { loadHfModel } from '../../model/io/hf.js';
+import type { SealProblem } from '../../outer/rest-em.js';
+import { loadTokenizer } from '../../tokenizer/load.js';
+import type { Context, Task } from '../types.js';
+import { peopleSelfEditPrompt } from './selfedit.js';
+import { peopleTask } from './task.js';
+import { generateWorld, type World, WorldConfigSchema } from './world.js';
+
+export interface PeopleProblem {
+  readonly problem: SealProblem;
+  readonly world: World;
+  readonly task: Task;
+  /** The hand-written prompts of the static-augmentation baseline. */
+  readonly staticPrompts: readonly ((c: Context) => string)[];
+}
+
+export function readWorldConfig(modelDir: string) {
+  const file = join(modelDir, 'seal_world.json');
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new SealError(
+      `not a people-world model (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+      file,
+    );
+  }
+  const r = WorldConfigSchema.safeParse(raw);
+  if (!r.success)
+    throw new SealError(
+      `invalid field ${r.error.issues[0]?.path.join('.')}: ${r.error.issues[0]?.message}`,
+      file,
+    );
+  return r.data;
+}
+
+export async function loadPeopleProblem(modelDir: string, heldOutCount: number): Promise<PeopleProblem> {
+  const world = generateWorld(readWorldConfig(modelDir));
+  const { model } = await loadHfModel(modelDir);
+  const tok = loadTokenizer(modelDir, { vocabSize: model.config.vocabSize });
+  const task = peopleTask(world);
+  const env: InnerEnv = { model, tok, task };
+  const problem: SealProblem = {
+    env,
+    rlContexts: task.splits['rl'] ?? [],
+    heldOut: (task.splits['eval'] ?? []).slice(0, heldOutCount),
+    prompt: (c) => peopleSelfEditPrompt(c.title, c.passage, 'implications'),
+  };
+  return {
+    problem,
+    world,
+    task,
+    staticPrompts: [
+      (c) => peopleSelfEditPrompt(c.title, c.passage, 'rewrite'),
+      (c) => peopleSelfEditPrompt(c.title, c.passage, 'self-qa'),
+    ],
+  };
+}
