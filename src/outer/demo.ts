@@ -1,0 +1,129 @@
+/**
+ * The main job (`seal demo` / `npm start`): on the people world with the default model, evaluate the baselines on
+ * held-out people, run the ReST-EM outer loop on the RL people, evaluate the generator after every round, and
+ * write `summary.json` (the layout other tools read) into the run directory.
+ */
+import { z } from 'zod';
+import { tf } from '../engine/tf.js';
+import { InnerLoopConfigSchema } from '../inner/inner-loop.js';
+import type { LoraAdapter } from '../lora/adapter.js';
+import { LoraAdapter as Lora } from '../lora/adapter.js';
+import type { RunDir } from '../report/run.js';
+import { ParseOptionsSchema } from '../selfedit/parse.js';
+import type { PeopleProblem } from '../tasks/people/seal.js';
+import { type Condition, type ConditionResult, evaluateConditions, formatTable } from './evaluate.js';
+import { RestEmConfigSchema, restEm } from './rest-em.js';
+
+export const DemoConfigSchema = z.object({
+  rounds: z.number().int().min(1).default(2).describe('ReST-EM rounds'),
+  rlContexts: z.number().int().min(1).default(8).describe('RL contexts per round'),
+  samples: z.number().int().min(1).default(4).describe('Self-edits sampled per RL context'),
+  evalContexts: z.number().int().min(1).default(16).describe('Held-out people in the results table'),
+  seeds: z.number().int().min(1).default(3).describe('Seeds per held-out context'),
+  innerEpochs: z.number().int().min(1).default(10).describe('Inner-loop epochs'),
+  innerLr: z.number().positive().default(1e-3).describe('Inner-loop learning rate'),
+  innerRank: z.number().int().min(1).default(16).describe('Inner-loop LoRA rank'),
+  maxNewTokens: z.number().int().min(1).default(160).describe('Maximum self-edit length'),
+  seed: z.number().int().min(0).default(0).describe('Seed of the whole run'),
+});
+export type DemoConfig = z.infer<typeof DemoConfigSchema>;
+
+export interface DemoSummary {
+  readonly task: string;
+  readonly model: string;
+  readonly seeds: number[];
+  readonly elapsed_s: number;
+  readonly results: Record<string, { mean: number; ci95: [number, number]; n: number }>;
+  readonly rounds: unknown[];
+}
+
+export async function runDemo(
+  pp: PeopleProblem,
+  modelName: string,
+  cfg: DemoConfig,
+  run: RunDir,
+  opts: { quiet?: boolean; log?: (m: string) => void } = {},
+): Promise<DemoSummary> {
+  const t0 = performance.now();
+  const log = opts.log ?? (() => {});
+  const inner = InnerLoopConfigSchema.parse({
+    epochs: cfg.innerEpochs,
+    lr: cfg.innerLr,
+    lora: { r: cfg.innerRank, alpha: 2 * cfg.innerRank },
+  });
+  const parse = ParseOptionsSchema.parse({ split: 'qa' });
+  const seeds = Array.from({ length: cfg.seeds }, (_, i) => cfg.seed + i);
+  const evalContexts = (pp.task.splits['eval'] ?? []).slice(0, cfg.evalContexts);
+  const settings = { seeds, inner, parse, temperature: 1, topP: 0.95, maxNewTokens: cfg.maxNewTokens };
+  const problem = { ...pp.problem, heldOut: evalContexts.slice(0, Math.min(8, evalContexts.length)) };
+  const restCfg = RestEmConfigSchema.parse({
+    rounds: cfg.rounds,
+    contextsPerRound: cfg.rlContexts,
+    samplesPerContext: cfg.samples,
+    maxNewTokens: cfg.maxNewTokens,
+    inner,
+    parse,
+    seed: cfg.seed,
+  });
+  log('baselines on held-out people…');
+  const baselines: Condition[] = [
+    { kind: 'base', name: 'base' },
+    { kind: 'passage', name: 'passage' },
+    { kind: 'selfedit', name: 'base_selfedits', policy: undefined },
+    { kind: 'static', name: 'static_augmentation', prompts: pp.staticPrompts },
+  ];
+  const results: Record<string, ConditionResult> = evaluateConditions(
+    problem,
+    evalContexts,
+    baselines,
+    settings,
+    run,
+    opts,
+  );
+  log(`ReST-EM: ${cfg.rounds} rounds × ${cfg.rlContexts} contexts × ${cfg.samples} self-edits…`);
+  const snapshots: LoraAdapter[] = [];
+  const { policy, rounds } = await restEm(problem, restCfg, run, {
+    ...(opts.quiet === undefined ? {} : { quiet: opts.quiet }),
+    onRound: async (_round, p) => {
+      snapshots.push(snapshot(p));
+    },
+  });
+  for (const [i, snap] of snapshots.entries()) {
+    const name = `seal_round_${i + 1}`;
+    Object.assign(
+      results,
+      evaluateConditions(
+        problem,
+        evalContexts,
+        [{ kind: 'selfedit', name, policy: snap }],
+        settings,
+        run,
+        opts,
+      ),
+    );
+    snap.dispose();
+  }
+  results['seal'] = results[`seal_round_${snapshots.length}`] as ConditionResult;
+  policy.dispose();
+  const summary: DemoSummary = {
+    task: 'people',
+    model: modelName,
+    seeds,
+    elapsed_s: (performance.now() - t0) / 1000,
+    results: Object.fromEntries(
+      Object.entries(results).map(([k, r]) => [k, { mean: r.mean, ci95: [r.ci95[0], r.ci95[1]], n: r.n }]),
+    ),
+    rounds,
+  };
+  run.writeJson('summary.json', summary);
+  return summary;
+}
+
+/** A frozen copy of the policy adapter as it was after a round (the live one keeps training). */
+function snapshot(p: LoraAdapter): LoraAdapter {
+  // Variables share immutable tensor data; later assigns to the live adapter give it new data, not ours.
+  const modules = new Map(
+    [...p.modules].map(([k, m]) => [k, { a: tf.variable(m.a, false), b: tf.variable(m.b, false) }]),
+  );
+  return new Lora(p.config, modules);
+}
