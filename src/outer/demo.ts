@@ -11,7 +11,7 @@ import { LoraAdapter as Lora } from '../lora/adapter.js';
 import type { RunDir } from '../report/run.js';
 import { ParseOptionsSchema } from '../selfedit/parse.js';
 import type { PeopleProblem } from '../tasks/people/seal.js';
-import { type Condition, type ConditionResult, evaluateConditions, formatTable } from './evaluate.js';
+import { type Condition, type ConditionResult, evaluateConditions } from './evaluate.js';
 import { RestEmConfigSchema, restEm } from './rest-em.js';
 
 export const DemoConfigSchema = z.object({
