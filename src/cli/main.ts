@@ -13,6 +13,7 @@ import { demoCommand } from './commands/demo.js';
 import { generateCommand } from './commands/generate.js';
 import { infoCommand } from './commands/info.js';
 import { pretrainCommand } from './commands/pretrain.js';
+import { reportCommand } from './commands/report.js';
 import { trainCommand } from './commands/train.js';
 import { worldCommand } from './commands/world.js';
 
@@ -25,6 +26,7 @@ const commands: readonly Command<AnyObject>[] = [
   trainCommand,
   adaptCommand,
   askCommand,
+  reportCommand,
   infoCommand,
 ] as unknown as readonly Command<AnyObject>[];
 

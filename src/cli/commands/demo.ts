@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { assetPath } from '../../assets.js';
@@ -7,6 +7,7 @@ import { generate } from '../../model/generate.js';
 import { loadModel } from '../../model/io/load.js';
 import { DemoConfigSchema, runDemo } from '../../outer/demo.js';
 import { formatTable } from '../../outer/evaluate.js';
+import { buildReport } from '../../report/html.js';
 import { RunDir, runName } from '../../report/run.js';
 import { loadPeopleProblem } from '../../tasks/people/seal.js';
 import { loadTokenizer } from '../../tokenizer/load.js';
@@ -72,7 +73,10 @@ export const demoCommand: Command<typeof schema> = {
       process.stdout.write(
         `${formatTable(Object.fromEntries(Object.entries(summary.results).map(([k, r]) => [k, r])))}\n`,
       );
-      log(`done in ${summary.elapsed_s.toFixed(0)} s — ${join(run.dir, 'summary.json')}`);
+      writeFileSync(join(run.dir, 'report.html'), buildReport(run.dir));
+      log(
+        `done in ${summary.elapsed_s.toFixed(0)} s — ${join(run.dir, 'summary.json')}, ${join(run.dir, 'report.html')}`,
+      );
       return;
     }
     log(`no people-world model at ${modelDir}: running the story demo instead`);
