@@ -10,6 +10,7 @@ import { adaptCommand } from './commands/adapt.js';
 import { askCommand } from './commands/ask.js';
 import { convertCommand } from './commands/convert.js';
 import { demoCommand } from './commands/demo.js';
+import { evalCommand } from './commands/eval.js';
 import { generateCommand } from './commands/generate.js';
 import { infoCommand } from './commands/info.js';
 import { pretrainCommand } from './commands/pretrain.js';
@@ -24,6 +25,7 @@ const commands: readonly Command<AnyObject>[] = [
   worldCommand,
   pretrainCommand,
   trainCommand,
+  evalCommand,
   adaptCommand,
   askCommand,
   reportCommand,

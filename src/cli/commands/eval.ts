@@ -1,0 +1,79 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { initEngine } from '../../engine/index.js';
+import { InnerLoopConfigSchema } from '../../inner/inner-loop.js';
+import { loadAdapter } from '../../lora/io.js';
+import { type Condition, evaluateConditions, formatTable } from '../../outer/evaluate.js';
+import { RunDir, runName } from '../../report/run.js';
+import { ParseOptionsSchema } from '../../selfedit/parse.js';
+import { loadPeopleProblem } from '../../tasks/people/seal.js';
+import type { Command } from '../args.js';
+import { BackendOption, log } from './common.js';
+import { resolveModelDir } from './train.js';
+
+const schema = z.object({
+  model: z.string().default('default').describe('People-world model directory ("default" = the bundled one)'),
+  policy: z.string().optional().describe('Generator adapter from `seal train` (adds the "seal" condition)'),
+  contexts: z.number().int().min(1).default(16).describe('Held-out people evaluated'),
+  seeds: z.number().int().min(1).default(3).describe('Seeds per context'),
+  epochs: z.number().int().min(1).default(10).describe('Inner-loop epochs'),
+  lr: z.number().positive().default(1e-3).describe('Inner-loop learning rate'),
+  rank: z.number().int().min(1).default(16).describe('Inner-loop LoRA rank'),
+  out: z.string().default('runs').describe('Parent directory of the run directory'),
+  json: z.boolean().default(false).describe('Print the results as JSON instead of a table'),
+  backend: BackendOption,
+});
+
+export const evalCommand: Command<typeof schema> = {
+  name: 'eval',
+  summary:
+    'Held-out table: base / passage / passage + base self-edits / static augmentation [/ SEAL], mean ± 95% CI.',
+  schema,
+  examples: [
+    'seal eval --policy runs/people-restem-0-…/checkpoints/round-002/policy --contexts 16 --seeds 3',
+  ],
+  async run(o) {
+    await initEngine(o.backend);
+    const modelDir = resolveModelDir(o.model);
+    const pp = await loadPeopleProblem(modelDir, 0);
+    const run = RunDir.create(o.out, runName('people', 'eval', 0), o);
+    const conditions: Condition[] = [
+      { kind: 'base', name: 'base' },
+      { kind: 'passage', name: 'passage' },
+      { kind: 'selfedit', name: 'base_selfedits', policy: undefined },
+      { kind: 'static', name: 'static_augmentation', prompts: pp.staticPrompts },
+    ];
+    if (o.policy !== undefined)
+      conditions.push({
+        kind: 'selfedit',
+        name: 'seal',
+        policy: await loadAdapter(o.policy, pp.problem.env.model),
+      });
+    const contexts = (pp.task.splits['eval'] ?? []).slice(0, o.contexts);
+    const inner = InnerLoopConfigSchema.parse({
+      epochs: o.epochs,
+      lr: o.lr,
+      lora: { r: o.rank, alpha: 2 * o.rank },
+    });
+    const seeds = Array.from({ length: o.seeds }, (_, i) => i);
+    const results = evaluateConditions(
+      pp.problem,
+      contexts,
+      conditions,
+      {
+        seeds,
+        inner,
+        parse: ParseOptionsSchema.parse({ split: 'qa' }),
+        temperature: 1,
+        topP: 0.95,
+        maxNewTokens: 160,
+      },
+      run,
+    );
+    run.writeJson('eval.json', results);
+    writeFileSync(join(run.dir, 'table.txt'), `${formatTable(results)}\n`);
+    process.stdout.write(o.json ? `${JSON.stringify(results, null, 2)}\n` : `${formatTable(results)}\n`);
+    log(`results in ${run.dir}`);
+  },
+};
