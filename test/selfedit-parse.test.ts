@@ -34,6 +34,11 @@ describe('self-edit parsing', () => {
       'Question 2: Where?\nAnswer: Paris.',
     ]);
     const people = 'Q: Where was Ann Lee born?\nA: Chicago, IL\nQ: What did Ann Lee study?\nA: Physics';
+    expect(splitSelfEdit(`Ann Lee was born in Paris.\n${people}`, 'lines')).toEqual([
+      'Ann Lee was born in Paris.',
+      'Q: Where was Ann Lee born?\nA: Chicago, IL',
+      'Q: What did Ann Lee study?\nA: Physics',
+    ]);
     expect(splitSelfEdit(people, 'qa')).toEqual([
       'Q: Where was Ann Lee born?\nA: Chicago, IL',
       'Q: What did Ann Lee study?\nA: Physics',

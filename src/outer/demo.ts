@@ -51,7 +51,7 @@ export async function runDemo(
     lr: cfg.innerLr,
     lora: { r: cfg.innerRank, alpha: 2 * cfg.innerRank },
   });
-  const parse = ParseOptionsSchema.parse({ split: 'qa' });
+  const parse = ParseOptionsSchema.parse({});
   const seeds = Array.from({ length: cfg.seeds }, (_, i) => cfg.seed + i);
   const evalContexts = (pp.task.splits['eval'] ?? []).slice(0, cfg.evalContexts);
   const settings = { seeds, inner, parse, temperature: 1, topP: 0.95, maxNewTokens: cfg.maxNewTokens };

@@ -24,6 +24,19 @@ export type ParseOptions = z.infer<typeof ParseOptionsSchema>;
 const PREAMBLE = /^\s*(sure|certainly|of course|here (is|are)|okay|ok)\b[^\n]*\n/i;
 /** A question label at a line start: "Question 3:", "Q:", "Q1:". */
 const QUESTION_START = /^(?=\s*(?:question\s*\d*|q\d*)\s*[:.)])/im;
+const ANSWER_START = /^\s*(?:answer|a)\s*[:.)]/i;
+
+/** An answer line stays with the question above it: a QA pair is one fact, one training sequence. */
+function joinAnswers(lines: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const l of lines) {
+    const prev = out[out.length - 1];
+    if (ANSWER_START.test(l) && prev !== undefined && QUESTION_START.test(prev))
+      out[out.length - 1] = `${prev}\n${l}`;
+    else out.push(l);
+  }
+  return out;
+}
 
 export function stripPreamble(text: string): string {
   return text.replace(PREAMBLE, '');
@@ -36,7 +49,7 @@ export function splitSelfEdit(text: string, split: ParseOptions['split']): strin
     case 'none':
       return blocks.map((b) => b.trim());
     case 'lines':
-      return blocks.flatMap((b) => b.split('\n')).map((l) => l.trim());
+      return blocks.flatMap((b) => joinAnswers(b.split('\n').map((l) => l.trim())));
     case 'qa':
       return blocks.flatMap((b) => b.split(new RegExp(QUESTION_START.source, 'gim'))).map((q) => q.trim());
     default: {

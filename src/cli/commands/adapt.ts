@@ -13,7 +13,7 @@ import { selfEditSequences } from '../../selfedit/parse.js';
 import { loadTokenizer } from '../../tokenizer/load.js';
 import type { Command } from '../args.js';
 import { BackendOption, log } from './common.js';
-import { FormatOption, selfEditPromptFor, splitFor } from './formats.js';
+import { FormatOption, selfEditPromptFor } from './formats.js';
 
 const schema = z.object({
   model: z.string().describe('Base model: a Hugging Face directory (with tokenizer.json)'),

@@ -64,7 +64,7 @@ export const evalCommand: Command<typeof schema> = {
       {
         seeds,
         inner,
-        parse: ParseOptionsSchema.parse({ split: 'qa' }),
+        parse: ParseOptionsSchema.parse({}),
         temperature: 1,
         topP: 0.95,
         maxNewTokens: 160,

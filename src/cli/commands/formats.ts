@@ -45,7 +45,3 @@ export function answerPromptFor(
     }
   }
 }
-
-export function splitFor(format: Format): 'lines' | 'qa' {
-  return format === 'people' ? 'qa' : 'lines';
-}
