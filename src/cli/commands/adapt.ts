@@ -80,7 +80,6 @@ export const adaptCommand: Command<typeof schema> = {
     const edit = sampled[0]?.[0];
     if (edit === undefined) throw new Error('no self-edit sampled');
     const seqs = selfEditSequences(edit.completion, context, {
-      split: splitFor(o.format),
       appendPassage: o.appendPassage,
     });
     log(`self-edit (${seqs.length} sequences):\n${edit.completion}\n`);
