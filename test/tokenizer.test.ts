@@ -12,10 +12,13 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SealError } from '../src/errors.js';
+import { pretrainDocuments } from '../src/tasks/people/task.js';
+import { generateWorld } from '../src/tasks/people/world.js';
 import { BYTE_TO_UNICODE, trainByteLevelBpe } from '../src/tokenizer/bpe-train.js';
 import { HfTokenizer, saveTokenizerDir, serializeTokenizerJson } from '../src/tokenizer/hf.js';
 import { Llama2cTokenizer, parseLlama2cTokenizer } from '../src/tokenizer/llama2c.js';
 import { loadTokenizer } from '../src/tokenizer/load.js';
+import { Rng } from '../src/util/rng.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const DATA = resolve(here, '../../shared/data');
@@ -196,10 +199,12 @@ describe.skipIf(!hasTok512)('llama2.c tok512.bin', () => {
 
 function trainingText(): string {
   if (existsSync(SHAKESPEARE)) return readFileSync(SHAKESPEARE, 'utf8').slice(0, 20_000);
-  const base =
-    'First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n' +
-    "You are all resolved rather to die than to famish? We know't, we know't. Let us kill him.\n";
-  return base.repeat(100);
+  // Without ../shared: biographies from the bundled bioS data, varied enough for a 600-token vocabulary.
+  const world = generateWorld({ pretrainPeople: 60, rlPeople: 1, evalPeople: 1 });
+  return pretrainDocuments(world, new Rng(1))
+    .map((d) => d.text)
+    .join('\n')
+    .slice(0, 20_000);
 }
 
 describe('byte-level BPE (trainer + Hugging Face tokenizer.json)', () => {
