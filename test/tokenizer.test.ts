@@ -22,8 +22,9 @@ import { Rng } from '../src/util/rng.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const DATA = resolve(here, '../../shared/data');
-const TOK512 = join(DATA, 'model/tok512.bin');
-const GREEDY = join(DATA, 'model/stories260K_expected_greedy_200.txt');
+// The package ships the same file as ../shared/data/model/tok512.bin (assets/models/stories260K/NOTICE.md).
+const TOK512 = resolve(here, '../assets/models/stories260K/tok512.bin');
+const GREEDY = resolve(here, 'fixtures/stories260K_expected_greedy_200.txt');
 const SHAKESPEARE = join(DATA, 'corpus/tinyshakespeare.txt');
 const hasTok512 = existsSync(TOK512);
 if (!hasTok512) console.warn(`tokenizer tests: ${TOK512} is absent, skipping the tok512 tests`);
