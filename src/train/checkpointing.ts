@@ -9,31 +9,13 @@ import { type Tensor, type Tensor2D, tf, type Variable } from '../engine/tf.js';
 import type { LinearDelta } from '../model/linear.js';
 import type { PassState, Transformer } from '../model/model.js';
 import type { Batch } from './data.js';
+import { addGradients } from './grads.js';
 
 const embeddingNames = new Set([
   'model.embed_tokens.weight',
   'transformer.wte.weight',
   'transformer.wpe.weight',
 ]);
-
-function addInto(
-  acc: Map<string, Tensor>,
-  names: readonly string[],
-  list: readonly Variable[],
-  grads: Record<string, Tensor>,
-): void {
-  names.forEach((n, i) => {
-    const g = grads[(list[i] as Variable).name];
-    if (g === undefined) return;
-    const prev = acc.get(n);
-    if (prev === undefined) acc.set(n, g);
-    else {
-      acc.set(n, tf.add(prev, g));
-      prev.dispose();
-      g.dispose();
-    }
-  });
-}
 
 /** Loss (× `scale`) and gradients of `vars` for one batch, recomputing each block in the backward pass. */
 export function checkpointedGradients(
@@ -78,7 +60,7 @@ export function checkpointedGradients(
     let dy = headOut.grads[top.name] as Tensor;
     delete headOut.grads[top.name];
     top.dispose();
-    addInto(acc, names, list, headOut.grads);
+    addGradients(acc, names, list, headOut.grads);
     for (let l = model.config.nLayers - 1; l >= 0; l--) {
       const xv = tf.variable(inputs[l] as Tensor2D, true);
       const g = tf.variableGrads(
@@ -90,7 +72,7 @@ export function checkpointedGradients(
       dy = g.grads[xv.name] as Tensor;
       delete g.grads[xv.name];
       xv.dispose();
-      addInto(acc, names, list, g.grads);
+      addGradients(acc, names, list, g.grads);
     }
     // The embeddings only matter when they are trained (full fine-tuning), not for adapters.
     if (names.some((n) => embeddingNames.has(n))) {
@@ -99,7 +81,7 @@ export function checkpointedGradients(
         return tf.sum(tf.mul(r.x, dy)) as tf.Scalar;
       }, list);
       emb.value.dispose();
-      addInto(acc, names, list, emb.grads);
+      addGradients(acc, names, list, emb.grads);
     }
     dy.dispose();
     return loss;

@@ -9,6 +9,7 @@ import type { LinearDelta } from '../model/linear.js';
 import type { Transformer } from '../model/model.js';
 import { checkpointedGradients } from './checkpointing.js';
 import type { Batch } from './data.js';
+import { addGradients } from './grads.js';
 import { type AdamW, clipByGlobalNorm } from './optimizer.js';
 
 export interface StepOptions {
@@ -78,17 +79,7 @@ export function accumulateGradients(
     const { value, grads } = tf.variableGrads(() => lmLoss(model, mb, deltas, norm) as tf.Scalar, list);
     loss += value.dataSync()[0] as number;
     value.dispose();
-    names.forEach((n, i) => {
-      const g = grads[(list[i] as Variable).name];
-      if (g === undefined) return;
-      const prev = acc.get(n);
-      if (prev === undefined) acc.set(n, g);
-      else {
-        acc.set(n, tf.add(prev, g));
-        prev.dispose();
-        g.dispose();
-      }
-    });
+    addGradients(acc, names, list, grads);
   }
   return { loss, grads: acc };
 }
