@@ -32,6 +32,7 @@ describe('people world CLI and pretraining', () => {
   it('a tiny pretraining run is deterministic, resumable, and exports a loadable HF model', async () => {
     const cfg = PretrainConfigSchema.parse({
       world: { seed: 3, pretrainPeople: 12, rlPeople: 2, evalPeople: 2, biosPerPerson: 2 },
+      copyDemos: 10,
       vocabSize: 400,
       model: { dim: 32, nLayers: 1, nHeads: 2, hiddenDim: 64, maxSeqLen: 128, seed: 1 },
       train: { steps: 6, batchSize: 4, seqLen: 64, lr: 3e-3, checkpointEvery: 3 },

@@ -36,6 +36,7 @@ describe('seal train: SIGKILL mid-round, then --resume', () => {
     const out = tempDir();
     const cfg = PretrainConfigSchema.parse({
       world: { seed: 5, pretrainPeople: 10, rlPeople: 4, evalPeople: 2, biosPerPerson: 2 },
+      copyDemos: 10,
       vocabSize: 400,
       model: { dim: 32, nLayers: 1, nHeads: 2, hiddenDim: 64, maxSeqLen: 256, seed: 1 },
       train: { steps: 3, batchSize: 4, seqLen: 64, lr: 3e-3 },

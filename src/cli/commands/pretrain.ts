@@ -15,17 +15,23 @@ const schema = z.object({
     .string()
     .optional()
     .describe('JSON file with a pretraining config (fields of --help below override it)'),
-  steps: z.number().int().min(1).optional().describe('Training steps (default 2000)'),
+  steps: z.number().int().min(1).optional().describe('Training steps (default 3000)'),
   pretrainPeople: z
     .number()
     .int()
     .min(1)
     .optional()
-    .describe('People in the pretraining split (default 400)'),
+    .describe('People in the pretraining split (default 200)'),
   worldSeed: z.number().int().min(0).optional().describe('World seed (default 1)'),
   dim: z.number().int().min(8).optional().describe('Model hidden size (default 128)'),
   layers: z.number().int().min(1).optional().describe('Transformer blocks (default 4)'),
   vocabSize: z.number().int().min(300).optional().describe('BPE vocabulary size (default 2048)'),
+  copyDemos: z
+    .number()
+    .int()
+    .min(0)
+    .optional()
+    .describe('Self-edit demonstrations about demo-only people (default 1500)'),
   batchSize: z.number().int().min(1).optional().describe('Sequences per step (default 16)'),
   lr: z.number().positive().optional().describe('Peak learning rate (default 3e-3)'),
   evalPeople: z
@@ -89,6 +95,7 @@ export const pretrainCommand: Command<typeof schema> = {
         ...(o.lr === undefined ? {} : { lr: o.lr }),
       },
       ...(o.vocabSize === undefined ? {} : { vocabSize: o.vocabSize }),
+      ...(o.copyDemos === undefined ? {} : { copyDemos: o.copyDemos }),
       ...(o.evalPeople === undefined ? {} : { evalPeople: o.evalPeople }),
     });
     let stop = false;

@@ -23,7 +23,7 @@ import { TrainConfigSchema, trainLoop } from '../../train/loop.js';
 import { Rng } from '../../util/rng.js';
 import { packageVersion } from '../../version.js';
 import type { Context } from '../types.js';
-import { peopleSelfEditPrompt, selfEditDemos } from './selfedit.js';
+import { copyDemos, peopleSelfEditPrompt, selfEditDemos } from './selfedit.js';
 import { peopleTask, pretrainDocuments } from './task.js';
 import { answerPrompt, answerStop } from './text.js';
 import { generateWorld, WorldConfigSchema } from './world.js';
@@ -31,13 +31,23 @@ import { generateWorld, WorldConfigSchema } from './world.js';
 export const EOS_TOKEN = '<|endoftext|>';
 
 export const PretrainConfigSchema = z.object({
-  world: WorldConfigSchema.default(WorldConfigSchema.parse({})).describe('The people world (seed and sizes)'),
+  world: WorldConfigSchema.default(WorldConfigSchema.parse({ pretrainPeople: 200 })).describe(
+    'The people world (seed and sizes); 200 pretraining people by default, sized for the 2-core budget',
+  ),
   demosPerStyle: z
     .number()
     .int()
     .min(0)
     .default(1)
     .describe('Self-edit demonstrations per pretraining person and prompt style'),
+  copyDemos: z
+    .number()
+    .int()
+    .min(0)
+    .default(1500)
+    .describe(
+      'Demonstrations about demo-only people (facts readable only from the passage: teaches copying)',
+    ),
   vocabSize: z
     .number()
     .int()
@@ -55,7 +65,7 @@ export const PretrainConfigSchema = z.object({
     })
     .default({ dim: 128, nLayers: 4, nHeads: 4, hiddenDim: 352, maxSeqLen: 256, seed: 0 }),
   train: TrainConfigSchema.default({
-    steps: 2000,
+    steps: 3000,
     batchSize: 16,
     seqLen: 128,
     lr: 3e-3,
@@ -127,7 +137,7 @@ export async function pretrainPeopleModel(
   const t0 = performance.now();
   const world = generateWorld(cfg.world);
   const docs = pretrainDocuments(world, new Rng(cfg.world.seed), {
-    extraSources: [selfEditDemos({ perStyle: cfg.demosPerStyle })],
+    extraSources: [selfEditDemos({ perStyle: cfg.demosPerStyle }), copyDemos(cfg.copyDemos)],
   });
   const texts = docs.map((d) => d.text);
   const { tok, json } = buildTokenizer(texts, cfg.vocabSize);

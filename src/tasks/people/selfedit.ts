@@ -8,7 +8,7 @@ import type { Rng } from '../../util/rng.js';
 import { ATTRIBUTES, type Attribute, bundledBiosData } from './data.js';
 import type { PretrainDocument, PretrainDocumentSource } from './task.js';
 import { BIO_ORDER, bioSentence, passage, QUESTION_TEMPLATES, qaText, question } from './text.js';
-import { attributeValue, type Person, splitPeople, type World } from './world.js';
+import { attributeValue, generateWorld, type Person, splitPeople, type World } from './world.js';
 
 export const PEOPLE_SELF_EDIT_STYLES = ['implications', 'rewrite', 'self-qa'] as const;
 export type PeopleSelfEditStyle = (typeof PEOPLE_SELF_EDIT_STYLES)[number];
@@ -58,26 +58,61 @@ export interface DemoOptions {
   readonly perStyle: number;
 }
 
+/** One demonstration: the passage prompt in `style`, completed with a random subset (1–6) of the person's facts. */
+function demo(
+  person: Person,
+  seed: number,
+  style: PeopleSelfEditStyle,
+  rng: Rng,
+  kind: string,
+  personId: string,
+): PretrainDocument {
+  const k = 1 + rng.int(ATTRIBUTES.length);
+  const facts = [...ATTRIBUTES];
+  rng.shuffle(facts);
+  const chosen = facts.slice(0, k);
+  if (style === 'rewrite') chosen.sort((a, b) => BIO_ORDER.indexOf(a) - BIO_ORDER.indexOf(b));
+  const prompt = peopleSelfEditPrompt(person.fullName, passage(person, seed), style);
+  return { kind, personId, text: `${prompt}${demoCompletion(person, chosen, style, rng)}` };
+}
+
+/**
+ * Demonstrations about people who exist nowhere else in the corpus: their facts can only be read from the passage,
+ * so the model must learn to copy from context (on the pretraining people it can recite memorised facts instead,
+ * which does not transfer to new people). They come from a separate world seed and share no name with anyone in
+ * the main world.
+ */
+export function copyDemos(count: number): PretrainDocumentSource {
+  return (world: World, rng: Rng): PretrainDocument[] => {
+    if (count === 0) return [];
+    const names = world.people.map((p) => p.fullName);
+    const taken = new Set(names);
+    const other = generateWorld({
+      ...world.config,
+      seed: world.config.seed + 7919,
+      pretrainPeople: Math.ceil(count * 1.1) + 10,
+      rlPeople: 1,
+      evalPeople: 1,
+    });
+    const people = splitPeople(other, 'pretrain')
+      .filter(
+        (p) => !taken.has(p.fullName) && !names.some((n) => n.includes(p.fullName) || p.fullName.includes(n)),
+      )
+      .slice(0, count);
+    return people.map((p) =>
+      demo(p, other.config.seed, rng.pick(PEOPLE_SELF_EDIT_STYLES), rng, 'demo-copy', `copy:${p.id}`),
+    );
+  };
+}
+
 /** The pretraining source of self-edit demonstrations (see task.ts `extraSources`). */
 export function selfEditDemos(options: DemoOptions = { perStyle: 1 }): PretrainDocumentSource {
   return (world: World, rng: Rng): PretrainDocument[] => {
     const docs: PretrainDocument[] = [];
     for (const person of splitPeople(world, 'pretrain')) {
-      const text = passage(person, world.config.seed);
       for (const style of PEOPLE_SELF_EDIT_STYLES) {
-        for (let i = 0; i < options.perStyle; i++) {
-          const k = 1 + rng.int(ATTRIBUTES.length);
-          const facts = style === 'rewrite' ? BIO_ORDER.filter(() => true) : [...ATTRIBUTES];
-          rng.shuffle(facts);
-          const chosen = facts.slice(0, k);
-          if (style === 'rewrite') chosen.sort((a, b) => BIO_ORDER.indexOf(a) - BIO_ORDER.indexOf(b));
-          const prompt = peopleSelfEditPrompt(person.fullName, text, style);
-          docs.push({
-            kind: `demo-${style}`,
-            personId: person.id,
-            text: `${prompt}${demoCompletion(person, chosen, style, rng)}`,
-          });
-        }
+        for (let i = 0; i < options.perStyle; i++)
+          docs.push(demo(person, world.config.seed, style, rng, `demo-${style}`, person.id));
       }
     }
     return docs;
