@@ -20,7 +20,7 @@ export const DemoConfigSchema = z.object({
   samples: z.number().int().min(1).default(4).describe('Self-edits sampled per RL context'),
   evalContexts: z.number().int().min(1).default(16).describe('Held-out people in the results table'),
   seeds: z.number().int().min(1).default(3).describe('Seeds per held-out context'),
-  innerEpochs: z.number().int().min(1).default(10).describe('Inner-loop epochs'),
+  innerEpochs: z.number().int().min(1).default(20).describe('Inner-loop epochs'),
   innerLr: z.number().positive().default(1e-3).describe('Inner-loop learning rate'),
   innerRank: z.number().int().min(1).default(16).describe('Inner-loop LoRA rank'),
   maxNewTokens: z.number().int().min(1).default(160).describe('Maximum self-edit length'),

@@ -29,7 +29,7 @@ const schema = z.object({
   topP: z.number().gt(0).max(1).default(0.95).describe('Self-edit nucleus sampling'),
   maxNewTokens: z.number().int().min(1).default(200).describe('Maximum self-edit length'),
   appendPassage: z.boolean().default(true).describe('Also train the adapter on the passage itself'),
-  epochs: z.number().int().min(1).default(10).describe('Inner-loop epochs over the self-edit'),
+  epochs: z.number().int().min(1).default(20).describe('Inner-loop epochs over the self-edit'),
   lr: z.number().positive().default(1e-3).describe('Inner-loop learning rate'),
   rank: z.number().int().min(1).default(16).describe('LoRA rank of the adapter'),
   seed: z.number().int().min(0).default(0).describe('Seed for sampling and training'),

@@ -17,7 +17,7 @@ const schema = z.object({
   policy: z.string().optional().describe('Generator adapter from `seal train` (adds the "seal" condition)'),
   contexts: z.number().int().min(1).default(16).describe('Held-out people evaluated'),
   seeds: z.number().int().min(1).default(3).describe('Seeds per context'),
-  epochs: z.number().int().min(1).default(10).describe('Inner-loop epochs'),
+  epochs: z.number().int().min(1).default(20).describe('Inner-loop epochs'),
   lr: z.number().positive().default(1e-3).describe('Inner-loop learning rate'),
   rank: z.number().int().min(1).default(16).describe('Inner-loop LoRA rank'),
   out: z.string().default('runs').describe('Parent directory of the run directory'),
