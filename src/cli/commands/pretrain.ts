@@ -31,7 +31,7 @@ const schema = z.object({
     .int()
     .min(0)
     .optional()
-    .describe('Self-edit demonstrations about demo-only people (default 1500)'),
+    .describe('Self-edit demonstrations about demo-only people (default 2400)'),
   batchSize: z.number().int().min(1).optional().describe('Sequences per step (default 16)'),
   lr: z.number().positive().optional().describe('Peak learning rate (default 3e-3)'),
   evalPeople: z

@@ -38,13 +38,15 @@ export const PretrainConfigSchema = z.object({
     .number()
     .int()
     .min(0)
-    .default(1)
-    .describe('Self-edit demonstrations per pretraining person and prompt style'),
+    .default(0)
+    .describe(
+      'Self-edit demonstrations per pretraining person and prompt style (0: recitable from memory, they do not teach copying)',
+    ),
   copyDemos: z
     .number()
     .int()
     .min(0)
-    .default(1500)
+    .default(2400)
     .describe(
       'Demonstrations about demo-only people (facts readable only from the passage: teaches copying)',
     ),

@@ -8,7 +8,7 @@ import type { Rng } from '../../util/rng.js';
 import { ATTRIBUTES, type Attribute, bundledBiosData } from './data.js';
 import type { PretrainDocument, PretrainDocumentSource } from './task.js';
 import { BIO_ORDER, bioSentence, passage, QUESTION_TEMPLATES, qaText, question } from './text.js';
-import { attributeValue, generateWorld, type Person, splitPeople, type World } from './world.js';
+import { attributeValue, generateWorld, type Person, personRng, splitPeople, type World } from './world.js';
 
 export const PEOPLE_SELF_EDIT_STYLES = ['implications', 'rewrite', 'self-qa'] as const;
 export type PeopleSelfEditStyle = (typeof PEOPLE_SELF_EDIT_STYLES)[number];
@@ -25,22 +25,35 @@ export function peopleSelfEditPrompt(title: string, passageText: string, style: 
 }
 
 /** A completion in `style` restating `facts` (in the given order). */
+/**
+ * The template each attribute's sentence uses in `person`'s passage: `passage()` draws one per attribute, in
+ * BIO_ORDER, from the person's passage stream, so replaying that stream recovers them.
+ */
+export function passageTemplates(person: Person, seed: number): Readonly<Record<Attribute, string>> {
+  const lists = bundledBiosData().templates;
+  const rng = personRng(seed, person.id, 'passage');
+  const out = {} as Record<Attribute, string>;
+  for (const a of BIO_ORDER) out[a] = rng.pick(lists[a]);
+  return out;
+}
+
+/**
+ * A completion in `style` restating `facts` (in the given order). Restatements reuse the passage's own sentence
+ * for each fact (a span the model can copy) with the full name as subject — what the pronoun-laden passage lacks.
+ */
 export function demoCompletion(
   person: Person,
   facts: readonly Attribute[],
   style: PeopleSelfEditStyle,
-  rng: Rng,
+  templates: Readonly<Record<Attribute, string>>,
 ): string {
-  const templates = bundledBiosData().templates;
   switch (style) {
     case 'implications':
-      return facts.map((a) => bioSentence(person, a, rng.pick(templates[a]), person.fullName)).join('\n');
+      return facts.map((a) => bioSentence(person, a, templates[a], person.fullName)).join('\n');
     case 'rewrite':
-      // A paragraph in the passage's own form (pronouns after the first sentence): less extractable on purpose.
+      // The passage's own form (pronouns after the first sentence): restates, but is less extractable on purpose.
       return facts
-        .map((a, i) =>
-          bioSentence(person, a, rng.pick(templates[a]), i === 0 ? person.fullName : person.pronoun),
-        )
+        .map((a, i) => bioSentence(person, a, templates[a], i === 0 ? person.fullName : person.pronoun))
         .join(' ');
     case 'self-qa':
       return facts
@@ -73,7 +86,11 @@ function demo(
   const chosen = facts.slice(0, k);
   if (style === 'rewrite') chosen.sort((a, b) => BIO_ORDER.indexOf(a) - BIO_ORDER.indexOf(b));
   const prompt = peopleSelfEditPrompt(person.fullName, passage(person, seed), style);
-  return { kind, personId, text: `${prompt}${demoCompletion(person, chosen, style, rng)}` };
+  return {
+    kind,
+    personId,
+    text: `${prompt}${demoCompletion(person, chosen, style, passageTemplates(person, seed))}`,
+  };
 }
 
 /**
