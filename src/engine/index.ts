@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import '@tensorflow/tfjs-backend-wasm';
 import { makeFastBatchMatMul } from './kernels/matmul.js';
 import { unsortedSegmentSumWasm } from './kernels/segment-sum.js';
+import { disableNative, enableNative, type NativeInfo } from './native/index.js';
 import { tf } from './tf.js';
 
 export type BackendName = 'wasm' | 'cpu' | 'tensorflow';
@@ -47,7 +48,23 @@ async function tryTfjsNode(): Promise<boolean> {
   }
 }
 
-export async function initEngine(choice: BackendChoice = 'auto'): Promise<EngineInfo> {
+export interface EngineOptions {
+  /**
+   * Use the native addon (OpenBLAS kernels and fused ops) on the wasm backend when it is built: default true.
+   * false restores the pure-wasm kernels, also after an earlier call turned them on.
+   */
+  readonly native?: boolean;
+  /**
+   * Opt-in: bf16 matrix products (fp32 accumulation, fp32 weights) when the addon was built with oneDNN and the
+   * CPU has AVX512-BF16 or AMX; also `SEAL_NATIVE_BF16=1`. About 2× faster matmuls, ~1e-3 relative error.
+   */
+  readonly bf16?: boolean;
+}
+
+export async function initEngine(
+  choice: BackendChoice = 'auto',
+  opts: EngineOptions = {},
+): Promise<EngineInfo> {
   let backend: BackendName;
   if (choice === 'auto') {
     backend = (await tryTfjsNode()) ? 'tensorflow' : 'wasm';
@@ -63,12 +80,25 @@ export async function initEngine(choice: BackendChoice = 'auto'): Promise<Engine
     if (!ok) throw new Error(`could not initialise the ${backend} backend`);
   }
   await tf.ready();
+  let native: NativeInfo;
+  if (backend !== 'wasm') {
+    disableNative();
+    native = { available: false, detail: 'native kernels serve the wasm backend only' };
+  } else if (opts.native === false) {
+    disableNative();
+    native = {
+      available: false,
+      detail: 'native acceleration switched off (initEngine option native: false)',
+    };
+  } else {
+    native = enableNative({ bf16: opts.bf16 ?? process.env['SEAL_NATIVE_BF16'] === '1' });
+  }
   const require = createRequire(import.meta.url);
   const tfjsVersion = (require('@tensorflow/tfjs-core/package.json') as { version: string }).version;
   current = {
     backend,
     tfjsVersion,
-    native: { available: false, detail: 'native acceleration not built (Foundation II)' },
+    native,
     node: process.version,
   };
   return current;
@@ -79,4 +109,5 @@ export function engineInfo(): EngineInfo {
   return current;
 }
 
+export { type AdamWStep, adamwUpdateNative, nativeEnabled, nativeInfo } from './native/index.js';
 export { tf } from './tf.js';

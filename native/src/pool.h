@@ -1,0 +1,20 @@
+// A tiny persistent thread pool for row-parallel kernels. The calling (JS) thread takes part, so a pool of N
+// threads owns N-1 workers. Work is cut into a fixed number of chunks that threads claim one at a time: when a
+// worker is slow to wake (a busy machine), the caller simply takes its chunks instead of waiting for it.
+#pragma once
+#include <cstdint>
+#include <functional>
+
+namespace seal {
+
+void pool_init(int threads);
+int pool_threads();
+
+// How many chunks parallel_for(n, grain, ...) cuts [0, n) into. It depends only on n, grain and the pool size,
+// never on timing, so per-chunk partial sums reduced in chunk order give the same bits on every run.
+int64_t chunk_count(int64_t n, int64_t grain);
+
+// Runs fn(chunk, begin, end) for every chunk of [0, n). Not re-entrant: kernels never nest parallel regions.
+void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t, int64_t)>& fn);
+
+}  // namespace seal
