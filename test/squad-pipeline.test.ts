@@ -63,7 +63,7 @@ describe.runIf(hasShared)('SEAL pipeline on real SQuAD passages', () => {
     });
     const { policy, rounds } = await restEm(problem, cfg, run, { quiet: true });
     expect(rounds).toHaveLength(1);
-    const table = evaluateConditions(
+    const table = await evaluateConditions(
       problem,
       contexts.slice(3),
       [

@@ -72,7 +72,7 @@ export async function runDemo(
     { kind: 'selfedit', name: 'base_selfedits', policy: undefined },
     { kind: 'static', name: 'static_augmentation', prompts: pp.staticPrompts },
   ];
-  const results: Record<string, ConditionResult> = evaluateConditions(
+  const results: Record<string, ConditionResult> = await evaluateConditions(
     problem,
     evalContexts,
     baselines,
@@ -92,7 +92,7 @@ export async function runDemo(
     const name = `seal_round_${i + 1}`;
     Object.assign(
       results,
-      evaluateConditions(
+      await evaluateConditions(
         problem,
         evalContexts,
         [{ kind: 'selfedit', name, policy: snap }],

@@ -8,7 +8,8 @@
  *   static               passage + self-edits from fixed hand-written prompts (one sample per prompt)
  * Each (condition, context) is repeated over seeds; the reported mean ± 95% CI is over contexts of their seed means.
  */
-import { type InnerLoopConfig, runInnerLoop } from '../inner/inner-loop.js';
+import type { InnerLoopConfig } from '../inner/inner-loop.js';
+import { runInnerJobs } from '../inner/pool.js';
 import type { LoraAdapter } from '../lora/adapter.js';
 import { Progress } from '../report/progress.js';
 import type { RunDir } from '../report/run.js';
@@ -73,14 +74,14 @@ function sequencesFor(p: SealProblem, cond: Condition, c: Context, seed: number,
   }
 }
 
-export function evaluateConditions(
+export async function evaluateConditions(
   p: SealProblem,
   contexts: readonly Context[],
   conditions: readonly Condition[],
   s: EvalSettings,
   run?: RunDir,
   opts: { quiet?: boolean } = {},
-): Record<string, ConditionResult> {
+): Promise<Record<string, ConditionResult>> {
   const out: Record<string, ConditionResult> = {};
   const progress = new Progress({
     total: conditions.length * contexts.length * s.seeds.length,
@@ -88,12 +89,22 @@ export function evaluateConditions(
     ...(opts.quiet === undefined ? {} : { quiet: opts.quiet }),
   });
   for (const cond of conditions) {
+    // Self-edits are sampled here (the generator lives in this thread); the inner loops may run on workers.
+    const jobs = contexts.flatMap((c, ci) =>
+      s.seeds.map((seed) => ({
+        context: c,
+        sequences: sequencesFor(p, cond, c, seed * 100_003 + ci, s),
+        cfg: s.inner,
+        seed: seed * 7 + ci,
+      })),
+    );
+    const results = await runInnerJobs(p.env, jobs, p.pool, { onResult: () => progress.tick(1, cond.name) });
     const perContext: Record<string, number> = {};
-    for (const [ci, c] of contexts.entries()) {
+    contexts.forEach((c, ci) => {
       let sum = 0;
-      for (const seed of s.seeds) {
-        const seqs = sequencesFor(p, cond, c, seed * 100_003 + ci, s);
-        const r = runInnerLoop(p.env, c, seqs, s.inner, seed * 7 + ci);
+      s.seeds.forEach((seed, si) => {
+        const k = ci * s.seeds.length + si;
+        const r = results[k]!;
         sum += r.accuracy;
         run?.append({
           kind: 'eval',
@@ -101,13 +112,12 @@ export function evaluateConditions(
           context: c.id,
           seed,
           accuracy: r.accuracy,
-          sequences: seqs.length,
+          sequences: jobs[k]!.sequences.length,
           diverged: r.diverged,
         });
-        progress.tick(1, cond.name);
-      }
+      });
       perContext[c.id] = sum / s.seeds.length;
-    }
+    });
     out[cond.name] = { ...meanCi(Object.values(perContext)), perContext, seeds: s.seeds.length };
   }
   progress.finish();

@@ -8,6 +8,7 @@
  */
 import { z } from 'zod';
 import { type InnerEnv, InnerLoopConfigSchema, runInnerLoop } from '../inner/inner-loop.js';
+import { type InnerLoopPool, runInnerJobs } from '../inner/pool.js';
 import { LoraAdapter } from '../lora/adapter.js';
 import { LoraConfigSchema } from '../lora/config.js';
 import { checksum } from '../model/params.js';
@@ -60,6 +61,8 @@ export interface SealProblem {
   readonly heldOut: readonly Context[];
   /** The self-edit prompt for a context (e.g. SEAL's "implications" prompt). */
   readonly prompt: (c: Context) => string;
+  /** Runs the inner loops on worker threads (same results); absent: in this thread. */
+  readonly pool?: InnerLoopPool;
 }
 
 export interface RoundSummary {
@@ -94,12 +97,12 @@ export function rewardHackingAlarm(
 }
 
 /** Mean held-out accuracy with one sampled self-edit per context from the current generator. */
-export function heldOutAccuracy(
+export async function heldOutAccuracy(
   p: SealProblem,
   policy: LoraAdapter | undefined,
   cfg: RestEmConfig,
   seed: number,
-): number {
+): Promise<number> {
   if (p.heldOut.length === 0) return Number.NaN;
   const edits = sampleSelfEdits(p.env.model, p.env.tok, p.heldOut, p.prompt, {
     k: 1,
@@ -109,12 +112,14 @@ export function heldOutAccuracy(
     seed,
     ...(policy === undefined ? {} : { deltas: [policy] }),
   });
-  let sum = 0;
-  p.heldOut.forEach((c, i) => {
-    const seqs = selfEditSequences(edits[i]![0]!.completion, c, cfg.parse);
-    sum += runInnerLoop(p.env, c, seqs, cfg.inner, seed + i).accuracy;
-  });
-  return sum / p.heldOut.length;
+  const jobs = p.heldOut.map((c, i) => ({
+    context: c,
+    sequences: selfEditSequences(edits[i]![0]!.completion, c, cfg.parse),
+    cfg: cfg.inner,
+    seed: seed + i,
+  }));
+  const results = await runInnerJobs(p.env, jobs, p.pool);
+  return results.reduce((s, r) => s + r.accuracy, 0) / p.heldOut.length;
 }
 
 export interface RestEmHooks {
@@ -146,7 +151,11 @@ export async function restEm(
     return b;
   };
   if (rounds.length === 0)
-    run?.append({ kind: 'heldout', round: 0, accuracy: heldOutAccuracy(p, policy, cfg, cfg.seed + 999) });
+    run?.append({
+      kind: 'heldout',
+      round: 0,
+      accuracy: await heldOutAccuracy(p, policy, cfg, cfg.seed + 999),
+    });
   for (let round = rounds.length + 1; round <= cfg.rounds; round++) {
     // Each round draws from its own stream, so a round redone after a crash repeats exactly.
     const rng = new Rng((cfg.seed * 1_000_003 + round) >>> 0);
@@ -174,12 +183,30 @@ export async function restEm(
     let rewardSum = 0;
     let baselineSum = 0;
     let tokenSum = 0;
+    // Seeds drawn in the order the sequential loop drew them, so results match with or without a pool.
+    const jobs = contexts.flatMap((c, ci) =>
+      edits[ci]!.map((e) => ({
+        context: c,
+        sequences: selfEditSequences(e.completion, c, cfg.parse),
+        cfg: cfg.inner,
+        seed: rng.nextU32() % 1_000_000,
+      })),
+    );
+    let done = 0;
+    let liveSum = 0;
+    const results = await runInnerJobs(p.env, jobs, p.pool, {
+      onResult: (_, r) => {
+        liveSum += r.accuracy;
+        progress.tick(1, `mean reward ${(liveSum / ++done).toFixed(3)}`);
+      },
+    });
+    let k = 0;
     for (const [ci, c] of contexts.entries()) {
       const baseline = baselineOf(c);
       baselineSum += baseline;
       const scored = edits[ci]!.map((e) => {
-        const seqs = selfEditSequences(e.completion, c, cfg.parse);
-        const r = runInnerLoop(p.env, c, seqs, cfg.inner, rng.nextU32() % 1_000_000);
+        const seqs = jobs[k]!.sequences;
+        const r = results[k++]!;
         rewardSum += r.accuracy;
         tokenSum += e.tokens;
         run?.append({
@@ -197,10 +224,6 @@ export async function restEm(
           ms: Math.round(r.ms),
           completion: e.completion,
         });
-        progress.tick(
-          1,
-          `mean reward ${(rewardSum / (ci * cfg.samplesPerContext + e.sample + 1)).toFixed(3)}`,
-        );
         return { ...e, reward: r.accuracy };
       });
       const best = selectBest(scored, baseline, cfg.onlyPositiveGain);
@@ -211,7 +234,7 @@ export async function restEm(
     if (kept.length > 0) sft(p, policy, kept, cfg, rng.nextU32());
     const n = contexts.length * cfg.samplesPerContext;
     const meanReward = rewardSum / n;
-    const heldOut = heldOutAccuracy(p, policy, cfg, cfg.seed + 999 + round);
+    const heldOut = await heldOutAccuracy(p, policy, cfg, cfg.seed + 999 + round);
     const summary: RoundSummary = {
       round,
       meanReward,

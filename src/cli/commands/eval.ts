@@ -57,7 +57,7 @@ export const evalCommand: Command<typeof schema> = {
       lora: { r: o.rank, alpha: 2 * o.rank },
     });
     const seeds = Array.from({ length: o.seeds }, (_, i) => i);
-    const results = evaluateConditions(
+    const results = await evaluateConditions(
       pp.problem,
       contexts,
       conditions,
