@@ -3,7 +3,22 @@ import * as api from '../src/index.js';
 
 describe('public API', () => {
   it('exports the main entry points', () => {
-    for (const name of ['initEngine', 'loadModel', 'loadTokenizer', 'generate', 'Transformer', 'LoraAdapter', 'saveAdapter', 'loadAdapter', 'trainStep', 'runInnerLoop', 'selfEditSequences', 'loadSquad', 'generateWorld', 'exactMatchScorer'])
+    for (const name of [
+      'initEngine',
+      'loadModel',
+      'loadTokenizer',
+      'generate',
+      'Transformer',
+      'LoraAdapter',
+      'saveAdapter',
+      'loadAdapter',
+      'trainStep',
+      'runInnerLoop',
+      'selfEditSequences',
+      'loadSquad',
+      'generateWorld',
+      'exactMatchScorer',
+    ])
       expect(api, name).toHaveProperty(name);
   });
 });

@@ -25,7 +25,7 @@ describe.runIf(existsSync(CHROMIUM))('run report in headless Chromium', () => {
       PretrainConfigSchema.parse({
         world: { seed: 7, pretrainPeople: 8, rlPeople: 3, evalPeople: 3, biosPerPerson: 2 },
         copyDemos: 10,
-      vocabSize: 400,
+        vocabSize: 400,
         model: { dim: 32, nLayers: 1, nHeads: 2, hiddenDim: 64, maxSeqLen: 256, seed: 1 },
         train: { steps: 3, batchSize: 4, seqLen: 64, lr: 3e-3 },
         evalPeople: 0,

@@ -115,7 +115,7 @@ describe('training', () => {
     }
     for (const g of [...plain.grads.values(), ...ckpt.grads.values()]) g.dispose();
     const before = tf.memory().numTensors;
-    accumulateGradients(m, vars, [batch], deltas, true).grads.forEach((g) => g.dispose());
+    for (const g of accumulateGradients(m, vars, [batch], deltas, true).grads.values()) g.dispose();
     expect(tf.memory().numTensors).toBe(before);
   });
 

@@ -1,6 +1,6 @@
 /** Feed-forward blocks: GPT-2's GELU MLP and Llama's SwiGLU. */
 import { fused } from '../engine/fused.js';
-import { type Tensor2D, tf } from '../engine/tf.js';
+import type { Tensor2D } from '../engine/tf.js';
 import { type ForwardContext, linear } from './linear.js';
 
 /** x (N, C) → (N, C). */
