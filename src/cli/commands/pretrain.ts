@@ -25,7 +25,12 @@ const schema = z.object({
   worldSeed: z.number().int().min(0).optional().describe('World seed (default 1)'),
   dim: z.number().int().min(8).optional().describe('Model hidden size (default 128)'),
   layers: z.number().int().min(1).optional().describe('Transformer blocks (default 4)'),
-  vocabSize: z.number().int().min(300).optional().describe('BPE vocabulary size (default 2048)'),
+  vocabSize: z
+    .number()
+    .int()
+    .min(300)
+    .optional()
+    .describe('BPE vocabulary size (default 6144: names become single tokens, which the model can copy)'),
   copyDemos: z
     .number()
     .int()
@@ -39,7 +44,7 @@ const schema = z.object({
     .int()
     .min(0)
     .optional()
-    .describe('People per split for the final QA evaluation (default 60)'),
+    .describe('People per split for the final QA evaluation (default 40)'),
   resume: z.boolean().default(false).describe('Continue the run in --out from its last checkpoint'),
   json: z.boolean().default(false).describe('Print the final report as JSON on stdout'),
   backend: BackendOption,

@@ -38,10 +38,8 @@ export const PretrainConfigSchema = z.object({
     .number()
     .int()
     .min(0)
-    .default(0)
-    .describe(
-      'Self-edit demonstrations per pretraining person and prompt style (0: recitable from memory, they do not teach copying)',
-    ),
+    .default(1)
+    .describe('Self-edit demonstrations per pretraining person and prompt style'),
   copyDemos: z
     .number()
     .int()
@@ -54,7 +52,7 @@ export const PretrainConfigSchema = z.object({
     .number()
     .int()
     .min(300)
-    .default(2048)
+    .default(6144)
     .describe('BPE vocabulary size (incl. 256 bytes and specials)'),
   model: z
     .object({
@@ -83,7 +81,7 @@ export const PretrainConfigSchema = z.object({
     .number()
     .int()
     .min(0)
-    .default(60)
+    .default(40)
     .describe('People per split evaluated by no-context QA at the end'),
 });
 export type PretrainConfig = z.infer<typeof PretrainConfigSchema>;
