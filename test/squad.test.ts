@@ -109,15 +109,17 @@ describe('prompts', () => {
       "Let's answer a question directly and concisely.\nQuestion: Topic: Super Bowl 50\nWho won?\nAnswer:\n",
     );
   });
-  it(`reproduces the implications prompt stored with the Qwen2.5-7B self-edits${SKIP_NOTE}`, async (t) => {
-    if (!haveShared) return t.skip();
-    const stored = JSON.parse(await readFile(SELF_EDITS, 'utf8')) as { prompt: string }[];
-    const contexts = await loadSquad(SELF_EDITS); // extra keys (completions, prompt) are ignored
-    expect(contexts).toHaveLength(100);
-    contexts.forEach((c, i) => {
-      expect(selfEditPrompt(c)).toBe(stored[i]!.prompt);
-    });
-  });
+  it.runIf(haveShared)(
+    `reproduces the implications prompt stored with the Qwen2.5-7B self-edits${SKIP_NOTE}`,
+    async () => {
+      const stored = JSON.parse(await readFile(SELF_EDITS, 'utf8')) as { prompt: string }[];
+      const contexts = await loadSquad(SELF_EDITS); // extra keys (completions, prompt) are ignored
+      expect(contexts).toHaveLength(100);
+      contexts.forEach((c, i) => {
+        expect(selfEditPrompt(c)).toBe(stored[i]!.prompt);
+      });
+    },
+  );
 });
 
 describe('loadSquad', () => {
@@ -142,8 +144,7 @@ describe('loadSquad', () => {
     return error as SealError;
   };
 
-  it(`loads the SEAL dev set: 2,067 passages, 10,570 questions${SKIP_NOTE}`, async (t) => {
-    if (!haveShared) return t.skip();
+  it.runIf(haveShared)(`loads the SEAL dev set: 2,067 passages, 10,570 questions${SKIP_NOTE}`, async () => {
     const contexts = await loadSquad(DEV);
     expect(contexts).toHaveLength(2067);
     expect(contexts.reduce((n, c) => n + c.questions.length, 0)).toBe(10570);
