@@ -47,22 +47,6 @@ describe('seal demo --quick and its report', () => {
   it.runIf(existsSync(CHROMIUM))(
     'the report renders its charts in headless Chromium with no console error',
     async () => {
-      const summary = JSON.parse(readFileSync(join(runDir, 'summary.json'), 'utf8')) as {
-        results: Record<string, unknown>;
-        seeds: number[];
-        elapsed_s: number;
-      };
-      for (const k of [
-        'base',
-        'passage',
-        'base_selfedits',
-        'static_augmentation',
-        'seal',
-        'seal_round_1',
-        'seal_round_2',
-      ])
-        expect(summary.results, k).toHaveProperty(k);
-      expect(quickSeconds).toBeLessThan(120);
       const file = join(runDir, 'report.html');
       expect(existsSync(file)).toBe(true);
       const html = readFileSync(file, 'utf8');
