@@ -11,6 +11,7 @@ import { LoraAdapter as Lora } from '../lora/adapter.js';
 import type { RunDir } from '../report/run.js';
 import { ParseOptionsSchema } from '../selfedit/parse.js';
 import type { PeopleProblem } from '../tasks/people/seal.js';
+import type { Context } from '../tasks/types.js';
 import { type Condition, type ConditionResult, evaluateConditions } from './evaluate.js';
 import { RestEmConfigSchema, restEm } from './rest-em.js';
 
@@ -66,12 +67,7 @@ export async function runDemo(
     seed: cfg.seed,
   });
   log('baselines on held-out people…');
-  const baselines: Condition[] = [
-    { kind: 'base', name: 'base' },
-    { kind: 'passage', name: 'passage' },
-    { kind: 'selfedit', name: 'base_selfedits', policy: undefined },
-    { kind: 'static', name: 'static_augmentation', prompts: pp.staticPrompts },
-  ];
+  const baselines = baselineConditions(pp.staticPrompts);
   const results: Record<string, ConditionResult> = await evaluateConditions(
     problem,
     evalContexts,
@@ -126,4 +122,14 @@ function snapshot(p: LoraAdapter): LoraAdapter {
     [...p.modules].map(([k, m]) => [k, { a: tf.variable(m.a, false), b: tf.variable(m.b, false) }]),
   );
   return new Lora(p.config, modules);
+}
+
+/** The comparison conditions of SEAL's table, shared by `seal demo` and `seal eval`. */
+export function baselineConditions(staticPrompts: readonly ((c: Context) => string)[]): Condition[] {
+  return [
+    { kind: 'base', name: 'base' },
+    { kind: 'passage', name: 'passage' },
+    { kind: 'selfedit', name: 'base_selfedits', policy: undefined },
+    { kind: 'static', name: 'static_augmentation', prompts: staticPrompts },
+  ];
 }

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { initEngine } from '../../engine/index.js';
 import { InnerLoopConfigSchema } from '../../inner/inner-loop.js';
 import { loadAdapter } from '../../lora/io.js';
+import { baselineConditions } from '../../outer/demo.js';
 import { type Condition, evaluateConditions, formatTable } from '../../outer/evaluate.js';
 import { RunDir, runName } from '../../report/run.js';
 import { ParseOptionsSchema } from '../../selfedit/parse.js';
@@ -38,12 +39,7 @@ export const evalCommand: Command<typeof schema> = {
     const modelDir = resolveModelDir(o.model);
     const pp = await loadPeopleProblem(modelDir, 0);
     const run = RunDir.create(o.out, runName('people', 'eval', 0), o);
-    const conditions: Condition[] = [
-      { kind: 'base', name: 'base' },
-      { kind: 'passage', name: 'passage' },
-      { kind: 'selfedit', name: 'base_selfedits', policy: undefined },
-      { kind: 'static', name: 'static_augmentation', prompts: pp.staticPrompts },
-    ];
+    const conditions: Condition[] = baselineConditions(pp.staticPrompts);
     if (o.policy !== undefined)
       conditions.push({
         kind: 'selfedit',

@@ -1,10 +1,9 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { z } from 'zod';
 import { initEngine } from '../../engine/index.js';
-import { SealError } from '../../errors.js';
 import { PretrainConfigSchema, pretrainPeopleModel } from '../../tasks/people/pretrain.js';
 import type { Command } from '../args.js';
-import { UsageError } from '../args.js';
+import { readJsonConfig, UsageError } from '../args.js';
 import { BackendOption, log } from './common.js';
 
 const schema = z.object({
@@ -64,23 +63,7 @@ export const pretrainCommand: Command<typeof schema> = {
       throw new UsageError(
         `--out ${o.out} exists and is not empty: pass --resume to continue it, or choose another directory`,
       );
-    let base: unknown = {};
-    if (o.config !== undefined) {
-      try {
-        base = JSON.parse(readFileSync(o.config, 'utf8'));
-      } catch (e) {
-        throw new SealError(`cannot read config: ${(e as Error).message}`, o.config);
-      }
-    }
-    const parsed = PretrainConfigSchema.safeParse(base);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      throw new SealError(
-        `invalid field ${issue?.path.join('.')}: ${issue?.message}`,
-        o.config ?? '(defaults)',
-      );
-    }
-    const c = parsed.data;
+    const c = readJsonConfig(PretrainConfigSchema, o.config);
     const cfg = PretrainConfigSchema.parse({
       ...c,
       world: {

@@ -3,13 +3,12 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { assetPath } from '../../assets.js';
 import { initEngine } from '../../engine/index.js';
-import { SealError } from '../../errors.js';
 import { loadAdapter, saveAdapter } from '../../lora/io.js';
 import { RestEmConfigSchema, type RoundSummary, restEm } from '../../outer/rest-em.js';
 import { RunDir, runName } from '../../report/run.js';
 import { loadPeopleProblem } from '../../tasks/people/seal.js';
 import type { Command } from '../args.js';
-import { UsageError } from '../args.js';
+import { readJsonConfig, UsageError } from '../args.js';
 import { BackendOption, log } from './common.js';
 
 export const SealTrainConfigSchema = z.object({
@@ -33,23 +32,6 @@ const schema = z.object({
   backend: BackendOption,
 });
 
-function readConfig(file: string | undefined): SealTrainConfig {
-  let raw: unknown = {};
-  if (file !== undefined) {
-    try {
-      raw = JSON.parse(readFileSync(file, 'utf8'));
-    } catch (e) {
-      throw new SealError(`cannot read config: ${(e as Error).message}`, file);
-    }
-  }
-  const r = SealTrainConfigSchema.safeParse(raw);
-  if (!r.success) {
-    const issue = r.error.issues[0];
-    throw new SealError(`invalid field ${issue?.path.join('.')}: ${issue?.message}`, file ?? '(defaults)');
-  }
-  return r.data;
-}
-
 export const trainCommand: Command<typeof schema> = {
   name: 'train',
   summary:
@@ -71,7 +53,7 @@ export const trainCommand: Command<typeof schema> = {
       );
       run = new RunDir(o.resume);
     } else {
-      cfg = readConfig(o.config);
+      cfg = readJsonConfig(SealTrainConfigSchema, o.config);
       run = RunDir.create(o.out, runName('people', 'restem', cfg.restEm.seed), cfg);
     }
     const { problem } = await loadPeopleProblem(resolveModelDir(cfg.model), cfg.restEm.heldOutContexts);
