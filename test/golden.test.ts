@@ -16,8 +16,11 @@ const TOK = join(ROOT, 'assets/models/stories260K/tok512.bin');
 const expected = readFileSync(join(ROOT, 'test/fixtures/stories260K_expected_greedy_200.txt'), 'utf8');
 
 describe('stories260K golden greedy output', () => {
-  it('seal generate prints exactly the reference, with the KV cache', () => {
-    const r = seal([
+  it.each([
+    ['with the KV cache', []],
+    ['without the KV cache', ['--no-cache']],
+  ])('seal generate prints exactly the reference, %s', (_, extra) => {
+    const args = [
       'generate',
       '--model',
       MODEL,
@@ -27,24 +30,8 @@ describe('stories260K golden greedy output', () => {
       '200',
       '--temperature',
       '0',
-    ]);
-    expect(r.code).toBe(0);
-    expect(r.stdout).toBe(expected);
-  });
-
-  it('... and without the KV cache', () => {
-    const r = seal([
-      'generate',
-      '--model',
-      MODEL,
-      '--tokenizer',
-      TOK,
-      '--max-new-tokens',
-      '200',
-      '--temperature',
-      '0',
-      '--no-cache',
-    ]);
+    ];
+    const r = seal([...args, ...extra]);
     expect(r.code).toBe(0);
     expect(r.stdout).toBe(expected);
   });
