@@ -55,7 +55,14 @@ export { Llama2cTokenizer } from './tokenizer/llama2c.js';
 export { loadTokenizer } from './tokenizer/load.js';
 // Tokenizers
 export type { Tokenizer } from './tokenizer/types.js';
-export { type Batch, completionExample, type Example, makeBatch, packDocuments } from './train/data.js';
+export {
+  type Batch,
+  completionExample,
+  type Example,
+  makeBatch,
+  packDocuments,
+  packDocumentsAligned,
+} from './train/data.js';
 export { type TrainConfig, TrainConfigSchema, trainLoop } from './train/loop.js';
 // Training
 export { AdamW, clipByGlobalNorm, globalNorm } from './train/optimizer.js';

@@ -31,7 +31,9 @@ describe('seal demo --quick and its report', () => {
     expect(quickSeconds).toBeLessThan(120);
     const summary = JSON.parse(readFileSync(join(runDir, 'summary.json'), 'utf8')) as {
       results: Record<string, unknown>;
+      forgetting: { matrix: number[][] };
     };
+    expect(summary.forgetting.matrix).toHaveLength(2);
     for (const k of [
       'base',
       'passage',
@@ -40,6 +42,9 @@ describe('seal demo --quick and its report', () => {
       'seal',
       'seal_round_1',
       'seal_round_2',
+      'cpt_passage',
+      'cpt_base_selfedits',
+      'cpt_seal',
     ])
       expect(summary.results, k).toHaveProperty(k);
   });
@@ -71,7 +76,7 @@ describe('seal demo --quick and its report', () => {
         page.on('pageerror', (e) => errors.push(String(e)));
         await page.goto(pathToFileURL(file).href);
         // Browser-side code as strings: the test compiles without DOM typings.
-        await page.waitForFunction('window.__chartsRendered === 3', undefined, { timeout: 10_000 });
+        await page.waitForFunction('window.__chartsRendered === 4', undefined, { timeout: 10_000 });
         // Each canvas has drawn pixels (not blank).
         const painted = (await page.evaluate(`[...document.querySelectorAll('canvas')].map((c) => {
         const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
@@ -79,7 +84,7 @@ describe('seal demo --quick and its report', () => {
         for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
         return n;
       })`)) as number[];
-        expect(painted).toHaveLength(3);
+        expect(painted).toHaveLength(4);
         for (const p of painted) expect(p).toBeGreaterThan(100);
         expect(await page.textContent('#results')).toContain('static_augmentation');
         expect(errors).toEqual([]);

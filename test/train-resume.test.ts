@@ -49,7 +49,8 @@ describe('seal train: SIGKILL mid-round, then --resume', () => {
       configFile,
       JSON.stringify({
         model: modelDir,
-        restEm: {
+        outer: {
+          kind: 'rest-em',
           rounds: 3,
           contextsPerRound: 2,
           samplesPerContext: 3,

@@ -5,7 +5,14 @@ import { LoraAdapter } from '../src/lora/adapter.js';
 import { LoraConfigSchema } from '../src/lora/config.js';
 import { Transformer } from '../src/model/model.js';
 import { checksum } from '../src/model/params.js';
-import { completionExample, type Example, makeBatch, packDocuments, splitBatch } from '../src/train/data.js';
+import {
+  completionExample,
+  type Example,
+  makeBatch,
+  packDocuments,
+  packDocumentsAligned,
+  splitBatch,
+} from '../src/train/data.js';
 import { AdamW, clipByGlobalNorm, globalNorm } from '../src/train/optimizer.js';
 import { learningRate } from '../src/train/schedule.js';
 import { accumulateGradients, lmLoss, trainStep } from '../src/train/step.js';
@@ -164,6 +171,29 @@ describe('training', () => {
     expect(baseLoss).toBeGreaterThan(1); // the knowledge lives in the adapter only
     opt.dispose();
     adapter.dispose();
+  });
+
+  it('packDocumentsAligned never cuts a document that fits a window, pads with target mask 0', () => {
+    const docs = [[1, 2, 3], [4, 5], [6], [7, 8, 9, 10, 11, 12, 13, 14, 15]];
+    // No look-ahead: windows are filled strictly in order.
+    expect(packDocumentsAligned(docs, 5, 0, 99, 0).map((e) => e.ids)).toEqual([
+      [7, 8, 9, 10, 11, 12], // longer than a window: cut, the full piece first
+      [1, 2, 3, 0, 99, 99], // [4,5,0] does not fit behind [1,2,3,0]
+      [4, 5, 0, 6, 0, 99],
+      [13, 14, 15, 0, 99, 99],
+    ]);
+    // Look-ahead fills the gap behind [1,2,3,0] with [6,0].
+    const ex = packDocumentsAligned(docs, 5, 0, 99);
+    expect(ex.map((e) => e.ids)).toEqual([
+      [7, 8, 9, 10, 11, 12],
+      [1, 2, 3, 0, 6, 0],
+      [4, 5, 0, 99, 99, 99],
+      [13, 14, 15, 0, 99, 99],
+    ]);
+    expect(ex[0]?.targetMask).toBeUndefined();
+    expect(ex[2]?.targetMask).toEqual([0, 1, 1, 0, 0, 0]);
+    const b = makeBatch(packDocumentsAligned(docs, 5, 0, 99, 0).slice(1), 5);
+    expect(Array.from(b.weights.slice(0, 5))).toEqual([1, 1, 1, 0, 0]);
   });
 
   it('packDocuments cuts a separator-joined stream into seqLen+1 windows', () => {

@@ -65,12 +65,32 @@ export function trainAdapter(
   cfg: InnerLoopConfig,
   seed: number,
 ): { adapter: LoraAdapter | undefined; finalLoss: number; steps: number } {
+  const adapter = LoraAdapter.create(env.model, cfg.lora, seed);
+  const r = fitAdapter(env, adapter, sequences, cfg, seed);
+  if (!r.finite) {
+    adapter.dispose();
+    return { adapter: undefined, finalLoss: r.finalLoss, steps: r.steps };
+  }
+  return { adapter, finalLoss: r.finalLoss, steps: r.steps };
+}
+
+/**
+ * `cfg.epochs` passes of AdamW (fresh optimizer state) over `sequences` into an existing adapter — a fresh one
+ * (the inner loop) or one that already holds earlier edits (continued pretraining, sequential edits). Stops at the
+ * first NaN/Inf loss (`finite` false; the adapter is then unusable).
+ */
+export function fitAdapter(
+  env: InnerEnv,
+  adapter: LoraAdapter,
+  sequences: readonly string[],
+  cfg: InnerLoopConfig,
+  seed: number,
+): { finalLoss: number; steps: number; finite: boolean } {
   const { model, tok } = env;
   const eos = tok.eosId;
   const examples: Example[] = sequences.map((s) => ({
     ids: [...tok.encode(s, { addBos: true }), ...(eos === undefined ? [] : [eos])],
   }));
-  const adapter = LoraAdapter.create(model, cfg.lora, seed);
   adapter.training = true;
   const vars = adapter.variables();
   const opt = new AdamW(vars, { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 });
@@ -90,17 +110,14 @@ export function trainAdapter(
           clipNorm: cfg.clipNorm,
         }).loss;
         steps++;
-        if (!Number.isFinite(finalLoss)) {
-          adapter.dispose();
-          return { adapter: undefined, finalLoss, steps };
-        }
+        if (!Number.isFinite(finalLoss)) return { finalLoss, steps, finite: false };
       }
     }
   } finally {
     opt.dispose();
+    adapter.training = false;
   }
-  adapter.training = false;
-  return { adapter, finalLoss, steps };
+  return { finalLoss, steps, finite: true };
 }
 
 export function runInnerLoop(

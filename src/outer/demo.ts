@@ -12,11 +12,19 @@ import type { RunDir } from '../report/run.js';
 import { ParseOptionsSchema } from '../selfedit/parse.js';
 import type { PeopleProblem } from '../tasks/people/seal.js';
 import type { Context } from '../tasks/types.js';
-import { type Condition, type ConditionResult, evaluateConditions } from './evaluate.js';
-import { RestEmConfigSchema, restEm } from './rest-em.js';
+import {
+  type Condition,
+  type ConditionResult,
+  evaluateConditions,
+  evaluateContinued,
+  evaluateForgetting,
+  type ForgettingResult,
+} from './evaluate.js';
+import { OUTER_KINDS, OuterConfigSchema, runOuterLoop } from './outer.js';
 
 export const DemoConfigSchema = z.object({
-  rounds: z.number().int().min(1).default(2).describe('ReST-EM rounds'),
+  outer: z.enum(OUTER_KINDS).default('rest-em').describe('Outer RL loop: ReST-EM (SEAL) or GRPO'),
+  rounds: z.number().int().min(1).default(2).describe('Outer-loop rounds'),
   rlContexts: z.number().int().min(1).default(8).describe('RL contexts per round'),
   samples: z.number().int().min(1).default(4).describe('Self-edits sampled per RL context'),
   evalContexts: z.number().int().min(1).default(16).describe('Held-out people in the results table'),
@@ -25,6 +33,18 @@ export const DemoConfigSchema = z.object({
   innerLr: z.number().positive().default(1e-3).describe('Inner-loop learning rate'),
   innerRank: z.number().int().min(1).default(16).describe('Inner-loop LoRA rank'),
   maxNewTokens: z.number().int().min(1).default(160).describe('Maximum self-edit length'),
+  continuedContexts: z
+    .number()
+    .int()
+    .min(0)
+    .default(8)
+    .describe('Held-out people in the continued-pretraining setting (all in one adapter; 0 = skip)'),
+  forgettingContexts: z
+    .number()
+    .int()
+    .min(0)
+    .default(8)
+    .describe('Held-out people edited one after another into one adapter (forgetting matrix; 0 = skip)'),
   seed: z.number().int().min(0).default(0).describe('Seed of the whole run'),
 });
 export type DemoConfig = z.infer<typeof DemoConfigSchema>;
@@ -36,6 +56,7 @@ export interface DemoSummary {
   readonly elapsed_s: number;
   readonly results: Record<string, { mean: number; ci95: [number, number]; n: number }>;
   readonly rounds: unknown[];
+  readonly forgetting?: ForgettingResult;
 }
 
 export async function runDemo(
@@ -57,7 +78,8 @@ export async function runDemo(
   const evalContexts = (pp.task.splits['eval'] ?? []).slice(0, cfg.evalContexts);
   const settings = { seeds, inner, parse, temperature: 1, topP: 0.95, maxNewTokens: cfg.maxNewTokens };
   const problem = { ...pp.problem, heldOut: evalContexts.slice(0, Math.min(8, evalContexts.length)) };
-  const restCfg = RestEmConfigSchema.parse({
+  const outerCfg = OuterConfigSchema.parse({
+    kind: cfg.outer,
     rounds: cfg.rounds,
     contextsPerRound: cfg.rlContexts,
     samplesPerContext: cfg.samples,
@@ -76,9 +98,9 @@ export async function runDemo(
     run,
     opts,
   );
-  log(`ReST-EM: ${cfg.rounds} rounds × ${cfg.rlContexts} contexts × ${cfg.samples} self-edits…`);
+  log(`${cfg.outer}: ${cfg.rounds} rounds × ${cfg.rlContexts} contexts × ${cfg.samples} self-edits…`);
   const snapshots: LoraAdapter[] = [];
-  const { policy, rounds } = await restEm(problem, restCfg, run, {
+  const { policy, rounds } = await runOuterLoop(problem, outerCfg, run, {
     ...(opts.quiet === undefined ? {} : { quiet: opts.quiet }),
     onRound: async (_round, p) => {
       snapshots.push(snapshot(p));
@@ -100,6 +122,35 @@ export async function runDemo(
     snap.dispose();
   }
   results['seal'] = results[`seal_round_${snapshots.length}`] as ConditionResult;
+  if (cfg.continuedContexts > 0) {
+    log('continued pretraining: all held-out passages in one adapter…');
+    Object.assign(
+      results,
+      await evaluateContinued(
+        problem,
+        evalContexts.slice(0, cfg.continuedContexts),
+        [
+          { kind: 'passage', name: 'cpt_passage' },
+          { kind: 'selfedit', name: 'cpt_base_selfedits', policy: undefined },
+          { kind: 'selfedit', name: 'cpt_seal', policy },
+        ],
+        settings,
+        run,
+        opts,
+      ),
+    );
+  }
+  let forgetting: ForgettingResult | undefined;
+  if (cfg.forgettingContexts > 0) {
+    log('forgetting: sequential SEAL self-edits into one adapter…');
+    forgetting = evaluateForgetting(
+      problem,
+      evalContexts.slice(0, cfg.forgettingContexts),
+      { kind: 'selfedit', name: 'seal', policy },
+      settings,
+      run,
+    );
+  }
   policy.dispose();
   const summary: DemoSummary = {
     task: 'people',
@@ -110,6 +161,7 @@ export async function runDemo(
       Object.entries(results).map(([k, r]) => [k, { mean: r.mean, ci95: [r.ci95[0], r.ci95[1]], n: r.n }]),
     ),
     rounds,
+    ...(forgetting === undefined ? {} : { forgetting }),
   };
   run.writeJson('summary.json', summary);
   return summary;

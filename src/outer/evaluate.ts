@@ -8,6 +8,7 @@
  *   static               passage + self-edits from fixed hand-written prompts (one sample per prompt)
  * Each (condition, context) is repeated over seeds; the reported mean ± 95% CI is over contexts of their seed means.
  */
+import { continuedPretraining, forgettingMatrix, forgettingStats } from '../inner/continual.js';
 import type { InnerLoopConfig } from '../inner/inner-loop.js';
 import { runInnerJobs } from '../inner/pool.js';
 import type { LoraAdapter } from '../lora/adapter.js';
@@ -16,7 +17,7 @@ import type { RunDir } from '../report/run.js';
 import { sampleSelfEdits } from '../selfedit/generate.js';
 import { type ParseOptions, selfEditSequences } from '../selfedit/parse.js';
 import type { Context } from '../tasks/types.js';
-import type { SealProblem } from './rest-em.js';
+import type { SealProblem } from './rollout.js';
 import { type MeanCi, meanCi } from './stats.js';
 
 export type Condition =
@@ -122,6 +123,91 @@ export async function evaluateConditions(
   }
   progress.finish();
   return out;
+}
+
+/**
+ * The continued-pretraining setting: per condition and seed, one adapter trained on all contexts' sequences at once,
+ * then every context's questions; mean ± CI over contexts of their seed means (as the single-passage table).
+ */
+export async function evaluateContinued(
+  p: SealProblem,
+  contexts: readonly Context[],
+  conditions: readonly Condition[],
+  s: EvalSettings,
+  run?: RunDir,
+  opts: { quiet?: boolean } = {},
+): Promise<Record<string, ConditionResult>> {
+  const out: Record<string, ConditionResult> = {};
+  const progress = new Progress({
+    total: conditions.length * s.seeds.length,
+    label: 'continued pretraining',
+    ...(opts.quiet === undefined ? {} : { quiet: opts.quiet }),
+  });
+  for (const cond of conditions) {
+    const sums = contexts.map(() => 0);
+    for (const seed of s.seeds) {
+      const items = contexts.map((c, ci) => ({
+        context: c,
+        sequences: sequencesFor(p, cond, c, seed * 100_003 + ci, s),
+      }));
+      const r = continuedPretraining(p.env, items, s.inner, seed * 7 + 1);
+      r.perContext.forEach((a, ci) => {
+        sums[ci]! += a;
+      });
+      run?.append({
+        kind: 'eval-continued',
+        condition: cond.name,
+        seed,
+        accuracy: r.perContext.reduce((a, b) => a + b, 0) / Math.max(1, contexts.length),
+        perContext: r.perContext,
+        diverged: r.diverged,
+      });
+      progress.tick(1, cond.name);
+    }
+    const perContext = Object.fromEntries(contexts.map((c, ci) => [c.id, sums[ci]! / s.seeds.length]));
+    out[cond.name] = { ...meanCi(Object.values(perContext)), perContext, seeds: s.seeds.length };
+  }
+  progress.finish();
+  return out;
+}
+
+export interface ForgettingResult {
+  readonly condition: string;
+  readonly contexts: readonly string[];
+  /** Mean over seeds of matrix[i][j]: accuracy on context j after sequential edits 0..i. */
+  readonly matrix: number[][];
+  readonly justAfter: number;
+  readonly atEnd: number;
+  readonly drop: number;
+}
+
+/** Sequential self-edits over `contexts` into one adapter, every context re-tested after every edit. */
+export function evaluateForgetting(
+  p: SealProblem,
+  contexts: readonly Context[],
+  cond: Condition,
+  s: EvalSettings,
+  run?: RunDir,
+): ForgettingResult {
+  const n = contexts.length;
+  const matrix = contexts.map(() => contexts.map(() => 0));
+  for (const seed of s.seeds) {
+    const items = contexts.map((c, ci) => ({
+      context: c,
+      sequences: sequencesFor(p, cond, c, seed * 100_003 + ci, s),
+    }));
+    const r = forgettingMatrix(p.env, items, s.inner, seed * 7 + 2);
+    for (let i = 0; i < n; i++)
+      for (let j = 0; j < n; j++) matrix[i]![j]! += r.matrix[i]![j]! / s.seeds.length;
+  }
+  const result = {
+    condition: cond.name,
+    contexts: contexts.map((c) => c.id),
+    matrix,
+    ...forgettingStats(matrix),
+  };
+  run?.append({ kind: 'forgetting', ...result });
+  return result;
 }
 
 /** A plain-text results table. */

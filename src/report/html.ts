@@ -28,10 +28,18 @@ function scriptJson(v: unknown): string {
 }
 
 function chartJsSource(): string {
-  // The UMD build is not in chart.js's exports map; find it next to the package's main entry.
+  // The UMD builds are not in the packages' exports maps; find them next to each package's main entry.
   const require = createRequire(import.meta.url);
   const main = require.resolve('chart.js'); // …/chart.js/dist/chart.cjs
-  return readFileSync(join(dirname(main), 'chart.umd.min.js'), 'utf8');
+  const matrix = require.resolve('chartjs-chart-matrix'); // …/chartjs-chart-matrix/dist/chartjs-chart-matrix.cjs
+  return [
+    readFileSync(join(dirname(main), 'chart.umd.min.js'), 'utf8'),
+    // The heat-map controller registers itself on the global Chart.
+    readFileSync(join(dirname(matrix), 'chartjs-chart-matrix.min.js'), 'utf8').replace(
+      /\/\/# sourceMappingURL=.*$/m,
+      '',
+    ),
+  ].join('\n');
 }
 
 export function buildReport(runDir: string): string {
@@ -44,6 +52,14 @@ export function buildReport(runDir: string): string {
     seeds: number[];
     elapsed_s: number;
     results: Record<string, Row>;
+    forgetting?: {
+      condition: string;
+      contexts: string[];
+      matrix: number[][];
+      justAfter: number;
+      atEnd: number;
+      drop: number;
+    };
   };
   const config = existsSync(join(runDir, 'config.json'))
     ? readFileSync(join(runDir, 'config.json'), 'utf8')
@@ -76,10 +92,12 @@ export function buildReport(runDir: string): string {
   const exampleHtml = (title: string, xs: typeof edits) =>
     `<h3>${esc(title)}</h3>${xs.map((e) => `<div class="ex"><div class="meta">${esc(e.context)} · reward ${(100 * e.reward).toFixed(0)}%</div><pre>${esc(e.completion)}</pre></div>`).join('') || '<p>none</p>'}`;
   const alarms = rounds.filter((r) => r.rewardHackingAlarm).map((r) => r.round);
+  const forgetting = summary.forgetting ?? null;
   const data = {
     results: summary.results,
     rounds,
     heldOut0: heldOut0 ?? null,
+    forgetting,
   };
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>SEAL run ${esc(runDir)}</title>
@@ -98,7 +116,13 @@ ${table}</table>
 <div class="chart"><canvas id="chart-results"></canvas></div>
 <div class="chart"><canvas id="chart-rounds"></canvas></div>
 <div class="chart"><canvas id="chart-length"></canvas></div>
+${forgetting === null ? '' : '<div class="chart"><canvas id="chart-forgetting"></canvas></div>'}
 </div>
+${
+  forgetting === null
+    ? ''
+    : `<p id="forgetting">Forgetting (${esc(forgetting.condition)} self-edits, ${forgetting.contexts.length} passages edited one after another into one adapter): accuracy on a passage just after its edit ${(100 * forgetting.justAfter).toFixed(1)}%, after all edits ${(100 * forgetting.atEnd).toFixed(1)}% (mean drop ${(100 * forgetting.drop).toFixed(1)} points).</p>`
+}
 <h2>Example self-edits</h2>
 ${exampleHtml('Round 1 (before RL updates)', examples(1))}
 ${exampleHtml(`Round ${lastRound} (after ${Math.max(0, lastRound - 1)} update(s))`, lastRound > 1 ? examples(lastRound) : [])}
@@ -130,6 +154,24 @@ new Chart(document.getElementById('chart-length'), {
   data: { labels: rl, datasets: [{ label: 'mean self-edit length (tokens)', data: data.rounds.map((r) => r.meanSelfEditTokens), backgroundColor: '#6a6' }] },
   options: { maintainAspectRatio: false, animation: false, plugins: { title: { display: true, text: 'Self-edit length per round' } } },
 });
+if (data.forgetting) {
+  const f = data.forgetting;
+  const n = f.contexts.length;
+  const cells = f.matrix.flatMap((row, i) => row.map((v, j) => ({ x: 'passage ' + (j + 1), y: 'after edit ' + (i + 1), v })));
+  new Chart(document.getElementById('chart-forgetting'), {
+    type: 'matrix',
+    data: { datasets: [{ label: 'accuracy', data: cells,
+      backgroundColor: (c) => 'rgba(30,90,200,' + (0.08 + 0.92 * (c.raw ? c.raw.v : 0)).toFixed(3) + ')',
+      borderColor: '#fff', borderWidth: 1,
+      width: ({ chart }) => (chart.chartArea || {}).width / n - 1,
+      height: ({ chart }) => (chart.chartArea || {}).height / n - 1 }] },
+    options: { maintainAspectRatio: false, animation: false,
+      plugins: { legend: { display: false }, title: { display: true, text: 'Forgetting matrix: accuracy on passage j after edit i' },
+        tooltip: { callbacks: { label: (c) => c.raw.y + ', ' + c.raw.x + ': ' + (100 * c.raw.v).toFixed(0) + '%' } } },
+      scales: { x: { type: 'category', labels: f.contexts.map((_, j) => 'passage ' + (j + 1)), offset: true, grid: { display: false } },
+        y: { type: 'category', labels: f.matrix.map((_, i) => 'after edit ' + (i + 1)), offset: true, grid: { display: false } } } },
+  });
+}
 window.__chartsRendered = Chart.instances ? Object.keys(Chart.instances).length : 0;
 </script>
 </body></html>

@@ -3,7 +3,7 @@
  * outer loop trains), with SEAL's defaults T = 1.0, top-p 0.95. Self-edits always come from sampling the model.
  */
 
-import { generate } from '../model/generate.js';
+import { type FinishReason, generate } from '../model/generate.js';
 import type { LinearDelta } from '../model/linear.js';
 import type { Transformer } from '../model/model.js';
 import type { Context } from '../tasks/types.js';
@@ -27,6 +27,9 @@ export interface SampledSelfEdit {
   readonly prompt: string;
   readonly completion: string;
   readonly tokens: number;
+  /** The sampled token ids (EOS excluded) and why sampling stopped: what a policy gradient is taken on. */
+  readonly ids: readonly number[];
+  readonly finish: FinishReason;
 }
 
 export function sampleSelfEdits(
@@ -62,6 +65,8 @@ export function sampleSelfEdits(
         prompt: j.p,
         completion: r.text?.[n] ?? '',
         tokens: r.tokens[n]?.length ?? 0,
+        ids: r.tokens[n] ?? [],
+        finish: r.finish[n] ?? 'length',
       });
     });
   }

@@ -68,6 +68,60 @@ export function packDocuments(
   return out;
 }
 
+/**
+ * Packs whole documents (each followed by `sepId`) into windows of `seqLen + 1` tokens without cutting any document
+ * that fits in one window; the rest of a window is padding (target mask 0). A window is filled from the front of
+ * the remaining documents in order; a document that does not fit is skipped over, up to `lookahead` of them, for
+ * later ones that do (little padding, order close to the one given; 0 = strictly in order). Documents longer than a window are cut into window-sized pieces. Use it when a
+ * document's end depends on its start: a self-edit demonstration cut from its passage teaches the model to recite
+ * instead of copy.
+ */
+export function packDocumentsAligned(
+  docs: readonly (readonly number[])[],
+  seqLen: number,
+  sepId: number,
+  padId = sepId,
+  lookahead = 64,
+): Example[] {
+  const width = seqLen + 1;
+  const out: Example[] = [];
+  const queue: number[][] = [];
+  for (const d of docs) {
+    const doc = [...d, sepId];
+    for (let i = 0; i < doc.length; i += width) {
+      const piece = doc.slice(i, i + width);
+      if (piece.length === width) out.push({ ids: piece });
+      else queue.push(piece);
+    }
+  }
+  let head = 0;
+  const used = new Uint8Array(queue.length);
+  while (head < queue.length) {
+    const ids: number[] = [];
+    let skipped = 0;
+    for (let j = head; j < queue.length && skipped <= lookahead; j++) {
+      if (used[j] === 1) continue;
+      if (ids.length + queue[j]!.length > width) {
+        skipped++;
+        continue;
+      }
+      ids.push(...queue[j]!);
+      used[j] = 1;
+      if (ids.length === width) break;
+    }
+    while (head < queue.length && used[head] === 1) head++;
+    if (ids.length < 2) continue;
+    const targetMask = ids.map((_, i) => (i === 0 ? 0 : 1));
+    const n = ids.length;
+    while (ids.length < width) {
+      ids.push(padId);
+      targetMask.push(0);
+    }
+    out.push(n === width ? { ids } : { ids, targetMask });
+  }
+  return out;
+}
+
 /** Seeded epochs of shuffled mini-batches; the last partial batch of an epoch is kept. */
 export function* batches<T>(items: readonly T[], batchSize: number, rng: Rng): Generator<T[]> {
   if (items.length === 0) return;

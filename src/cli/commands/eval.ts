@@ -32,7 +32,7 @@ export const evalCommand: Command<typeof schema> = {
     'Held-out table: base / passage / passage + base self-edits / static augmentation [/ SEAL], mean ± 95% CI.',
   schema,
   examples: [
-    'seal eval --policy runs/people-restem-0-…/checkpoints/round-002/policy --contexts 16 --seeds 3',
+    'seal eval --policy runs/people-rest-em-0-…/checkpoints/round-002/policy --contexts 16 --seeds 3',
   ],
   async run(o) {
     await initEngine(o.backend);

@@ -4,7 +4,8 @@ import { z } from 'zod';
 import { assetPath } from '../../assets.js';
 import { initEngine } from '../../engine/index.js';
 import { loadAdapter, saveAdapter } from '../../lora/io.js';
-import { RestEmConfigSchema, type RoundSummary, restEm } from '../../outer/rest-em.js';
+import { OuterConfigSchema, runOuterLoop } from '../../outer/outer.js';
+import type { RoundSummary } from '../../outer/rollout.js';
 import { RunDir, runName } from '../../report/run.js';
 import { loadPeopleProblem } from '../../tasks/people/seal.js';
 import type { Command } from '../args.js';
@@ -16,7 +17,7 @@ export const SealTrainConfigSchema = z.object({
     .string()
     .default('default')
     .describe('Base model directory from `seal pretrain` ("default" = the bundled model)'),
-  restEm: RestEmConfigSchema.default(RestEmConfigSchema.parse({})),
+  outer: OuterConfigSchema.prefault({ kind: 'rest-em' }),
 });
 export type SealTrainConfig = z.infer<typeof SealTrainConfigSchema>;
 
@@ -25,7 +26,10 @@ export function resolveModelDir(model: string): string {
 }
 
 const schema = z.object({
-  config: z.string().optional().describe('JSON config file: {"model": DIR, "restEm": {...}} (zod-validated)'),
+  config: z
+    .string()
+    .optional()
+    .describe('JSON config file: {"model": DIR, "outer": {"kind": "rest-em" | "grpo", ...}} (zod-validated)'),
   out: z.string().default('runs').describe('Parent directory of run directories'),
   resume: z.string().optional().describe('Run directory to resume after a crash (its config is reused)'),
   quiet: z.boolean().default(false).describe('No progress bars'),
@@ -35,11 +39,12 @@ const schema = z.object({
 export const trainCommand: Command<typeof schema> = {
   name: 'train',
   summary:
-    'Run the SEAL outer loop (ReST-EM) on the people world; a checkpoint per round, --resume after a crash.',
+    'Run the SEAL outer loop (ReST-EM or GRPO) on the people world; a checkpoint per round, --resume after a crash.',
   schema,
   examples: [
     'seal train --config experiments/rest-em.json',
-    'seal train --resume runs/people-restem-0-20261125T180000Z',
+    'seal train --config experiments/grpo.json',
+    'seal train --resume runs/people-rest-em-0-20261125T180000Z',
   ],
   async run(o) {
     await initEngine(o.backend);
@@ -54,9 +59,9 @@ export const trainCommand: Command<typeof schema> = {
       run = new RunDir(o.resume);
     } else {
       cfg = readJsonConfig(SealTrainConfigSchema, o.config);
-      run = RunDir.create(o.out, runName('people', 'restem', cfg.restEm.seed), cfg);
+      run = RunDir.create(o.out, runName('people', cfg.outer.kind, cfg.outer.seed), cfg);
     }
-    const { problem } = await loadPeopleProblem(resolveModelDir(cfg.model), cfg.restEm.heldOutContexts);
+    const { problem } = await loadPeopleProblem(resolveModelDir(cfg.model), cfg.outer.heldOutContexts);
     const ckRoot = join(run.dir, 'checkpoints');
     let resume: { policy: Awaited<ReturnType<typeof loadAdapter>>; rounds: RoundSummary[] } | undefined;
     if (o.resume !== undefined && existsSync(ckRoot)) {
@@ -82,7 +87,7 @@ export const trainCommand: Command<typeof schema> = {
     }
     if (resume === undefined && o.resume !== undefined) writeFileSync(run.resultsFile, '');
     log(`run ${run.dir}`);
-    const result = await restEm(problem, cfg.restEm, run, {
+    const result = await runOuterLoop(problem, cfg.outer, run, {
       quiet: o.quiet,
       ...(resume === undefined ? {} : { resume }),
       onRound: async (round, policy, rounds) => {

@@ -18,7 +18,7 @@ import { exactMatchScorer } from '../../rewards/squad-score.js';
 import { trainByteLevelBpe } from '../../tokenizer/bpe-train.js';
 import { HfTokenizer, serializeTokenizerJson } from '../../tokenizer/hf.js';
 import type { Tokenizer } from '../../tokenizer/types.js';
-import { packDocuments } from '../../train/data.js';
+import { packDocumentsAligned } from '../../train/data.js';
 import { TrainConfigSchema, trainLoop } from '../../train/loop.js';
 import { Rng } from '../../util/rng.js';
 import { packageVersion } from '../../version.js';
@@ -143,7 +143,8 @@ export async function pretrainPeopleModel(
   const { tok, json } = buildTokenizer(texts, cfg.vocabSize);
   const eos = tok.eosId as number;
   const order = new Rng(cfg.train.seed + 17).shuffle(texts.map((_, i) => i));
-  const examples = packDocuments(
+  // Aligned packing: a self-edit demonstration must see its whole passage, or it teaches recitation, not copying.
+  const examples = packDocumentsAligned(
     order.map((i) => tok.encode(texts[i] as string)),
     cfg.train.seqLen,
     eos,

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { SealError } from '../../errors.js';
 import type { InnerEnv } from '../../inner/inner-loop.js';
 import { loadHfModel } from '../../model/io/hf.js';
-import type { SealProblem } from '../../outer/rest-em.js';
+import type { SealProblem } from '../../outer/rollout.js';
 import { loadTokenizer } from '../../tokenizer/load.js';
 import type { Context, Task } from '../types.js';
 import { peopleSelfEditPrompt } from './selfedit.js';

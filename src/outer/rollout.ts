@@ -1,0 +1,235 @@
+/**
+ * What every SEAL outer loop shares: the problem (frozen base, RL and held-out contexts, the self-edit prompt), the
+ * rollout of one round (sample k self-edits per context from the generator → a fresh inner-loop adapter per
+ * self-edit → no-context QA → reward), held-out accuracy, and the reward-hacking alarm. ReST-EM and GRPO differ only
+ * in how they update the generator from the rewarded samples.
+ */
+import { z } from 'zod';
+import { type InnerEnv, InnerLoopConfigSchema, runInnerLoop } from '../inner/inner-loop.js';
+import { type InnerLoopPool, runInnerJobs } from '../inner/pool.js';
+import type { LoraAdapter } from '../lora/adapter.js';
+import { Progress } from '../report/progress.js';
+import type { RunDir } from '../report/run.js';
+import { type SampledSelfEdit, sampleSelfEdits } from '../selfedit/generate.js';
+import { ParseOptionsSchema, selfEditSequences } from '../selfedit/parse.js';
+import type { Context } from '../tasks/types.js';
+import type { Rng } from '../util/rng.js';
+
+/** The settings every outer loop has: how rounds are rolled out and scored. */
+export const RolloutConfigSchema = z.object({
+  rounds: z.number().int().min(1).default(2).describe('Outer-loop rounds'),
+  contextsPerRound: z.number().int().min(1).default(8).describe('RL contexts sampled per round (n)'),
+  samplesPerContext: z.number().int().min(1).default(4).describe('Self-edits sampled per context (k)'),
+  temperature: z.number().min(0).default(1).describe('Self-edit sampling temperature'),
+  topP: z.number().gt(0).max(1).default(0.95).describe('Self-edit nucleus sampling'),
+  maxNewTokens: z.number().int().min(1).default(160).describe('Maximum self-edit length in tokens'),
+  heldOutContexts: z
+    .number()
+    .int()
+    .min(0)
+    .default(8)
+    .describe('Held-out contexts evaluated after every round'),
+  inner: InnerLoopConfigSchema.default(InnerLoopConfigSchema.parse({})),
+  parse: ParseOptionsSchema.default(ParseOptionsSchema.parse({})),
+  seed: z.number().int().min(0).default(0).describe('Seed of context choice, sampling and inner loops'),
+});
+export type RolloutConfig = z.infer<typeof RolloutConfigSchema>;
+
+export interface SealProblem {
+  readonly env: InnerEnv;
+  readonly rlContexts: readonly Context[];
+  readonly heldOut: readonly Context[];
+  /** The self-edit prompt for a context (e.g. SEAL's "implications" prompt). */
+  readonly prompt: (c: Context) => string;
+  /** Runs the inner loops on worker threads (same results); absent: in this thread. */
+  readonly pool?: InnerLoopPool;
+}
+
+export interface RoundSummary {
+  readonly round: number;
+  readonly meanReward: number;
+  readonly meanBaseline: number;
+  /** ReST-EM: contexts whose best self-edit was kept for SFT; GRPO: contexts with a non-zero advantage. */
+  readonly kept: number;
+  readonly heldOutAccuracy: number;
+  readonly meanSelfEditTokens: number;
+  readonly rewardHackingAlarm: boolean;
+  /** Algorithm-specific statistics of the update (e.g. GRPO's approx-KL and clip fraction). */
+  readonly update?: Record<string, number>;
+}
+
+export interface OuterHooks {
+  readonly quiet?: boolean;
+  /** State of the last completed round, to resume from (its policy adapter and summaries). */
+  readonly resume?: { readonly policy: LoraAdapter; readonly rounds: readonly RoundSummary[] };
+  /** Called after every completed round, e.g. to write a checkpoint. */
+  readonly onRound?: (round: number, policy: LoraAdapter, rounds: readonly RoundSummary[]) => Promise<void>;
+}
+
+/** The alarm SEAL users need: training reward up while held-out accuracy goes down. */
+export function rewardHackingAlarm(
+  prev: RoundSummary | undefined,
+  meanReward: number,
+  heldOut: number,
+): boolean {
+  return prev !== undefined && meanReward > prev.meanReward && heldOut < prev.heldOutAccuracy;
+}
+
+/** Mean held-out accuracy with one sampled self-edit per context from the current generator. */
+export async function heldOutAccuracy(
+  p: SealProblem,
+  policy: LoraAdapter | undefined,
+  cfg: RolloutConfig,
+  seed: number,
+): Promise<number> {
+  if (p.heldOut.length === 0) return Number.NaN;
+  const edits = sampleSelfEdits(p.env.model, p.env.tok, p.heldOut, p.prompt, {
+    k: 1,
+    temperature: cfg.temperature,
+    topP: cfg.topP,
+    maxNewTokens: cfg.maxNewTokens,
+    seed,
+    ...(policy === undefined ? {} : { deltas: [policy] }),
+  });
+  const jobs = p.heldOut.map((c, i) => ({
+    context: c,
+    sequences: selfEditSequences(edits[i]![0]!.completion, c, cfg.parse),
+    cfg: cfg.inner,
+    seed: seed + i,
+  }));
+  const results = await runInnerJobs(p.env, jobs, p.pool);
+  return results.reduce((s, r) => s + r.accuracy, 0) / p.heldOut.length;
+}
+
+/** No-adaptation accuracy of a context (an inner loop on nothing), computed once per context. */
+export function baselineCache(p: SealProblem, cfg: RolloutConfig): (c: Context) => number {
+  const cache = new Map<string, number>();
+  return (c) => {
+    let b = cache.get(c.id);
+    if (b === undefined) {
+      b = runInnerLoop(p.env, c, [], cfg.inner, 0).accuracy;
+      cache.set(c.id, b);
+    }
+    return b;
+  };
+}
+
+export interface ScoredSelfEdit extends SampledSelfEdit {
+  readonly reward: number;
+}
+
+export interface Rollout {
+  readonly contexts: readonly Context[];
+  /** Per context, its k self-edits with their rewards. */
+  readonly groups: readonly (readonly ScoredSelfEdit[])[];
+  readonly baselines: readonly number[];
+  readonly meanReward: number;
+  readonly meanBaseline: number;
+  readonly meanSelfEditTokens: number;
+}
+
+/**
+ * One round's experience: n RL contexts × k self-edits from the current generator, each applied to a fresh adapter
+ * on the frozen base by an inner loop and rewarded by no-context QA accuracy; one JSONL line per self-edit.
+ */
+export async function rollout(
+  p: SealProblem,
+  policy: LoraAdapter,
+  cfg: RolloutConfig,
+  round: number,
+  rng: Rng,
+  baselineOf: (c: Context) => number,
+  run?: RunDir,
+  quiet?: boolean,
+): Promise<Rollout> {
+  const contexts = rng.shuffle([...p.rlContexts]).slice(0, cfg.contextsPerRound);
+  const edits = sampleSelfEdits(p.env.model, p.env.tok, contexts, p.prompt, {
+    k: cfg.samplesPerContext,
+    temperature: cfg.temperature,
+    topP: cfg.topP,
+    maxNewTokens: cfg.maxNewTokens,
+    seed: rng.nextU32(),
+    deltas: [policy],
+  });
+  const progress = new Progress({
+    total: contexts.length * cfg.samplesPerContext,
+    label: `round ${round} inner loops`,
+    ...(quiet === undefined ? {} : { quiet }),
+  });
+  // Seeds drawn in the order the sequential loop drew them, so results match with or without a pool.
+  const jobs = contexts.flatMap((c, ci) =>
+    edits[ci]!.map((e) => ({
+      context: c,
+      sequences: selfEditSequences(e.completion, c, cfg.parse),
+      cfg: cfg.inner,
+      seed: rng.nextU32() % 1_000_000,
+    })),
+  );
+  let done = 0;
+  let liveSum = 0;
+  const results = await runInnerJobs(p.env, jobs, p.pool, {
+    onResult: (_, r) => {
+      liveSum += r.accuracy;
+      progress.tick(1, `mean reward ${(liveSum / ++done).toFixed(3)}`);
+    },
+  });
+  progress.finish();
+  let k = 0;
+  let rewardSum = 0;
+  let tokenSum = 0;
+  const baselines = contexts.map((c) => baselineOf(c));
+  const groups = contexts.map((c, ci) =>
+    edits[ci]!.map((e) => {
+      const seqs = jobs[k]!.sequences;
+      const r = results[k++]!;
+      rewardSum += r.accuracy;
+      tokenSum += e.tokens;
+      run?.append({
+        kind: 'selfedit',
+        round,
+        context: c.id,
+        sample: e.sample,
+        reward: r.accuracy,
+        baseline: baselines[ci],
+        gain: r.accuracy - baselines[ci]!,
+        diverged: r.diverged,
+        tokens: e.tokens,
+        sequences: seqs.length,
+        loss: r.finalLoss,
+        ms: Math.round(r.ms),
+        completion: e.completion,
+      });
+      return { ...e, reward: r.accuracy };
+    }),
+  );
+  const n = Math.max(1, jobs.length);
+  return {
+    contexts,
+    groups,
+    baselines,
+    meanReward: rewardSum / n,
+    meanBaseline: baselines.reduce((s, b) => s + b, 0) / Math.max(1, baselines.length),
+    meanSelfEditTokens: tokenSum / n,
+  };
+}
+
+/** Ends a round the same way for every algorithm: held-out accuracy, the alarm, a JSONL line, the base check. */
+export function roundSummary(
+  round: number,
+  r: Rollout,
+  kept: number,
+  heldOut: number,
+  prev: RoundSummary | undefined,
+  update?: Record<string, number>,
+): RoundSummary {
+  return {
+    round,
+    meanReward: r.meanReward,
+    meanBaseline: r.meanBaseline,
+    kept,
+    heldOutAccuracy: heldOut,
+    meanSelfEditTokens: r.meanSelfEditTokens,
+    rewardHackingAlarm: rewardHackingAlarm(prev, r.meanReward, heldOut),
+    ...(update === undefined ? {} : { update }),
+  };
+}

@@ -1,0 +1,142 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initEngine } from '../src/engine/index.js';
+import { LoraAdapter } from '../src/lora/adapter.js';
+import { LoraConfigSchema } from '../src/lora/config.js';
+import { Transformer } from '../src/model/model.js';
+import { checksum } from '../src/model/params.js';
+import { GrpoConfigSchema, groupAdvantages, grpo, grpoTokenTerm, grpoUpdate } from '../src/outer/grpo.js';
+import { RunDir } from '../src/report/run.js';
+import { exactMatchScorer } from '../src/rewards/squad-score.js';
+import { buildTokenizer } from '../src/tasks/people/pretrain.js';
+import type { Context } from '../src/tasks/types.js';
+import { completionExample, makeBatch } from '../src/train/data.js';
+import { lmLoss } from '../src/train/step.js';
+import { tinyLlama } from './helpers/models.js';
+import { tempDir } from './helpers/paths.js';
+
+describe('GRPO pieces', () => {
+  it('group advantages: zero mean, unit sample std, zeros for a uniform group', () => {
+    const a = groupAdvantages([0, 0.5, 1, 0.5]);
+    expect(a.reduce((s, x) => s + x, 0)).toBeCloseTo(0, 10);
+    const sd = Math.sqrt(a.reduce((s, x) => s + x * x, 0) / 3);
+    expect(sd).toBeCloseTo(1, 3);
+    expect(a[2]).toBeGreaterThan(0);
+    expect(a[0]).toBeLessThan(0);
+    expect(groupAdvantages([0.3, 0.3, 0.3])).toEqual([0, 0, 0]);
+    expect(groupAdvantages([0, 1], false)).toEqual([-0.5, 0.5]);
+    expect(groupAdvantages([])).toEqual([]);
+  });
+
+  it('the token coefficient is the derivative of the token loss (finite differences), zero when clipping binds', () => {
+    const cases = [
+      { lp: -1.0, old: -1.05, ref: -1.2, adv: 1.3 }, // inside the clip range
+      { lp: -0.5, old: -1.0, ref: -0.8, adv: 1.0 }, // ρ = e^0.5 > 1.2, A > 0: clipped
+      { lp: -1.5, old: -1.0, ref: -0.8, adv: -1.0 }, // ρ < 0.8, A < 0: clipped
+      { lp: -0.5, old: -1.0, ref: -0.8, adv: -1.0 }, // ρ > 1.2 but A < 0: not clipped
+    ];
+    for (const c of cases) {
+      const f = (x: number) => grpoTokenTerm(x, c.old, c.ref, c.adv, 0.2, 0.04, 0.1).loss;
+      const h = 1e-5;
+      const numeric = (f(c.lp + h) - f(c.lp - h)) / (2 * h);
+      const t = grpoTokenTerm(c.lp, c.old, c.ref, c.adv, 0.2, 0.04, 0.1);
+      expect(t.coef).toBeCloseTo(numeric, 6);
+    }
+    expect(grpoTokenTerm(-0.5, -1, -0.8, 1, 0.2, 0, 1).clipped).toBe(true);
+    expect(grpoTokenTerm(-0.5, -1, -0.8, 1, 0.2, 0, 1).coef).toBe(0);
+    // KL to the reference is zero where the policy equals it.
+    expect(grpoTokenTerm(-1, -1, -1, 0, 0.2, 0.04, 1).klRef).toBe(0);
+  });
+});
+
+const ctx = (i: number): Context => ({
+  id: `p${i}`,
+  title: `Person ${i}`,
+  passage: `Person ${i} was born in City${i}.`,
+  questions: [{ question: `Where was Person ${i} born?`, answers: [`City${i}`] }],
+});
+const task = {
+  answerPrompt: (_: unknown, q: { question: string }) => `Q: ${q.question}\nA:`,
+  answerStop: ['\n'],
+  scorer: exactMatchScorer,
+};
+
+describe('GRPO on a tiny model', () => {
+  beforeAll(async () => {
+    await initEngine('wasm');
+  });
+
+  it('raises log π of the positive-advantage completion and lowers the negative one; base untouched', () => {
+    const contexts = [0, 1].map(ctx);
+    const { tok } = buildTokenizer(
+      contexts.map((c) => `${c.passage} good bad`),
+      300,
+    );
+    const model = Transformer.init(tinyLlama({ vocabSize: tok.vocabSize, eosId: tok.eosId }), 3);
+    const before = checksum(model.params);
+    const policy = LoraAdapter.create(model, LoraConfigSchema.parse({ r: 4, alpha: 8 }), 1);
+    const prompt = tok.encode('Passage: Person 0 was born in City0.\n', { addBos: true });
+    const good = completionExample(prompt, tok.encode('Person 0 was born in City0.'));
+    const bad = completionExample(prompt, tok.encode('good bad good bad'));
+    const nll = (e: typeof good) => {
+      const b = makeBatch([e], 255);
+      const t = lmLoss(model, b, [policy]);
+      const v = t.dataSync()[0] as number;
+      t.dispose();
+      return v;
+    };
+    const [g0, b0] = [nll(good), nll(bad)];
+    const cfg = GrpoConfigSchema.parse({ lr: 5e-3, updateEpochs: 4, minibatchSize: 2, klCoef: 0.01 });
+    const stats = grpoUpdate(
+      { env: { model, tok, task } },
+      policy,
+      [
+        { example: good, advantage: 1 },
+        { example: bad, advantage: -1 },
+      ],
+      cfg,
+      7,
+    );
+    expect(nll(good)).toBeLessThan(g0 - 0.05);
+    expect(nll(bad)).toBeGreaterThan(b0 + 0.05);
+    expect(stats['steps']).toBe(4);
+    expect(stats['approxKl']).toBeGreaterThan(0);
+    expect(checksum(model.params)).toBe(before);
+  });
+
+  it('runs rounds end to end, logs update statistics, never touches the base', async () => {
+    const contexts = [0, 1, 2, 3].map(ctx);
+    const { tok } = buildTokenizer(
+      contexts.map((c) => `${c.passage}\nQ: ${c.questions[0]!.question}\nA: ${c.questions[0]!.answers[0]}`),
+      300,
+    );
+    const model = Transformer.init(tinyLlama({ vocabSize: tok.vocabSize, eosId: tok.eosId }), 1);
+    const before = checksum(model.params);
+    const run = RunDir.create(tempDir(), 'test-grpo', {});
+    const cfg = GrpoConfigSchema.parse({
+      rounds: 2,
+      contextsPerRound: 2,
+      samplesPerContext: 2,
+      maxNewTokens: 12,
+      heldOutContexts: 1,
+      inner: { epochs: 1, lora: { r: 2, alpha: 4 } },
+      policyLora: { r: 2, alpha: 4 },
+    });
+    const result = await grpo(
+      {
+        env: { model, tok, task },
+        rlContexts: contexts.slice(0, 3),
+        heldOut: contexts.slice(3),
+        prompt: (c) => `Passage: ${c.title}\n${c.passage}\nImplications:\n`,
+      },
+      cfg,
+      run,
+      { quiet: true },
+    );
+    expect(result.rounds).toHaveLength(2);
+    const recs = run.records();
+    expect(recs.filter((r) => r['kind'] === 'selfedit')).toHaveLength(8);
+    expect(recs.filter((r) => r['kind'] === 'round')).toHaveLength(2);
+    expect(result.rounds[0]?.update).toBeDefined();
+    expect(checksum(model.params)).toBe(before);
+  });
+});
