@@ -3,8 +3,8 @@
  * every chart draws and the page logs no console error. Skipped only where Chromium is not installed (.ci/run
  * installs it).
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -93,4 +93,29 @@ describe('seal demo --quick and its report', () => {
       }
     },
   );
+
+  it('seal runs lists the finished demo and an interrupted run with their headline numbers', () => {
+    const root = join(runDir, '..');
+    const broken = join(root, 'people-rest-em-3-20261125T000000Z');
+    mkdirSync(broken);
+    writeFileSync(join(broken, 'config.json'), '{"config":{}}\n');
+    writeFileSync(
+      join(broken, 'results.jsonl'),
+      `${JSON.stringify({ kind: 'round', round: 1, meanReward: 0.25, heldOutAccuracy: 0.5 })}\n{"torn`,
+    );
+    const table = seal(['runs', root]);
+    expect(table.code, table.stderr).toBe(0);
+    const demoLine = table.stdout.split('\n').find((l) => l.startsWith(basename(runDir)));
+    expect(demoLine).toMatch(/finished .*seal \d+\.\d%.* vs passage \d+\.\d%/);
+    expect(table.stdout).toMatch(
+      /people-rest-em-3-\S+\s+incomplete\s+1\s+round 1: held-out 50\.0%, reward 25\.0%/,
+    );
+    const json = JSON.parse(seal(['runs', root, '--json']).stdout) as {
+      name: string;
+      status: string;
+      score: number;
+    }[];
+    expect(json.map((r) => r.status).sort()).toEqual(['finished', 'incomplete']);
+    expect(json.find((r) => r.status === 'incomplete')?.score).toBe(0.5);
+  });
 });

@@ -15,6 +15,7 @@ import { generateCommand } from './commands/generate.js';
 import { infoCommand } from './commands/info.js';
 import { pretrainCommand } from './commands/pretrain.js';
 import { reportCommand } from './commands/report.js';
+import { runsCommand } from './commands/runs.js';
 import { trainCommand } from './commands/train.js';
 import { worldCommand } from './commands/world.js';
 
@@ -29,6 +30,7 @@ const commands: readonly Command<AnyObject>[] = [
   adaptCommand,
   askCommand,
   reportCommand,
+  runsCommand,
   infoCommand,
 ] as unknown as readonly Command<AnyObject>[];
 
