@@ -3,13 +3,14 @@
  * every chart draws and the page logs no console error. Skipped only where Chromium is not installed (.ci/run
  * installs it).
  */
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { seal } from './helpers/cli.js';
-import { tempDir } from './helpers/paths.js';
+import { CLI, tempDir } from './helpers/paths.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 
@@ -117,5 +118,42 @@ describe('seal demo --quick and its report', () => {
     }[];
     expect(json.map((r) => r.status).sort()).toEqual(['finished', 'incomplete']);
     expect(json.find((r) => r.status === 'incomplete')?.score).toBe(0.5);
+  });
+
+  it('Ctrl-C stops the demo with a resume hint; --resume finishes it with the uninterrupted results', async () => {
+    const parent = tempDir();
+    const child = spawn(process.execPath, [CLI, 'demo', '--quick', '--rounds', '2', '--out', parent], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    // Interrupt once round 1 is checkpointed (mid-run: round 2 and the evaluations are still to come).
+    const code = await new Promise<number | null>((resolve) => {
+      let sent = false;
+      const timer = setInterval(() => {
+        const dirs = existsSync(parent) ? readdirSync(parent) : [];
+        const dir = dirs[0] === undefined ? '' : join(parent, dirs[0]);
+        if (!sent && dir !== '' && existsSync(join(dir, 'checkpoints', 'round-001', 'state.json'))) {
+          sent = true;
+          child.kill('SIGINT');
+        }
+      }, 20);
+      child.on('exit', (c) => {
+        clearInterval(timer);
+        resolve(c);
+      });
+    });
+    expect(code).toBe(130);
+    expect(stderr).toContain('seal demo --resume');
+    const dir = join(parent, readdirSync(parent)[0]!);
+    expect(existsSync(join(dir, 'summary.json'))).toBe(false);
+    const resumed = seal(['demo', '--resume', dir], 240_000);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stderr).toContain('resuming');
+    const results = (d: string) =>
+      (JSON.parse(readFileSync(join(d, 'summary.json'), 'utf8')) as { results: unknown }).results;
+    expect(results(dir)).toEqual(results(runDir));
   });
 });

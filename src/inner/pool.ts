@@ -361,6 +361,8 @@ async function runInThread(
     const r = runInnerLoop(env, j.context, j.sequences, j.cfg, j.seed);
     out.push(r);
     opts.onResult?.(i, r);
+    // Let signal handlers (Ctrl-C) and timers run between inner loops.
+    await new Promise((resolve) => setImmediate(resolve));
   }
   return out;
 }

@@ -1,17 +1,24 @@
 /**
  * The main job (`seal demo` / `npm start`): on the people world with the default model, evaluate the baselines on
- * held-out people, run the ReST-EM outer loop on the RL people, evaluate the generator after every round, and
- * write `summary.json` (the layout other tools read) into the run directory.
+ * held-out people, run the outer loop (ReST-EM or GRPO) on the RL people with a checkpoint per round, evaluate the
+ * generator after every round, the continued-pretraining setting and the forgetting matrix, and write
+ * `summary.json` (the layout other tools read) into the run directory. Resumable: every finished condition and
+ * round is on disk.
  */
 import { z } from 'zod';
-import { tf } from '../engine/tf.js';
 import { InnerLoopConfigSchema } from '../inner/inner-loop.js';
-import type { LoraAdapter } from '../lora/adapter.js';
-import { LoraAdapter as Lora } from '../lora/adapter.js';
 import type { RunDir } from '../report/run.js';
 import { ParseOptionsSchema } from '../selfedit/parse.js';
 import type { PeopleProblem } from '../tasks/people/seal.js';
 import type { Context } from '../tasks/types.js';
+import {
+  completedRounds,
+  isFinishedRoundRecord,
+  keepRecords,
+  loadLastRound,
+  loadRoundPolicy,
+  saveRoundCheckpoint,
+} from './checkpoint.js';
 import {
   type Condition,
   type ConditionResult,
@@ -64,7 +71,7 @@ export async function runDemo(
   modelName: string,
   cfg: DemoConfig,
   run: RunDir,
-  opts: { quiet?: boolean; log?: (m: string) => void } = {},
+  opts: { quiet?: boolean; log?: (m: string) => void; resume?: boolean } = {},
 ): Promise<DemoSummary> {
   const t0 = performance.now();
   const log = opts.log ?? (() => {});
@@ -88,60 +95,75 @@ export async function runDemo(
     parse,
     seed: cfg.seed,
   });
+  const model = problem.env.model;
+  // Resume: conditions whose summary line exists are reused, finished rounds come from their checkpoints, and the
+  // lines of whatever was in flight are dropped (it is redone identically: every seed is fixed by the config).
+  const done = new Map<string, ConditionResult>();
+  let forgetting: ForgettingResult | undefined;
+  const finishedRounds = opts.resume === true ? (completedRounds(run).pop() ?? 0) : 0;
+  if (opts.resume === true) {
+    for (const r of run.records()) {
+      if (r['kind'] === 'condition') done.set(r['name'] as string, r['result'] as ConditionResult);
+      if (r['kind'] === 'forgetting') forgetting = r as unknown as ForgettingResult;
+    }
+    keepRecords(run, (r) =>
+      r['kind'] === 'eval' || r['kind'] === 'eval-continued'
+        ? done.has(r['condition'] as string)
+        : isFinishedRoundRecord(r, finishedRounds),
+    );
+    log(`resuming: ${done.size} conditions and ${finishedRounds} rounds already done`);
+  }
+  const results: Record<string, ConditionResult> = {};
+  const evaluate = async (
+    setting: 'single' | 'continued',
+    contexts: readonly Context[],
+    conditions: readonly Condition[],
+  ) => {
+    for (const cond of conditions) {
+      let r = done.get(cond.name);
+      if (r === undefined) {
+        const out =
+          setting === 'single'
+            ? await evaluateConditions(problem, contexts, [cond], settings, run, opts)
+            : await evaluateContinued(problem, contexts, [cond], settings, run, opts);
+        r = out[cond.name]!;
+        run.append({ kind: 'condition', name: cond.name, setting, result: r });
+      }
+      results[cond.name] = r;
+    }
+  };
+
   log('baselines on held-out people…');
-  const baselines = baselineConditions(pp.staticPrompts);
-  const results: Record<string, ConditionResult> = await evaluateConditions(
-    problem,
-    evalContexts,
-    baselines,
-    settings,
-    run,
-    opts,
-  );
+  await evaluate('single', evalContexts, baselineConditions(pp.staticPrompts));
+
   log(`${cfg.outer}: ${cfg.rounds} rounds × ${cfg.rlContexts} contexts × ${cfg.samples} self-edits…`);
-  const snapshots: LoraAdapter[] = [];
+  const resumeFrom = finishedRounds > 0 ? await loadLastRound(run, model) : undefined;
   const { policy, rounds } = await runOuterLoop(problem, outerCfg, run, {
     ...(opts.quiet === undefined ? {} : { quiet: opts.quiet }),
-    onRound: async (_round, p) => {
-      snapshots.push(snapshot(p));
-    },
+    ...(resumeFrom === undefined ? {} : { resume: resumeFrom }),
+    onRound: (round, p, rs) => saveRoundCheckpoint(run, model, round, p, rs, cfg),
   });
-  for (const [i, snap] of snapshots.entries()) {
-    const name = `seal_round_${i + 1}`;
-    Object.assign(
-      results,
-      await evaluateConditions(
-        problem,
-        evalContexts,
-        [{ kind: 'selfedit', name, policy: snap }],
-        settings,
-        run,
-        opts,
-      ),
-    );
+  for (let round = 1; round <= rounds.length; round++) {
+    const name = `seal_round_${round}`;
+    if (done.has(name)) {
+      results[name] = done.get(name)!;
+      continue;
+    }
+    const snap = await loadRoundPolicy(run, round, model);
+    await evaluate('single', evalContexts, [{ kind: 'selfedit', name, policy: snap }]);
     snap.dispose();
   }
-  results['seal'] = results[`seal_round_${snapshots.length}`] as ConditionResult;
+  results['seal'] = results[`seal_round_${rounds.length}`] as ConditionResult;
+
   if (cfg.continuedContexts > 0) {
     log('continued pretraining: all held-out passages in one adapter…');
-    Object.assign(
-      results,
-      await evaluateContinued(
-        problem,
-        evalContexts.slice(0, cfg.continuedContexts),
-        [
-          { kind: 'passage', name: 'cpt_passage' },
-          { kind: 'selfedit', name: 'cpt_base_selfedits', policy: undefined },
-          { kind: 'selfedit', name: 'cpt_seal', policy },
-        ],
-        settings,
-        run,
-        opts,
-      ),
-    );
+    await evaluate('continued', evalContexts.slice(0, cfg.continuedContexts), [
+      { kind: 'passage', name: 'cpt_passage' },
+      { kind: 'selfedit', name: 'cpt_base_selfedits', policy: undefined },
+      { kind: 'selfedit', name: 'cpt_seal', policy },
+    ]);
   }
-  let forgetting: ForgettingResult | undefined;
-  if (cfg.forgettingContexts > 0) {
+  if (cfg.forgettingContexts > 0 && forgetting === undefined) {
     log('forgetting: sequential SEAL self-edits into one adapter…');
     forgetting = evaluateForgetting(
       problem,
@@ -165,15 +187,6 @@ export async function runDemo(
   };
   run.writeJson('summary.json', summary);
   return summary;
-}
-
-/** A frozen copy of the policy adapter as it was after a round (the live one keeps training). */
-function snapshot(p: LoraAdapter): LoraAdapter {
-  // Variables share immutable tensor data; later assigns to the live adapter give it new data, not ours.
-  const modules = new Map(
-    [...p.modules].map(([k, m]) => [k, { a: tf.variable(m.a, false), b: tf.variable(m.b, false) }]),
-  );
-  return new Lora(p.config, modules);
 }
 
 /** The comparison conditions of SEAL's table, shared by `seal demo` and `seal eval`. */

@@ -1,4 +1,4 @@
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { initEngine } from '../../engine/index.js';
@@ -52,6 +52,12 @@ const schema = z.object({
     .describe('Tiny budget (well under 2 minutes): 1 round, 2 contexts, 1 seed'),
   ...demoFlags,
   out: z.string().default('runs').describe('Parent directory of the run directory'),
+  resume: z
+    .string()
+    .optional()
+    .describe(
+      'Run directory of an interrupted demo to finish (its config is reused; finished parts are kept)',
+    ),
   backend: BackendOption,
 });
 
@@ -65,25 +71,53 @@ export const demoCommand: Command<typeof schema> = {
   summary:
     'The main job: SEAL on the built-in people world (no downloads): baselines, outer loop, table, report.',
   schema,
-  examples: ['seal demo', 'seal demo --quick', 'seal demo --outer grpo --rounds 3 --eval-contexts 8'],
+  examples: [
+    'seal demo',
+    'seal demo --quick',
+    'seal demo --outer grpo --rounds 3 --eval-contexts 8',
+    'seal demo --resume runs/people-demo-0-20261125T180000Z',
+  ],
   async run(o) {
     const e = await initEngine(o.backend);
     log(`engine: tfjs ${e.tfjsVersion} on ${e.backend}${e.native.available ? ' + native' : ''}`);
-    const modelDir = resolveModelDir(o.model);
-    if (!existsSync(join(modelDir, 'seal_world.json')))
-      throw new UsageError(
-        `--model ${o.model}: not a people-world model (no seal_world.json); make one with \`seal pretrain\``,
+    let cfg: DemoConfig;
+    let run: RunDir;
+    let modelDir: string;
+    if (o.resume !== undefined) {
+      const saved = join(o.resume, 'config.json');
+      if (!existsSync(saved)) throw new UsageError(`--resume ${o.resume}: no config.json there`);
+      const c = (JSON.parse(readFileSync(saved, 'utf8')) as { config: { demo: unknown; model: string } })
+        .config;
+      cfg = DemoConfigSchema.parse(c.demo);
+      modelDir = c.model;
+      run = new RunDir(o.resume);
+    } else {
+      modelDir = resolveModelDir(o.model);
+      if (!existsSync(join(modelDir, 'seal_world.json')))
+        throw new UsageError(
+          `--model ${o.model}: not a people-world model (no seal_world.json); make one with \`seal pretrain\``,
+        );
+      const given = Object.fromEntries(
+        Object.keys(DemoConfigSchema.shape)
+          .map((k) => [k, (o as Record<string, unknown>)[k]])
+          .filter(([, v]) => v !== undefined),
       );
-    const given = Object.fromEntries(
-      Object.keys(DemoConfigSchema.shape)
-        .map((k) => [k, (o as Record<string, unknown>)[k]])
-        .filter(([, v]) => v !== undefined),
-    );
-    const cfg = DemoConfigSchema.parse({ ...(o.quick ? QUICK_DEMO : {}), ...given });
-    const run = RunDir.create(o.out, runName('people', 'demo', cfg.seed), { demo: cfg, model: modelDir });
+      cfg = DemoConfigSchema.parse({ ...(o.quick ? QUICK_DEMO : {}), ...given });
+      run = RunDir.create(o.out, runName('people', 'demo', cfg.seed), { demo: cfg, model: modelDir });
+    }
+    // Ctrl-C: everything finished is on disk (JSONL lines, round checkpoints); say how to carry on, then stop.
+    const onSigint = () => {
+      log(`\ninterrupted — finish this run with: seal demo --resume ${run.dir}`);
+      process.exit(130);
+    };
+    process.on('SIGINT', onSigint);
     log(`run directory: ${run.dir}`);
     const pp = await loadPeopleProblem(modelDir, 8);
-    const summary = await runDemo(pp, o.model, cfg, run, { log });
+    const summary = await runDemo(pp, o.resume === undefined ? o.model : modelDir, cfg, run, {
+      log,
+      resume: o.resume !== undefined,
+    });
+    process.off('SIGINT', onSigint);
     process.stdout.write(`${formatTable(summary.results)}\n`);
     writeFileSync(join(run.dir, 'report.html'), buildReport(run.dir));
     log(

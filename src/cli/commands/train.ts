@@ -1,9 +1,14 @@
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { assetPath } from '../../assets.js';
 import { initEngine } from '../../engine/index.js';
-import { loadAdapter, saveAdapter } from '../../lora/io.js';
+import {
+  isFinishedRoundRecord,
+  keepRecords,
+  loadLastRound,
+  saveRoundCheckpoint,
+} from '../../outer/checkpoint.js';
 import { OuterConfigSchema, runOuterLoop } from '../../outer/outer.js';
 import type { RoundSummary } from '../../outer/rollout.js';
 import { RunDir, runName } from '../../report/run.js';
@@ -62,42 +67,19 @@ export const trainCommand: Command<typeof schema> = {
       run = RunDir.create(o.out, runName('people', cfg.outer.kind, cfg.outer.seed), cfg);
     }
     const { problem } = await loadPeopleProblem(resolveModelDir(cfg.model), cfg.outer.heldOutContexts);
-    const ckRoot = join(run.dir, 'checkpoints');
-    let resume: { policy: Awaited<ReturnType<typeof loadAdapter>>; rounds: RoundSummary[] } | undefined;
-    if (o.resume !== undefined && existsSync(ckRoot)) {
-      const done = readdirSync(ckRoot)
-        .filter((d) => /^round-\d+$/.test(d) && existsSync(join(ckRoot, d, 'state.json')))
-        .sort();
-      const last = done[done.length - 1];
-      if (last !== undefined) {
-        const state = JSON.parse(readFileSync(join(ckRoot, last, 'state.json'), 'utf8')) as {
-          rounds: RoundSummary[];
-        };
-        resume = {
-          policy: await loadAdapter(join(ckRoot, last, 'policy'), problem.env.model),
-          rounds: state.rounds,
-        };
-        // Lines of the round in flight at the crash are dropped; that round is redone identically.
-        const keep = run
-          .records()
-          .filter((r) => typeof r['round'] !== 'number' || (r['round'] as number) <= state.rounds.length);
-        writeFileSync(run.resultsFile, keep.map((r) => `${JSON.stringify(r)}\n`).join(''));
-        log(`resuming ${run.dir} after round ${state.rounds.length}`);
-      }
+    const model = problem.env.model;
+    const resume = o.resume === undefined ? undefined : await loadLastRound(run, model);
+    if (o.resume !== undefined) {
+      const finished = resume?.rounds.length ?? 0;
+      // Lines of the round in flight at the crash are dropped; that round is redone identically.
+      keepRecords(run, (r) => isFinishedRoundRecord(r, finished));
+      log(`resuming ${run.dir} after round ${finished}`);
     }
-    if (resume === undefined && o.resume !== undefined) writeFileSync(run.resultsFile, '');
     log(`run ${run.dir}`);
     const result = await runOuterLoop(problem, cfg.outer, run, {
       quiet: o.quiet,
       ...(resume === undefined ? {} : { resume }),
-      onRound: async (round, policy, rounds) => {
-        const dir = join(ckRoot, `round-${String(round).padStart(3, '0')}`);
-        await saveAdapter(policy, problem.env.model, join(dir, 'policy'), { overwrite: true });
-        writeFileSync(
-          join(dir, 'state.json'),
-          `${JSON.stringify({ round, rounds, config: cfg }, null, 2)}\n`,
-        );
-      },
+      onRound: (round, policy, rounds) => saveRoundCheckpoint(run, model, round, policy, rounds, cfg),
     });
     run.writeJson('summary-train.json', { rounds: result.rounds });
     for (const r of result.rounds)
