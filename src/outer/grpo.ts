@@ -128,14 +128,15 @@ function batchLogProbs(
   policy: LoraAdapter | undefined,
 ): Float32Array {
   const { model } = p.env;
-  return tf
-    .tidy(() => {
-      const ids = tf.tensor2d(batch.ids, [batch.b, batch.t], 'int32') as Tensor2D;
-      const logits = model.forward(ids, policy === undefined ? {} : { deltas: [policy] });
-      const flat = tf.reshape(logits, [batch.b * batch.t, model.config.vocabSize]);
-      return tokenLogProbs(flat, tf.tensor1d(batch.targets, 'int32'));
-    })
-    .dataSync() as Float32Array;
+  const t = tf.tidy(() => {
+    const ids = tf.tensor2d(batch.ids, [batch.b, batch.t], 'int32') as Tensor2D;
+    const logits = model.forward(ids, policy === undefined ? {} : { deltas: [policy] });
+    const flat = tf.reshape(logits, [batch.b * batch.t, model.config.vocabSize]);
+    return tokenLogProbs(flat, tf.tensor1d(batch.targets, 'int32'));
+  });
+  const out = t.dataSync() as Float32Array;
+  t.dispose();
+  return out;
 }
 
 function batchOf(p: Pick<SealProblem, 'env'>, samples: readonly PgSample[]): Batch {

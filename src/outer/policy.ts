@@ -261,9 +261,11 @@ export class GaussianActorCritic implements ActorCritic {
     rng: Rng,
     hidden: readonly number[] = [64, 64],
     initLogStd = 0,
+    /** CleanRL's 0.01; 0 makes the initial mean action exactly zero (the EditGenerator's zero edit). */
+    actorHeadGain = 0.01,
   ) {
     this.critic = new Mlp([obsDim, ...hidden, 1], 1.0, rng);
-    this.actor = new Mlp([obsDim, ...hidden, actionDim], 0.01, rng);
+    this.actor = new Mlp([obsDim, ...hidden, actionDim], actorHeadGain, rng);
     this.logStd = ownedVariable(tf.fill([1, actionDim], initLogStd));
   }
 

@@ -1,0 +1,324 @@
+/**
+ * Training the EditGenerator, three ways (selectable):
+ *   ppo         the seed's method: a Gaussian policy over the latent (learned log-std), value baseline, normalised
+ *               advantages, clipped surrogate, entropy bonus, grad-norm clip, target-KL early stop — CleanRL's
+ *               `trainPpo` with one-step episodes: observe a context embedding, act with a latent, get the reward.
+ *   reinforce   REINFORCE with a learned baseline: the same machinery with one epoch of one minibatch (the ratio
+ *               is then exactly 1 and the clipped surrogate's gradient is −A·∇log π).
+ *   direct      MEND-style meta-learning: backpropagate the differentiable −CE reward (and the edit penalty)
+ *               through the generated delta into encoder and decoder; no sampling.
+ * The base model is frozen throughout; edits are applied as LinearDeltas.
+ */
+import { z } from 'zod';
+import { type Tensor, type Tensor2D, tf, type Variable } from '../engine/tf.js';
+import type { Transformer } from '../model/model.js';
+import { checksum } from '../model/params.js';
+import { Progress } from '../report/progress.js';
+import {
+  answerBatch,
+  answerNll,
+  type DeltaRewardParts,
+  DeltaRewardSchema,
+  deltaReward,
+  type RewardEnv,
+} from '../rewards/delta.js';
+import { contextEmbedding } from '../selfedit/delta/embedding.js';
+import { EditGenerator, EditGeneratorConfigSchema } from '../selfedit/delta/generator.js';
+import type { Context } from '../tasks/types.js';
+import type { Batch } from '../train/data.js';
+import { AdamW, clipByGlobalNorm } from '../train/optimizer.js';
+import { Rng } from '../util/rng.js';
+import { PpoConfigSchema, trainPpo, type UpdateLog, type VectorEnv } from './ppo.js';
+
+const DeltaPpoSchema = z.object({
+  kind: z.literal('ppo'),
+  totalTimesteps: z.number().int().min(1).default(1024).describe('Edits tried in all (env steps)'),
+  numEnvs: z.number().int().min(1).default(4).describe('Contexts edited in lockstep'),
+  numSteps: z.number().int().min(1).default(32).describe('Steps per env per rollout'),
+  numMinibatches: z.number().int().min(1).default(4).describe('Minibatches per update epoch'),
+  updateEpochs: z.number().int().min(1).default(4).describe('Epochs per update'),
+  learningRate: z.number().positive().default(1e-3).describe('Adam learning rate (annealed linearly)'),
+  clipCoef: z.number().positive().default(0.2).describe('PPO ratio clip ε'),
+  entCoef: z.number().min(0).default(0).describe('Entropy bonus'),
+  vfCoef: z.number().min(0).default(0.5).describe('Value loss coefficient'),
+  maxGradNorm: z.number().positive().default(0.5).describe('Global gradient-norm clip'),
+  targetKl: z
+    .number()
+    .positive()
+    .nullable()
+    .default(0.05)
+    .describe('Early-stop an update past this approx-KL'),
+});
+const DeltaReinforceSchema = DeltaPpoSchema.extend({
+  kind: z.literal('reinforce'),
+  numMinibatches: z.literal(1).default(1).describe('One minibatch: the whole rollout'),
+  updateEpochs: z.literal(1).default(1).describe('One gradient step per rollout'),
+  targetKl: z.null().default(null).describe('No early stop'),
+});
+const DeltaDirectSchema = z.object({
+  kind: z.literal('direct'),
+  steps: z.number().int().min(1).default(200).describe('Gradient steps'),
+  batchContexts: z.number().int().min(1).default(4).describe('Contexts per step'),
+  learningRate: z.number().positive().default(1e-3).describe('AdamW learning rate'),
+  maxGradNorm: z.number().positive().default(1).describe('Global gradient-norm clip'),
+  trainDecoder: z.boolean().default(true).describe('Also learn the decoder D (not only the encoder)'),
+});
+
+export const DeltaTrainConfigSchema = z.object({
+  generator: EditGeneratorConfigSchema.prefault({}),
+  reward: DeltaRewardSchema.prefault({}),
+  optimizer: z
+    .discriminatedUnion('kind', [DeltaPpoSchema, DeltaReinforceSchema, DeltaDirectSchema])
+    .prefault({ kind: 'ppo' })
+    .describe('How the generator learns: ppo | reinforce | direct'),
+  seed: z.number().int().min(0).default(0).describe('Seed of context order, actions and minibatches'),
+});
+export type DeltaTrainConfig = z.infer<typeof DeltaTrainConfigSchema>;
+
+export interface DeltaTrainLog {
+  readonly step: number;
+  /** Mean reward (and parts) of the edits of this update / step. */
+  readonly reward: number;
+  readonly nll: number;
+  readonly magnitude: number;
+  /** PPO/REINFORCE diagnostics (CleanRL's set), when applicable. */
+  readonly ppo?: Pick<
+    UpdateLog,
+    'approxKl' | 'clipfrac' | 'explainedVariance' | 'entropy' | 'policyLoss' | 'valueLoss'
+  >;
+}
+
+export interface DeltaTrainResult {
+  readonly generator: EditGenerator;
+  readonly logs: DeltaTrainLog[];
+  readonly wallS: number;
+}
+
+interface Prepared {
+  readonly context: Context;
+  readonly embedding: Float32Array;
+  readonly answers: Batch;
+}
+
+export function prepareContexts(
+  env: RewardEnv,
+  gen: EditGenerator,
+  contexts: readonly Context[],
+): Prepared[] {
+  return contexts.map((c) => ({
+    context: c,
+    embedding: contextEmbedding(env.model, env.tok, `${c.title}\n${c.passage}`, gen.layer),
+    answers: answerBatch(env, c),
+  }));
+}
+
+/** One-step episodes: observe a context's embedding, act with a latent z, receive the edit's reward. */
+class EditEnv implements VectorEnv {
+  readonly obsDim: number;
+  private current: number[];
+  readonly parts: DeltaRewardParts[] = [];
+
+  constructor(
+    readonly numEnvs: number,
+    private readonly env: RewardEnv,
+    private readonly gen: EditGenerator,
+    private readonly items: readonly Prepared[],
+    private readonly cfg: DeltaTrainConfig,
+    private readonly rng: Rng,
+    private readonly unrelated?: Batch,
+  ) {
+    this.obsDim = env.model.config.dim;
+    this.current = Array.from({ length: numEnvs }, () => rng.int(items.length));
+  }
+
+  private observe(): Float32Array {
+    const out = new Float32Array(this.numEnvs * this.obsDim);
+    this.current.forEach((k, e) => out.set(this.items[k]!.embedding, e * this.obsDim));
+    return out;
+  }
+
+  reset(): Float32Array {
+    return this.observe();
+  }
+
+  step(actions: Float32Array) {
+    const latent = this.gen.latentDim;
+    const rewards = new Float32Array(this.numEnvs);
+    const episodes = [];
+    for (let e = 0; e < this.numEnvs; e++) {
+      const item = this.items[this.current[e]!]!;
+      const z = tf.tensor2d(actions.subarray(e * latent, (e + 1) * latent), [1, latent]);
+      const edit = this.gen.edit(z);
+      const p = deltaReward(this.env, item.context, edit, this.cfg.reward, {
+        answers: item.answers,
+        ...(this.unrelated === undefined ? {} : { unrelated: this.unrelated }),
+      });
+      z.dispose();
+      this.parts.push(p);
+      rewards[e] = p.reward;
+      episodes.push({ env: e, return: p.reward, length: 1 });
+      this.current[e] = this.rng.int(this.items.length);
+    }
+    const done = new Uint8Array(this.numEnvs).fill(1);
+    return {
+      obs: this.observe(),
+      rewards,
+      terminations: done,
+      truncations: new Uint8Array(this.numEnvs),
+      episodes,
+    };
+  }
+}
+
+const mean = (xs: readonly number[]) => xs.reduce((s, x) => s + x, 0) / Math.max(1, xs.length);
+
+export async function trainEditGenerator(
+  env: RewardEnv,
+  contexts: readonly Context[],
+  cfg: DeltaTrainConfig,
+  opts: {
+    readonly quiet?: boolean;
+    readonly unrelated?: Batch;
+    readonly onLog?: (l: DeltaTrainLog) => void;
+  } = {},
+): Promise<DeltaTrainResult> {
+  // seed → build
+  const t0 = performance.now();
+  const base = checksum(env.model.params);
+  const gen = new EditGenerator(env.model, { ...cfg.generator, seed: cfg.generator.seed });
+  const items = prepareContexts(env, gen, contexts);
+  const logs: DeltaTrainLog[] = [];
+  const o = cfg.optimizer;
+  switch (o.kind) {
+    case 'ppo':
+    case 'reinforce': {
+      const batch = o.numEnvs * o.numSteps;
+      const updates = Math.max(1, Math.floor(o.totalTimesteps / batch));
+      const progress = new Progress({
+        total: updates,
+        label: `delta ${o.kind}`,
+        ...(opts.quiet === undefined ? {} : { quiet: opts.quiet }),
+      });
+      let edits: EditEnv | undefined;
+      const ppoCfg = PpoConfigSchema.parse({
+        seed: cfg.seed + 1,
+        totalTimesteps: updates * batch,
+        learningRate: o.learningRate,
+        annealLr: true,
+        numEnvs: o.numEnvs,
+        numSteps: o.numSteps,
+        gamma: 0,
+        gaeLambda: 0,
+        numMinibatches: o.numMinibatches,
+        updateEpochs: o.updateEpochs,
+        normAdv: batch / o.numMinibatches >= 2,
+        clipCoef: o.clipCoef,
+        clipVloss: false,
+        entCoef: o.entCoef,
+        vfCoef: o.vfCoef,
+        maxGradNorm: o.maxGradNorm,
+        targetKl: o.targetKl,
+      });
+      await trainPpo(ppoCfg, {
+        makeEnvs: (n) => {
+          edits = new EditEnv(n, env, gen, items, cfg, new Rng(cfg.seed + 2), opts.unrelated);
+          return edits;
+        },
+        makeAgent: () => gen.agent,
+        onUpdate: (u) => {
+          const parts = edits!.parts.splice(0);
+          const l: DeltaTrainLog = {
+            step: u.update,
+            reward: mean(parts.map((p) => p.reward)),
+            nll: mean(parts.map((p) => p.nll)),
+            magnitude: mean(parts.map((p) => p.magnitude)),
+            ppo: {
+              approxKl: u.approxKl,
+              clipfrac: u.clipfrac,
+              explainedVariance: u.explainedVariance,
+              entropy: u.entropy,
+              policyLoss: u.policyLoss,
+              valueLoss: u.valueLoss,
+            },
+          };
+          logs.push(l);
+          opts.onLog?.(l);
+          progress.tick(1, `reward ${l.reward.toFixed(3)} nll ${l.nll.toFixed(3)}`);
+        },
+      });
+      progress.finish();
+      break;
+    }
+    case 'direct': {
+      const vars = new Map<string, Variable>();
+      gen.encoderVariables().forEach((v, i) => vars.set(`encoder.${i}`, v));
+      if (o.trainDecoder) gen.decoderVariables().forEach((v, i) => vars.set(`decoder.${i}`, v));
+      const names = [...vars.keys()];
+      const list = names.map((n) => vars.get(n)!);
+      const opt = new AdamW(vars, { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 });
+      const rng = new Rng(cfg.seed + 3);
+      const progress = new Progress({
+        total: o.steps,
+        label: 'delta direct',
+        ...(opts.quiet === undefined ? {} : { quiet: opts.quiet }),
+      });
+      for (let step = 1; step <= o.steps; step++) {
+        const chosen = Array.from({ length: o.batchContexts }, () => items[rng.int(items.length)]!);
+        let nllSum = 0;
+        let magSum = 0;
+        const { value, grads } = tf.variableGrads(() => {
+          let loss: Tensor = tf.scalar(0);
+          for (const it of chosen) {
+            const z = gen.meanLatent(tf.tensor2d(it.embedding, [1, it.embedding.length]) as Tensor2D);
+            const edit = gen.edit(z);
+            const nll = answerNll(env, it.answers, [edit]);
+            const mag = edit.normSq();
+            nllSum += nll.dataSync()[0]!;
+            magSum += mag.dataSync()[0]!;
+            loss = tf.add(loss, tf.add(tf.mul(nll, cfg.reward.nll), tf.mul(mag, cfg.reward.magnitude)));
+          }
+          return tf.div(loss, chosen.length) as tf.Scalar;
+        }, list);
+        const acc = new Map<string, Tensor>();
+        names.forEach((n, i) => {
+          const g = grads[list[i]!.name];
+          if (g !== undefined) acc.set(n, g);
+        });
+        clipByGlobalNorm(acc, o.maxGradNorm);
+        opt.update(acc, o.learningRate);
+        for (const g of acc.values()) g.dispose();
+        const l: DeltaTrainLog = {
+          step,
+          reward: -(value.dataSync()[0] as number),
+          nll: nllSum / chosen.length,
+          magnitude: magSum / chosen.length,
+        };
+        value.dispose();
+        logs.push(l);
+        opts.onLog?.(l);
+        progress.tick(1, `nll ${l.nll.toFixed(3)}`);
+      }
+      progress.finish();
+      opt.dispose();
+      break;
+    }
+    default: {
+      const never: never = o;
+      throw new Error(`unknown delta optimiser ${JSON.stringify(never)}`);
+    }
+  }
+  if (checksum(env.model.params) !== base)
+    throw new Error('the frozen base model changed while training the EditGenerator');
+  return { generator: gen, logs, wallS: (performance.now() - t0) / 1000 };
+}
+
+/** The deterministic edit for a new document: one forward pass of the encoder (mean latent), then the decoder. */
+export function editFor(
+  env: { model: Transformer; tok: RewardEnv['tok'] },
+  gen: EditGenerator,
+  text: string,
+) {
+  const emb = contextEmbedding(env.model, env.tok, text, gen.layer);
+  const z = tf.tidy(() => gen.meanLatent(tf.tensor2d(emb, [1, emb.length]) as Tensor2D));
+  return { edit: gen.edit(z), z };
+}

@@ -1,0 +1,37 @@
+/**
+ * The EditGenerator's view of a document: hidden states of the frozen base after block `layer`, mean-pooled over the
+ * passage's tokens and normalised to zero mean and unit variance across features (MEND found input normalisation
+ * essential). No gradient flows into the base.
+ */
+import { type Tensor2D, tf } from '../../engine/tf.js';
+import type { Transformer } from '../../model/model.js';
+import type { Tokenizer } from '../../tokenizer/types.js';
+
+/** Default pooling layer: the middle block (late layers are shaped by next-token prediction, early ones by form). */
+export function defaultEmbeddingLayer(model: Transformer): number {
+  return Math.max(0, Math.floor(model.config.nLayers / 2) - 1);
+}
+
+/** (C) embedding of `text` from the hidden states after block `layer` (0-based). */
+export function contextEmbedding(
+  model: Transformer,
+  tok: Tokenizer,
+  text: string,
+  layer: number,
+): Float32Array {
+  const nLayers = model.config.nLayers;
+  if (layer < 0 || layer >= nLayers) throw new Error(`embedding layer ${layer} is outside 0..${nLayers - 1}`);
+  const ids = tok.encode(text, { addBos: true }).slice(0, model.config.maxSeqLen);
+  if (ids.length === 0) throw new Error('cannot embed an empty passage');
+  const t = tf.tidy(() => {
+    const { state, x: x0 } = model.begin(tf.tensor2d(ids, [1, ids.length], 'int32') as Tensor2D);
+    let x = x0; // (T, C)
+    for (let l = 0; l <= layer; l++) x = model.layer(state, l, x);
+    const pooled = tf.mean(x, 0); // (C)
+    const { mean, variance } = tf.moments(pooled);
+    return tf.div(tf.sub(pooled, mean), tf.sqrt(tf.add(variance, 1e-5)));
+  });
+  const out = t.dataSync() as Float32Array;
+  t.dispose();
+  return out;
+}

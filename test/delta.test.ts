@@ -1,0 +1,170 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initEngine } from '../src/engine/index.js';
+import { type Tensor2D, tf } from '../src/engine/tf.js';
+import { Transformer } from '../src/model/model.js';
+import { checksum } from '../src/model/params.js';
+import { evaluateEdits, generatorConditions } from '../src/outer/delta-eval.js';
+import { DeltaTrainConfigSchema, trainEditGenerator } from '../src/outer/delta-train.js';
+import { answerBatch, answerNll, textBatch } from '../src/rewards/delta.js';
+import { exactMatchScorer } from '../src/rewards/squad-score.js';
+import { contextEmbedding } from '../src/selfedit/delta/embedding.js';
+import { EditGenerator, EditGeneratorConfigSchema } from '../src/selfedit/delta/generator.js';
+import { buildTokenizer } from '../src/tasks/people/pretrain.js';
+import type { Context } from '../src/tasks/types.js';
+import { tinyLlama } from './helpers/models.js';
+
+const ctx = (i: number): Context => ({
+  id: `p${i}`,
+  title: `Person ${i}`,
+  passage: `Person ${i} was born in City${i}. Person ${i} works at Firm${i}.`,
+  questions: [
+    { question: `Where was Person ${i} born?`, answers: [`City${i}`] },
+    { question: `Where does Person ${i} work?`, answers: [`Firm${i}`] },
+  ],
+});
+const task = {
+  answerPrompt: (_: unknown, q: { question: string }) => `Q: ${q.question}\nA:`,
+  answerStop: ['\n'],
+  scorer: exactMatchScorer,
+};
+
+describe('EditGenerator (weight-delta self-edits) on a tiny model', () => {
+  const contexts = [0, 1, 2, 3].map(ctx);
+  let env: { model: Transformer; tok: ReturnType<typeof buildTokenizer>['tok']; task: typeof task };
+
+  beforeAll(async () => {
+    await initEngine('wasm');
+    const { tok } = buildTokenizer(
+      contexts.map(
+        (c) => `${c.passage}\n${c.questions.map((q) => `Q: ${q.question}\nA: ${q.answers[0]}`).join('\n')}`,
+      ),
+      320,
+    );
+    env = {
+      model: Transformer.init(tinyLlama({ vocabSize: tok.vocabSize, eosId: tok.eosId }), 2),
+      tok,
+      task,
+    };
+  });
+
+  it('starts as the exact zero edit: edited logits equal the base, and the base is never written', () => {
+    const gen = new EditGenerator(env.model, EditGeneratorConfigSchema.parse({ latent: 16, hidden: 16 }));
+    const before = checksum(env.model.params);
+    const emb = contextEmbedding(env.model, env.tok, contexts[0]!.passage, gen.layer);
+    expect(Math.abs(emb.reduce((s, x) => s + x, 0) / emb.length)).toBeLessThan(1e-4); // normalised
+    const [same, norm] = tf.tidy(() => {
+      const z = gen.meanLatent(tf.tensor2d(emb, [1, emb.length]) as Tensor2D);
+      const edit = gen.edit(z);
+      const ids = tf.tensor2d([[1, 5, 9, 12]], [1, 4], 'int32') as Tensor2D;
+      const a = env.model.forward(ids).dataSync();
+      const b = env.model.forward(ids, { deltas: [edit] }).dataSync();
+      return [a.every((x, i) => x === b[i]), edit.normSq().dataSync()[0]!];
+    });
+    expect(same).toBe(true);
+    expect(norm).toBe(0);
+    // A non-zero latent does change the output (the decoder is live), still without touching the base.
+    const changed = tf.tidy(() => {
+      const edit = gen.edit(tf.fill([1, 16], 0.5) as Tensor2D);
+      const ids = tf.tensor2d([[1, 5, 9, 12]], [1, 4], 'int32') as Tensor2D;
+      const a = env.model.forward(ids).dataSync();
+      const b = env.model.forward(ids, { deltas: [edit] }).dataSync();
+      return a.some((x, i) => Math.abs(x - b[i]!) > 1e-6);
+    });
+    expect(changed).toBe(true);
+    expect(checksum(env.model.params)).toBe(before);
+    gen.dispose();
+  });
+
+  it('direct gradient: the answer cross-entropy of the training contexts falls', async () => {
+    const before = checksum(env.model.params);
+    const cfg = DeltaTrainConfigSchema.parse({
+      generator: {
+        latent: 16,
+        hidden: 32,
+        rank: 4,
+        targetModules: ['q_proj', 'v_proj', 'o_proj', 'up_proj', 'down_proj'],
+      },
+      reward: { magnitude: 0 },
+      optimizer: { kind: 'direct', steps: 60, batchContexts: 2, learningRate: 1e-2 },
+    });
+    const { generator, logs } = await trainEditGenerator(env, contexts, cfg, { quiet: true });
+    // A random 2-layer model is hard to steer: the step-1 cross-entropy (~ln V) falls by ~0.4–0.5 nats here.
+    const last = logs.slice(-5).reduce((s, l) => s + l.nll, 0) / 5;
+    expect(last).toBeLessThan(logs[0]!.nll - 0.3);
+    expect(checksum(env.model.params)).toBe(before);
+    generator.dispose();
+    // No leak: a second run (model caches now warm) ends with the same tensor count it started with.
+    const tensors = tf.memory().numTensors;
+    (
+      await trainEditGenerator(
+        env,
+        contexts,
+        DeltaTrainConfigSchema.parse({ ...cfg, optimizer: { kind: 'direct', steps: 3 } }),
+        { quiet: true },
+      )
+    ).generator.dispose();
+    expect(tf.memory().numTensors).toBe(tensors);
+  });
+
+  it('PPO over the latent runs CleanRL-style updates with their diagnostics; REINFORCE is one epoch', async () => {
+    const before = checksum(env.model.params);
+    for (const kind of ['ppo', 'reinforce'] as const) {
+      const cfg = DeltaTrainConfigSchema.parse({
+        generator: { latent: 8, hidden: 16 },
+        optimizer: {
+          kind,
+          totalTimesteps: 64,
+          numEnvs: 4,
+          numSteps: 8,
+          ...(kind === 'ppo' ? { numMinibatches: 2 } : {}),
+        },
+      });
+      const { generator, logs } = await trainEditGenerator(env, contexts, cfg, { quiet: true });
+      expect(logs).toHaveLength(2);
+      for (const l of logs) {
+        expect(Number.isFinite(l.reward)).toBe(true);
+        expect(l.ppo?.approxKl).toBeDefined();
+        expect(Number.isFinite(l.ppo!.explainedVariance)).toBe(true);
+      }
+      // The policy moved: its mean latent for a context is no longer exactly zero.
+      const emb = contextEmbedding(env.model, env.tok, contexts[0]!.passage, generator.layer);
+      const z = tf.tidy(() => generator.meanLatent(tf.tensor2d(emb, [1, emb.length]) as Tensor2D).dataSync());
+      expect(z.some((x) => x !== 0)).toBe(true);
+      generator.dispose();
+    }
+    expect(checksum(env.model.params)).toBe(before);
+  });
+
+  it('edit evaluation: the zero edit leaves neighbours and unrelated text unchanged; ES/PS/NS/drawdown reported', () => {
+    const gen = new EditGenerator(env.model, EditGeneratorConfigSchema.parse({ latent: 8, hidden: 16 }));
+    const conds = generatorConditions(env, gen, contexts, 'delta');
+    const scores = evaluateEdits(env, contexts, conds, {
+      paraphrases: new Map(
+        contexts.map((c) => [
+          c.id,
+          [
+            {
+              question: `What city is Person ${c.id.slice(1)} from?`,
+              answers: [c.questions[0]!.answers[0]!],
+            },
+          ],
+        ]),
+      ),
+      neighbourhood: contexts,
+      unrelated: textBatch(env, ['City0 and City1 are cities.', 'Firm2 is a firm.']),
+    });
+    expect(Object.keys(scores)).toEqual(['delta', 'delta_shuffled']);
+    expect(scores['delta']!.ns.mean).toBe(1);
+    expect(scores['delta']!.drawdown.mean).toBe(0);
+    expect(scores['delta']!.es.n).toBe(4);
+    expect(scores['delta']!.perContext).toHaveLength(4);
+    // answerNll agrees with itself under the zero edit and the base.
+    const b = answerBatch(env, contexts[0]!);
+    const [x, y] = tf.tidy(() => [
+      answerNll(env, b, []).dataSync()[0]!,
+      answerNll(env, b, [gen.edit(tf.zeros([1, 8]) as Tensor2D)]).dataSync()[0]!,
+    ]);
+    expect(x).toBe(y);
+    gen.dispose();
+  });
+});
