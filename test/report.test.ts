@@ -46,6 +46,8 @@ describe('seal demo --quick and its report', () => {
       'cpt_passage',
       'cpt_base_selfedits',
       'cpt_seal',
+      'delta_ppo',
+      'delta_ppo_shuffled',
     ])
       expect(summary.results, k).toHaveProperty(k);
   });
@@ -77,7 +79,7 @@ describe('seal demo --quick and its report', () => {
         page.on('pageerror', (e) => errors.push(String(e)));
         await page.goto(pathToFileURL(file).href);
         // Browser-side code as strings: the test compiles without DOM typings.
-        await page.waitForFunction('window.__chartsRendered === 4', undefined, { timeout: 10_000 });
+        await page.waitForFunction('window.__chartsRendered === 5', undefined, { timeout: 10_000 });
         // Each canvas has drawn pixels (not blank).
         const painted = (await page.evaluate(`[...document.querySelectorAll('canvas')].map((c) => {
         const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
@@ -85,9 +87,10 @@ describe('seal demo --quick and its report', () => {
         for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
         return n;
       })`)) as number[];
-        expect(painted).toHaveLength(4);
+        expect(painted).toHaveLength(5);
         for (const p of painted) expect(p).toBeGreaterThan(100);
         expect(await page.textContent('#results')).toContain('static_augmentation');
+        expect(await page.textContent('#delta')).toContain('delta_ppo_shuffled');
         expect(errors).toEqual([]);
       } finally {
         await browser.close();

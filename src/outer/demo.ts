@@ -19,6 +19,9 @@ import {
   loadRoundPolicy,
   saveRoundCheckpoint,
 } from './checkpoint.js';
+import type { EditScores } from './delta-eval.js';
+import { runDeltaMode } from './delta-run.js';
+import { DeltaTrainConfigSchema } from './delta-train.js';
 import {
   type Condition,
   type ConditionResult,
@@ -52,6 +55,18 @@ export const DemoConfigSchema = z.object({
     .min(0)
     .default(8)
     .describe('Held-out people edited one after another into one adapter (forgetting matrix; 0 = skip)'),
+  deltaContexts: z
+    .number()
+    .int()
+    .min(0)
+    .default(8)
+    .describe('Held-out people in the delta-mode editing table (EditGenerator trained by PPO; 0 = skip)'),
+  deltaTimesteps: z
+    .number()
+    .int()
+    .min(1)
+    .default(1024)
+    .describe('Edits the EditGenerator tries while PPO trains it'),
   seed: z.number().int().min(0).default(0).describe('Seed of the whole run'),
 });
 export type DemoConfig = z.infer<typeof DemoConfigSchema>;
@@ -64,6 +79,12 @@ export interface DemoSummary {
   readonly results: Record<string, { mean: number; ci95: [number, number]; n: number }>;
   readonly rounds: unknown[];
   readonly forgetting?: ForgettingResult;
+  /** Delta mode: the model-editing table (ES/PS/NS/drawdown, time per edit) of each condition. */
+  readonly delta?: {
+    readonly optimizer: string;
+    readonly trainS: number;
+    readonly table: Record<string, { es: number; ps: number; ns: number; drawdown: number; editMs: number }>;
+  };
 }
 
 export async function runDemo(
@@ -100,16 +121,21 @@ export async function runDemo(
   // lines of whatever was in flight are dropped (it is redone identically: every seed is fixed by the config).
   const done = new Map<string, ConditionResult>();
   let forgetting: ForgettingResult | undefined;
+  let deltaScores: Record<string, EditScores> | undefined;
+  let deltaTrainS = 0;
   const finishedRounds = opts.resume === true ? (completedRounds(run).pop() ?? 0) : 0;
   if (opts.resume === true) {
     for (const r of run.records()) {
       if (r['kind'] === 'condition') done.set(r['name'] as string, r['result'] as ConditionResult);
       if (r['kind'] === 'forgetting') forgetting = r as unknown as ForgettingResult;
+      if (r['kind'] === 'delta-eval') deltaScores = r['scores'] as Record<string, EditScores>;
     }
     keepRecords(run, (r) =>
       r['kind'] === 'eval' || r['kind'] === 'eval-continued'
         ? done.has(r['condition'] as string)
-        : isFinishedRoundRecord(r, finishedRounds),
+        : r['kind'] === 'delta-train'
+          ? deltaScores !== undefined
+          : isFinishedRoundRecord(r, finishedRounds),
     );
     log(`resuming: ${done.size} conditions and ${finishedRounds} rounds already done`);
   }
@@ -173,6 +199,29 @@ export async function runDemo(
       run,
     );
   }
+  if (cfg.deltaContexts > 0) {
+    if (deltaScores === undefined) {
+      log(`delta mode: EditGenerator trained by PPO (${cfg.deltaTimesteps} edits), editing table…`);
+      const d = await runDeltaMode(
+        pp,
+        evalContexts.slice(0, cfg.deltaContexts),
+        policy,
+        DeltaTrainConfigSchema.parse({
+          optimizer: { kind: 'ppo', totalTimesteps: cfg.deltaTimesteps },
+          seed: cfg.seed,
+        }),
+        settings,
+        run,
+        opts,
+      );
+      deltaScores = d.scores;
+      deltaTrainS = d.trainS;
+    }
+    for (const name of ['delta_ppo', 'delta_ppo_shuffled']) {
+      const es = deltaScores[name]?.es;
+      if (es !== undefined) results[name] = { ...es, perContext: {}, seeds: 1 };
+    }
+  }
   policy.dispose();
   const summary: DemoSummary = {
     task: 'people',
@@ -184,6 +233,20 @@ export async function runDemo(
     ),
     rounds,
     ...(forgetting === undefined ? {} : { forgetting }),
+    ...(deltaScores === undefined
+      ? {}
+      : {
+          delta: {
+            optimizer: 'ppo',
+            trainS: deltaTrainS,
+            table: Object.fromEntries(
+              Object.entries(deltaScores).map(([k, v]) => [
+                k,
+                { es: v.es.mean, ps: v.ps.mean, ns: v.ns.mean, drawdown: v.drawdown.mean, editMs: v.editMs },
+              ]),
+            ),
+          },
+        }),
   };
   run.writeJson('summary.json', summary);
   return summary;

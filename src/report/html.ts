@@ -60,6 +60,11 @@ export function buildReport(runDir: string): string {
       atEnd: number;
       drop: number;
     };
+    delta?: {
+      optimizer: string;
+      trainS: number;
+      table: Record<string, { es: number; ps: number; ns: number; drawdown: number; editMs: number }>;
+    };
   };
   const config = existsSync(join(runDir, 'config.json'))
     ? readFileSync(join(runDir, 'config.json'), 'utf8')
@@ -93,11 +98,30 @@ export function buildReport(runDir: string): string {
     `<h3>${esc(title)}</h3>${xs.map((e) => `<div class="ex"><div class="meta">${esc(e.context)} · reward ${(100 * e.reward).toFixed(0)}%</div><pre>${esc(e.completion)}</pre></div>`).join('') || '<p>none</p>'}`;
   const alarms = rounds.filter((r) => r.rewardHackingAlarm).map((r) => r.round);
   const forgetting = summary.forgetting ?? null;
+  const deltaTrain = records.filter((r) => r['kind'] === 'delta-train') as {
+    step: number;
+    reward: number;
+    nll: number;
+    magnitude: number;
+  }[];
+  const deltaTable =
+    summary.delta === undefined
+      ? ''
+      : `<h2>Delta mode (EditGenerator, ${esc(summary.delta.optimizer)}, trained in ${summary.delta.trainS.toFixed(0)} s)</h2>
+<table id="delta"><tr><th>condition</th><th>ES %</th><th>PS %</th><th>NS %</th><th>drawdown (nats)</th><th>time per edit (ms)</th></tr>
+${Object.entries(summary.delta.table)
+  .map(
+    ([k, r]) =>
+      `<tr><td>${esc(k)}</td><td>${(100 * r.es).toFixed(1)}</td><td>${(100 * r.ps).toFixed(1)}</td><td>${(100 * r.ns).toFixed(1)}</td><td>${r.drawdown.toFixed(3)}</td><td>${r.editMs.toFixed(0)}</td></tr>`,
+  )
+  .join('\n')}</table>
+<p>ES: accuracy on the passage's questions; PS: the same facts asked in other words; NS: other people's answers left unchanged; drawdown: change of cross-entropy on unrelated text. <code>_shuffled</code>: the generator fed another passage (a generator that ignores its input scores the same).</p>`;
   const data = {
     results: summary.results,
     rounds,
     heldOut0: heldOut0 ?? null,
     forgetting,
+    deltaTrain,
   };
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>SEAL run ${esc(runDir)}</title>
@@ -117,7 +141,9 @@ ${table}</table>
 <div class="chart"><canvas id="chart-rounds"></canvas></div>
 <div class="chart"><canvas id="chart-length"></canvas></div>
 ${forgetting === null ? '' : '<div class="chart"><canvas id="chart-forgetting"></canvas></div>'}
+${deltaTrain.length === 0 ? '' : '<div class="chart"><canvas id="chart-delta"></canvas></div>'}
 </div>
+${deltaTable}
 ${
   forgetting === null
     ? ''
@@ -170,6 +196,18 @@ if (data.forgetting) {
         tooltip: { callbacks: { label: (c) => c.raw.y + ', ' + c.raw.x + ': ' + (100 * c.raw.v).toFixed(0) + '%' } } },
       scales: { x: { type: 'category', labels: f.contexts.map((_, j) => 'passage ' + (j + 1)), offset: true, grid: { display: false } },
         y: { type: 'category', labels: f.matrix.map((_, i) => 'after edit ' + (i + 1)), offset: true, grid: { display: false } } } },
+  });
+}
+if (data.deltaTrain.length > 0) {
+  new Chart(document.getElementById('chart-delta'), {
+    type: 'line',
+    data: { labels: data.deltaTrain.map((l) => l.step), datasets: [
+      { label: 'reward', data: data.deltaTrain.map((l) => l.reward), borderColor: '#c60', yAxisID: 'y' },
+      { label: 'edit magnitude ‖ΔW‖²', data: data.deltaTrain.map((l) => l.magnitude), borderColor: '#6a6', yAxisID: 'y1' },
+    ] },
+    options: { maintainAspectRatio: false, animation: false,
+      plugins: { title: { display: true, text: 'EditGenerator training: reward and edit magnitude per update' } },
+      scales: { y: { position: 'left' }, y1: { position: 'right', grid: { drawOnChartArea: false } } } },
   });
 }
 window.__chartsRendered = Chart.instances ? Object.keys(Chart.instances).length : 0;

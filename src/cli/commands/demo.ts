@@ -22,6 +22,8 @@ export const QUICK_DEMO: Partial<DemoConfig> = {
   maxNewTokens: 96,
   continuedContexts: 2,
   forgettingContexts: 2,
+  deltaContexts: 2,
+  deltaTimesteps: 64,
 };
 
 // Every DemoConfig field is a flag; unset flags take the default (or the --quick value), shown in --help.
