@@ -5,6 +5,7 @@
  *   node dist/experiments/selfedit-usefulness.js --model DIR [--people 5] [--k 4] [--policy ADAPTER]
  */
 import { parseArgs } from 'node:util';
+import { assetPath } from '../assets.js';
 import { initEngine } from '../engine/index.js';
 import { InnerLoopConfigSchema, runInnerLoop } from '../inner/inner-loop.js';
 import { loadAdapter } from '../lora/io.js';
@@ -17,14 +18,13 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      model: { type: 'string' },
+      model: { type: 'string', default: assetPath('models/people-default') },
       people: { type: 'string', default: '5' },
       k: { type: 'string', default: '4' },
       policy: { type: 'string' },
       seed: { type: 'string', default: '1' },
     },
   });
-  if (values.model === undefined) throw new Error('--model DIR is required');
   await initEngine('auto');
   const pp = await loadPeopleProblem(values.model, 0);
   const contexts = (pp.task.splits['eval'] ?? []).slice(0, Number(values.people));

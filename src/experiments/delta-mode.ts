@@ -1,0 +1,78 @@
+/**
+ * Delta mode, the three optimisers side by side on the people world: the EditGenerator trained by PPO, REINFORCE
+ * and the direct gradient on the RL people, then ES / PS / NS / drawdown / time per edit on held-out people for each,
+ * its shuffled-context control, LoRA on the passage and text-mode self-edits (base generator, or --policy).
+ * Prints one JSON line per optimiser and a final summary line.
+ *   node dist/experiments/delta-mode.js [--model DIR] [--people 16] [--timesteps 2048] [--direct-steps 300]
+ */
+import { parseArgs } from 'node:util';
+import { assetPath } from '../assets.js';
+import { initEngine } from '../engine/index.js';
+import { InnerLoopConfigSchema } from '../inner/inner-loop.js';
+import { loadAdapter } from '../lora/io.js';
+import { runDeltaMode } from '../outer/delta-run.js';
+import { DeltaTrainConfigSchema } from '../outer/delta-train.js';
+import { ParseOptionsSchema } from '../selfedit/parse.js';
+import { loadPeopleProblem } from '../tasks/people/seal.js';
+
+export async function main(argv = process.argv.slice(2)): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      model: { type: 'string', default: assetPath('models/people-default') },
+      people: { type: 'string', default: '16' },
+      timesteps: { type: 'string', default: '2048' },
+      'direct-steps': { type: 'string', default: '300' },
+      policy: { type: 'string' },
+      optimizers: { type: 'string', default: 'ppo,reinforce,direct' },
+      seed: { type: 'string', default: '0' },
+    },
+  });
+  await initEngine('auto');
+  const pp = await loadPeopleProblem(values.model, 0);
+  const contexts = (pp.task.splits['eval'] ?? []).slice(0, Number(values.people));
+  const policy =
+    values.policy === undefined ? undefined : await loadAdapter(values.policy, pp.problem.env.model);
+  const settings = {
+    seeds: [0],
+    inner: InnerLoopConfigSchema.parse({}),
+    parse: ParseOptionsSchema.parse({}),
+    temperature: 1,
+    topP: 0.95,
+    maxNewTokens: 160,
+  };
+  const summary: Record<string, unknown> = {};
+  for (const kind of values.optimizers.split(',')) {
+    const optimizer =
+      kind === 'direct'
+        ? { kind, steps: Number(values['direct-steps']) }
+        : { kind, totalTimesteps: Number(values.timesteps) };
+    const cfg = DeltaTrainConfigSchema.parse({ optimizer, seed: Number(values.seed) });
+    const r = await runDeltaMode(pp, contexts, policy, cfg, settings);
+    const table = Object.fromEntries(
+      Object.entries(r.scores).map(([k, v]) => [
+        k,
+        {
+          es: v.es.mean,
+          esCi: v.es.ci95,
+          ps: v.ps.mean,
+          ns: v.ns.mean,
+          drawdown: v.drawdown.mean,
+          editMs: v.editMs,
+        },
+      ]),
+    );
+    const line = {
+      optimizer: kind,
+      trainS: r.trainS,
+      first: r.logs[0],
+      last: r.logs[r.logs.length - 1],
+      table,
+    };
+    process.stdout.write(`${JSON.stringify(line)}\n`);
+    summary[kind] = table;
+  }
+  process.stdout.write(`${JSON.stringify({ summary, people: contexts.length, model: values.model })}\n`);
+}
+
+await main();
