@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initEngine } from '../src/engine/index.js';
+import { tf } from '../src/engine/tf.js';
 import { LoraAdapter } from '../src/lora/adapter.js';
 import { LoraConfigSchema } from '../src/lora/config.js';
 import { Transformer } from '../src/model/model.js';
@@ -98,8 +99,12 @@ describe('GRPO on a tiny model', () => {
     );
     expect(nll(good)).toBeLessThan(g0 - 0.05);
     expect(nll(bad)).toBeGreaterThan(b0 + 0.05);
-    expect(stats['steps']).toBe(4);
+    expect(stats['steps']).toBe(4); // 4 epochs × 1 minibatch of 2
     expect(stats['approxKl']).toBeGreaterThan(0);
+    // Tensor count flat: a second update allocates nothing that outlives it.
+    const tensors = tf.memory().numTensors;
+    grpoUpdate({ env: { model, tok, task } }, policy, [{ example: good, advantage: 1 }], cfg, 8);
+    expect(tf.memory().numTensors).toBe(tensors);
     expect(checksum(model.params)).toBe(before);
   });
 
