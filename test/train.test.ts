@@ -176,14 +176,14 @@ describe('training', () => {
   it('packDocumentsAligned never cuts a document that fits a window, pads with target mask 0', () => {
     const docs = [[1, 2, 3], [4, 5], [6], [7, 8, 9, 10, 11, 12, 13, 14, 15]];
     // No look-ahead: windows are filled strictly in order.
-    expect(packDocumentsAligned(docs, 5, 0, 99, 0).map((e) => e.ids)).toEqual([
+    expect(packDocumentsAligned(docs, 5, 0, { padId: 99, lookahead: 0 }).map((e) => e.ids)).toEqual([
       [7, 8, 9, 10, 11, 12], // longer than a window: cut, the full piece first
       [1, 2, 3, 0, 99, 99], // [4,5,0] does not fit behind [1,2,3,0]
       [4, 5, 0, 6, 0, 99],
       [13, 14, 15, 0, 99, 99],
     ]);
     // Look-ahead fills the gap behind [1,2,3,0] with [6,0].
-    const ex = packDocumentsAligned(docs, 5, 0, 99);
+    const ex = packDocumentsAligned(docs, 5, 0, { padId: 99 });
     expect(ex.map((e) => e.ids)).toEqual([
       [7, 8, 9, 10, 11, 12],
       [1, 2, 3, 0, 6, 0],
@@ -192,8 +192,15 @@ describe('training', () => {
     ]);
     expect(ex[0]?.targetMask).toBeUndefined();
     expect(ex[2]?.targetMask).toEqual([0, 1, 1, 0, 0, 0]);
-    const b = makeBatch(packDocumentsAligned(docs, 5, 0, 99, 0).slice(1), 5);
+    const b = makeBatch(packDocumentsAligned(docs, 5, 0, { padId: 99, lookahead: 0 }).slice(1), 5);
     expect(Array.from(b.weights.slice(0, 5))).toEqual([1, 1, 1, 0, 0]);
+    // bos: every window opens with the separator, so every document follows one (as a prompt follows BOS).
+    const withBos = packDocumentsAligned(docs, 5, 0, { padId: 99, bos: true });
+    for (const e of withBos) expect(e.ids[0]).toBe(0);
+    expect(withBos.map((e) => e.ids)).toContainEqual([0, 1, 2, 3, 0, 99]);
+    // rng: documents shuffled within their window, none cut, same multiset of tokens.
+    const shuffled = packDocumentsAligned(docs, 5, 0, { padId: 99, rng: new Rng(3) });
+    expect(shuffled.flatMap((e) => e.ids).sort()).toEqual(ex.flatMap((e) => e.ids).sort());
   });
 
   it('packDocuments cuts a separator-joined stream into seqLen+1 windows', () => {

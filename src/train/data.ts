@@ -68,48 +68,69 @@ export function packDocuments(
   return out;
 }
 
+export interface AlignedPackingOptions {
+  /** Padding token (target mask 0); default `sepId`. */
+  readonly padId?: number;
+  /** Documents that do not fit may be skipped over, up to this many, for later ones that do (0 = strictly in order). */
+  readonly lookahead?: number;
+  /**
+   * Start every window with `sepId`, so each document follows a separator exactly as a prompt follows BOS at
+   * inference (the separator doubles as BOS in our tokenizers). Default false.
+   */
+  readonly bos?: boolean;
+  /** Shuffle the documents within each window (seeded), so short ones do not always sit at the end. */
+  readonly rng?: Rng;
+}
+
 /**
  * Packs whole documents (each followed by `sepId`) into windows of `seqLen + 1` tokens without cutting any document
  * that fits in one window; the rest of a window is padding (target mask 0). A window is filled from the front of
- * the remaining documents in order; a document that does not fit is skipped over, up to `lookahead` of them, for
- * later ones that do (little padding, order close to the one given; 0 = strictly in order). Documents longer than a window are cut into window-sized pieces. Use it when a
- * document's end depends on its start: a self-edit demonstration cut from its passage teaches the model to recite
- * instead of copy.
+ * the remaining documents in order, skipping over up to `lookahead` that do not fit for later ones that do (little
+ * padding, order close to the one given). Documents longer than a window are cut into window-sized pieces. Use it
+ * when a document's end depends on its start: a self-edit demonstration cut from its passage teaches the model to
+ * recite instead of copy.
  */
 export function packDocumentsAligned(
   docs: readonly (readonly number[])[],
   seqLen: number,
   sepId: number,
-  padId = sepId,
-  lookahead = 64,
+  opts: AlignedPackingOptions = {},
 ): Example[] {
+  const padId = opts.padId ?? sepId;
+  const lookahead = opts.lookahead ?? 64;
+  const lead = opts.bos === true ? [sepId] : [];
   const width = seqLen + 1;
+  const room = width - lead.length;
   const out: Example[] = [];
   const queue: number[][] = [];
   for (const d of docs) {
     const doc = [...d, sepId];
-    for (let i = 0; i < doc.length; i += width) {
-      const piece = doc.slice(i, i + width);
-      if (piece.length === width) out.push({ ids: piece });
+    for (let i = 0; i < doc.length; i += room) {
+      const piece = doc.slice(i, i + room);
+      if (piece.length === room) out.push({ ids: [...lead, ...piece] });
       else queue.push(piece);
     }
   }
   let head = 0;
   const used = new Uint8Array(queue.length);
   while (head < queue.length) {
-    const ids: number[] = [];
+    const chosen: number[][] = [];
+    let len = 0;
     let skipped = 0;
     for (let j = head; j < queue.length && skipped <= lookahead; j++) {
       if (used[j] === 1) continue;
-      if (ids.length + queue[j]!.length > width) {
+      if (len + queue[j]!.length > room) {
         skipped++;
         continue;
       }
-      ids.push(...queue[j]!);
+      chosen.push(queue[j]!);
+      len += queue[j]!.length;
       used[j] = 1;
-      if (ids.length === width) break;
+      if (len === room) break;
     }
     while (head < queue.length && used[head] === 1) head++;
+    if (opts.rng !== undefined) opts.rng.shuffle(chosen);
+    const ids = [...lead, ...chosen.flat()];
     if (ids.length < 2) continue;
     const targetMask = ids.map((_, i) => (i === 0 ? 0 : 1));
     const n = ids.length;
