@@ -13,6 +13,7 @@ import { meanCi } from '../outer/stats.js';
 import { sampleSelfEdits } from '../selfedit/generate.js';
 import { selfEditSequences } from '../selfedit/parse.js';
 import { loadPeopleProblem } from '../tasks/people/seal.js';
+import type { PeopleSelfEditStyle } from '../tasks/people/selfedit.js';
 
 export async function main(argv = process.argv.slice(2)): Promise<void> {
   const { values } = parseArgs({
@@ -23,10 +24,11 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       k: { type: 'string', default: '4' },
       policy: { type: 'string' },
       seed: { type: 'string', default: '1' },
+      style: { type: 'string', default: 'self-qa' },
     },
   });
   await initEngine('auto');
-  const pp = await loadPeopleProblem(values.model, 0);
+  const pp = await loadPeopleProblem(values.model, 0, values.style as PeopleSelfEditStyle);
   const contexts = (pp.task.splits['eval'] ?? []).slice(0, Number(values.people));
   const policy =
     values.policy === undefined ? undefined : await loadAdapter(values.policy, pp.problem.env.model);

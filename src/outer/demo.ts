@@ -10,6 +10,7 @@ import { InnerLoopConfigSchema } from '../inner/inner-loop.js';
 import type { RunDir } from '../report/run.js';
 import { ParseOptionsSchema } from '../selfedit/parse.js';
 import type { PeopleProblem } from '../tasks/people/seal.js';
+import { PEOPLE_SELF_EDIT_STYLES } from '../tasks/people/selfedit.js';
 import type { Context } from '../tasks/types.js';
 import {
   completedRounds,
@@ -34,6 +35,10 @@ import { OUTER_KINDS, OuterConfigSchema, runOuterLoop } from './outer.js';
 
 export const DemoConfigSchema = z.object({
   outer: z.enum(OUTER_KINDS).default('rest-em').describe('Outer RL loop: ReST-EM (SEAL) or GRPO'),
+  prompt: z
+    .enum(PEOPLE_SELF_EDIT_STYLES)
+    .default('self-qa')
+    .describe('Self-edit prompt the generator learns (the other two styles form the static baseline)'),
   rounds: z.number().int().min(1).default(2).describe('Outer-loop rounds'),
   rlContexts: z.number().int().min(1).default(8).describe('RL contexts per round'),
   samples: z.number().int().min(1).default(4).describe('Self-edits sampled per RL context'),

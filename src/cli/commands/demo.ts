@@ -114,7 +114,7 @@ export const demoCommand: Command<typeof schema> = {
     };
     process.on('SIGINT', onSigint);
     log(`run directory: ${run.dir}`);
-    const pp = await loadPeopleProblem(modelDir, 8);
+    const pp = await loadPeopleProblem(modelDir, 8, cfg.prompt);
     const summary = await runDemo(pp, o.resume === undefined ? o.model : modelDir, cfg, run, {
       log,
       resume: o.resume !== undefined,

@@ -9,11 +9,16 @@ import { type Condition, evaluateConditions, formatTable } from '../../outer/eva
 import { RunDir, runName } from '../../report/run.js';
 import { ParseOptionsSchema } from '../../selfedit/parse.js';
 import { loadPeopleProblem } from '../../tasks/people/seal.js';
+import { PEOPLE_SELF_EDIT_STYLES } from '../../tasks/people/selfedit.js';
 import type { Command } from '../args.js';
 import { BackendOption, log } from './common.js';
 import { resolveModelDir } from './train.js';
 
 const schema = z.object({
+  prompt: z
+    .enum(PEOPLE_SELF_EDIT_STYLES)
+    .default('self-qa')
+    .describe('Self-edit prompt of the generator (the other two styles form the static baseline)'),
   model: z.string().default('default').describe('People-world model directory ("default" = the bundled one)'),
   policy: z.string().optional().describe('Generator adapter from `seal train` (adds the "seal" condition)'),
   contexts: z.number().int().min(1).default(16).describe('Held-out people evaluated'),
@@ -37,7 +42,7 @@ export const evalCommand: Command<typeof schema> = {
   async run(o) {
     await initEngine(o.backend);
     const modelDir = resolveModelDir(o.model);
-    const pp = await loadPeopleProblem(modelDir, 0);
+    const pp = await loadPeopleProblem(modelDir, 0, o.prompt);
     const run = RunDir.create(o.out, runName('people', 'eval', 0), o);
     const conditions: Condition[] = baselineConditions(pp.staticPrompts);
     if (o.policy !== undefined)

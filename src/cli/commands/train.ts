@@ -13,6 +13,7 @@ import { OuterConfigSchema, runOuterLoop } from '../../outer/outer.js';
 import type { RoundSummary } from '../../outer/rollout.js';
 import { RunDir, runName } from '../../report/run.js';
 import { loadPeopleProblem } from '../../tasks/people/seal.js';
+import { PEOPLE_SELF_EDIT_STYLES } from '../../tasks/people/selfedit.js';
 import type { Command } from '../args.js';
 import { readJsonConfig, UsageError } from '../args.js';
 import { BackendOption, log } from './common.js';
@@ -22,6 +23,10 @@ export const SealTrainConfigSchema = z.object({
     .string()
     .default('default')
     .describe('Base model directory from `seal pretrain` ("default" = the bundled model)'),
+  prompt: z
+    .enum(PEOPLE_SELF_EDIT_STYLES)
+    .default('self-qa')
+    .describe('Self-edit prompt the generator learns (implications | rewrite | self-qa)'),
   outer: OuterConfigSchema.prefault({ kind: 'rest-em' }),
 });
 export type SealTrainConfig = z.infer<typeof SealTrainConfigSchema>;
@@ -66,7 +71,11 @@ export const trainCommand: Command<typeof schema> = {
       cfg = readJsonConfig(SealTrainConfigSchema, o.config);
       run = RunDir.create(o.out, runName('people', cfg.outer.kind, cfg.outer.seed), cfg);
     }
-    const { problem } = await loadPeopleProblem(resolveModelDir(cfg.model), cfg.outer.heldOutContexts);
+    const { problem } = await loadPeopleProblem(
+      resolveModelDir(cfg.model),
+      cfg.outer.heldOutContexts,
+      cfg.prompt,
+    );
     const model = problem.env.model;
     const resume = o.resume === undefined ? undefined : await loadLastRound(run, model);
     if (o.resume !== undefined) {

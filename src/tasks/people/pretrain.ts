@@ -31,7 +31,9 @@ import { generateWorld, WorldConfigSchema } from './world.js';
 export const EOS_TOKEN = '<|endoftext|>';
 
 export const PretrainConfigSchema = z.object({
-  world: WorldConfigSchema.default(WorldConfigSchema.parse({ pretrainPeople: 200, biosPerPerson: 10 })).describe(
+  world: WorldConfigSchema.default(
+    WorldConfigSchema.parse({ pretrainPeople: 200, biosPerPerson: 10 }),
+  ).describe(
     'The people world (seed and sizes); 200 pretraining people with 10 augmented biographies each by default',
   ),
   demosPerStyle: z
