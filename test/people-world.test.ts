@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SealError } from '../src/errors.js';
 import { ATTRIBUTES, bundledBiosData, loadBiosData } from '../src/tasks/people/data.js';
+import { extraRlContexts } from '../src/tasks/people/seal.js';
+import { copyDemos, selfEditDemos } from '../src/tasks/people/selfedit.js';
 import {
   assertNoHeldOutLeak,
   parseWorld,
@@ -211,6 +213,20 @@ describe('pretrainDocuments', () => {
     expect(qa.text).toMatch(/^Q: .*\?\nA: .+\n$/);
     const again = pretrainDocuments(world, new Rng(7));
     expect(again).toEqual(docs);
+  });
+
+  it('extra RL people (auxiliary world) never occur in the pretraining corpus, copy demonstrations included', () => {
+    const extra = extraRlContexts(world, 60);
+    expect(extra).toHaveLength(60);
+    expect(new Set(extra.map((c) => c.id)).size).toBe(60);
+    const docs = pretrainDocuments(world, new Rng(7), { extraSources: [selfEditDemos(), copyDemos(300)] });
+    const everyone = world.people.map((p) => p.fullName);
+    for (const c of extra) {
+      expect(docs.some((d) => d.text.includes(c.title))).toBe(false);
+      expect(everyone.some((n) => n.includes(c.title) || c.title.includes(n))).toBe(false);
+      expect(c.questions).toHaveLength(6);
+    }
+    expect(extraRlContexts(world, 60)).toEqual(extra); // deterministic
   });
 
   it('adds paraphrases on request and checks extra sources for held-out leaks', () => {

@@ -40,7 +40,15 @@ export const DemoConfigSchema = z.object({
     .default('self-qa')
     .describe('Self-edit prompt the generator learns (the other two styles form the static baseline)'),
   rounds: z.number().int().min(1).default(2).describe('Outer-loop rounds'),
-  rlContexts: z.number().int().min(1).default(8).describe('RL contexts per round'),
+  rlPeople: z
+    .number()
+    .int()
+    .min(1)
+    .default(400)
+    .describe(
+      "RL people: the world's rl split topped up with never-pretrained people from an auxiliary world",
+    ),
+  rlContexts: z.number().int().min(1).default(16).describe('RL contexts per round'),
   samples: z.number().int().min(1).default(4).describe('Self-edits sampled per RL context'),
   evalContexts: z.number().int().min(1).default(16).describe('Held-out people in the results table'),
   seeds: z.number().int().min(1).default(3).describe('Seeds per held-out context'),

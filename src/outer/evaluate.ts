@@ -40,34 +40,43 @@ export interface ConditionResult extends MeanCi {
   readonly seeds: number;
 }
 
-/** The fine-tuning sequences a condition produces for one context and seed. */
-function sequencesFor(p: SealProblem, cond: Condition, c: Context, seed: number, s: EvalSettings): string[] {
-  const passageOnly = selfEditSequences('', c, { ...s.parse, appendPassage: true });
-  const sample = (prompt: (x: Context) => string, policy: LoraAdapter | undefined, k: number) =>
-    sampleSelfEdits(p.env.model, p.env.tok, [c], prompt, {
-      k,
+/**
+ * The fine-tuning sequences a condition produces for every context under one seed. Self-edits for all contexts are
+ * sampled in batched generate calls (one sample per context and prompt), seeded by `seed`.
+ */
+function sequencesFor(
+  p: SealProblem,
+  cond: Condition,
+  contexts: readonly Context[],
+  seed: number,
+  s: EvalSettings,
+): string[][] {
+  const passageOnly = (c: Context) => selfEditSequences('', c, { ...s.parse, appendPassage: true });
+  const sample = (prompt: (x: Context) => string, policy: LoraAdapter | undefined, salt: number) =>
+    sampleSelfEdits(p.env.model, p.env.tok, contexts, prompt, {
+      k: 1,
       temperature: s.temperature,
       topP: s.topP,
       maxNewTokens: s.maxNewTokens,
-      seed,
+      seed: seed * 100_003 + salt,
       ...(policy === undefined ? {} : { deltas: [policy] }),
-    })[0]!;
+    }).map((g) => g[0]!.completion);
   switch (cond.kind) {
     case 'base':
-      return [];
+      return contexts.map(() => []);
     case 'passage':
-      return passageOnly;
+      return contexts.map(passageOnly);
     case 'selfedit': {
-      const [e] = sample(p.prompt, cond.policy, 1);
-      return [...selfEditSequences(e!.completion, c, s.parse), ...passageOnly];
+      const edits = sample(p.prompt, cond.policy, 0);
+      return contexts.map((c, i) => [...selfEditSequences(edits[i]!, c, s.parse), ...passageOnly(c)]);
     }
-    case 'static':
-      return [
-        ...cond.prompts.flatMap((prompt) =>
-          selfEditSequences(sample(prompt, undefined, 1)[0]!.completion, c, s.parse),
-        ),
-        ...passageOnly,
-      ];
+    case 'static': {
+      const perPrompt = cond.prompts.map((prompt, j) => sample(prompt, undefined, j + 1));
+      return contexts.map((c, i) => [
+        ...perPrompt.flatMap((edits) => selfEditSequences(edits[i]!, c, s.parse)),
+        ...passageOnly(c),
+      ]);
+    }
     default: {
       const never: never = cond;
       throw new Error(`unreachable condition ${String(never)}`);
@@ -91,10 +100,11 @@ export async function evaluateConditions(
   });
   for (const cond of conditions) {
     // Self-edits are sampled here (the generator lives in this thread); the inner loops may run on workers.
+    const perSeed = s.seeds.map((seed) => sequencesFor(p, cond, contexts, seed, s));
     const jobs = contexts.flatMap((c, ci) =>
-      s.seeds.map((seed) => ({
+      s.seeds.map((seed, si) => ({
         context: c,
-        sequences: sequencesFor(p, cond, c, seed * 100_003 + ci, s),
+        sequences: perSeed[si]![ci]!,
         cfg: s.inner,
         seed: seed * 7 + ci,
       })),
@@ -146,10 +156,8 @@ export async function evaluateContinued(
   for (const cond of conditions) {
     const sums = contexts.map(() => 0);
     for (const seed of s.seeds) {
-      const items = contexts.map((c, ci) => ({
-        context: c,
-        sequences: sequencesFor(p, cond, c, seed * 100_003 + ci, s),
-      }));
+      const seqs = sequencesFor(p, cond, contexts, seed, s);
+      const items = contexts.map((c, ci) => ({ context: c, sequences: seqs[ci]! }));
       const r = continuedPretraining(p.env, items, s.inner, seed * 7 + 1);
       r.perContext.forEach((a, ci) => {
         sums[ci]! += a;
@@ -192,10 +200,8 @@ export function evaluateForgetting(
   const n = contexts.length;
   const matrix = contexts.map(() => contexts.map(() => 0));
   for (const seed of s.seeds) {
-    const items = contexts.map((c, ci) => ({
-      context: c,
-      sequences: sequencesFor(p, cond, c, seed * 100_003 + ci, s),
-    }));
+    const seqs = sequencesFor(p, cond, contexts, seed, s);
+    const items = contexts.map((c, ci) => ({ context: c, sequences: seqs[ci]! }));
     const r = forgettingMatrix(p.env, items, s.inner, seed * 7 + 2);
     for (let i = 0; i < n; i++)
       for (let j = 0; j < n; j++) matrix[i]![j]! += r.matrix[i]![j]! / s.seeds.length;

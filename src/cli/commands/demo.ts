@@ -15,6 +15,7 @@ import { resolveModelDir } from './train.js';
 export const QUICK_DEMO: Partial<DemoConfig> = {
   rounds: 1,
   rlContexts: 2,
+  rlPeople: 40,
   samples: 2,
   evalContexts: 2,
   seeds: 1,
@@ -114,7 +115,7 @@ export const demoCommand: Command<typeof schema> = {
     };
     process.on('SIGINT', onSigint);
     log(`run directory: ${run.dir}`);
-    const pp = await loadPeopleProblem(modelDir, 8, cfg.prompt);
+    const pp = await loadPeopleProblem(modelDir, 8, cfg.prompt, cfg.rlPeople);
     const summary = await runDemo(pp, o.resume === undefined ? o.model : modelDir, cfg, run, {
       log,
       resume: o.resume !== undefined,

@@ -20,6 +20,10 @@ const schema = z.object({
     .default('self-qa')
     .describe('Self-edit prompt of the generator (the other two styles form the static baseline)'),
   model: z.string().default('default').describe('People-world model directory ("default" = the bundled one)'),
+  policyOnly: z
+    .boolean()
+    .default(false)
+    .describe('Evaluate only the "seal" condition of --policy (skip the baselines)'),
   policy: z.string().optional().describe('Generator adapter from `seal train` (adds the "seal" condition)'),
   contexts: z.number().int().min(1).default(16).describe('Held-out people evaluated'),
   seeds: z.number().int().min(1).default(3).describe('Seeds per context'),
@@ -44,7 +48,7 @@ export const evalCommand: Command<typeof schema> = {
     const modelDir = resolveModelDir(o.model);
     const pp = await loadPeopleProblem(modelDir, 0, o.prompt);
     const run = RunDir.create(o.out, runName('people', 'eval', 0), o);
-    const conditions: Condition[] = baselineConditions(pp.staticPrompts);
+    const conditions: Condition[] = o.policyOnly ? [] : baselineConditions(pp.staticPrompts);
     if (o.policy !== undefined)
       conditions.push({
         kind: 'selfedit',

@@ -27,6 +27,14 @@ export const SealTrainConfigSchema = z.object({
     .enum(PEOPLE_SELF_EDIT_STYLES)
     .default('self-qa')
     .describe('Self-edit prompt the generator learns (implications | rewrite | self-qa)'),
+  rlPeople: z
+    .number()
+    .int()
+    .min(0)
+    .default(400)
+    .describe(
+      "RL people: the world's rl split topped up with never-pretrained people from an auxiliary world",
+    ),
   outer: OuterConfigSchema.prefault({ kind: 'rest-em' }),
 });
 export type SealTrainConfig = z.infer<typeof SealTrainConfigSchema>;
@@ -75,6 +83,7 @@ export const trainCommand: Command<typeof schema> = {
       resolveModelDir(cfg.model),
       cfg.outer.heldOutContexts,
       cfg.prompt,
+      cfg.rlPeople,
     );
     const model = problem.env.model;
     const resume = o.resume === undefined ? undefined : await loadLastRound(run, model);

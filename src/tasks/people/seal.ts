@@ -10,9 +10,14 @@ import { loadHfModel } from '../../model/io/hf.js';
 import type { SealProblem } from '../../outer/rollout.js';
 import { loadTokenizer } from '../../tokenizer/load.js';
 import type { Context, Task } from '../types.js';
-import { PEOPLE_SELF_EDIT_STYLES, type PeopleSelfEditStyle, peopleSelfEditPrompt } from './selfedit.js';
-import { peopleTask } from './task.js';
-import { generateWorld, type World, WorldConfigSchema } from './world.js';
+import {
+  COPY_WORLD_OFFSET,
+  PEOPLE_SELF_EDIT_STYLES,
+  type PeopleSelfEditStyle,
+  peopleSelfEditPrompt,
+} from './selfedit.js';
+import { peopleTask, personContext } from './task.js';
+import { generateWorld, splitPeople, type World, WorldConfigSchema } from './world.js';
 
 export interface PeopleProblem {
   readonly problem: SealProblem;
@@ -48,10 +53,48 @@ export function readWorldConfig(modelDir: string) {
  * model an inner loop on oracle QA restatements of every fact reaches 67% held-out accuracy, oracle full-name
  * sentences ("implications") only 25% (passage alone 12.5%; 8 people, 20 epochs) — so only self-QA leaves RL room.
  */
+const EXTRA_RL_OFFSET = 15_485_863;
+
+/**
+ * RL people beyond the world's `rl` split, from an auxiliary world: none shares (or contains, or is contained in) a
+ * name with anyone of the main world or the copy-demonstration world, so none was ever pretrained on. With only the
+ * split's 40 people, ReST-EM memorised their facts: RL reward rose 18% → 33% over 4 rounds while held-out accuracy
+ * fell 25% → 20%.
+ */
+export function extraRlContexts(world: World, count: number): Context[] {
+  if (count <= 0) return [];
+  const taken = new Set(world.people.map((p) => p.fullName));
+  // A prefix of the copy world at least as long as any copy-demonstration count used (people are drawn in order).
+  const copy = generateWorld({
+    ...world.config,
+    seed: world.config.seed + COPY_WORLD_OFFSET,
+    pretrainPeople: 4000,
+    rlPeople: 1,
+    evalPeople: 1,
+  });
+  for (const p of copy.people) taken.add(p.fullName);
+  const names = [...taken];
+  const aux = generateWorld({
+    ...world.config,
+    seed: world.config.seed + EXTRA_RL_OFFSET,
+    pretrainPeople: Math.ceil(count * 1.2) + 10,
+    rlPeople: 1,
+    evalPeople: 1,
+  });
+  return splitPeople(aux, 'pretrain')
+    .filter(
+      (p) => !taken.has(p.fullName) && !names.some((n) => n.includes(p.fullName) || p.fullName.includes(n)),
+    )
+    .slice(0, count)
+    .map((p, i) => ({ ...personContext(p, aux.config.seed), id: `rl-extra-${String(i).padStart(4, '0')}` }));
+}
+
 export async function loadPeopleProblem(
   modelDir: string,
   heldOutCount: number,
   style: PeopleSelfEditStyle = 'self-qa',
+  /** RL people in all: the world's rl split topped up from `extraRlContexts` (0 = the split alone). */
+  rlPeople = 0,
 ): Promise<PeopleProblem> {
   const world = generateWorld(readWorldConfig(modelDir));
   const { model } = await loadHfModel(modelDir);
@@ -60,7 +103,10 @@ export async function loadPeopleProblem(
   const env: InnerEnv = { model, tok, task };
   const problem: SealProblem = {
     env,
-    rlContexts: task.splits['rl'] ?? [],
+    rlContexts: [
+      ...(task.splits['rl'] ?? []),
+      ...extraRlContexts(world, rlPeople - (task.splits['rl'] ?? []).length),
+    ],
     heldOut: (task.splits['eval'] ?? []).slice(0, heldOutCount),
     prompt: (c) => peopleSelfEditPrompt(c.title, c.passage, style),
   };

@@ -99,6 +99,9 @@ function demo(
  * which does not transfer to new people). They come from a separate world seed and share no name with anyone in
  * the main world.
  */
+/** Seed offset of the world the copy demonstrations' people come from. */
+export const COPY_WORLD_OFFSET = 7919;
+
 export function copyDemos(count: number): PretrainDocumentSource {
   return (world: World, rng: Rng): PretrainDocument[] => {
     if (count === 0) return [];
@@ -106,7 +109,7 @@ export function copyDemos(count: number): PretrainDocumentSource {
     const taken = new Set(names);
     const other = generateWorld({
       ...world.config,
-      seed: world.config.seed + 7919,
+      seed: world.config.seed + COPY_WORLD_OFFSET,
       pretrainPeople: Math.ceil(count * 1.1) + 10,
       rlPeople: 1,
       evalPeople: 1,
