@@ -13,7 +13,7 @@ import { selfEditSequences } from '../../selfedit/parse.js';
 import { loadTokenizer } from '../../tokenizer/load.js';
 import type { Command } from '../args.js';
 import { BackendOption, log } from './common.js';
-import { FormatOption, selfEditPromptFor } from './formats.js';
+import { FormatOption, PeoplePromptOption, selfEditPromptFor } from './formats.js';
 
 const schema = z.object({
   model: z.string().describe('Base model: a Hugging Face directory (with tokenizer.json)'),
@@ -25,6 +25,7 @@ const schema = z.object({
     .optional()
     .describe('Generator adapter from `seal train` (default: the base model writes the self-edit)'),
   format: FormatOption,
+  prompt: PeoplePromptOption,
   temperature: z.number().min(0).default(1).describe('Self-edit sampling temperature'),
   topP: z.number().gt(0).max(1).default(0.95).describe('Self-edit nucleus sampling'),
   maxNewTokens: z.number().int().min(1).default(200).describe('Maximum self-edit length'),
@@ -67,7 +68,7 @@ export const adaptCommand: Command<typeof schema> = {
       model,
       tok,
       [context],
-      (c) => selfEditPromptFor(o.format, c.title, c.passage),
+      (c) => selfEditPromptFor(o.format, c.title, c.passage, o.prompt),
       {
         k: 1,
         temperature: o.temperature,

@@ -3,7 +3,11 @@
  * SEAL's SQuAD prompts (for real instruction-following models).
  */
 import { z } from 'zod';
-import { peopleSelfEditPrompt } from '../../tasks/people/selfedit.js';
+import {
+  PEOPLE_SELF_EDIT_STYLES,
+  type PeopleSelfEditStyle,
+  peopleSelfEditPrompt,
+} from '../../tasks/people/selfedit.js';
 import { answerPrompt as peopleAnswerPrompt, answerStop as peopleStop } from '../../tasks/people/text.js';
 import {
   answerPrompt as squadAnswerPrompt,
@@ -16,10 +20,22 @@ export const FormatOption = z
   .describe("Prompt format: people (the default model) or squad (SEAL's SQuAD prompts)");
 export type Format = z.infer<typeof FormatOption>;
 
-export function selfEditPromptFor(format: Format, title: string, passage: string): string {
+export const PeoplePromptOption = z
+  .enum(PEOPLE_SELF_EDIT_STYLES)
+  .default('self-qa')
+  .describe(
+    'Self-edit prompt in the people format (the one the outer loop trained; SQuAD uses implications)',
+  );
+
+export function selfEditPromptFor(
+  format: Format,
+  title: string,
+  passage: string,
+  style: PeopleSelfEditStyle = 'self-qa',
+): string {
   switch (format) {
     case 'people':
-      return peopleSelfEditPrompt(title, passage, 'implications');
+      return peopleSelfEditPrompt(title, passage, style);
     case 'squad':
       return squadSelfEditPrompt({ title, passage }, 'implications');
     default: {
