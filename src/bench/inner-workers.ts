@@ -7,8 +7,8 @@
  *   npm run build && node dist/bench/inner-workers.js [--engine wasm|native] [--model DIR] [--workers 1,2]
  *     [--jobs 8] [--repeats 5] [--epochs 10] [--out FILE.json]
  *
- * --model: a Hugging Face people model dir (default /tmp/runs/pt200/model when present, else a freshly initialised
- * model of the same shape, whose QA is meaningless but whose compute is about the same).
+ * --model: a Hugging Face people model dir (default: the bundled people-default model; if absent, a freshly
+ * initialised model of the same shape, whose QA is meaningless but whose compute is about the same).
  * "cores used" is the process's CPU time (all threads) per wall second: on a shared machine it shows whether the
  * workers actually got both cores, which the load average alone does not (sessions share CPU fairly by autogroup).
  * --engine native: the native addon in the parent and in every worker. Workers need SEAL_NATIVE_THREADS=1 (one
@@ -17,6 +17,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { assetPath } from '../assets.js';
 import { engineInfo, initEngine } from '../engine/index.js';
 import { InnerLoopConfigSchema } from '../inner/inner-loop.js';
 import { type InnerJob, InnerLoopPool, loadInnerEnv } from '../inner/pool.js';
@@ -30,7 +31,7 @@ import { generateWorld, type WorldConfig, WorldConfigSchema } from '../tasks/peo
 import { serializeTokenizerJson } from '../tokenizer/hf.js';
 import { Rng } from '../util/rng.js';
 
-const DEFAULT_MODEL = '/tmp/runs/pt200/model';
+const DEFAULT_MODEL = assetPath('models/people-default');
 const log = (m: string) => process.stderr.write(`[inner-workers] ${m}\n`);
 
 function arg(name: string): string | undefined {
