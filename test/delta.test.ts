@@ -1,17 +1,20 @@
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initEngine } from '../src/engine/index.js';
 import { type Tensor2D, tf } from '../src/engine/tf.js';
 import { Transformer } from '../src/model/model.js';
 import { checksum } from '../src/model/params.js';
 import { evaluateEdits, generatorConditions } from '../src/outer/delta-eval.js';
-import { DeltaTrainConfigSchema, trainEditGenerator } from '../src/outer/delta-train.js';
+import { DeltaTrainConfigSchema, editFor, trainEditGenerator } from '../src/outer/delta-train.js';
 import { answerBatch, answerNll, textBatch } from '../src/rewards/delta.js';
 import { exactMatchScorer } from '../src/rewards/squad-score.js';
 import { contextEmbedding } from '../src/selfedit/delta/embedding.js';
 import { EditGenerator, EditGeneratorConfigSchema } from '../src/selfedit/delta/generator.js';
+import { editToAdapter, loadEditGenerator, saveEditGenerator } from '../src/selfedit/delta/io.js';
 import { buildTokenizer } from '../src/tasks/people/pretrain.js';
 import type { Context } from '../src/tasks/types.js';
 import { tinyLlama } from './helpers/models.js';
+import { tempDir } from './helpers/paths.js';
 
 const ctx = (i: number): Context => ({
   id: `p${i}`,
@@ -166,5 +169,41 @@ describe('EditGenerator (weight-delta self-edits) on a tiny model', () => {
     ]);
     expect(x).toBe(y);
     gen.dispose();
+  });
+
+  it('save → load reproduces the generator; one edit converts to an equivalent PEFT-style LoRA adapter', async () => {
+    const cfg = DeltaTrainConfigSchema.parse({
+      generator: { latent: 8, hidden: 16 },
+      optimizer: { kind: 'direct', steps: 5, batchContexts: 2, learningRate: 1e-2 },
+    });
+    const { generator } = await trainEditGenerator(env, contexts, cfg, { quiet: true });
+    const dir = join(tempDir(), 'gen');
+    await saveEditGenerator(generator, dir);
+    const loaded = await loadEditGenerator(env.model, dir);
+    const ids = tf.tensor2d([[1, 5, 9, 12, 3]], [1, 5], 'int32') as Tensor2D;
+    const logits = (gen: EditGenerator) => {
+      const { edit, z } = editFor(env, gen, contexts[1]!.passage);
+      const out = tf.tidy(() => env.model.forward(ids, { deltas: [edit] }).dataSync());
+      const adapter = editToAdapter(gen, edit);
+      const viaAdapter = tf.tidy(() => env.model.forward(ids, { deltas: [adapter] }).dataSync());
+      z.dispose();
+      adapter.dispose();
+      return { out, viaAdapter };
+    };
+    const a = logits(generator);
+    const b = logits(loaded);
+    expect(Array.from(b.out)).toEqual(Array.from(a.out));
+    for (let i = 0; i < a.out.length; i++) expect(a.viaAdapter[i]).toBeCloseTo(a.out[i]!, 4);
+    expect(
+      a.out.some((x, i) => Math.abs(x - (tf.tidy(() => env.model.forward(ids).dataSync())[i] ?? 0)) > 1e-6),
+    ).toBe(true);
+    // A generator saved for another shape is refused, naming the tensor, and nothing is half-loaded.
+    const other = Transformer.init(tinyLlama({ vocabSize: env.tok.vocabSize, dim: 48, hiddenDim: 96 }), 3);
+    await expect(loadEditGenerator(other, dir)).rejects.toThrow(/encoder\.0|edit_/);
+    await expect(loadEditGenerator(env.model, tempDir())).rejects.toThrow(/edit_generator\.json/);
+    ids.dispose();
+    generator.dispose();
+    loaded.dispose();
+    other.dispose();
   });
 });

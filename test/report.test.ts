@@ -98,6 +98,58 @@ describe('seal demo --quick and its report', () => {
     },
   );
 
+  it("seal adapt --mode delta turns the demo's EditGenerator into a PEFT adapter that seal ask uses", () => {
+    const dir = tempDir();
+    const passage = join(dir, 'bio.txt');
+    writeFileSync(
+      passage,
+      'Ann Lee Smith was born on May 1, 1990. She studied Biology at Tufts University.\n',
+    );
+    const out = join(dir, 'adapter');
+    const r = seal([
+      'adapt',
+      '--model',
+      'default',
+      '--passage',
+      passage,
+      '--title',
+      'Ann Lee Smith',
+      '--mode',
+      'delta',
+      '--generator',
+      join(runDir, 'edit-generator'),
+      '--out',
+      out,
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/one EditGenerator forward pass \(\d+\.\d ms\)/);
+    expect(existsSync(join(out, 'adapter_config.json'))).toBe(true);
+    const ask = seal([
+      'ask',
+      '--model',
+      'default',
+      '--adapter',
+      out,
+      '--question',
+      'Where was Ann Lee Smith born?',
+    ]);
+    expect(ask.code, ask.stderr).toBe(0);
+    expect(ask.stdout.trim().length).toBeGreaterThan(0);
+    const missing = seal([
+      'adapt',
+      '--model',
+      'default',
+      '--passage',
+      passage,
+      '--mode',
+      'delta',
+      '--out',
+      join(dir, 'x'),
+    ]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('--generator');
+  });
+
   it('seal runs lists the finished demo and an interrupted run with their headline numbers', () => {
     const root = join(runDir, '..');
     const broken = join(root, 'people-rest-em-3-20261125T000000Z');

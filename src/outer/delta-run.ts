@@ -7,6 +7,7 @@ import { trainAdapter } from '../inner/inner-loop.js';
 import type { LoraAdapter } from '../lora/adapter.js';
 import type { RunDir } from '../report/run.js';
 import { textBatch } from '../rewards/delta.js';
+import { saveEditGenerator } from '../selfedit/delta/io.js';
 import { sampleSelfEdits } from '../selfedit/generate.js';
 import { selfEditSequences } from '../selfedit/parse.js';
 import type { PeopleProblem } from '../tasks/people/seal.js';
@@ -75,7 +76,10 @@ export async function runDeltaMode(
   cfg: DeltaTrainConfig,
   s: EvalSettings,
   run?: RunDir,
-  opts: { readonly quiet?: boolean } = {},
+  opts: {
+    readonly quiet?: boolean /** Save the trained generator here (for `seal adapt --mode delta`). */;
+    readonly saveDir?: string;
+  } = {},
 ): Promise<DeltaRunResult> {
   const env = pp.problem.env;
   const unrelated = textBatch(
@@ -104,6 +108,8 @@ export async function runDeltaMode(
     ],
     { paraphrases, neighbourhood: evalContexts, unrelated },
   );
+  if (opts.saveDir !== undefined)
+    await saveEditGenerator(generator, opts.saveDir, { optimizer: cfg.optimizer });
   generator.dispose();
   run?.append({ kind: 'delta-eval', optimizer: cfg.optimizer.kind, scores });
   return { optimizer: cfg.optimizer.kind, scores, logs, trainS: wallS };

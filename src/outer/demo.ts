@@ -5,6 +5,7 @@
  * `summary.json` (the layout other tools read) into the run directory. Resumable: every finished condition and
  * round is on disk.
  */
+import { join } from 'node:path';
 import { z } from 'zod';
 import { InnerLoopConfigSchema } from '../inner/inner-loop.js';
 import type { RunDir } from '../report/run.js';
@@ -225,7 +226,7 @@ export async function runDemo(
         }),
         settings,
         run,
-        opts,
+        { ...opts, saveDir: join(run.dir, 'edit-generator') },
       );
       deltaScores = d.scores;
       deltaTrainS = d.trainS;

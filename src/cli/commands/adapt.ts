@@ -8,15 +8,23 @@ import { InnerLoopConfigSchema, trainAdapter } from '../../inner/inner-loop.js';
 import { loadAdapter, saveAdapter } from '../../lora/io.js';
 import { loadModel } from '../../model/io/load.js';
 import { checksum } from '../../model/params.js';
+import { editFor } from '../../outer/delta-train.js';
+import { editToAdapter, loadEditGenerator } from '../../selfedit/delta/io.js';
 import { sampleSelfEdits } from '../../selfedit/generate.js';
 import { selfEditSequences } from '../../selfedit/parse.js';
 import { loadTokenizer } from '../../tokenizer/load.js';
-import type { Command } from '../args.js';
+import { type Command, UsageError } from '../args.js';
 import { BackendOption, log } from './common.js';
 import { FormatOption, PeoplePromptOption, selfEditPromptFor } from './formats.js';
+import { resolveModelDir } from './train.js';
 
 const schema = z.object({
-  model: z.string().describe('Base model: a Hugging Face directory (with tokenizer.json)'),
+  model: z
+    .string()
+    .default('default')
+    .describe(
+      'Base model: a Hugging Face directory with tokenizer.json ("default" = the bundled people model)',
+    ),
   passage: z.string().describe('Text file with the new document'),
   out: z.string().describe('Output adapter directory (PEFT format) + selfedit.txt'),
   title: z.string().optional().describe('Title of the document (default: its first line)'),
@@ -24,6 +32,16 @@ const schema = z.object({
     .string()
     .optional()
     .describe('Generator adapter from `seal train` (default: the base model writes the self-edit)'),
+  mode: z
+    .enum(['text', 'delta'])
+    .default('text')
+    .describe(
+      'text: the model writes a self-edit and an inner loop trains the adapter; delta: one EditGenerator forward pass',
+    ),
+  generator: z
+    .string()
+    .optional()
+    .describe('EditGenerator directory for --mode delta (e.g. RUN_DIR/edit-generator from `seal demo`)'),
   format: FormatOption,
   prompt: PeoplePromptOption,
   temperature: z.number().min(0).default(1).describe('Self-edit sampling temperature'),
@@ -43,7 +61,10 @@ export const adaptCommand: Command<typeof schema> = {
   summary:
     'Adapt a model to a new document: it writes a self-edit, trains a PEFT LoRA adapter on it, saves the adapter.',
   schema,
-  examples: ['seal adapt --model assets/models/people-default --passage bio.txt --out adapters/bio'],
+  examples: [
+    'seal adapt --model assets/models/people-default --passage bio.txt --out adapters/bio',
+    'seal adapt --model assets/models/people-default --passage bio.txt --mode delta --generator runs/people-demo-0-…/edit-generator --out adapters/bio-delta',
+  ],
   async run(o) {
     await initEngine(o.backend);
     let text: string;
@@ -58,10 +79,29 @@ export const adaptCommand: Command<typeof schema> = {
     const passage = text.trim();
     if (passage === '') throw new SealError('passage is empty', o.passage);
     const title = o.title ?? passage.split(/[\n.]/)[0]!.split(' ').slice(0, 3).join(' ');
-    const { model } = await loadModel(o.model);
-    const tok = loadTokenizer(o.model, { vocabSize: model.config.vocabSize });
+    const modelDir = resolveModelDir(o.model);
+    const { model } = await loadModel(modelDir);
+    const tok = loadTokenizer(modelDir, { vocabSize: model.config.vocabSize });
     const before = checksum(model.params);
     const policy = o.policy === undefined ? undefined : await loadAdapter(o.policy, model);
+    if (o.mode === 'delta') {
+      if (o.generator === undefined) throw new UsageError('--mode delta needs --generator DIR');
+      const gen = await loadEditGenerator(model, o.generator);
+      const t1 = performance.now();
+      const { edit, z: latent } = editFor({ model, tok }, gen, `${title}\n${passage}`);
+      const adapter = editToAdapter(gen, edit);
+      const ms = performance.now() - t1;
+      latent.dispose();
+      gen.dispose();
+      await saveAdapter(adapter, model, o.out, {
+        baseModel: o.model,
+        overwrite: o.overwrite,
+        metadata: { seal_mode: 'delta', seal_generator: o.generator },
+      });
+      if (checksum(model.params) !== before) throw new Error('base model changed');
+      log(`wrote ${o.out} from one EditGenerator forward pass (${ms.toFixed(1)} ms)`);
+      return;
+    }
     const t0 = performance.now();
     const context = { id: 'doc', title, passage, questions: [] };
     const sampled = sampleSelfEdits(

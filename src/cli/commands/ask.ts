@@ -7,9 +7,15 @@ import { loadTokenizer } from '../../tokenizer/load.js';
 import type { Command } from '../args.js';
 import { BackendOption } from './common.js';
 import { answerPromptFor, FormatOption } from './formats.js';
+import { resolveModelDir } from './train.js';
 
 const schema = z.object({
-  model: z.string().describe('Base model: a Hugging Face directory (with tokenizer.json)'),
+  model: z
+    .string()
+    .default('default')
+    .describe(
+      'Base model: a Hugging Face directory with tokenizer.json ("default" = the bundled people model)',
+    ),
   adapter: z.string().optional().describe('PEFT LoRA adapter to apply (e.g. from `seal adapt`)'),
   question: z.string().min(1).describe('The question, asked without the document'),
   title: z.string().default('').describe('Topic line for the squad format'),
@@ -28,8 +34,9 @@ export const askCommand: Command<typeof schema> = {
   ],
   async run(o) {
     await initEngine(o.backend);
-    const { model } = await loadModel(o.model);
-    const tok = loadTokenizer(o.model, { vocabSize: model.config.vocabSize });
+    const modelDir = resolveModelDir(o.model);
+    const { model } = await loadModel(modelDir);
+    const tok = loadTokenizer(modelDir, { vocabSize: model.config.vocabSize });
     const adapter = o.adapter === undefined ? undefined : await loadAdapter(o.adapter, model);
     const { prompt, stop } = answerPromptFor(o.format, o.title, o.question);
     const r = generate(model, [tok.encode(prompt, { addBos: true })], {

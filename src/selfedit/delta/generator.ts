@@ -52,7 +52,7 @@ export const EditGeneratorConfigSchema = z.object({
 export type EditGeneratorConfig = z.infer<typeof EditGeneratorConfigSchema>;
 
 interface DecoderModule {
-  readonly a: Tensor2D; // (in, r), fixed
+  a: Tensor2D; // (in, r), fixed (replaced only when loading a saved generator)
   readonly d: Variable; // (latent, r·out)
   readonly outFeatures: number;
 }
@@ -170,6 +170,15 @@ export class EditGenerator {
   /** The edit for a latent (1, latent). */
   edit(z: Tensor2D): GeneratedDelta {
     return new GeneratedDelta(this, z);
+  }
+
+  /** Replaces a fixed (non-variable) tensor by name — the decoder's A when loading a saved generator. */
+  setFixed(name: string, value: Tensor): void {
+    const module = name.endsWith('.edit_A') ? name.slice(0, -'.edit_A'.length) : undefined;
+    const m = module === undefined ? undefined : (this.decoder as Map<string, DecoderModule>).get(module);
+    if (m === undefined) throw new Error(`EditGenerator has no fixed tensor ${name}`);
+    m.a.dispose();
+    m.a = tf.keep(tf.clone(value)) as Tensor2D;
   }
 
   /** Parameters by name (for saving and checksums). */

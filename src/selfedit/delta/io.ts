@@ -1,0 +1,94 @@
+/**
+ * Saving and loading a trained EditGenerator (`edit_generator.json` + `edit_generator.safetensors`), and turning one
+ * generated edit into an ordinary PEFT LoRA adapter: ΔW_m = (alpha/r)·A_m·B_m(z) is exactly LoRA's form, so the
+ * output of one generator forward pass is saved with `saveAdapter` and used by `seal ask`, PEFT or vLLM like any
+ * other adapter.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type Tensor2D, tf, type Variable } from '../../engine/tf.js';
+import { SealError } from '../../errors.js';
+import { LoraAdapter, type LoraPair } from '../../lora/adapter.js';
+import { LoraConfigSchema } from '../../lora/config.js';
+import { readSafetensors, writeSafetensors } from '../../model/io/safetensors.js';
+import type { Transformer } from '../../model/model.js';
+import { packageVersion } from '../../version.js';
+import { EditGenerator, EditGeneratorConfigSchema, type GeneratedDelta } from './generator.js';
+
+const CONFIG_FILE = 'edit_generator.json';
+const WEIGHTS_FILE = 'edit_generator.safetensors';
+
+export async function saveEditGenerator(
+  gen: EditGenerator,
+  dir: string,
+  extra: Record<string, unknown> = {},
+) {
+  await mkdir(dir, { recursive: true });
+  const tensors = new Map(
+    [...gen.namedTensors()].map(([k, t]) => [k, { shape: t.shape, data: t.dataSync() as Float32Array }]),
+  );
+  await writeSafetensors(join(dir, WEIGHTS_FILE), tensors);
+  await writeFile(
+    join(dir, CONFIG_FILE),
+    `${JSON.stringify({ version: packageVersion(), config: gen.config, layer: gen.layer, ...extra }, null, 2)}\n`,
+  );
+}
+
+export async function loadEditGenerator(model: Transformer, dir: string): Promise<EditGenerator> {
+  const cfgFile = join(dir, CONFIG_FILE);
+  if (!existsSync(cfgFile))
+    throw new SealError('not an EditGenerator directory (no edit_generator.json)', dir);
+  let raw: { config?: unknown; layer?: number };
+  try {
+    raw = JSON.parse(readFileSync(cfgFile, 'utf8')) as typeof raw;
+  } catch (e) {
+    throw new SealError(`invalid JSON: ${(e as Error).message}`, cfgFile);
+  }
+  const parsed = EditGeneratorConfigSchema.safeParse({ ...(raw.config as object), layer: raw.layer });
+  if (!parsed.success)
+    throw new SealError(
+      `invalid field config.${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message}`,
+      cfgFile,
+    );
+  const weights = await readSafetensors(join(dir, WEIGHTS_FILE));
+  const gen = new EditGenerator(model, parsed.data);
+  // Check every tensor first so a mismatch loads nothing.
+  const targets = [...gen.namedTensors()];
+  for (const [name, t] of targets) {
+    const w = weights.get(name);
+    if (w === undefined) throw new SealError(`missing tensor ${name}`, join(dir, WEIGHTS_FILE));
+    if (w.shape.join(',') !== t.shape.join(','))
+      throw new SealError(
+        `tensor ${name} has shape [${w.shape}], the model needs [${t.shape}]`,
+        join(dir, WEIGHTS_FILE),
+      );
+  }
+  for (const [name, t] of targets) {
+    const w = weights.get(name)!;
+    const value = tf.tensor(w.data, w.shape);
+    if ((t as Variable).assign !== undefined && (t as Variable).trainable !== undefined)
+      (t as Variable).assign(value);
+    else gen.setFixed(name, value);
+    value.dispose();
+  }
+  return gen;
+}
+
+/** One generated edit as a standalone LoRA adapter (copies; the generator may be disposed afterwards). */
+export function editToAdapter(gen: EditGenerator, edit: GeneratedDelta): LoraAdapter {
+  const modules = new Map<string, LoraPair>();
+  tf.tidy(() => {
+    for (const [name, m] of gen.decoder) {
+      const b = edit.factorB(name) as Tensor2D;
+      modules.set(name, { a: tf.variable(tf.clone(m.a), false), b: tf.variable(tf.clone(b), false) });
+    }
+  });
+  const suffixes = [...new Set([...gen.decoder.keys()].map((n) => n.split('.').pop()!))];
+  const config = LoraConfigSchema.parse({
+    r: gen.config.rank,
+    alpha: gen.config.alpha,
+    targetModules: suffixes,
+  });
+  return new LoraAdapter(config, modules);
+}
