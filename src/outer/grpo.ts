@@ -19,12 +19,12 @@ import { AdamW, clipByGlobalNorm } from '../train/optimizer.js';
 import { Rng } from '../util/rng.js';
 import {
   baselineCache,
+  endRound,
   heldOutAccuracy,
   type OuterHooks,
   RolloutConfigSchema,
   type RoundSummary,
   rollout,
-  roundSummary,
   type SealProblem,
 } from './rollout.js';
 
@@ -312,17 +312,8 @@ export async function grpo(
     }
     // update: clipped surrogate + KL to the reference on the self-edit tokens
     const update = active > 0 ? grpoUpdate(p, policy, samples, cfg, rng.nextU32()) : { steps: 0 };
-    const heldOut = await heldOutAccuracy(p, policy, cfg, cfg.seed + 999 + round);
-    const summary = roundSummary(round, r, active, heldOut, rounds[rounds.length - 1], update);
-    rounds.push(summary);
-    run?.append({ kind: 'round', ...summary });
-    if (summary.rewardHackingAlarm && opts.quiet !== true)
-      process.stderr.write(
-        `WARNING round ${round}: RL reward rose but held-out accuracy fell (possible reward hacking)\n`,
-      );
-    if (checksum(model.params) !== baseSum)
-      throw new Error('the frozen base model changed during the outer loop');
-    await opts.onRound?.(round, policy, rounds);
+    // held-out accuracy → log → checkpoint
+    await endRound(p, policy, cfg, round, r, active, rounds, baseSum, run, opts, update);
   }
   return { policy, rounds };
 }

@@ -17,12 +17,12 @@ import { trainStep } from '../train/step.js';
 import { Rng } from '../util/rng.js';
 import {
   baselineCache,
+  endRound,
   heldOutAccuracy,
   type OuterHooks,
   RolloutConfigSchema,
   type RoundSummary,
   rollout,
-  roundSummary,
   type SealProblem,
 } from './rollout.js';
 
@@ -91,17 +91,8 @@ export async function restEm(
     }
     // update: SFT the generator's adapter on the kept (prompt, self-edit) pairs, completion tokens only
     if (kept.length > 0) sft(p, policy, kept, cfg, rng.nextU32());
-    const heldOut = await heldOutAccuracy(p, policy, cfg, cfg.seed + 999 + round);
-    const summary = roundSummary(round, r, kept.length, heldOut, rounds[rounds.length - 1]);
-    rounds.push(summary);
-    run?.append({ kind: 'round', ...summary });
-    if (summary.rewardHackingAlarm && opts.quiet !== true)
-      process.stderr.write(
-        `WARNING round ${round}: RL reward rose but held-out accuracy fell (possible reward hacking)\n`,
-      );
-    if (checksum(model.params) !== baseSum)
-      throw new Error('the frozen base model changed during the outer loop');
-    await opts.onRound?.(round, policy, rounds);
+    // held-out accuracy → log → checkpoint
+    await endRound(p, policy, cfg, round, r, kept.length, rounds, baseSum, run, opts);
   }
   return { policy, rounds };
 }

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { type InnerEnv, InnerLoopConfigSchema, runInnerLoop } from '../inner/inner-loop.js';
 import { type InnerLoopPool, runInnerJobs } from '../inner/pool.js';
 import type { LoraAdapter } from '../lora/adapter.js';
+import { checksum } from '../model/params.js';
 import { Progress } from '../report/progress.js';
 import type { RunDir } from '../report/run.js';
 import { type SampledSelfEdit, sampleSelfEdits } from '../selfedit/generate.js';
@@ -213,23 +214,42 @@ export async function rollout(
   };
 }
 
-/** Ends a round the same way for every algorithm: held-out accuracy, the alarm, a JSONL line, the base check. */
-export function roundSummary(
+/**
+ * Ends a round the same way for every algorithm: held-out accuracy with the updated generator, the round summary
+ * (and the reward-hacking alarm) appended to `rounds` and the JSONL, the frozen-base check, then `onRound`
+ * (checkpoint).
+ */
+export async function endRound(
+  p: SealProblem,
+  policy: LoraAdapter,
+  cfg: RolloutConfig,
   round: number,
   r: Rollout,
   kept: number,
-  heldOut: number,
-  prev: RoundSummary | undefined,
+  rounds: RoundSummary[],
+  baseChecksum: string,
+  run: RunDir | undefined,
+  opts: OuterHooks,
   update?: Record<string, number>,
-): RoundSummary {
-  return {
+): Promise<void> {
+  const heldOut = await heldOutAccuracy(p, policy, cfg, cfg.seed + 999 + round);
+  const summary: RoundSummary = {
     round,
     meanReward: r.meanReward,
     meanBaseline: r.meanBaseline,
     kept,
     heldOutAccuracy: heldOut,
     meanSelfEditTokens: r.meanSelfEditTokens,
-    rewardHackingAlarm: rewardHackingAlarm(prev, r.meanReward, heldOut),
+    rewardHackingAlarm: rewardHackingAlarm(rounds[rounds.length - 1], r.meanReward, heldOut),
     ...(update === undefined ? {} : { update }),
   };
+  rounds.push(summary);
+  run?.append({ kind: 'round', ...summary });
+  if (summary.rewardHackingAlarm && opts.quiet !== true)
+    process.stderr.write(
+      `WARNING round ${round}: RL reward rose but held-out accuracy fell (possible reward hacking)\n`,
+    );
+  if (checksum(p.env.model.params) !== baseChecksum)
+    throw new Error('the frozen base model changed during the outer loop');
+  await opts.onRound?.(round, policy, rounds);
 }
