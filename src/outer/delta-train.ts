@@ -185,7 +185,7 @@ export async function trainEditGenerator(
   // seed → build
   const t0 = performance.now();
   const base = checksum(env.model.params);
-  const gen = new EditGenerator(env.model, { ...cfg.generator, seed: cfg.generator.seed });
+  const gen = new EditGenerator(env.model, cfg.generator);
   const items = prepareContexts(env, gen, contexts);
   const logs: DeltaTrainLog[] = [];
   const o = cfg.optimizer;
