@@ -94,11 +94,18 @@ export const trainCommand: Command<typeof schema> = {
       log(`resuming ${run.dir} after round ${finished}`);
     }
     log(`run ${run.dir}`);
+    // Ctrl-C: finished rounds are checkpointed; say how to carry on, then stop.
+    const onSigint = () => {
+      log(`\ninterrupted — continue with: seal train --resume ${run.dir}`);
+      process.exit(130);
+    };
+    process.on('SIGINT', onSigint);
     const result = await runOuterLoop(problem, cfg.outer, run, {
       quiet: o.quiet,
       ...(resume === undefined ? {} : { resume }),
       onRound: (round, policy, rounds) => saveRoundCheckpoint(run, model, round, policy, rounds, cfg),
     });
+    process.off('SIGINT', onSigint);
     run.writeJson('summary-train.json', { rounds: result.rounds });
     for (const r of result.rounds)
       log(
