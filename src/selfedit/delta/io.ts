@@ -67,9 +67,9 @@ export async function loadEditGenerator(model: Transformer, dir: string): Promis
   for (const [name, t] of targets) {
     const w = weights.get(name)!;
     const value = tf.tensor(w.data, w.shape);
-    if ((t as Variable).assign !== undefined && (t as Variable).trainable !== undefined)
-      (t as Variable).assign(value);
-    else gen.setFixed(name, value);
+    // The decoder's A is a fixed tensor; everything else is a variable.
+    if (name.endsWith('.edit_A')) gen.setFixed(name, value);
+    else (t as Variable).assign(value);
     value.dispose();
   }
   return gen;
