@@ -111,6 +111,6 @@ export async function runDeltaMode(
   if (opts.saveDir !== undefined)
     await saveEditGenerator(generator, opts.saveDir, { optimizer: cfg.optimizer });
   generator.dispose();
-  run?.append({ kind: 'delta-eval', optimizer: cfg.optimizer.kind, scores });
+  run?.append({ kind: 'delta-eval', optimizer: cfg.optimizer.kind, trainS: wallS, scores });
   return { optimizer: cfg.optimizer.kind, scores, logs, trainS: wallS };
 }

@@ -142,7 +142,10 @@ export async function runDemo(
     for (const r of run.records()) {
       if (r['kind'] === 'condition') done.set(r['name'] as string, r['result'] as ConditionResult);
       if (r['kind'] === 'forgetting') forgetting = r as unknown as ForgettingResult;
-      if (r['kind'] === 'delta-eval') deltaScores = r['scores'] as Record<string, EditScores>;
+      if (r['kind'] === 'delta-eval') {
+        deltaScores = r['scores'] as Record<string, EditScores>;
+        deltaTrainS = r['trainS'] as number;
+      }
     }
     keepRecords(run, (r) =>
       r['kind'] === 'eval' || r['kind'] === 'eval-continued'
