@@ -7,13 +7,12 @@ import { Transformer } from '../src/model/model.js';
 import { checksum } from '../src/model/params.js';
 import { GrpoConfigSchema, groupAdvantages, grpo, grpoTokenTerm, grpoUpdate } from '../src/outer/grpo.js';
 import { RunDir } from '../src/report/run.js';
-import { exactMatchScorer } from '../src/rewards/squad-score.js';
 import { buildTokenizer } from '../src/tasks/people/pretrain.js';
-import type { Context } from '../src/tasks/types.js';
 import { completionExample, makeBatch } from '../src/train/data.js';
 import { lmLoss } from '../src/train/step.js';
 import { tinyLlama } from './helpers/models.js';
 import { tempDir } from './helpers/paths.js';
+import { personContext, qaTask, tinySealProblem } from './helpers/seal.js';
 
 describe('GRPO pieces', () => {
   it('group advantages: zero mean, unit sample std, zeros for a uniform group', () => {
@@ -49,25 +48,13 @@ describe('GRPO pieces', () => {
   });
 });
 
-const ctx = (i: number): Context => ({
-  id: `p${i}`,
-  title: `Person ${i}`,
-  passage: `Person ${i} was born in City${i}.`,
-  questions: [{ question: `Where was Person ${i} born?`, answers: [`City${i}`] }],
-});
-const task = {
-  answerPrompt: (_: unknown, q: { question: string }) => `Q: ${q.question}\nA:`,
-  answerStop: ['\n'],
-  scorer: exactMatchScorer,
-};
-
 describe('GRPO on a tiny model', () => {
   beforeAll(async () => {
     await initEngine('wasm');
   });
 
   it('raises log π of the positive-advantage completion and lowers the negative one; base untouched', () => {
-    const contexts = [0, 1].map(ctx);
+    const contexts = [0, 1].map(personContext);
     const { tok } = buildTokenizer(
       contexts.map((c) => `${c.passage} good bad`),
       300,
@@ -88,7 +75,7 @@ describe('GRPO on a tiny model', () => {
     const [g0, b0] = [nll(good), nll(bad)];
     const cfg = GrpoConfigSchema.parse({ lr: 5e-3, updateEpochs: 4, minibatchSize: 2, klCoef: 0.01 });
     const stats = grpoUpdate(
-      { env: { model, tok, task } },
+      { env: { model, tok, task: qaTask } },
       policy,
       [
         { example: good, advantage: 1 },
@@ -103,18 +90,14 @@ describe('GRPO on a tiny model', () => {
     expect(stats['approxKl']).toBeGreaterThan(0);
     // Tensor count flat: a second update allocates nothing that outlives it.
     const tensors = tf.memory().numTensors;
-    grpoUpdate({ env: { model, tok, task } }, policy, [{ example: good, advantage: 1 }], cfg, 8);
+    grpoUpdate({ env: { model, tok, task: qaTask } }, policy, [{ example: good, advantage: 1 }], cfg, 8);
     expect(tf.memory().numTensors).toBe(tensors);
     expect(checksum(model.params)).toBe(before);
   });
 
   it('runs rounds end to end, logs update statistics, never touches the base', async () => {
-    const contexts = [0, 1, 2, 3].map(ctx);
-    const { tok } = buildTokenizer(
-      contexts.map((c) => `${c.passage}\nQ: ${c.questions[0]!.question}\nA: ${c.questions[0]!.answers[0]}`),
-      300,
-    );
-    const model = Transformer.init(tinyLlama({ vocabSize: tok.vocabSize, eosId: tok.eosId }), 1);
+    const problem = tinySealProblem();
+    const model = problem.env.model;
     const before = checksum(model.params);
     const run = RunDir.create(tempDir(), 'test-grpo', {});
     const cfg = GrpoConfigSchema.parse({
@@ -126,17 +109,7 @@ describe('GRPO on a tiny model', () => {
       inner: { epochs: 1, lora: { r: 2, alpha: 4 } },
       policyLora: { r: 2, alpha: 4 },
     });
-    const result = await grpo(
-      {
-        env: { model, tok, task },
-        rlContexts: contexts.slice(0, 3),
-        heldOut: contexts.slice(3),
-        prompt: (c) => `Passage: ${c.title}\n${c.passage}\nImplications:\n`,
-      },
-      cfg,
-      run,
-      { quiet: true },
-    );
+    const result = await grpo(problem, cfg, run, { quiet: true });
     expect(result.rounds).toHaveLength(2);
     const recs = run.records();
     expect(recs.filter((r) => r['kind'] === 'selfedit')).toHaveLength(8);

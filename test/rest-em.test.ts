@@ -1,15 +1,11 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initEngine } from '../src/engine/index.js';
-import { Transformer } from '../src/model/model.js';
 import { checksum } from '../src/model/params.js';
 import { RestEmConfigSchema, restEm, selectBest } from '../src/outer/rest-em.js';
 import { rewardHackingAlarm } from '../src/outer/rollout.js';
 import { RunDir } from '../src/report/run.js';
-import { exactMatchScorer } from '../src/rewards/squad-score.js';
-import { buildTokenizer } from '../src/tasks/people/pretrain.js';
-import type { Context } from '../src/tasks/types.js';
-import { tinyLlama } from './helpers/models.js';
 import { tempDir } from './helpers/paths.js';
+import { tinySealProblem } from './helpers/seal.js';
 
 describe('ReST-EM pieces', () => {
   it('selectBest keeps the highest reward, first on ties, and respects onlyPositiveGain', () => {
@@ -47,18 +43,8 @@ describe('ReST-EM end to end (tiny model)', () => {
   });
 
   it('runs rounds, logs every self-edit, trains the policy and never touches the base', async () => {
-    const ctx = (i: number): Context => ({
-      id: `p${i}`,
-      title: `Person ${i}`,
-      passage: `Person ${i} was born in City${i}.`,
-      questions: [{ question: `Where was Person ${i} born?`, answers: [`City${i}`] }],
-    });
-    const contexts = [0, 1, 2, 3].map(ctx);
-    const { tok } = buildTokenizer(
-      contexts.map((c) => `${c.passage}\nQ: ${c.questions[0]!.question}\nA: ${c.questions[0]!.answers[0]}`),
-      300,
-    );
-    const model = Transformer.init(tinyLlama({ vocabSize: tok.vocabSize, eosId: tok.eosId }), 1);
+    const problem = tinySealProblem();
+    const model = problem.env.model;
     const before = checksum(model.params);
     const run = RunDir.create(tempDir(), 'test-run', {});
     const cfg = RestEmConfigSchema.parse({
@@ -72,22 +58,7 @@ describe('ReST-EM end to end (tiny model)', () => {
       inner: { epochs: 1, lora: { r: 2, alpha: 4 } },
       policyLora: { r: 2, alpha: 4 },
     });
-    const task = {
-      answerPrompt: (_: unknown, q: { question: string }) => `Q: ${q.question}\nA:`,
-      answerStop: ['\n'],
-      scorer: exactMatchScorer,
-    };
-    const result = await restEm(
-      {
-        env: { model, tok, task },
-        rlContexts: contexts.slice(0, 3),
-        heldOut: contexts.slice(3),
-        prompt: (c) => `Passage: ${c.title}\n${c.passage}\nImplications:\n`,
-      },
-      cfg,
-      run,
-      { quiet: true },
-    );
+    const result = await restEm(problem, cfg, run, { quiet: true });
     expect(result.rounds).toHaveLength(2);
     const recs = run.records();
     expect(recs.filter((r) => r['kind'] === 'selfedit')).toHaveLength(8);
