@@ -45,6 +45,7 @@ describe('bench entry point', () => {
     expect(e['tokens_per_s'] as number).toBeCloseTo((2 * 16) / ((e['ms_per_step'] as number) / 1000), 6);
     expect(e['ratio_to_pytorch_fp32']).toBeNull();
     expect(e['leaked_tensors']).toBe(0);
+    expect(e['gradient_checkpointing']).toBe(false);
 
     const files = readdirSync(out);
     expect(files).toContain('latest.json');
@@ -59,6 +60,33 @@ describe('bench entry point', () => {
     expect(typeof machine['cpu_model']).toBe('string');
     expect(machine['cores'] as number).toBeGreaterThan(0);
     expect(doc).toHaveProperty('git.commit');
+  });
+
+  it('checkpoints B-lora on pure wasm by default (its activations overflow the 4 GB heap) and on request', () => {
+    const run = (extra: readonly string[]) => {
+      const r = bench([
+        '--tiny',
+        '--only',
+        'B-lora',
+        '--steps',
+        '1',
+        '--warmup',
+        '0',
+        '--paths',
+        'wasm',
+        '--no-save',
+        ...extra,
+      ]);
+      expect(r.code).toBe(0);
+      return (JSON.parse(r.stdout) as Array<Record<string, unknown>>)[0]!;
+    };
+    const auto = run([]);
+    expect(auto['gradient_checkpointing']).toBe(true);
+    expect(auto['leaked_tensors']).toBe(0);
+    const off = run(['--gradient-checkpointing', 'off']);
+    expect(off['gradient_checkpointing']).toBe(false);
+    // Same model, same batch, same seed: recomputing the blocks changes nothing but memory.
+    expect(auto['loss_first'] as number).toBeCloseTo(off['loss_first'] as number, 4);
   });
 
   it('documents its flags and rejects unknown benchmarks with exit code 2', () => {

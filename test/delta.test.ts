@@ -1,3 +1,4 @@
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initEngine } from '../src/engine/index.js';
@@ -8,7 +9,7 @@ import { evaluateEdits, generatorConditions } from '../src/outer/delta-eval.js';
 import { DeltaTrainConfigSchema, editFor, trainEditGenerator } from '../src/outer/delta-train.js';
 import { answerBatch, answerNll, textBatch } from '../src/rewards/delta.js';
 import { exactMatchScorer } from '../src/rewards/squad-score.js';
-import { contextEmbedding } from '../src/selfedit/delta/embedding.js';
+import { contextEmbedding, readContext } from '../src/selfedit/delta/embedding.js';
 import { EditGenerator, EditGeneratorConfigSchema } from '../src/selfedit/delta/generator.js';
 import { editToAdapter, loadEditGenerator, saveEditGenerator } from '../src/selfedit/delta/io.js';
 import { buildTokenizer } from '../src/tasks/people/pretrain.js';
@@ -53,11 +54,12 @@ describe('EditGenerator (weight-delta self-edits) on a tiny model', () => {
   it('starts as the exact zero edit: edited logits equal the base, and the base is never written', () => {
     const gen = new EditGenerator(env.model, EditGeneratorConfigSchema.parse({ latent: 16, hidden: 16 }));
     const before = checksum(env.model.params);
-    const emb = contextEmbedding(env.model, env.tok, contexts[0]!.passage, gen.layer);
+    const { embedding: emb, hidden } = readContext(env.model, env.tok, contexts[0]!.passage, gen.layer);
     expect(Math.abs(emb.reduce((s, x) => s + x, 0) / emb.length)).toBeLessThan(1e-4); // normalised
+    expect(gen.fastVariables().length).toBeGreaterThan(0); // the fast-weight part is on by default
     const [same, norm] = tf.tidy(() => {
       const z = gen.meanLatent(tf.tensor2d(emb, [1, emb.length]) as Tensor2D);
-      const edit = gen.edit(z);
+      const edit = gen.edit(z, hidden);
       const ids = tf.tensor2d([[1, 5, 9, 12]], [1, 4], 'int32') as Tensor2D;
       const a = env.model.forward(ids).dataSync();
       const b = env.model.forward(ids, { deltas: [edit] }).dataSync();
@@ -74,7 +76,19 @@ describe('EditGenerator (weight-delta self-edits) on a tiny model', () => {
       return a.some((x, i) => Math.abs(x - b[i]!) > 1e-6);
     });
     expect(changed).toBe(true);
+    // So does a non-zero fast-weight value map, with a zero latent.
+    const v = gen.fastVariables()[1]!;
+    v.assign(tf.fill(v.shape, 0.1));
+    const fastChanged = tf.tidy(() => {
+      const edit = gen.edit(tf.zeros([1, 16]) as Tensor2D, hidden);
+      const ids = tf.tensor2d([[1, 5, 9, 12]], [1, 4], 'int32') as Tensor2D;
+      const a = env.model.forward(ids).dataSync();
+      const b = env.model.forward(ids, { deltas: [edit] }).dataSync();
+      return a.some((x, i) => Math.abs(x - b[i]!) > 1e-6);
+    });
+    expect(fastChanged).toBe(true);
     expect(checksum(env.model.params)).toBe(before);
+    hidden.dispose();
     gen.dispose();
   });
 
@@ -88,13 +102,28 @@ describe('EditGenerator (weight-delta self-edits) on a tiny model', () => {
         targetModules: ['q_proj', 'v_proj', 'o_proj', 'up_proj', 'down_proj'],
       },
       reward: { magnitude: 0 },
-      optimizer: { kind: 'direct', steps: 60, batchContexts: 2, learningRate: 1e-2 },
+      optimizer: { kind: 'direct', steps: 60, batchContexts: 2, learningRate: 1e-2, warmupSteps: 5 },
     });
     const { generator, logs } = await trainEditGenerator(env, contexts, cfg, { quiet: true });
     // A random 2-layer model is hard to steer: the step-1 cross-entropy (~ln V) falls by ~0.4–0.5 nats here.
     const last = logs.slice(-5).reduce((s, l) => s + l.nll, 0) / 5;
     expect(last).toBeLessThan(logs[0]!.nll - 0.3);
     expect(checksum(env.model.params)).toBe(before);
+    // The edit comes from the context: a training context's answers are likelier under its own edit than under
+    // the edit generated from another passage.
+    const own = (i: number, from: number) => {
+      const { edit, dispose } = editFor(
+        env,
+        generator,
+        `${contexts[from]!.title}\n${contexts[from]!.passage}`,
+      );
+      const x = tf.tidy(() => answerNll(env, answerBatch(env, contexts[i]!), [edit]).dataSync()[0]!);
+      dispose();
+      return x;
+    };
+    const matched = [0, 1, 2, 3].map((i) => own(i, i));
+    const shuffled = [0, 1, 2, 3].map((i) => own(i, (i + 1) % 4));
+    expect(matched.reduce((a, b) => a + b) / 4).toBeLessThan(shuffled.reduce((a, b) => a + b) / 4 - 0.1);
     generator.dispose();
     // No leak: a second run (model caches now warm) ends with the same tensor count it started with.
     const tensors = tf.memory().numTensors;
@@ -131,6 +160,9 @@ describe('EditGenerator (weight-delta self-edits) on a tiny model', () => {
       }
       // The policy moved: its mean latent for a context is no longer exactly zero.
       const emb = contextEmbedding(env.model, env.tok, contexts[0]!.passage, generator.layer);
+      // Policy-gradient optimisers do not train the fast-weight part: it stays the zero edit.
+      for (const v of generator.fastVariables().filter((_, i) => i % 2 === 1))
+        expect(tf.tidy(() => tf.max(tf.abs(v)).dataSync()[0])).toBe(0);
       const z = tf.tidy(() => generator.meanLatent(tf.tensor2d(emb, [1, emb.length]) as Tensor2D).dataSync());
       expect(z.some((x) => x !== 0)).toBe(true);
       generator.dispose();
@@ -182,11 +214,13 @@ describe('EditGenerator (weight-delta self-edits) on a tiny model', () => {
     const loaded = await loadEditGenerator(env.model, dir);
     const ids = tf.tensor2d([[1, 5, 9, 12, 3]], [1, 5], 'int32') as Tensor2D;
     const logits = (gen: EditGenerator) => {
-      const { edit, z } = editFor(env, gen, contexts[1]!.passage);
+      const { edit, dispose } = editFor(env, gen, contexts[1]!.passage);
       const out = tf.tidy(() => env.model.forward(ids, { deltas: [edit] }).dataSync());
       const adapter = editToAdapter(gen, edit);
       const viaAdapter = tf.tidy(() => env.model.forward(ids, { deltas: [adapter] }).dataSync());
-      z.dispose();
+      // Latent part (rank 4) and fast-weight part (one rank per passage token) stacked into one LoRA pair.
+      expect(adapter.config.r).toBe(4 + env.tok.encode(contexts[1]!.passage, { addBos: true }).length);
+      dispose();
       adapter.dispose();
       return { out, viaAdapter };
     };
@@ -201,9 +235,24 @@ describe('EditGenerator (weight-delta self-edits) on a tiny model', () => {
     const other = Transformer.init(tinyLlama({ vocabSize: env.tok.vocabSize, dim: 48, hiddenDim: 96 }), 3);
     await expect(loadEditGenerator(other, dir)).rejects.toThrow(/encoder\.0|edit_/);
     await expect(loadEditGenerator(env.model, tempDir())).rejects.toThrow(/edit_generator\.json/);
+    // A generator saved before the fast-weight part existed (no `fastWeights` field) loads as latent-only.
+    const old = new EditGenerator(
+      env.model,
+      EditGeneratorConfigSchema.parse({ latent: 8, hidden: 16, fastWeights: false }),
+    );
+    const oldDir = join(tempDir(), 'old-gen');
+    await saveEditGenerator(old, oldDir);
+    const cfgFile = join(oldDir, 'edit_generator.json');
+    const raw = JSON.parse(readFileSync(cfgFile, 'utf8')) as { config: Record<string, unknown> };
+    delete raw.config['fastWeights'];
+    writeFileSync(cfgFile, JSON.stringify(raw));
+    const reloaded = await loadEditGenerator(env.model, oldDir);
+    expect(reloaded.fastVariables()).toHaveLength(0);
     ids.dispose();
     generator.dispose();
     loaded.dispose();
     other.dispose();
+    old.dispose();
+    reloaded.dispose();
   });
 });

@@ -46,8 +46,8 @@ describe('seal demo --quick and its report', () => {
       'cpt_passage',
       'cpt_base_selfedits',
       'cpt_seal',
-      'delta_ppo',
-      'delta_ppo_shuffled',
+      'delta_direct',
+      'delta_direct_shuffled',
     ])
       expect(summary.results, k).toHaveProperty(k);
   });
@@ -90,7 +90,7 @@ describe('seal demo --quick and its report', () => {
         expect(painted).toHaveLength(5);
         for (const p of painted) expect(p).toBeGreaterThan(100);
         expect(await page.textContent('#results')).toContain('static_augmentation');
-        expect(await page.textContent('#delta')).toContain('delta_ppo_shuffled');
+        expect(await page.textContent('#delta')).toContain('delta_direct_shuffled');
         expect(errors).toEqual([]);
       } finally {
         await browser.close();

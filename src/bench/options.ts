@@ -54,6 +54,12 @@ export const BenchOptionsSchema = z.object({
     .min(1)
     .default(3)
     .describe('Measured generation runs (median; gen-B-nocache always runs once)'),
+  gradientCheckpointing: z
+    .enum(['auto', 'on', 'off'])
+    .default('auto')
+    .describe(
+      'Recompute each block in the backward pass (auto: only B-lora on pure wasm, whose activations overflow the 4 GB heap otherwise)',
+    ),
   tiny: z
     .boolean()
     .default(false)
@@ -174,6 +180,8 @@ export interface BenchEntry {
   tokens_match_pytorch?: boolean;
   /** Tensors left behind per timed step/run by our engine (should be 0). */
   leaked_tensors?: number;
+  /** Training: whether activations were recomputed in the backward pass (gradient checkpointing). */
+  gradient_checkpointing?: boolean;
   /** Our engine: wasm heap size at the end (it only grows, so the peak; capped at 4,096 MiB). */
   wasm_heap_mib?: number;
   error?: string;

@@ -21,6 +21,7 @@ import {
   type BenchEntry,
   type BenchName,
   type BenchOptions,
+  type EnginePath,
   RESULT_PREFIX,
   type WorkerJob,
 } from './options.js';
@@ -48,7 +49,23 @@ function randomIds(rng: Rng, n: number, vocab: number): number[] {
   return Array.from({ length: n }, () => rng.int(vocab));
 }
 
-function trainBench(name: BenchName, opts: BenchOptions): Measured {
+/** `auto` checkpoints only where it is needed to run at all: the GPT-2-small shape on pure wasm (4 GB heap). */
+export function useCheckpointing(name: BenchName, path: EnginePath, opts: BenchOptions): boolean {
+  switch (opts.gradientCheckpointing) {
+    case 'on':
+      return true;
+    case 'off':
+      return false;
+    case 'auto':
+      return name.startsWith('B') && path === 'wasm';
+    default: {
+      const never: never = opts.gradientCheckpointing;
+      throw new Error(`unknown gradientCheckpointing ${String(never)}`);
+    }
+  }
+}
+
+function trainBench(name: BenchName, opts: BenchOptions, gradientCheckpointing: boolean): Measured {
   const shape: ShapeSpec = name.startsWith('A') ? shapes(opts.tiny).A : shapes(opts.tiny).B;
   const model = Transformer.init(gpt2Config(shape), TRAIN.seed);
   const lora = name.endsWith('lora')
@@ -69,7 +86,11 @@ function trainBench(name: BenchName, opts: BenchOptions): Measured {
     Array.from({ length: shape.batch }, () => ({ ids: randomIds(rng, shape.seq + 1, shape.vocab) })),
     shape.seq,
   );
-  const stepOpts = { deltas: lora === undefined ? [] : [lora], clipNorm: TRAIN.clipNorm };
+  const stepOpts = {
+    deltas: lora === undefined ? [] : [lora],
+    clipNorm: TRAIN.clipNorm,
+    gradientCheckpointing,
+  };
   let baseline: number | undefined;
   const step = (): { ms: number; loss: number } => {
     const t0 = performance.now();
@@ -102,6 +123,7 @@ function trainBench(name: BenchName, opts: BenchOptions): Measured {
     loss_first: losses[0] as number,
     loss_last: losses[losses.length - 1] as number,
     leaked_tensors: leaked,
+    gradient_checkpointing: gradientCheckpointing,
   };
 }
 
@@ -162,7 +184,9 @@ export async function runJob(job: WorkerJob): Promise<BenchEntry> {
   if (job.path === 'native-bf16' && !info.native.detail.includes('bf16 matmuls ON'))
     throw new Error(`bf16 matmuls unavailable: ${info.native.detail}`);
   log(`${job.name} on ${job.path} (${info.native.detail})`);
-  const m = job.name.startsWith('gen-') ? await genBench(job.name, job.opts) : trainBench(job.name, job.opts);
+  const m = job.name.startsWith('gen-')
+    ? await genBench(job.name, job.opts)
+    : trainBench(job.name, job.opts, useCheckpointing(job.name, job.path, job.opts));
   const heap = wasmHeapMiB();
   return {
     name: job.name,

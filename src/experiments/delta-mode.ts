@@ -3,7 +3,9 @@
  * and the direct gradient on the RL people, then ES / PS / NS / drawdown / time per edit on held-out people for each,
  * its shuffled-context control, LoRA on the passage and text-mode self-edits (base generator, or --policy).
  * Prints one JSON line per optimiser and a final summary line.
- *   node dist/experiments/delta-mode.js [--model DIR] [--people 16] [--timesteps 2048] [--direct-steps 300]
+ * The generator trains on --train-people people (the world's rl split topped up from the auxiliary world).
+ *   node dist/experiments/delta-mode.js [--model DIR] [--people 16] [--train-people 2000] [--timesteps 2048]
+ *     [--direct-steps 1000] [--optimizers ppo,reinforce,direct] [--seed 0]
  */
 import { parseArgs } from 'node:util';
 import { assetPath } from '../assets.js';
@@ -13,7 +15,7 @@ import { loadAdapter } from '../lora/io.js';
 import { runDeltaMode } from '../outer/delta-run.js';
 import { DeltaTrainConfigSchema } from '../outer/delta-train.js';
 import { ParseOptionsSchema } from '../selfedit/parse.js';
-import { loadPeopleProblem } from '../tasks/people/seal.js';
+import { extraRlContexts, loadPeopleProblem } from '../tasks/people/seal.js';
 
 export async function main(argv = process.argv.slice(2)): Promise<void> {
   const { values } = parseArgs({
@@ -22,7 +24,8 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       model: { type: 'string', default: assetPath('models/people-default') },
       people: { type: 'string', default: '16' },
       timesteps: { type: 'string', default: '2048' },
-      'direct-steps': { type: 'string', default: '300' },
+      'direct-steps': { type: 'string', default: '1000' },
+      'train-people': { type: 'string', default: '2000' },
       policy: { type: 'string' },
       optimizers: { type: 'string', default: 'ppo,reinforce,direct' },
       seed: { type: 'string', default: '0' },
@@ -31,6 +34,12 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   await initEngine('auto');
   const pp = await loadPeopleProblem(values.model, 0);
   const contexts = (pp.task.splits['eval'] ?? []).slice(0, Number(values.people));
+  const rlSplit = pp.task.splits['rl'] ?? [];
+  const trainPeople = Number(values['train-people']);
+  const train = [...rlSplit, ...extraRlContexts(pp.world, trainPeople - rlSplit.length)].slice(
+    0,
+    trainPeople,
+  );
   const policy =
     values.policy === undefined ? undefined : await loadAdapter(values.policy, pp.problem.env.model);
   const settings = {
@@ -48,7 +57,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
         ? { kind, steps: Number(values['direct-steps']) }
         : { kind, totalTimesteps: Number(values.timesteps) };
     const cfg = DeltaTrainConfigSchema.parse({ optimizer, seed: Number(values.seed) });
-    const r = await runDeltaMode(pp, contexts, policy, cfg, settings);
+    const r = await runDeltaMode(pp, train, contexts, policy, cfg, settings);
     const table = Object.fromEntries(
       Object.entries(r.scores).map(([k, v]) => [
         k,
@@ -72,7 +81,9 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     process.stdout.write(`${JSON.stringify(line)}\n`);
     summary[kind] = table;
   }
-  process.stdout.write(`${JSON.stringify({ summary, people: contexts.length, model: values.model })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ summary, people: contexts.length, trainPeople: train.length, model: values.model })}\n`,
+  );
 }
 
 await main();

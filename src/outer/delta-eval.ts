@@ -1,21 +1,12 @@
-/**
- * Model-editing evaluation (MEND's format) on held-out contexts, for any way of producing an edit (generated delta,
- * LoRA trained on the passage, text self-edit, shuffled-context control):
- *   ES        edit success: accuracy on the passage's own questions, no passage in context
- *   PS        paraphrase success: the same facts asked with other wordings
- *   NS        neighbourhood specificity: share of other contexts' answers left unchanged by the edit
- *   drawdown  change in mean token cross-entropy (nats) on unrelated text; exp(drawdown) is the perplexity ratio
- */
-import type { Tensor2D } from '../engine/tf.js';
 import { tf } from '../engine/tf.js';
 import { answerQuestions, meanScore } from '../inner/qa-eval.js';
 import type { LinearDelta } from '../model/linear.js';
 import type { RewardEnv } from '../rewards/delta.js';
-import { contextEmbedding } from '../selfedit/delta/embedding.js';
 import type { EditGenerator } from '../selfedit/delta/generator.js';
 import type { Context, QuestionAnswer } from '../tasks/types.js';
 import type { Batch } from '../train/data.js';
 import { lmLoss } from '../train/step.js';
+import { editFor } from './delta-train.js';
 import { type MeanCi, meanCi } from './stats.js';
 
 export interface MadeEdit {
@@ -126,12 +117,10 @@ export function generatorConditions(
   contexts: readonly Context[],
   name: string,
 ): EditCondition[] {
-  const embed = (c: Context) => contextEmbedding(env.model, env.tok, `${c.title}\n${c.passage}`, gen.layer);
   const from = (c: Context): MadeEdit => {
     const t0 = performance.now();
-    const emb = embed(c);
-    const z = tf.tidy(() => gen.meanLatent(tf.tensor2d(emb, [1, emb.length]) as Tensor2D));
-    return { delta: gen.edit(z), dispose: () => z.dispose(), ms: performance.now() - t0 };
+    const { edit, dispose } = editFor(env, gen, `${c.title}\n${c.passage}`);
+    return { delta: edit, dispose, ms: performance.now() - t0 };
   };
   const n = contexts.length;
   return [

@@ -1,5 +1,5 @@
 /**
- * Delta mode on the people world, end to end: train the EditGenerator on the RL people (PPO by default), then the
+ * Delta mode on the people world, end to end: train the EditGenerator on the given people, then the
  * model-editing table on held-out people — ES / PS / NS / drawdown and the time to adapt to one document — for the
  * generated edit, the shuffled-context control, LoRA on the passage, and text-mode SEAL.
  */
@@ -71,6 +71,8 @@ function loraConditions(
 
 export async function runDeltaMode(
   pp: PeopleProblem,
+  /** People the generator trains on (never the held-out ones). */
+  trainContexts: readonly Context[],
   evalContexts: readonly Context[],
   policy: LoraAdapter | undefined,
   cfg: DeltaTrainConfig,
@@ -87,7 +89,7 @@ export async function runDeltaMode(
     (pp.task.splits['pretrain'] ?? []).slice(0, 8).map((c) => c.passage),
     96,
   );
-  const { generator, logs, wallS } = await trainEditGenerator(env, pp.problem.rlContexts, cfg, {
+  const { generator, logs, wallS } = await trainEditGenerator(env, trainContexts, cfg, {
     ...(opts.quiet === undefined ? {} : { quiet: opts.quiet }),
     onLog: (l) => run?.append({ kind: 'delta-train', optimizer: cfg.optimizer.kind, ...l }),
   });

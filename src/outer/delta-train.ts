@@ -22,7 +22,7 @@ import {
   deltaReward,
   type RewardEnv,
 } from '../rewards/delta.js';
-import { contextEmbedding } from '../selfedit/delta/embedding.js';
+import { readContext } from '../selfedit/delta/embedding.js';
 import { EditGenerator, EditGeneratorConfigSchema } from '../selfedit/delta/generator.js';
 import type { Context } from '../tasks/types.js';
 import type { Batch } from '../train/data.js';
@@ -57,20 +57,23 @@ const DeltaReinforceSchema = DeltaPpoSchema.extend({
 });
 const DeltaDirectSchema = z.object({
   kind: z.literal('direct'),
-  steps: z.number().int().min(1).default(200).describe('Gradient steps'),
-  batchContexts: z.number().int().min(1).default(4).describe('Contexts per step'),
+  steps: z.number().int().min(1).default(1000).describe('Gradient steps'),
+  batchContexts: z.number().int().min(1).default(8).describe('Contexts per step'),
   learningRate: z.number().positive().default(1e-3).describe('AdamW learning rate'),
+  warmupSteps: z.number().int().min(0).default(50).describe('Linear learning-rate warm-up'),
   maxGradNorm: z.number().positive().default(1).describe('Global gradient-norm clip'),
   trainDecoder: z.boolean().default(true).describe('Also learn the decoder D (not only the encoder)'),
 });
+
+export const DELTA_OPTIMIZERS = ['direct', 'ppo', 'reinforce'] as const;
 
 export const DeltaTrainConfigSchema = z.object({
   generator: EditGeneratorConfigSchema.prefault({}),
   reward: DeltaRewardSchema.prefault({}),
   optimizer: z
     .discriminatedUnion('kind', [DeltaPpoSchema, DeltaReinforceSchema, DeltaDirectSchema])
-    .prefault({ kind: 'ppo' })
-    .describe('How the generator learns: ppo | reinforce | direct'),
+    .prefault({ kind: 'direct' })
+    .describe('How the generator learns: direct | ppo | reinforce'),
   seed: z.number().int().min(0).default(0).describe('Seed of context order, actions and minibatches'),
 });
 export type DeltaTrainConfig = z.infer<typeof DeltaTrainConfigSchema>;
@@ -97,9 +100,12 @@ export interface DeltaTrainResult {
 interface Prepared {
   readonly context: Context;
   readonly embedding: Float32Array;
+  /** (T, C), disposed by `trainEditGenerator` when training ends. */
+  readonly hidden: Tensor2D;
   readonly answers: Batch;
 }
 
+/** What the generator reads of each context, and its answer batch: computed once, before training. */
 export function prepareContexts(
   env: RewardEnv,
   gen: EditGenerator,
@@ -107,7 +113,7 @@ export function prepareContexts(
 ): Prepared[] {
   return contexts.map((c) => ({
     context: c,
-    embedding: contextEmbedding(env.model, env.tok, `${c.title}\n${c.passage}`, gen.layer),
+    ...readContext(env.model, env.tok, `${c.title}\n${c.passage}`, gen.layer),
     answers: answerBatch(env, c),
   }));
 }
@@ -133,7 +139,9 @@ class EditEnv implements VectorEnv {
 
   private observe(): Float32Array {
     const out = new Float32Array(this.numEnvs * this.obsDim);
-    this.current.forEach((k, e) => out.set(this.items[k]!.embedding, e * this.obsDim));
+    this.current.forEach((k, e) => {
+      out.set(this.items[k]!.embedding, e * this.obsDim);
+    });
     return out;
   }
 
@@ -148,7 +156,7 @@ class EditEnv implements VectorEnv {
     for (let e = 0; e < this.numEnvs; e++) {
       const item = this.items[this.current[e]!]!;
       const z = tf.tensor2d(actions.subarray(e * latent, (e + 1) * latent), [1, latent]);
-      const edit = this.gen.edit(z);
+      const edit = this.gen.edit(z, item.hidden);
       const p = deltaReward(this.env, item.context, edit, this.cfg.reward, {
         answers: item.answers,
         ...(this.unrelated === undefined ? {} : { unrelated: this.unrelated }),
@@ -251,8 +259,16 @@ export async function trainEditGenerator(
     }
     case 'direct': {
       const vars = new Map<string, Variable>();
-      gen.encoderVariables().forEach((v, i) => vars.set(`encoder.${i}`, v));
-      if (o.trainDecoder) gen.decoderVariables().forEach((v, i) => vars.set(`decoder.${i}`, v));
+      gen.encoderVariables().forEach((v, i) => {
+        vars.set(`encoder.${i}`, v);
+      });
+      if (o.trainDecoder)
+        gen.decoderVariables().forEach((v, i) => {
+          vars.set(`decoder.${i}`, v);
+        });
+      gen.fastVariables().forEach((v, i) => {
+        vars.set(`fast.${i}`, v);
+      });
       const names = [...vars.keys()];
       const list = names.map((n) => vars.get(n)!);
       const opt = new AdamW(vars, { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 });
@@ -270,7 +286,7 @@ export async function trainEditGenerator(
           let loss: Tensor = tf.scalar(0);
           for (const it of chosen) {
             const z = gen.meanLatent(tf.tensor2d(it.embedding, [1, it.embedding.length]) as Tensor2D);
-            const edit = gen.edit(z);
+            const edit = gen.edit(z, it.hidden);
             const nll = answerNll(env, it.answers, [edit]);
             const mag = edit.normSq();
             nllSum += nll.dataSync()[0]!;
@@ -285,7 +301,7 @@ export async function trainEditGenerator(
           if (g !== undefined) acc.set(n, g);
         });
         clipByGlobalNorm(acc, o.maxGradNorm);
-        opt.update(acc, o.learningRate);
+        opt.update(acc, o.learningRate * (o.warmupSteps > 0 ? Math.min(1, step / o.warmupSteps) : 1));
         for (const g of acc.values()) g.dispose();
         const l: DeltaTrainLog = {
           step,
@@ -307,18 +323,29 @@ export async function trainEditGenerator(
       throw new Error(`unknown delta optimiser ${JSON.stringify(never)}`);
     }
   }
+  for (const it of items) it.hidden.dispose();
   if (checksum(env.model.params) !== base)
     throw new Error('the frozen base model changed while training the EditGenerator');
   return { generator: gen, logs, wallS: (performance.now() - t0) / 1000 };
 }
 
-/** The deterministic edit for a new document: one forward pass of the encoder (mean latent), then the decoder. */
+/**
+ * The deterministic edit for a new document: one pass of the frozen base over it, the encoder's mean latent, the
+ * decoder and the fast-weight write. `dispose` frees the latent and hidden states the edit reads.
+ */
 export function editFor(
   env: { model: Transformer; tok: RewardEnv['tok'] },
   gen: EditGenerator,
   text: string,
 ) {
-  const emb = contextEmbedding(env.model, env.tok, text, gen.layer);
-  const z = tf.tidy(() => gen.meanLatent(tf.tensor2d(emb, [1, emb.length]) as Tensor2D));
-  return { edit: gen.edit(z), z };
+  const { embedding, hidden } = readContext(env.model, env.tok, text, gen.layer);
+  const z = tf.tidy(() => gen.meanLatent(tf.tensor2d(embedding, [1, embedding.length]) as Tensor2D));
+  return {
+    edit: gen.edit(z, hidden),
+    z,
+    dispose: () => {
+      z.dispose();
+      hidden.dispose();
+    },
+  };
 }

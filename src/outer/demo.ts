@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { InnerLoopConfigSchema } from '../inner/inner-loop.js';
 import type { RunDir } from '../report/run.js';
 import { ParseOptionsSchema } from '../selfedit/parse.js';
-import type { PeopleProblem } from '../tasks/people/seal.js';
+import { extraRlContexts, type PeopleProblem } from '../tasks/people/seal.js';
 import { PEOPLE_SELF_EDIT_STYLES } from '../tasks/people/selfedit.js';
 import type { Context } from '../tasks/types.js';
 import {
@@ -23,7 +23,7 @@ import {
 } from './checkpoint.js';
 import type { EditScores } from './delta-eval.js';
 import { runDeltaMode } from './delta-run.js';
-import { DeltaTrainConfigSchema } from './delta-train.js';
+import { DELTA_OPTIMIZERS, DeltaTrainConfigSchema } from './delta-train.js';
 import {
   type Condition,
   type ConditionResult,
@@ -74,13 +74,26 @@ export const DemoConfigSchema = z.object({
     .int()
     .min(0)
     .default(8)
-    .describe('Held-out people in the delta-mode editing table (EditGenerator trained by PPO; 0 = skip)'),
+    .describe('Held-out people in the delta-mode editing table (0 = skip)'),
+  deltaOptimizer: z
+    .enum(DELTA_OPTIMIZERS)
+    .default('direct')
+    .describe(
+      'How the EditGenerator learns: direct (MEND-style gradient; trains the fast-weight part), ppo or reinforce (over the latent)',
+    ),
+  deltaPeople: z
+    .number()
+    .int()
+    .min(1)
+    .default(2000)
+    .describe("People the EditGenerator trains on: the world's rl split topped up from the auxiliary world"),
+  deltaSteps: z.number().int().min(1).default(1000).describe('Direct-gradient steps (8 people each)'),
   deltaTimesteps: z
     .number()
     .int()
     .min(1)
     .default(1024)
-    .describe('Edits the EditGenerator tries while PPO trains it'),
+    .describe('Edits the EditGenerator tries while PPO or REINFORCE trains it'),
   seed: z.number().int().min(0).default(0).describe('Seed of the whole run'),
 });
 export type DemoConfig = z.infer<typeof DemoConfigSchema>;
@@ -217,16 +230,24 @@ export async function runDemo(
     );
   }
   if (cfg.deltaContexts > 0) {
+    const kind = cfg.deltaOptimizer;
     if (deltaScores === undefined) {
-      log(`delta mode: EditGenerator trained by PPO (${cfg.deltaTimesteps} edits), editing table…`);
+      const rlSplit = pp.task.splits['rl'] ?? [];
+      const trainContexts = [
+        ...rlSplit,
+        ...extraRlContexts(pp.world, cfg.deltaPeople - rlSplit.length),
+      ].slice(0, cfg.deltaPeople);
+      log(
+        `delta mode: EditGenerator trained by ${kind} on ${trainContexts.length} people (${kind === 'direct' ? `${cfg.deltaSteps} steps` : `${cfg.deltaTimesteps} edits`}), editing table…`,
+      );
+      const optimizer =
+        kind === 'direct' ? { kind, steps: cfg.deltaSteps } : { kind, totalTimesteps: cfg.deltaTimesteps };
       const d = await runDeltaMode(
         pp,
+        trainContexts,
         evalContexts.slice(0, cfg.deltaContexts),
         policy,
-        DeltaTrainConfigSchema.parse({
-          optimizer: { kind: 'ppo', totalTimesteps: cfg.deltaTimesteps },
-          seed: cfg.seed,
-        }),
+        DeltaTrainConfigSchema.parse({ optimizer, seed: cfg.seed }),
         settings,
         run,
         { ...opts, saveDir: join(run.dir, 'edit-generator') },
@@ -234,7 +255,7 @@ export async function runDemo(
       deltaScores = d.scores;
       deltaTrainS = d.trainS;
     }
-    for (const name of ['delta_ppo', 'delta_ppo_shuffled']) {
+    for (const name of [`delta_${kind}`, `delta_${kind}_shuffled`]) {
       const es = deltaScores[name]?.es;
       if (es !== undefined) results[name] = { ...es, perContext: {}, seeds: 1 };
     }
@@ -254,7 +275,7 @@ export async function runDemo(
       ? {}
       : {
           delta: {
-            optimizer: 'ppo',
+            optimizer: cfg.deltaOptimizer,
             trainS: deltaTrainS,
             table: Object.fromEntries(
               Object.entries(deltaScores).map(([k, v]) => [

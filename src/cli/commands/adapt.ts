@@ -88,10 +88,10 @@ export const adaptCommand: Command<typeof schema> = {
       if (o.generator === undefined) throw new UsageError('--mode delta needs --generator DIR');
       const gen = await loadEditGenerator(model, o.generator);
       const t1 = performance.now();
-      const { edit, z: latent } = editFor({ model, tok }, gen, `${title}\n${passage}`);
+      const { edit, dispose } = editFor({ model, tok }, gen, `${title}\n${passage}`);
       const adapter = editToAdapter(gen, edit);
       const ms = performance.now() - t1;
-      latent.dispose();
+      dispose();
       gen.dispose();
       await saveAdapter(adapter, model, o.out, {
         baseModel: o.model,

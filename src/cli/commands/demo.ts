@@ -24,6 +24,8 @@ export const QUICK_DEMO: Partial<DemoConfig> = {
   continuedContexts: 2,
   forgettingContexts: 2,
   deltaContexts: 2,
+  deltaPeople: 40,
+  deltaSteps: 20,
   deltaTimesteps: 64,
 };
 

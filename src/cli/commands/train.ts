@@ -10,7 +10,6 @@ import {
   saveRoundCheckpoint,
 } from '../../outer/checkpoint.js';
 import { OuterConfigSchema, runOuterLoop } from '../../outer/outer.js';
-import type { RoundSummary } from '../../outer/rollout.js';
 import { RunDir, runName } from '../../report/run.js';
 import { loadPeopleProblem } from '../../tasks/people/seal.js';
 import { PEOPLE_SELF_EDIT_STYLES } from '../../tasks/people/selfedit.js';

@@ -1,7 +1,9 @@
 /**
- * The EditGenerator's view of a document: hidden states of the frozen base after block `layer`, mean-pooled over the
- * passage's tokens and normalised to zero mean and unit variance across features (MEND found input normalisation
- * essential). No gradient flows into the base.
+ * The EditGenerator's view of a document, from one pass of the frozen base up to block `layer`:
+ *   embedding  the hidden states mean-pooled over the passage's tokens and normalised to zero mean and unit variance
+ *              across features (MEND found input normalisation essential) — the policy's observation;
+ *   hidden     every token's hidden state, RMS-normalised — what the token-level fast-weight write reads.
+ * No gradient flows into the base.
  */
 import { type Tensor2D, tf } from '../../engine/tf.js';
 import type { Transformer } from '../../model/model.js';
@@ -12,26 +14,41 @@ export function defaultEmbeddingLayer(model: Transformer): number {
   return Math.max(0, Math.floor(model.config.nLayers / 2) - 1);
 }
 
-/** (C) embedding of `text` from the hidden states after block `layer` (0-based). */
+export interface ContextView {
+  /** (C) pooled, normalised. */
+  readonly embedding: Float32Array;
+  /** (T, C) per-token, RMS-normalised; owned by the caller (dispose it). */
+  readonly hidden: Tensor2D;
+}
+
+/** One pass over `text`: its pooled embedding and per-token hidden states after block `layer` (0-based). */
+export function readContext(model: Transformer, tok: Tokenizer, text: string, layer: number): ContextView {
+  const nLayers = model.config.nLayers;
+  if (layer < 0 || layer >= nLayers) throw new Error(`embedding layer ${layer} is outside 0..${nLayers - 1}`);
+  const ids = tok.encode(text, { addBos: true }).slice(0, model.config.maxSeqLen);
+  if (ids.length === 0) throw new Error('cannot embed an empty passage');
+  const [pooledT, hidden] = tf.tidy(() => {
+    const { state, x: x0 } = model.begin(tf.tensor2d(ids, [1, ids.length], 'int32') as Tensor2D);
+    let x = x0; // (T, C)
+    for (let l = 0; l <= layer; l++) x = model.layer(state, l, x);
+    const pooled = tf.mean(x, 0); // (C)
+    const { mean, variance } = tf.moments(pooled);
+    const rms = tf.sqrt(tf.add(tf.mean(tf.square(x), -1, true), 1e-5)); // (T, 1)
+    return [tf.div(tf.sub(pooled, mean), tf.sqrt(tf.add(variance, 1e-5))), tf.div(x, rms) as Tensor2D];
+  });
+  const embedding = pooledT.dataSync() as Float32Array;
+  pooledT.dispose();
+  return { embedding, hidden };
+}
+
+/** (C) pooled embedding of `text` alone. */
 export function contextEmbedding(
   model: Transformer,
   tok: Tokenizer,
   text: string,
   layer: number,
 ): Float32Array {
-  const nLayers = model.config.nLayers;
-  if (layer < 0 || layer >= nLayers) throw new Error(`embedding layer ${layer} is outside 0..${nLayers - 1}`);
-  const ids = tok.encode(text, { addBos: true }).slice(0, model.config.maxSeqLen);
-  if (ids.length === 0) throw new Error('cannot embed an empty passage');
-  const t = tf.tidy(() => {
-    const { state, x: x0 } = model.begin(tf.tensor2d(ids, [1, ids.length], 'int32') as Tensor2D);
-    let x = x0; // (T, C)
-    for (let l = 0; l <= layer; l++) x = model.layer(state, l, x);
-    const pooled = tf.mean(x, 0); // (C)
-    const { mean, variance } = tf.moments(pooled);
-    return tf.div(tf.sub(pooled, mean), tf.sqrt(tf.add(variance, 1e-5)));
-  });
-  const out = t.dataSync() as Float32Array;
-  t.dispose();
-  return out;
+  const v = readContext(model, tok, text, layer);
+  v.hidden.dispose();
+  return v.embedding;
 }

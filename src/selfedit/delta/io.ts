@@ -45,7 +45,9 @@ export async function loadEditGenerator(model: Transformer, dir: string): Promis
   } catch (e) {
     throw new SealError(`invalid JSON: ${(e as Error).message}`, cfgFile);
   }
-  const parsed = EditGeneratorConfigSchema.safeParse({ ...(raw.config as object), layer: raw.layer });
+  // Generators saved before the fast-weight part existed have no `fastWeights` field: they had none.
+  const saved = { fastWeights: false, ...(raw.config as object), layer: raw.layer };
+  const parsed = EditGeneratorConfigSchema.safeParse(saved);
   if (!parsed.success)
     throw new SealError(
       `invalid field config.${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message}`,
@@ -75,20 +77,26 @@ export async function loadEditGenerator(model: Transformer, dir: string): Promis
   return gen;
 }
 
-/** One generated edit as a standalone LoRA adapter (copies; the generator may be disposed afterwards). */
+/**
+ * One generated edit as a standalone LoRA adapter (copies; the generator may be disposed afterwards). The latent
+ * part (rank r) and the fast-weight part (rank T, one per passage token) are stacked into one LoRA pair of rank r + T
+ * with scaling 1 (alpha = rank): A = [scaling·A_m | K̃ᵀ], B = [B_m(z); Ṽ], so A·B is exactly the edit's ΔW_m.
+ */
 export function editToAdapter(gen: EditGenerator, edit: GeneratedDelta): LoraAdapter {
   const modules = new Map<string, LoraPair>();
+  let rank = gen.config.rank;
   tf.tidy(() => {
     for (const [name, m] of gen.decoder) {
       const b = edit.factorB(name) as Tensor2D;
-      modules.set(name, { a: tf.variable(tf.clone(m.a), false), b: tf.variable(tf.clone(b), false) });
+      const fast = edit.fastFactors(name);
+      const a = tf.mul(m.a, gen.scaling) as Tensor2D;
+      const aAll = fast === undefined ? a : tf.concat([a, tf.transpose(fast.keys)], 1);
+      const bAll = fast === undefined ? b : tf.concat([b, fast.values], 0);
+      rank = aAll.shape[1];
+      modules.set(name, { a: tf.variable(aAll, false), b: tf.variable(bAll, false) });
     }
   });
   const suffixes = [...new Set([...gen.decoder.keys()].map((n) => n.split('.').pop()!))];
-  const config = LoraConfigSchema.parse({
-    r: gen.config.rank,
-    alpha: gen.config.alpha,
-    targetModules: suffixes,
-  });
+  const config = LoraConfigSchema.parse({ r: rank, alpha: rank, targetModules: suffixes });
   return new LoraAdapter(config, modules);
 }
