@@ -170,6 +170,21 @@ describe('EditGenerator (weight-delta self-edits) on a tiny model', () => {
     expect(checksum(env.model.params)).toBe(before);
   });
 
+  it('PPO warm-started by the direct gradient: direct steps first (fast weights trained), then PPO updates', async () => {
+    const cfg = DeltaTrainConfigSchema.parse({
+      generator: { latent: 8, hidden: 16 },
+      reward: { accuracy: 1 },
+      optimizer: { kind: 'ppo', totalTimesteps: 32, numEnvs: 4, numSteps: 8, warmStartSteps: 3 },
+    });
+    const { generator, logs } = await trainEditGenerator(env, contexts, cfg, { quiet: true });
+    expect(logs.map((l) => l.step)).toEqual([1, 2, 3, 4]);
+    expect(logs[2]!.ppo).toBeUndefined();
+    expect(logs[3]!.ppo?.approxKl).toBeDefined();
+    const v = generator.fastVariables()[1]!;
+    expect(tf.tidy(() => tf.max(tf.abs(v)).dataSync()[0])).toBeGreaterThan(0);
+    generator.dispose();
+  });
+
   it('edit evaluation: the zero edit leaves neighbours and unrelated text unchanged; ES/PS/NS/drawdown reported', () => {
     const gen = new EditGenerator(env.model, EditGeneratorConfigSchema.parse({ latent: 8, hidden: 16 }));
     const conds = generatorConditions(env, gen, contexts, 'delta');

@@ -52,6 +52,12 @@ describe('people world CLI and pretraining', () => {
     const a = await loadModel(join(full, 'model'));
     const b = await loadModel(join(split, 'model'));
     expect(checksum(b.model.params)).toBe(checksum(a.model.params));
+    // Resuming with fewer steps than the checkpoint has is refused by name, not trained into a NaN loss.
+    const shorter = PretrainConfigSchema.parse({ ...cfg, train: { ...cfg.train, steps: 4 } });
+    await expect(pretrainPeopleModel(shorter, split, { quiet: true })).rejects.toThrow(
+      /step 6, which already reaches steps = 4/,
+    );
+    expect(checksum((await loadModel(join(split, 'model'))).model.params)).toBe(checksum(a.model.params));
     const tok = loadTokenizer(join(full, 'model'));
     expect(tok.decode(tok.encode('Passage: Ann Lee\nQ: Where was Ann Lee born?\nA: Chicago, IL'))).toBe(
       'Passage: Ann Lee\nQ: Where was Ann Lee born?\nA: Chicago, IL',

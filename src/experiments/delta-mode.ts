@@ -5,7 +5,8 @@
  * Prints one JSON line per optimiser and a final summary line.
  * The generator trains on --train-people people (the world's rl split topped up from the auxiliary world).
  *   node dist/experiments/delta-mode.js [--model DIR] [--people 16] [--train-people 2000] [--timesteps 2048]
- *     [--direct-steps 1000] [--optimizers ppo,reinforce,direct] [--seed 0]
+ *     [--direct-steps 1000] [--neighbour-kl 1] [--optimizers ppo,reinforce,direct] [--seed 0]
+ *     [--warm-start STEPS (direct steps before PPO/REINFORCE)] [--accuracy-reward W (reward weight of exact match)]
  */
 import { parseArgs } from 'node:util';
 import { assetPath } from '../assets.js';
@@ -26,6 +27,9 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       timesteps: { type: 'string', default: '2048' },
       'direct-steps': { type: 'string', default: '1000' },
       'train-people': { type: 'string', default: '2000' },
+      'neighbour-kl': { type: 'string', default: '1' },
+      'warm-start': { type: 'string', default: '0' },
+      'accuracy-reward': { type: 'string', default: '0' },
       policy: { type: 'string' },
       optimizers: { type: 'string', default: 'ppo,reinforce,direct' },
       seed: { type: 'string', default: '0' },
@@ -54,9 +58,13 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   for (const kind of values.optimizers.split(',')) {
     const optimizer =
       kind === 'direct'
-        ? { kind, steps: Number(values['direct-steps']) }
-        : { kind, totalTimesteps: Number(values.timesteps) };
-    const cfg = DeltaTrainConfigSchema.parse({ optimizer, seed: Number(values.seed) });
+        ? { kind, steps: Number(values['direct-steps']), neighbourKl: Number(values['neighbour-kl']) }
+        : { kind, totalTimesteps: Number(values.timesteps), warmStartSteps: Number(values['warm-start']) };
+    const cfg = DeltaTrainConfigSchema.parse({
+      optimizer,
+      reward: { accuracy: Number(values['accuracy-reward']) },
+      seed: Number(values.seed),
+    });
     const r = await runDeltaMode(pp, train, contexts, policy, cfg, settings);
     const table = Object.fromEntries(
       Object.entries(r.scores).map(([k, v]) => [

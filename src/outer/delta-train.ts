@@ -17,6 +17,7 @@ import { Progress } from '../report/progress.js';
 import {
   answerBatch,
   answerNll,
+  baseTargets,
   type DeltaRewardParts,
   DeltaRewardSchema,
   deltaReward,
@@ -48,6 +49,14 @@ const DeltaPpoSchema = z.object({
     .nullable()
     .default(0.05)
     .describe('Early-stop an update past this approx-KL'),
+  warmStartSteps: z
+    .number()
+    .int()
+    .min(0)
+    .default(0)
+    .describe(
+      'Direct-gradient steps first (fast-weight part included; the direct defaults otherwise), then the policy gradient tunes the latent on the full reward',
+    ),
 });
 const DeltaReinforceSchema = DeltaPpoSchema.extend({
   kind: z.literal('reinforce'),
@@ -61,6 +70,13 @@ const DeltaDirectSchema = z.object({
   batchContexts: z.number().int().min(1).default(8).describe('Contexts per step'),
   learningRate: z.number().positive().default(1e-3).describe('AdamW learning rate'),
   warmupSteps: z.number().int().min(0).default(50).describe('Linear learning-rate warm-up'),
+  neighbourKl: z
+    .number()
+    .min(0)
+    .default(1)
+    .describe(
+      "Weight of the locality loss on another person's questions: cross-entropy to the base's own answers there (a hard-label KL; MEND's locality term: the edit must stay about its passage)",
+    ),
   maxGradNorm: z.number().positive().default(1).describe('Global gradient-norm clip'),
   trainDecoder: z.boolean().default(true).describe('Also learn the decoder D (not only the encoder)'),
 });
@@ -84,6 +100,8 @@ export interface DeltaTrainLog {
   readonly reward: number;
   readonly nll: number;
   readonly magnitude: number;
+  /** Direct gradient: mean locality loss (cross-entropy to the base's answers on another person's questions). */
+  readonly locality?: number;
   /** PPO/REINFORCE diagnostics (CleanRL's set), when applicable. */
   readonly ppo?: Pick<
     UpdateLog,
@@ -180,6 +198,89 @@ class EditEnv implements VectorEnv {
 
 const mean = (xs: readonly number[]) => xs.reduce((s, x) => s + x, 0) / Math.max(1, xs.length);
 
+type DirectConfig = z.infer<typeof DeltaDirectSchema>;
+
+/** MEND-style meta-learning: backpropagate −CE (and the edit penalty) through the generated edit. */
+function directGradient(
+  env: RewardEnv,
+  gen: EditGenerator,
+  items: readonly Prepared[],
+  o: DirectConfig,
+  cfg: DeltaTrainConfig,
+  logs: DeltaTrainLog[],
+  opts: { readonly quiet?: boolean; readonly onLog?: (l: DeltaTrainLog) => void },
+): void {
+  const vars = new Map<string, Variable>();
+  gen.encoderVariables().forEach((v, i) => {
+    vars.set(`encoder.${i}`, v);
+  });
+  if (o.trainDecoder)
+    gen.decoderVariables().forEach((v, i) => {
+      vars.set(`decoder.${i}`, v);
+    });
+  gen.fastVariables().forEach((v, i) => {
+    vars.set(`fast.${i}`, v);
+  });
+  const names = [...vars.keys()];
+  const list = names.map((n) => vars.get(n)!);
+  const opt = new AdamW(vars, { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 });
+  const rng = new Rng(cfg.seed + 3);
+  const locked = o.neighbourKl > 0 ? items.map((it) => baseTargets(env, it.answers)) : [];
+  const progress = new Progress({
+    total: o.steps,
+    label: 'delta direct',
+    ...(opts.quiet === undefined ? {} : { quiet: opts.quiet }),
+  });
+  for (let step = 1; step <= o.steps; step++) {
+    const chosen = Array.from({ length: o.batchContexts }, () => items[rng.int(items.length)]!);
+    // Each edit's locality is checked on the questions of another (random) person.
+    const neighbours = chosen.map(() => rng.int(items.length));
+    let nllSum = 0;
+    let magSum = 0;
+    let klSum = 0;
+    const { value, grads } = tf.variableGrads(() => {
+      let loss: Tensor = tf.scalar(0);
+      chosen.forEach((it, j) => {
+        const z = gen.meanLatent(tf.tensor2d(it.embedding, [1, it.embedding.length]) as Tensor2D);
+        const edit = gen.edit(z, it.hidden);
+        const nll = answerNll(env, it.answers, [edit]);
+        const mag = edit.normSq();
+        nllSum += nll.dataSync()[0]!;
+        magSum += mag.dataSync()[0]!;
+        loss = tf.add(loss, tf.add(tf.mul(nll, cfg.reward.nll), tf.mul(mag, cfg.reward.magnitude)));
+        const other = locked[neighbours[j]!];
+        if (other !== undefined && items[neighbours[j]!] !== it) {
+          const kl = answerNll(env, other, [edit]);
+          klSum += kl.dataSync()[0]!;
+          loss = tf.add(loss, tf.mul(kl, o.neighbourKl));
+        }
+      });
+      return tf.div(loss, chosen.length) as tf.Scalar;
+    }, list);
+    const acc = new Map<string, Tensor>();
+    names.forEach((n, i) => {
+      const g = grads[list[i]!.name];
+      if (g !== undefined) acc.set(n, g);
+    });
+    clipByGlobalNorm(acc, o.maxGradNorm);
+    opt.update(acc, o.learningRate * (o.warmupSteps > 0 ? Math.min(1, step / o.warmupSteps) : 1));
+    for (const g of acc.values()) g.dispose();
+    const l: DeltaTrainLog = {
+      step,
+      reward: -(value.dataSync()[0] as number),
+      nll: nllSum / chosen.length,
+      magnitude: magSum / chosen.length,
+      locality: klSum / chosen.length,
+    };
+    value.dispose();
+    logs.push(l);
+    opts.onLog?.(l);
+    progress.tick(1, `nll ${l.nll.toFixed(3)} loc ${(l.locality ?? 0).toFixed(3)}`);
+  }
+  progress.finish();
+  opt.dispose();
+}
+
 export async function trainEditGenerator(
   env: RewardEnv,
   contexts: readonly Context[],
@@ -200,6 +301,17 @@ export async function trainEditGenerator(
   switch (o.kind) {
     case 'ppo':
     case 'reinforce': {
+      if (o.warmStartSteps > 0)
+        directGradient(
+          env,
+          gen,
+          items,
+          DeltaDirectSchema.parse({ kind: 'direct', steps: o.warmStartSteps }),
+          cfg,
+          logs,
+          opts,
+        );
+      const warm = logs.length;
       const batch = o.numEnvs * o.numSteps;
       const updates = Math.max(1, Math.floor(o.totalTimesteps / batch));
       const progress = new Progress({
@@ -236,7 +348,7 @@ export async function trainEditGenerator(
         onUpdate: (u) => {
           const parts = edits!.parts.splice(0);
           const l: DeltaTrainLog = {
-            step: u.update,
+            step: warm + u.update,
             reward: mean(parts.map((p) => p.reward)),
             nll: mean(parts.map((p) => p.nll)),
             magnitude: mean(parts.map((p) => p.magnitude)),
@@ -257,67 +369,9 @@ export async function trainEditGenerator(
       progress.finish();
       break;
     }
-    case 'direct': {
-      const vars = new Map<string, Variable>();
-      gen.encoderVariables().forEach((v, i) => {
-        vars.set(`encoder.${i}`, v);
-      });
-      if (o.trainDecoder)
-        gen.decoderVariables().forEach((v, i) => {
-          vars.set(`decoder.${i}`, v);
-        });
-      gen.fastVariables().forEach((v, i) => {
-        vars.set(`fast.${i}`, v);
-      });
-      const names = [...vars.keys()];
-      const list = names.map((n) => vars.get(n)!);
-      const opt = new AdamW(vars, { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 });
-      const rng = new Rng(cfg.seed + 3);
-      const progress = new Progress({
-        total: o.steps,
-        label: 'delta direct',
-        ...(opts.quiet === undefined ? {} : { quiet: opts.quiet }),
-      });
-      for (let step = 1; step <= o.steps; step++) {
-        const chosen = Array.from({ length: o.batchContexts }, () => items[rng.int(items.length)]!);
-        let nllSum = 0;
-        let magSum = 0;
-        const { value, grads } = tf.variableGrads(() => {
-          let loss: Tensor = tf.scalar(0);
-          for (const it of chosen) {
-            const z = gen.meanLatent(tf.tensor2d(it.embedding, [1, it.embedding.length]) as Tensor2D);
-            const edit = gen.edit(z, it.hidden);
-            const nll = answerNll(env, it.answers, [edit]);
-            const mag = edit.normSq();
-            nllSum += nll.dataSync()[0]!;
-            magSum += mag.dataSync()[0]!;
-            loss = tf.add(loss, tf.add(tf.mul(nll, cfg.reward.nll), tf.mul(mag, cfg.reward.magnitude)));
-          }
-          return tf.div(loss, chosen.length) as tf.Scalar;
-        }, list);
-        const acc = new Map<string, Tensor>();
-        names.forEach((n, i) => {
-          const g = grads[list[i]!.name];
-          if (g !== undefined) acc.set(n, g);
-        });
-        clipByGlobalNorm(acc, o.maxGradNorm);
-        opt.update(acc, o.learningRate * (o.warmupSteps > 0 ? Math.min(1, step / o.warmupSteps) : 1));
-        for (const g of acc.values()) g.dispose();
-        const l: DeltaTrainLog = {
-          step,
-          reward: -(value.dataSync()[0] as number),
-          nll: nllSum / chosen.length,
-          magnitude: magSum / chosen.length,
-        };
-        value.dispose();
-        logs.push(l);
-        opts.onLog?.(l);
-        progress.tick(1, `nll ${l.nll.toFixed(3)}`);
-      }
-      progress.finish();
-      opt.dispose();
+    case 'direct':
+      directGradient(env, gen, items, o, cfg, logs, opts);
       break;
-    }
     default: {
       const never: never = o;
       throw new Error(`unknown delta optimiser ${JSON.stringify(never)}`);

@@ -87,7 +87,12 @@ export const DemoConfigSchema = z.object({
     .min(1)
     .default(2000)
     .describe("People the EditGenerator trains on: the world's rl split topped up from the auxiliary world"),
-  deltaSteps: z.number().int().min(1).default(1000).describe('Direct-gradient steps (8 people each)'),
+  deltaSteps: z
+    .number()
+    .int()
+    .min(1)
+    .default(500)
+    .describe('Direct-gradient steps (8 people each; ~2.5 steps/s here)'),
   deltaTimesteps: z
     .number()
     .int()

@@ -65,6 +65,19 @@ export function localityKl(env: RewardEnv, batch: Batch, deltas: readonly Linear
   });
 }
 
+/**
+ * The same batch with the base model's own greedy next tokens as targets. Cross-entropy to them under an edit is a
+ * hard-label KL(base ‖ edited) at the weighted positions: it keeps the base's answers there unchanged (what NS
+ * measures) through the fused cross-entropy, at the cost of one loss instead of two full softmaxes.
+ */
+export function baseTargets(env: RewardEnv, batch: Batch): Batch {
+  const targets = tf.tidy(() => {
+    const ids = tf.tensor2d(batch.ids, [batch.b, batch.t], 'int32') as Tensor2D;
+    return tf.argMax(tf.reshape(env.model.forward(ids), [batch.b * batch.t, -1]), -1).dataSync();
+  });
+  return { ...batch, targets: Int32Array.from(targets) };
+}
+
 /** Plain-text batch for the locality term (every token a position). */
 export function textBatch(env: RewardEnv, texts: readonly string[], maxLen = 64): Batch {
   return makeBatch(

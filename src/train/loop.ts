@@ -3,9 +3,11 @@
  * and s, so a resumed run sees exactly the batches an uninterrupted one would), LR schedule, clipping, AdamW,
  * periodic checkpoints, progress with ETA.
  */
+
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import type { Variable } from '../engine/tf.js';
+import { SealError } from '../errors.js';
 import type { LinearDelta } from '../model/linear.js';
 import type { Transformer } from '../model/model.js';
 import { Progress } from '../report/progress.js';
@@ -88,6 +90,13 @@ export async function trainLoop(
   let start = 0;
   if (opts.checkpointDir !== undefined && existsSync(`${opts.checkpointDir}/state.json`)) {
     start = (await loadCheckpoint(opts.checkpointDir, vars, optimizer)).step;
+    if (start >= cfg.steps) {
+      optimizer.dispose();
+      throw new SealError(
+        `the checkpoint is at step ${start}, which already reaches steps = ${cfg.steps}: raise steps to train on`,
+        opts.checkpointDir,
+      );
+    }
   }
   const progress = new Progress({
     total: cfg.steps,
