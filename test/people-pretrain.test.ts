@@ -29,13 +29,30 @@ describe('people world CLI and pretraining', () => {
     expect(again.stderr).toContain('not empty');
   });
 
+  it('a partial nested config keeps the other pretraining defaults', () => {
+    const d = PretrainConfigSchema.parse({});
+    expect(d.train.steps).toBe(6000);
+    expect(d.world.pretrainPeople).toBe(200);
+    const c = PretrainConfigSchema.parse({ train: { steps: 40 }, world: { seed: 3 } });
+    expect(c.train).toEqual({ ...d.train, steps: 40 });
+    expect(c.world).toEqual({ ...d.world, seed: 3 });
+    expect(() => PretrainConfigSchema.parse({ train: { steps: 0 } })).toThrow(/steps/);
+  });
+
   it('a tiny pretraining run is deterministic, resumable, and exports a loadable HF model', async () => {
     const cfg = PretrainConfigSchema.parse({
       world: { seed: 3, pretrainPeople: 12, rlPeople: 2, evalPeople: 2, biosPerPerson: 2 },
       copyDemos: 10,
       vocabSize: 400,
       model: { dim: 32, nLayers: 1, nHeads: 2, hiddenDim: 64, maxSeqLen: 128, seed: 1 },
-      train: { steps: 6, batchSize: 4, seqLen: 64, lr: 3e-3, checkpointEvery: 3 },
+      train: {
+        steps: 6,
+        batchSize: 4,
+        seqLen: 64,
+        lr: 3e-3,
+        checkpointEvery: 3,
+        schedule: { kind: 'cosine', warmupSteps: 0, minLrRatio: 0.1 },
+      },
       evalPeople: 2,
     });
     const full = tempDir();

@@ -30,10 +30,19 @@ import { generateWorld, WorldConfigSchema } from './world.js';
 
 export const EOS_TOKEN = '<|endoftext|>';
 
+/**
+ * A nested config whose own defaults differ from its schema's: a partial object (or none) is merged over `defaults`
+ * field by field, so {"train": {"steps": 40}} keeps every other pretraining default instead of failing.
+ */
+function withDefaults<S extends z.ZodType>(defaults: Record<string, unknown>, schema: S) {
+  return z.preprocess(
+    (v) => (v === undefined ? defaults : typeof v === 'object' && v !== null ? { ...defaults, ...v } : v),
+    schema,
+  );
+}
+
 export const PretrainConfigSchema = z.object({
-  world: WorldConfigSchema.default(
-    WorldConfigSchema.parse({ pretrainPeople: 200, biosPerPerson: 10 }),
-  ).describe(
+  world: withDefaults({ pretrainPeople: 200, biosPerPerson: 10 }, WorldConfigSchema).describe(
     'The people world (seed and sizes); 200 pretraining people with 10 augmented biographies each by default',
   ),
   demosPerStyle: z
@@ -66,19 +75,17 @@ export const PretrainConfigSchema = z.object({
       seed: z.number().int().min(0).default(0).describe('Seed of the weight initialisation'),
     })
     .default({ dim: 128, nLayers: 4, nHeads: 4, hiddenDim: 352, maxSeqLen: 256, seed: 0 }),
-  train: TrainConfigSchema.default({
-    steps: 6000,
-    batchSize: 8,
-    seqLen: 256,
-    lr: 3e-3,
-    schedule: { kind: 'cosine', warmupSteps: 100, minLrRatio: 0.1 },
-    weightDecay: 0.1,
-    beta2: 0.99,
-    clipNorm: 1,
-    seed: 0,
-    checkpointEvery: 250,
-    gradientCheckpointing: false,
-  }),
+  train: withDefaults(
+    {
+      steps: 6000,
+      batchSize: 8,
+      seqLen: 256,
+      lr: 3e-3,
+      schedule: { kind: 'cosine', warmupSteps: 100, minLrRatio: 0.1 },
+      checkpointEvery: 250,
+    },
+    TrainConfigSchema,
+  ),
   evalPeople: z
     .number()
     .int()
