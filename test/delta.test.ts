@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initEngine } from '../src/engine/index.js';
 import { type Tensor2D, tf } from '../src/engine/tf.js';
+import { RowGroupedDelta } from '../src/model/linear.js';
 import { Transformer } from '../src/model/model.js';
 import { checksum } from '../src/model/params.js';
 import { evaluateEdits, generatorConditions } from '../src/outer/delta-eval.js';
@@ -14,6 +15,7 @@ import { EditGenerator, EditGeneratorConfigSchema } from '../src/selfedit/delta/
 import { editToAdapter, loadEditGenerator, saveEditGenerator } from '../src/selfedit/delta/io.js';
 import { buildTokenizer } from '../src/tasks/people/pretrain.js';
 import type { Context } from '../src/tasks/types.js';
+import { stackBatches } from '../src/train/data.js';
 import { tinyLlama } from './helpers/models.js';
 import { tempDir } from './helpers/paths.js';
 
@@ -183,6 +185,24 @@ describe('EditGenerator (weight-delta self-edits) on a tiny model', () => {
     const v = generator.fastVariables()[1]!;
     expect(tf.tidy(() => tf.max(tf.abs(v)).dataSync()[0])).toBeGreaterThan(0);
     generator.dispose();
+  });
+
+  it('stacked batches with a RowGroupedDelta give each edit its own loss (one forward pass for all edits)', () => {
+    const gen = new EditGenerator(env.model, EditGeneratorConfigSchema.parse({ latent: 8, hidden: 16 }));
+    for (const v of gen.fastVariables()) v.assign(tf.randomNormal(v.shape, 0, 0.2, 'float32', 7));
+    const views = contexts.slice(0, 3).map((c) => readContext(env.model, env.tok, c.passage, gen.layer));
+    const batches = contexts.slice(0, 3).map((c, i) => answerBatch(env, c, c.questions.slice(0, i + 1)));
+    const [separate, grouped] = tf.tidy(() => {
+      const edits = views.map((v) => gen.edit(tf.zeros([1, 8]) as Tensor2D, v.hidden));
+      const each = batches.map((b, i) => answerNll(env, b, [edits[i]!]).dataSync()[0]!);
+      const sum = (b: (typeof batches)[number]) => b.weights.reduce((s, w) => s + w, 0);
+      const stacked = stackBatches(batches.map((b) => ({ batch: b, scale: 1 / sum(b) })));
+      const g = answerNll(env, stacked.batch, [new RowGroupedDelta(edits, stacked.rows)]).dataSync()[0]!;
+      return [each.reduce((s, x) => s + x, 0) / each.length, g];
+    });
+    expect(grouped).toBeCloseTo(separate, 4);
+    for (const v of views) v.hidden.dispose();
+    gen.dispose();
   });
 
   it('edit evaluation: the zero edit leaves neighbours and unrelated text unchanged; ES/PS/NS/drawdown reported', () => {

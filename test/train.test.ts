@@ -64,6 +64,43 @@ describe('training', () => {
     expect(got[1]).toBeCloseTo(want[1]!, 6);
   });
 
+  it('a completion-only loss computes logits only where it looks: same loss and gradients as the full head', () => {
+    const m = Transformer.init(tinyLlama(), 21);
+    const lora = LoraAdapter.create(m, LoraConfigSchema.parse({ r: 4 }), 22);
+    for (const v of lora.variables().values()) v.assign(tf.randomNormal(v.shape, 0, 0.1, 'float32', 23));
+    const rng = new Rng(24);
+    // A long prompt and a 3-token completion per row: 6 of 40 positions weighted.
+    const batch = makeBatch(
+      [0, 1].map(() => ({
+        ids: randomText(21, m.config.vocabSize, rng.int(1000)),
+        targetMask: Array.from({ length: 21 }, (_, i) => (i >= 18 ? 1 : 0)),
+      })),
+      20,
+    );
+    const vars = [...lora.variables().values()];
+    const dense = () => {
+      const ids = tf.tensor2d(batch.ids, [batch.b, batch.t], 'int32');
+      const logits = tf.reshape(m.forward(ids, { deltas: [lora], training: true }), [-1, m.config.vocabSize]);
+      return tf.losses.softmaxCrossEntropy(
+        tf.oneHot(tf.tensor1d(batch.targets, 'int32'), m.config.vocabSize),
+        logits,
+        tf.tensor1d(batch.weights),
+        undefined,
+        tf.Reduction.SUM_BY_NONZERO_WEIGHTS,
+      ) as tf.Scalar;
+    };
+    const a = tf.variableGrads(() => lmLoss(m, batch, [lora]) as tf.Scalar, vars);
+    const b = tf.variableGrads(dense, vars);
+    expect(a.value.dataSync()[0]).toBeCloseTo(b.value.dataSync()[0]!, 5);
+    for (const v of vars) {
+      const ga = a.grads[v.name]!.dataSync();
+      const gb = b.grads[v.name]!.dataSync();
+      for (let i = 0; i < ga.length; i++) expect(Math.abs(ga[i]! - gb[i]!)).toBeLessThan(1e-5);
+    }
+    lora.dispose();
+    m.dispose();
+  });
+
   it('gradient accumulation 4×1 equals 1×4 (1e-5)', () => {
     const m = Transformer.init(tinyLlama(), 1);
     const rng = new Rng(3);

@@ -5,9 +5,11 @@
  * Prints one JSON line per optimiser and a final summary line.
  * The generator trains on --train-people people (the world's rl split topped up from the auxiliary world).
  *   node dist/experiments/delta-mode.js [--model DIR] [--people 16] [--train-people 2000] [--timesteps 2048]
- *     [--direct-steps 1000] [--neighbour-kl 1] [--optimizers ppo,reinforce,direct] [--seed 0]
+ *     [--direct-steps 1000] [--direct-lr 1e-3] [--neighbour-kl 1] [--optimizers ppo,reinforce,direct] [--seed 0]
+ *     [--save DIR (each trained generator to DIR/<optimizer>, for seal adapt --mode delta)]
  *     [--warm-start STEPS (direct steps before PPO/REINFORCE)] [--accuracy-reward W (reward weight of exact match)]
  */
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { assetPath } from '../assets.js';
 import { initEngine } from '../engine/index.js';
@@ -28,6 +30,8 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       'direct-steps': { type: 'string', default: '1000' },
       'train-people': { type: 'string', default: '2000' },
       'neighbour-kl': { type: 'string', default: '1' },
+      'direct-lr': { type: 'string', default: '1e-3' },
+      save: { type: 'string' },
       'warm-start': { type: 'string', default: '0' },
       'accuracy-reward': { type: 'string', default: '0' },
       policy: { type: 'string' },
@@ -58,14 +62,28 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   for (const kind of values.optimizers.split(',')) {
     const optimizer =
       kind === 'direct'
-        ? { kind, steps: Number(values['direct-steps']), neighbourKl: Number(values['neighbour-kl']) }
+        ? {
+            kind,
+            steps: Number(values['direct-steps']),
+            neighbourKl: Number(values['neighbour-kl']),
+            learningRate: Number(values['direct-lr']),
+          }
         : { kind, totalTimesteps: Number(values.timesteps), warmStartSteps: Number(values['warm-start']) };
     const cfg = DeltaTrainConfigSchema.parse({
       optimizer,
       reward: { accuracy: Number(values['accuracy-reward']) },
       seed: Number(values.seed),
     });
-    const r = await runDeltaMode(pp, train, contexts, policy, cfg, settings);
+    const r = await runDeltaMode(
+      pp,
+      train,
+      contexts,
+      policy,
+      cfg,
+      settings,
+      undefined,
+      values.save === undefined ? {} : { saveDir: join(values.save, kind) },
+    );
     const table = Object.fromEntries(
       Object.entries(r.scores).map(([k, v]) => [
         k,

@@ -34,3 +34,34 @@ export function linear(ctx: ForwardContext, module: string, x: Tensor2D): Tensor
   }
   return y;
 }
+
+/**
+ * A different delta per contiguous block of rows of x: `rows[i]` rows go through `deltas[i]`. With a batch that
+ * stacks several edits' sequences (each edit's rows = its sequences × T), one forward pass evaluates every edit.
+ */
+export class RowGroupedDelta implements LinearDelta {
+  constructor(
+    private readonly deltas: readonly LinearDelta[],
+    private readonly rows: readonly number[],
+  ) {
+    if (deltas.length !== rows.length) throw new Error('RowGroupedDelta: one row count per delta');
+  }
+
+  delta(module: string, x: Tensor2D): Tensor2D | undefined {
+    const total = this.rows.reduce((s, r) => s + r, 0);
+    if (x.shape[0] !== total) throw new Error(`RowGroupedDelta: x has ${x.shape[0]} rows, groups ${total}`);
+    // Slices, not tf.split: SplitV's gradient fails when only some of its outputs receive one.
+    let start = 0;
+    const ys = this.rows.map((n, i) => {
+      const part = tf.slice(x, [start, 0], [n, -1]) as Tensor2D;
+      start += n;
+      return this.deltas[i]!.delta(module, part);
+    });
+    const width = ys.find((y) => y !== undefined)?.shape[1];
+    if (width === undefined) return undefined;
+    return tf.concat(
+      ys.map((y, i) => y ?? (tf.zeros([this.rows[i]!, width]) as Tensor2D)),
+      0,
+    ) as Tensor2D;
+  }
+}

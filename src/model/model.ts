@@ -24,6 +24,11 @@ export interface ForwardOptions {
   readonly deltas?: readonly LinearDelta[];
   /** Only compute logits at the last position → (B, 1, V). */
   readonly lastOnly?: boolean;
+  /**
+   * Only compute logits at these flattened positions (row·T + t) → (1, R, V). A loss that weights few positions
+   * (an answer after a long prompt) skips the head and softmax everywhere else — about half of a small model's work.
+   */
+  readonly rows?: Int32Array;
   /** Differentiable path for the tied head (transposed matmul each call) instead of the cached transpose. */
   readonly training?: boolean;
 }
@@ -124,12 +129,20 @@ export class Transformer {
   }
 
   /** Final norm and head: x (B·T, C) → logits (B, T, V), or (B, 1, V) with `lastOnly`. */
-  end(state: PassState, x: Tensor2D, opts: Pick<ForwardOptions, 'lastOnly' | 'training'> = {}): Tensor3D {
+  end(
+    state: PassState,
+    x: Tensor2D,
+    opts: Pick<ForwardOptions, 'lastOnly' | 'training' | 'rows'> = {},
+  ): Tensor3D {
     const c = this.config;
-    const { b, t } = state;
+    let { b, t } = state;
     let h = finalNorm(state.ctx, x); // (B·T, C)
     let tOut = t;
-    if (opts.lastOnly === true && t > 1) {
+    if (opts.rows !== undefined) {
+      h = tf.gather(h, tf.tensor1d(opts.rows, 'int32')) as Tensor2D; // (R, C)
+      b = 1;
+      tOut = opts.rows.length;
+    } else if (opts.lastOnly === true && t > 1) {
       h = tf.reshape(tf.slice(tf.reshape(h, [b, t, c.dim]), [0, t - 1, 0], [b, 1, c.dim]), [b, c.dim]);
       tOut = 1;
     }

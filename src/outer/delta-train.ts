@@ -11,12 +11,12 @@
  */
 import { z } from 'zod';
 import { type Tensor, type Tensor2D, tf, type Variable } from '../engine/tf.js';
+import { RowGroupedDelta } from '../model/linear.js';
 import type { Transformer } from '../model/model.js';
 import { checksum } from '../model/params.js';
 import { Progress } from '../report/progress.js';
 import {
   answerBatch,
-  answerNll,
   baseTargets,
   type DeltaRewardParts,
   DeltaRewardSchema,
@@ -26,8 +26,9 @@ import {
 import { readContext } from '../selfedit/delta/embedding.js';
 import { EditGenerator, EditGeneratorConfigSchema } from '../selfedit/delta/generator.js';
 import type { Context } from '../tasks/types.js';
-import type { Batch } from '../train/data.js';
+import { type Batch, stackBatches } from '../train/data.js';
 import { AdamW, clipByGlobalNorm } from '../train/optimizer.js';
+import { lmLoss } from '../train/step.js';
 import { Rng } from '../util/rng.js';
 import { PpoConfigSchema, trainPpo, type UpdateLog, type VectorEnv } from './ppo.js';
 
@@ -196,6 +197,12 @@ class EditEnv implements VectorEnv {
   }
 }
 
+const weightSum = (b: Batch) => {
+  let s = 0;
+  for (const w of b.weights) s += w;
+  return s > 0 ? s : 1;
+};
+
 const mean = (xs: readonly number[]) => xs.reduce((s, x) => s + x, 0) / Math.max(1, xs.length);
 
 type DirectConfig = z.infer<typeof DeltaDirectSchema>;
@@ -235,27 +242,41 @@ function directGradient(
     const chosen = Array.from({ length: o.batchContexts }, () => items[rng.int(items.length)]!);
     // Each edit's locality is checked on the questions of another (random) person.
     const neighbours = chosen.map(() => rng.int(items.length));
-    let nllSum = 0;
-    let magSum = 0;
-    let klSum = 0;
+    const withLocality = chosen.flatMap((it, j) =>
+      locked.length > 0 && items[neighbours[j]!] !== it ? [j] : [],
+    );
+    let nllValue = 0;
+    let magValue = 0;
+    let locValue = 0;
     const { value, grads } = tf.variableGrads(() => {
-      let loss: Tensor = tf.scalar(0);
-      chosen.forEach((it, j) => {
-        const z = gen.meanLatent(tf.tensor2d(it.embedding, [1, it.embedding.length]) as Tensor2D);
-        const edit = gen.edit(z, it.hidden);
-        const nll = answerNll(env, it.answers, [edit]);
-        const mag = edit.normSq();
-        nllSum += nll.dataSync()[0]!;
-        magSum += mag.dataSync()[0]!;
-        loss = tf.add(loss, tf.add(tf.mul(nll, cfg.reward.nll), tf.mul(mag, cfg.reward.magnitude)));
-        const other = locked[neighbours[j]!];
-        if (other !== undefined && items[neighbours[j]!] !== it) {
-          const kl = answerNll(env, other, [edit]);
-          klSum += kl.dataSync()[0]!;
-          loss = tf.add(loss, tf.mul(kl, o.neighbourKl));
-        }
-      });
-      return tf.div(loss, chosen.length) as tf.Scalar;
+      const edits = chosen.map((it) =>
+        gen.edit(gen.meanLatent(tf.tensor2d(it.embedding, [1, it.embedding.length]) as Tensor2D), it.hidden),
+      );
+      // All the edits in one forward pass: their sequences stacked, each edit on its own rows. Each context's
+      // weights sum to 1, so the loss is the mean over contexts of each context's mean cross-entropy.
+      const own = stackBatches(chosen.map((it) => ({ batch: it.answers, scale: 1 / weightSum(it.answers) })));
+      const nll = lmLoss(env.model, own.batch, [new RowGroupedDelta(edits, own.rows)]);
+      const mag = tf.div(tf.addN(edits.map((e) => e.normSq())), edits.length);
+      nllValue = nll.dataSync()[0]!;
+      magValue = mag.dataSync()[0]!;
+      let loss = tf.add(tf.mul(nll, cfg.reward.nll), tf.mul(mag, cfg.reward.magnitude));
+      if (withLocality.length > 0) {
+        const loc = stackBatches(
+          withLocality.map((j) => {
+            const b = locked[neighbours[j]!]!;
+            return { batch: b, scale: 1 / weightSum(b) };
+          }),
+        );
+        const kl = lmLoss(env.model, loc.batch, [
+          new RowGroupedDelta(
+            withLocality.map((j) => edits[j]!),
+            loc.rows,
+          ),
+        ]);
+        locValue = kl.dataSync()[0]!;
+        loss = tf.add(loss, tf.mul(kl, (o.neighbourKl * withLocality.length) / chosen.length));
+      }
+      return loss as tf.Scalar;
     }, list);
     const acc = new Map<string, Tensor>();
     names.forEach((n, i) => {
@@ -268,9 +289,9 @@ function directGradient(
     const l: DeltaTrainLog = {
       step,
       reward: -(value.dataSync()[0] as number),
-      nll: nllSum / chosen.length,
-      magnitude: magSum / chosen.length,
-      locality: klSum / chosen.length,
+      nll: nllValue,
+      magnitude: magValue,
+      locality: locValue,
     };
     value.dispose();
     logs.push(l);

@@ -166,3 +166,27 @@ export function splitBatch(batch: Batch, n: number): Batch[] {
     weights: batch.weights.slice(k * size, (k + 1) * size),
   }));
 }
+
+/**
+ * Stacks batches row-wise, padding each to the longest T; each batch's weights are multiplied by its `scale`.
+ * Returns the batch and, per input batch, its number of (B·T) rows — the row groups of a `RowGroupedDelta`.
+ */
+export function stackBatches(
+  parts: readonly { readonly batch: Batch; readonly scale: number }[],
+  padId = 0,
+): { batch: Batch; rows: number[] } {
+  const t = Math.max(1, ...parts.map((p) => p.batch.t));
+  const b = parts.reduce((s, p) => s + p.batch.b, 0);
+  const ids = new Int32Array(b * t).fill(padId);
+  const targets = new Int32Array(b * t).fill(padId);
+  const weights = new Float32Array(b * t);
+  let row = 0;
+  for (const { batch: p, scale } of parts) {
+    for (let r = 0; r < p.b; r++, row++) {
+      ids.set(p.ids.subarray(r * p.t, (r + 1) * p.t), row * t);
+      targets.set(p.targets.subarray(r * p.t, (r + 1) * p.t), row * t);
+      for (let i = 0; i < p.t; i++) weights[row * t + i] = (p.weights[r * p.t + i] as number) * scale;
+    }
+  }
+  return { batch: { b, t, ids, targets, weights }, rows: parts.map((p) => p.batch.b * t) };
+}

@@ -35,17 +35,34 @@ export function lmLoss(
 ): Tensor {
   return tf.tidy(() => {
     const ids = tf.tensor2d(batch.ids, [batch.b, batch.t], 'int32') as Tensor2D;
-    const logits = model.forward(ids, { deltas, training: true });
-    const flat = tf.reshape(logits, [batch.b * batch.t, model.config.vocabSize]);
-    const ce = fused.crossEntropy(
-      flat,
-      tf.tensor1d(batch.targets, 'int32'),
-      tf.tensor1d(batch.weights, 'float32'),
-    );
+    // Logits only where the loss looks, when that is under half the positions (completion-only losses).
+    const rows = weightedRows(batch.weights);
+    const sparse = rows.length > 0 && rows.length * 2 <= batch.weights.length;
+    const logits = model.forward(ids, { deltas, training: true, ...(sparse ? { rows } : {}) });
+    const flat = tf.reshape(logits, [-1, model.config.vocabSize]);
+    const ce = sparse
+      ? fused.crossEntropy(
+          flat,
+          tf.tensor1d(
+            Int32Array.from(rows, (r) => batch.targets[r]!),
+            'int32',
+          ),
+          tf.tensor1d(
+            Float32Array.from(rows, (r) => batch.weights[r]!),
+            'float32',
+          ),
+        )
+      : fused.crossEntropy(flat, tf.tensor1d(batch.targets, 'int32'), tf.tensor1d(batch.weights, 'float32'));
     if (normalizer === undefined) return ce;
     const w = sum(batch.weights);
     return tf.mul(ce, w / normalizer);
   });
+}
+
+function weightedRows(w: Float32Array): Int32Array {
+  const rows: number[] = [];
+  for (let i = 0; i < w.length; i++) if (w[i] !== 0) rows.push(i);
+  return Int32Array.from(rows);
 }
 
 function sum(a: Float32Array): number {
