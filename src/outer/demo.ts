@@ -92,9 +92,7 @@ export const DemoConfigSchema = z.object({
     .int()
     .min(1)
     .default(1000)
-    .describe(
-      'Direct-gradient steps (8 people each; ~2.5 steps/s here; 500 steps reach about a third of the edit success)',
-    ),
+    .describe('Direct-gradient steps (8 people each; ~2.5 steps/s here)'),
   deltaTimesteps: z
     .number()
     .int()
