@@ -15,22 +15,23 @@ function bench(args: readonly string[]) {
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** One toy-size step of `name` on the wasm path (layout, not speed). */
+const tinyWasm = (name: string) => [
+  '--tiny',
+  '--only',
+  name,
+  '--steps',
+  '1',
+  '--warmup',
+  '0',
+  '--paths',
+  'wasm',
+];
+
 describe('bench entry point', () => {
   it('prints the entry array on stdout and writes the results file with metadata', () => {
     const out = tempDir('seal-bench-');
-    const r = bench([
-      '--tiny',
-      '--only',
-      'A-full',
-      '--steps',
-      '1',
-      '--warmup',
-      '0',
-      '--paths',
-      'wasm',
-      '--out-dir',
-      out,
-    ]);
+    const r = bench([...tinyWasm('A-full'), '--out-dir', out]);
     expect(r.stderr).toContain('A-full');
     expect(r.code).toBe(0);
     const entries = JSON.parse(r.stdout) as Array<Record<string, unknown>>;
@@ -64,19 +65,7 @@ describe('bench entry point', () => {
 
   it('checkpoints B-lora on pure wasm by default (its activations overflow the 4 GB heap) and on request', () => {
     const run = (extra: readonly string[]) => {
-      const r = bench([
-        '--tiny',
-        '--only',
-        'B-lora',
-        '--steps',
-        '1',
-        '--warmup',
-        '0',
-        '--paths',
-        'wasm',
-        '--no-save',
-        ...extra,
-      ]);
+      const r = bench([...tinyWasm('B-lora'), '--no-save', ...extra]);
       expect(r.code).toBe(0);
       return (JSON.parse(r.stdout) as Array<Record<string, unknown>>)[0]!;
     };
