@@ -39,8 +39,18 @@ export type { LinearDelta } from './model/linear.js';
 export { type ForwardOptions, Transformer } from './model/model.js';
 export { checksum, paramSpecs } from './model/params.js';
 export { type SamplingOptions, sampleToken } from './model/sampling.js';
+// The SEAL loops: text self-edits (ReST-EM, GRPO) and weight-delta self-edits (the EditGenerator)
+export { evaluateEdits, generatorConditions } from './outer/delta-eval.js';
+export { DeltaTrainConfigSchema, editFor, trainEditGenerator } from './outer/delta-train.js';
+export { groupAdvantages, grpo } from './outer/grpo.js';
+export { OuterConfigSchema, runOuterLoop } from './outer/outer.js';
+export { RestEmConfigSchema, restEm } from './outer/rest-em.js';
+export { DeltaRewardSchema, deltaReward } from './rewards/delta.js';
 export { createJudge } from './rewards/judge.js';
 export { exactMatch, exactMatchScorer, f1Score, f1Scorer, normalizeAnswer } from './rewards/squad-score.js';
+export { readContext } from './selfedit/delta/embedding.js';
+export { EditGenerator, EditGeneratorConfigSchema } from './selfedit/delta/generator.js';
+export { editToAdapter, loadEditGenerator, saveEditGenerator } from './selfedit/delta/io.js';
 // Self-edits and the inner loop
 export { selfEditSequences, splitSelfEdit } from './selfedit/parse.js';
 export { PretrainConfigSchema, pretrainPeopleModel } from './tasks/people/pretrain.js';

@@ -18,6 +18,12 @@ describe('public API', () => {
       'loadSquad',
       'generateWorld',
       'exactMatchScorer',
+      'runOuterLoop',
+      'restEm',
+      'grpo',
+      'trainEditGenerator',
+      'EditGenerator',
+      'editToAdapter',
     ])
       expect(api, name).toHaveProperty(name);
   });
