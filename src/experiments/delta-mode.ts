@@ -18,7 +18,7 @@ import { loadAdapter } from '../lora/io.js';
 import { runDeltaMode } from '../outer/delta-run.js';
 import { DeltaTrainConfigSchema } from '../outer/delta-train.js';
 import { ParseOptionsSchema } from '../selfedit/parse.js';
-import { extraRlContexts, loadPeopleProblem } from '../tasks/people/seal.js';
+import { loadPeopleProblem, rlContexts } from '../tasks/people/seal.js';
 
 export async function main(argv = process.argv.slice(2)): Promise<void> {
   const { values } = parseArgs({
@@ -42,12 +42,8 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   await initEngine('auto');
   const pp = await loadPeopleProblem(values.model, 0);
   const contexts = (pp.task.splits['eval'] ?? []).slice(0, Number(values.people));
-  const rlSplit = pp.task.splits['rl'] ?? [];
   const trainPeople = Number(values['train-people']);
-  const train = [...rlSplit, ...extraRlContexts(pp.world, trainPeople - rlSplit.length)].slice(
-    0,
-    trainPeople,
-  );
+  const train = rlContexts(pp.world, pp.task, trainPeople).slice(0, trainPeople);
   const policy =
     values.policy === undefined ? undefined : await loadAdapter(values.policy, pp.problem.env.model);
   const settings = {

@@ -417,7 +417,6 @@ export function editFor(
   const z = tf.tidy(() => gen.meanLatent(tf.tensor2d(embedding, [1, embedding.length]) as Tensor2D));
   return {
     edit: gen.edit(z, hidden),
-    z,
     dispose: () => {
       z.dispose();
       hidden.dispose();

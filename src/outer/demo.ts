@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { InnerLoopConfigSchema } from '../inner/inner-loop.js';
 import type { RunDir } from '../report/run.js';
 import { ParseOptionsSchema } from '../selfedit/parse.js';
-import { extraRlContexts, type PeopleProblem } from '../tasks/people/seal.js';
+import { type PeopleProblem, rlContexts } from '../tasks/people/seal.js';
 import { PEOPLE_SELF_EDIT_STYLES } from '../tasks/people/selfedit.js';
 import type { Context } from '../tasks/types.js';
 import {
@@ -237,11 +237,7 @@ export async function runDemo(
   if (cfg.deltaContexts > 0) {
     const kind = cfg.deltaOptimizer;
     if (deltaScores === undefined) {
-      const rlSplit = pp.task.splits['rl'] ?? [];
-      const trainContexts = [
-        ...rlSplit,
-        ...extraRlContexts(pp.world, cfg.deltaPeople - rlSplit.length),
-      ].slice(0, cfg.deltaPeople);
+      const trainContexts = rlContexts(pp.world, pp.task, cfg.deltaPeople).slice(0, cfg.deltaPeople);
       log(
         `delta mode: EditGenerator trained by ${kind} on ${trainContexts.length} people (${kind === 'direct' ? `${cfg.deltaSteps} steps` : `${cfg.deltaTimesteps} edits`}), editing table…`,
       );

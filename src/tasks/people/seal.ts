@@ -15,9 +15,10 @@ import {
   PEOPLE_SELF_EDIT_STYLES,
   type PeopleSelfEditStyle,
   peopleSelfEditPrompt,
+  unclashingPeople,
 } from './selfedit.js';
 import { peopleTask, personContext } from './task.js';
-import { generateWorld, splitPeople, type World, WorldConfigSchema } from './world.js';
+import { generateWorld, type World, WorldConfigSchema } from './world.js';
 
 export interface PeopleProblem {
   readonly problem: SealProblem;
@@ -73,20 +74,14 @@ export function extraRlContexts(world: World, count: number): Context[] {
     evalPeople: 1,
   });
   for (const p of copy.people) taken.add(p.fullName);
-  const names = [...taken];
-  const aux = generateWorld({
-    ...world.config,
-    seed: world.config.seed + EXTRA_RL_OFFSET,
-    pretrainPeople: Math.ceil(count * 1.2) + 10,
-    rlPeople: 1,
-    evalPeople: 1,
-  });
-  return splitPeople(aux, 'pretrain')
-    .filter(
-      (p) => !taken.has(p.fullName) && !names.some((n) => n.includes(p.fullName) || p.fullName.includes(n)),
-    )
-    .slice(0, count)
-    .map((p, i) => ({ ...personContext(p, aux.config.seed), id: `rl-extra-${String(i).padStart(4, '0')}` }));
+  const { people, seed } = unclashingPeople(world, EXTRA_RL_OFFSET, count, [...taken], 1.2);
+  return people.map((p, i) => ({ ...personContext(p, seed), id: `rl-extra-${String(i).padStart(4, '0')}` }));
+}
+
+/** The world's rl split topped up to `count` people from `extraRlContexts` (never fewer than the split). */
+export function rlContexts(world: World, task: Task, count: number): Context[] {
+  const split = task.splits['rl'] ?? [];
+  return [...split, ...extraRlContexts(world, count - split.length)];
 }
 
 export async function loadPeopleProblem(
@@ -103,10 +98,7 @@ export async function loadPeopleProblem(
   const env: InnerEnv = { model, tok, task };
   const problem: SealProblem = {
     env,
-    rlContexts: [
-      ...(task.splits['rl'] ?? []),
-      ...extraRlContexts(world, rlPeople - (task.splits['rl'] ?? []).length),
-    ],
+    rlContexts: rlContexts(world, task, rlPeople),
     heldOut: (task.splits['eval'] ?? []).slice(0, heldOutCount),
     prompt: (c) => peopleSelfEditPrompt(c.title, c.passage, style),
   };

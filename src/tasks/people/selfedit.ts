@@ -102,25 +102,46 @@ function demo(
 /** Seed offset of the world the copy demonstrations' people come from. */
 export const COPY_WORLD_OFFSET = 7919;
 
+/**
+ * The first `count` people of an auxiliary world (`world`'s config, seed + `offset`) whose full names neither equal,
+ * contain nor are contained in any of `taken`: nobody the model could confuse them with. `oversample` sizes the
+ * auxiliary world (people are drawn in order, so a larger one only appends).
+ */
+export function unclashingPeople(
+  world: World,
+  offset: number,
+  count: number,
+  taken: readonly string[],
+  oversample: number,
+): { people: Person[]; seed: number } {
+  const other = generateWorld({
+    ...world.config,
+    seed: world.config.seed + offset,
+    pretrainPeople: Math.ceil(count * oversample) + 10,
+    rlPeople: 1,
+    evalPeople: 1,
+  });
+  const exact = new Set(taken);
+  const people = splitPeople(other, 'pretrain')
+    .filter(
+      (p) => !exact.has(p.fullName) && !taken.some((n) => n.includes(p.fullName) || p.fullName.includes(n)),
+    )
+    .slice(0, count);
+  return { people, seed: other.config.seed };
+}
+
 export function copyDemos(count: number): PretrainDocumentSource {
   return (world: World, rng: Rng): PretrainDocument[] => {
     if (count === 0) return [];
-    const names = world.people.map((p) => p.fullName);
-    const taken = new Set(names);
-    const other = generateWorld({
-      ...world.config,
-      seed: world.config.seed + COPY_WORLD_OFFSET,
-      pretrainPeople: Math.ceil(count * 1.1) + 10,
-      rlPeople: 1,
-      evalPeople: 1,
-    });
-    const people = splitPeople(other, 'pretrain')
-      .filter(
-        (p) => !taken.has(p.fullName) && !names.some((n) => n.includes(p.fullName) || p.fullName.includes(n)),
-      )
-      .slice(0, count);
+    const { people, seed } = unclashingPeople(
+      world,
+      COPY_WORLD_OFFSET,
+      count,
+      world.people.map((p) => p.fullName),
+      1.1,
+    );
     return people.map((p) =>
-      demo(p, other.config.seed, rng.pick(PEOPLE_SELF_EDIT_STYLES), rng, 'demo-copy', `copy:${p.id}`),
+      demo(p, seed, rng.pick(PEOPLE_SELF_EDIT_STYLES), rng, 'demo-copy', `copy:${p.id}`),
     );
   };
 }
