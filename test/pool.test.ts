@@ -23,7 +23,9 @@ import { generateWorld, WorldConfigSchema } from '../src/tasks/people/world.js';
 import { squadTask } from '../src/tasks/squad.js';
 import type { Context } from '../src/tasks/types.js';
 import { serializeTokenizerJson } from '../src/tokenizer/hf.js';
+import { seal } from './helpers/cli.js';
 import { tinyLlama } from './helpers/models.js';
+import { CLI } from './helpers/paths.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const spec = { kind: 'people' } as const;
@@ -254,5 +256,26 @@ describe('InnerLoopPool', () => {
     expect(r.stdout.trim()).toBe('steps 1');
     expect(r.status).toBe(0);
     expect(Date.now() - t0).toBeLessThan(60_000);
+  });
+
+  it('seal eval --workers 2 runs its inner loops on two threads and prints the table of --workers 1', () => {
+    const out = mkdtempSync(join(tmpdir(), 'seal-eval-workers-'));
+    try {
+      const args = ['eval', '--contexts', '2', '--seeds', '1', '--epochs', '2', '--out', out, '--json'];
+      const one = seal(args);
+      const two = seal([...args, '--workers', '2']);
+      expect(one.code, one.stderr).toBe(0);
+      expect(two.code, two.stderr).toBe(0);
+      expect(two.stderr).toMatch(/inner loops: 2 workers/);
+      expect(JSON.parse(two.stdout)).toEqual(JSON.parse(one.stdout));
+      const clash = spawnSync(process.execPath, [CLI, ...args, '--workers', '2'], {
+        encoding: 'utf8',
+        env: { ...process.env, SEAL_NATIVE_THREADS: '2' },
+      });
+      expect(clash.status).toBe(2);
+      expect(clash.stderr).toContain('SEAL_NATIVE_THREADS is 2');
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
   });
 });

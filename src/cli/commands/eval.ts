@@ -11,7 +11,7 @@ import { ParseOptionsSchema } from '../../selfedit/parse.js';
 import { loadPeopleProblem } from '../../tasks/people/seal.js';
 import { PEOPLE_SELF_EDIT_STYLES } from '../../tasks/people/selfedit.js';
 import type { Command } from '../args.js';
-import { BackendOption, log } from './common.js';
+import { BackendOption, innerPool, log, prepareWorkers, WorkersOption } from './common.js';
 import { resolveModelDir } from './train.js';
 
 const schema = z.object({
@@ -30,8 +30,11 @@ const schema = z.object({
   epochs: z.number().int().min(1).default(20).describe('Inner-loop epochs'),
   lr: z.number().positive().default(1e-3).describe('Inner-loop learning rate'),
   rank: z.number().int().min(1).default(16).describe('Inner-loop LoRA rank'),
+  temperature: z.number().min(0).default(1).describe('Sampling temperature of every self-edit (0 = greedy)'),
+  topP: z.number().gt(0).max(1).default(0.95).describe('Nucleus (top-p) mass of self-edit sampling'),
   out: z.string().default('runs').describe('Parent directory of the run directory'),
   json: z.boolean().default(false).describe('Print the results as JSON instead of a table'),
+  workers: WorkersOption,
   backend: BackendOption,
 });
 
@@ -44,9 +47,12 @@ export const evalCommand: Command<typeof schema> = {
     'seal eval --policy runs/people-rest-em-0-…/checkpoints/round-002/policy --contexts 16 --seeds 3',
   ],
   async run(o) {
+    prepareWorkers(o.workers);
     await initEngine(o.backend);
     const modelDir = resolveModelDir(o.model);
     const pp = await loadPeopleProblem(modelDir, 0, o.prompt);
+    const pool = await innerPool(modelDir, pp.problem.env, o.workers);
+    const problem = pool === undefined ? pp.problem : { ...pp.problem, pool };
     const run = RunDir.create(o.out, runName('people', 'eval', 0), o);
     const conditions: Condition[] = o.policyOnly ? [] : baselineConditions(pp.staticPrompts);
     if (o.policy !== undefined)
@@ -63,19 +69,19 @@ export const evalCommand: Command<typeof schema> = {
     });
     const seeds = Array.from({ length: o.seeds }, (_, i) => i);
     const results = await evaluateConditions(
-      pp.problem,
+      problem,
       contexts,
       conditions,
       {
         seeds,
         inner,
         parse: ParseOptionsSchema.parse({}),
-        temperature: 1,
-        topP: 0.95,
+        temperature: o.temperature,
+        topP: o.topP,
         maxNewTokens: 160,
       },
       run,
-    );
+    ).finally(() => pool?.close());
     run.writeJson('eval.json', results);
     writeFileSync(join(run.dir, 'table.txt'), `${formatTable(results)}\n`);
     process.stdout.write(o.json ? `${JSON.stringify(results, null, 2)}\n` : `${formatTable(results)}\n`);

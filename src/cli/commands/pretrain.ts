@@ -6,6 +6,9 @@ import type { Command } from '../args.js';
 import { readJsonConfig, UsageError } from '../args.js';
 import { BackendOption, log } from './common.js';
 
+/** --help quotes the pretraining defaults from their one source, the config schema. */
+const D = PretrainConfigSchema.parse({});
+
 const schema = z.object({
   out: z
     .string()
@@ -14,36 +17,38 @@ const schema = z.object({
     .string()
     .optional()
     .describe('JSON file with a pretraining config (fields of --help below override it)'),
-  steps: z.number().int().min(1).optional().describe('Training steps (default 3000)'),
+  steps: z.number().int().min(1).optional().describe(`Training steps (default ${D.train.steps})`),
   pretrainPeople: z
     .number()
     .int()
     .min(1)
     .optional()
-    .describe('People in the pretraining split (default 200)'),
-  worldSeed: z.number().int().min(0).optional().describe('World seed (default 1)'),
-  dim: z.number().int().min(8).optional().describe('Model hidden size (default 128)'),
-  layers: z.number().int().min(1).optional().describe('Transformer blocks (default 4)'),
+    .describe(`People in the pretraining split (default ${D.world.pretrainPeople})`),
+  worldSeed: z.number().int().min(0).optional().describe(`World seed (default ${D.world.seed})`),
+  dim: z.number().int().min(8).optional().describe(`Model hidden size (default ${D.model.dim})`),
+  layers: z.number().int().min(1).optional().describe(`Transformer blocks (default ${D.model.nLayers})`),
   vocabSize: z
     .number()
     .int()
     .min(300)
     .optional()
-    .describe('BPE vocabulary size (default 6144: names become single tokens, which the model can copy)'),
+    .describe(
+      `BPE vocabulary size (default ${D.vocabSize}: names become single tokens, which the model can copy)`,
+    ),
   copyDemos: z
     .number()
     .int()
     .min(0)
     .optional()
-    .describe('Self-edit demonstrations about demo-only people (default 2400)'),
-  batchSize: z.number().int().min(1).optional().describe('Sequences per step (default 16)'),
-  lr: z.number().positive().optional().describe('Peak learning rate (default 3e-3)'),
+    .describe(`Self-edit demonstrations about demo-only people (default ${D.copyDemos})`),
+  batchSize: z.number().int().min(1).optional().describe(`Sequences per step (default ${D.train.batchSize})`),
+  lr: z.number().positive().optional().describe(`Peak learning rate (default ${D.train.lr})`),
   evalPeople: z
     .number()
     .int()
     .min(0)
     .optional()
-    .describe('People per split for the final QA evaluation (default 40)'),
+    .describe(`People per split for the final QA evaluation (default ${D.evalPeople})`),
   resume: z.boolean().default(false).describe('Continue the run in --out from its last checkpoint'),
   json: z.boolean().default(false).describe('Print the final report as JSON on stdout'),
   backend: BackendOption,

@@ -15,7 +15,7 @@ import { loadPeopleProblem } from '../../tasks/people/seal.js';
 import { PEOPLE_SELF_EDIT_STYLES } from '../../tasks/people/selfedit.js';
 import type { Command } from '../args.js';
 import { readJsonConfig, UsageError } from '../args.js';
-import { BackendOption, log } from './common.js';
+import { BackendOption, innerPool, log, prepareWorkers, WorkersOption } from './common.js';
 
 export const SealTrainConfigSchema = z.object({
   model: z
@@ -50,6 +50,7 @@ const schema = z.object({
   out: z.string().default('runs').describe('Parent directory of run directories'),
   resume: z.string().optional().describe('Run directory to resume after a crash (its config is reused)'),
   quiet: z.boolean().default(false).describe('No progress bars'),
+  workers: WorkersOption,
   backend: BackendOption,
 });
 
@@ -62,8 +63,10 @@ export const trainCommand: Command<typeof schema> = {
     'seal train --config experiments/rest-em.json',
     'seal train --config experiments/grpo.json',
     'seal train --resume runs/people-rest-em-0-20261125T180000Z',
+    'seal train --config experiments/rest-em-large.json --workers 2',
   ],
   async run(o) {
+    prepareWorkers(o.workers);
     await initEngine(o.backend);
     let run: RunDir;
     let cfg: SealTrainConfig;
@@ -78,12 +81,10 @@ export const trainCommand: Command<typeof schema> = {
       cfg = readJsonConfig(SealTrainConfigSchema, o.config);
       run = RunDir.create(o.out, runName('people', cfg.outer.kind, cfg.outer.seed), cfg);
     }
-    const { problem } = await loadPeopleProblem(
-      resolveModelDir(cfg.model),
-      cfg.outer.heldOutContexts,
-      cfg.prompt,
-      cfg.rlPeople,
-    );
+    const modelDir = resolveModelDir(cfg.model);
+    const loaded = await loadPeopleProblem(modelDir, cfg.outer.heldOutContexts, cfg.prompt, cfg.rlPeople);
+    const pool = await innerPool(modelDir, loaded.problem.env, o.workers);
+    const problem = pool === undefined ? loaded.problem : { ...loaded.problem, pool };
     const model = problem.env.model;
     const resume = o.resume === undefined ? undefined : await loadLastRound(run, model);
     if (o.resume !== undefined) {
@@ -103,7 +104,7 @@ export const trainCommand: Command<typeof schema> = {
       quiet: o.quiet,
       ...(resume === undefined ? {} : { resume }),
       onRound: (round, policy, rounds) => saveRoundCheckpoint(run, model, round, policy, rounds, cfg),
-    });
+    }).finally(() => pool?.close());
     process.off('SIGINT', onSigint);
     run.writeJson('summary-train.json', { rounds: result.rounds });
     for (const r of result.rounds)
