@@ -36,6 +36,14 @@ export class LoraAdapter implements LinearDelta {
     return loraScaling(this.config);
   }
 
+  /** The dropout stream's position (see LinearDelta.randomState). */
+  readonly randomState = {
+    get: (): number => this.dropoutSeed,
+    set: (state: number): void => {
+      this.dropoutSeed = state;
+    },
+  };
+
   /** A fresh adapter: A ~ U(±1/√in) (PEFT's kaiming_uniform(a=√5)), B = 0. */
   static create(model: Transformer, config: LoraConfig, seed: number): LoraAdapter {
     const rng = new Rng(seed);

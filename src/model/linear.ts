@@ -9,6 +9,11 @@ import type { ParamMap } from './params.js';
 export interface LinearDelta {
   /** The additive output for module `module` (e.g. `model.layers.0.self_attn.q_proj`) given x (N, in), or undefined. */
   delta(module: string, x: Tensor2D): Tensor2D | undefined;
+  /**
+   * A delta that draws random numbers (LoRA dropout) exposes its stream position, so that gradient checkpointing
+   * can recompute a block with the masks its first pass drew.
+   */
+  randomState?: { get(): number; set(state: number): void };
 }
 
 export interface ForwardContext {

@@ -41,10 +41,19 @@ export function checkpointedGradients(
   });
   const pass = state as PassState;
   const inputs: Tensor2D[] = [x0];
+  // Each block's recompute must draw the dropout masks its first pass drew: remember where the streams stood.
+  const randomStates = (): (number | undefined)[] => deltas.map((d) => d.randomState?.get());
+  const setRandomStates = (states: readonly (number | undefined)[]): void =>
+    deltas.forEach((d, i) => {
+      const s = states[i];
+      if (s !== undefined) d.randomState?.set(s);
+    });
+  const layerStates: (number | undefined)[][] = [];
   try {
     // Forward without a tape: only the block boundaries survive.
     for (let l = 0; l < model.config.nLayers; l++) {
       const prev = inputs[l] as Tensor2D;
+      layerStates.push(randomStates());
       inputs.push(tf.tidy(() => model.layer(pass, l, prev)));
     }
     const top = tf.variable(inputs[model.config.nLayers] as Tensor2D, true);
@@ -61,7 +70,9 @@ export function checkpointedGradients(
     delete headOut.grads[top.name];
     top.dispose();
     addGradients(acc, names, list, headOut.grads);
+    const afterHead = randomStates();
     for (let l = model.config.nLayers - 1; l >= 0; l--) {
+      setRandomStates(layerStates[l] ?? []);
       const xv = tf.variable(inputs[l] as Tensor2D, true);
       const g = tf.variableGrads(
         () => tf.sum(tf.mul(model.layer(pass, l, xv), dy)) as tf.Scalar,
@@ -74,6 +85,7 @@ export function checkpointedGradients(
       xv.dispose();
       addGradients(acc, names, list, g.grads);
     }
+    setRandomStates(afterHead);
     // The embeddings only matter when they are trained (full fine-tuning), not for adapters.
     if (names.some((n) => embeddingNames.has(n))) {
       const emb = tf.variableGrads(() => {
