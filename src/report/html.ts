@@ -195,7 +195,8 @@ if (data.forgetting) {
       plugins: { legend: { display: false }, title: { display: true, text: 'Forgetting matrix: accuracy on passage j after edit i' },
         tooltip: { callbacks: { label: (c) => c.raw.y + ', ' + c.raw.x + ': ' + (100 * c.raw.v).toFixed(0) + '%' } } },
       scales: { x: { type: 'category', labels: f.contexts.map((_, j) => 'passage ' + (j + 1)), offset: true, grid: { display: false } },
-        y: { type: 'category', labels: f.matrix.map((_, i) => 'after edit ' + (i + 1)), offset: true, grid: { display: false } } } },
+        // Labels last-first: this y axis draws its first label at the bottom, and edit 1 belongs on the top row.
+        y: { type: 'category', labels: f.matrix.map((_, i) => 'after edit ' + (n - i)), offset: true, grid: { display: false } } } },
   });
 }
 if (data.deltaTrain.length > 0) {
