@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { SealTrainConfigSchema, resolveModelDir } from '../cli/commands/train.js';
+import { resolveModelDir, SealTrainConfigSchema } from '../cli/commands/train.js';
 import { initEngine } from '../engine/index.js';
 import { loadAdapter } from '../lora/io.js';
 import { sampleSelfEdits } from '../selfedit/generate.js';

@@ -21,12 +21,12 @@ export interface SelfEditFidelity {
   readonly correctFacts: number;
 }
 
-const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** Each canonical question as a pattern capturing the name. */
 const QUESTION_PATTERNS: readonly { kind: Attribute; re: RegExp }[] = ATTRIBUTES.map((kind) => {
   const [pre, post] = QUESTION_TEMPLATES[kind].split('{name}') as [string, string];
-  return { kind, re: new RegExp(`^${escape(pre)}(.+?)${escape(post)}$`) };
+  return { kind, re: new RegExp(`^${escapeRe(pre)}(.+?)${escapeRe(post)}$`) };
 });
 
 export function selfEditFidelity(completion: string, context: Context): SelfEditFidelity {
