@@ -2,6 +2,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { assetPath } from '../src/assets.js';
 import { initEngine } from '../src/engine/index.js';
 import { loadModel } from '../src/model/io/load.js';
 import { checksum } from '../src/model/params.js';
@@ -31,12 +32,19 @@ describe('people world CLI and pretraining', () => {
 
   it('a partial nested config keeps the other pretraining defaults', () => {
     const d = PretrainConfigSchema.parse({});
-    expect(d.train.steps).toBe(6000);
+    expect(d.train.steps).toBe(8000);
     expect(d.world.pretrainPeople).toBe(200);
     const c = PretrainConfigSchema.parse({ train: { steps: 40 }, world: { seed: 3 } });
     expect(c.train).toEqual({ ...d.train, steps: 40 });
     expect(c.world).toEqual({ ...d.world, seed: 3 });
     expect(() => PretrainConfigSchema.parse({ train: { steps: 0 } })).toThrow(/steps/);
+  });
+
+  it("the defaults of seal pretrain are the bundled default model's config", () => {
+    const manifest = JSON.parse(
+      readFileSync(assetPath('models/people-default/seal_manifest.json'), 'utf8'),
+    ) as { config: unknown };
+    expect(manifest.config).toEqual(PretrainConfigSchema.parse({}));
   });
 
   it('a tiny pretraining run is deterministic, resumable, and exports a loadable HF model', async () => {

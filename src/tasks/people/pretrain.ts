@@ -55,7 +55,7 @@ export const PretrainConfigSchema = z.object({
     .number()
     .int()
     .min(0)
-    .default(2400)
+    .default(6000)
     .describe(
       'Demonstrations about demo-only people (facts readable only from the passage: teaches copying)',
     ),
@@ -77,7 +77,7 @@ export const PretrainConfigSchema = z.object({
     .default({ dim: 128, nLayers: 4, nHeads: 4, hiddenDim: 352, maxSeqLen: 256, seed: 0 }),
   train: withDefaults(
     {
-      steps: 6000,
+      steps: 8000,
       batchSize: 8,
       seqLen: 256,
       lr: 3e-3,
