@@ -1,9 +1,12 @@
 /** Self-edit fidelity: exact name and exact value per QA pair, distinct facts restated, summaries. */
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { selfEditFidelity, summariseFidelity } from '../src/tasks/people/fidelity.js';
 import { peopleTask } from '../src/tasks/people/task.js';
 import { qaText } from '../src/tasks/people/text.js';
 import { generateWorld } from '../src/tasks/people/world.js';
+import { ROOT } from './helpers/paths.js';
 
 const world = generateWorld({ seed: 3, pretrainPeople: 4, rlPeople: 2, evalPeople: 2 });
 const context = peopleTask(world).splits['eval']![0]!;
@@ -51,5 +54,21 @@ describe('self-edit fidelity', () => {
       valueCorrectRate: 1,
       correctFactsPerEdit: 3,
     });
+  });
+});
+
+describe('experiment scripts', () => {
+  const script = join(ROOT, 'dist', 'experiments', 'fidelity.js');
+  const run = (...args: string[]) => spawnSync(process.execPath, [script, ...args], { encoding: 'utf8' });
+
+  it('--help prints the usage and every option with its default; an unknown option is a usage error', () => {
+    const help = run('--help');
+    expect(help.status).toBe(0);
+    expect(help.stdout).toContain('--run <value>');
+    expect(help.stdout).toContain('--people <value> (default: 40)');
+    const bad = run('--bogus');
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain("Unknown option '--bogus'");
+    expect(bad.stderr).toContain('--help lists every option');
   });
 });

@@ -10,7 +10,6 @@
  *     [--warm-start STEPS (direct steps before PPO/REINFORCE)] [--accuracy-reward W (reward weight of exact match)]
  */
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { assetPath } from '../assets.js';
 import { initEngine } from '../engine/index.js';
 import { InnerLoopConfigSchema } from '../inner/inner-loop.js';
@@ -19,11 +18,17 @@ import { runDeltaMode } from '../outer/delta-run.js';
 import { DeltaTrainConfigSchema } from '../outer/delta-train.js';
 import { ParseOptionsSchema } from '../selfedit/parse.js';
 import { loadPeopleProblem, rlContexts } from '../tasks/people/seal.js';
+import { experimentArgs } from './args.js';
+
+const USAGE = `Delta mode: the EditGenerator trained by PPO, REINFORCE and/or the direct gradient, then the editing table
+(ES / PS / NS / drawdown / time per edit) on held-out people against its shuffled control, LoRA on the passage and
+text self-edits. Prints one JSON line per optimiser and a summary line.
+  node dist/experiments/delta-mode.js [--people 16] [--optimizers ppo,reinforce,direct] [--save DIR] …`;
 
 export async function main(argv = process.argv.slice(2)): Promise<void> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
+  const { values } = experimentArgs(
+    argv,
+    {
       model: { type: 'string', default: assetPath('models/people-default') },
       people: { type: 'string', default: '16' },
       timesteps: { type: 'string', default: '2048' },
@@ -38,7 +43,8 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       optimizers: { type: 'string', default: 'ppo,reinforce,direct' },
       seed: { type: 'string', default: '0' },
     },
-  });
+    USAGE,
+  );
   await initEngine('auto');
   const pp = await loadPeopleProblem(values.model, 0);
   const contexts = (pp.task.splits['eval'] ?? []).slice(0, Number(values.people));

@@ -9,7 +9,6 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { resolveModelDir, SealTrainConfigSchema } from '../cli/commands/train.js';
 import { initEngine } from '../engine/index.js';
 import { loadAdapter } from '../lora/io.js';
@@ -19,6 +18,7 @@ import { loadPeopleProblem, readWorldConfig, rlContexts } from '../tasks/people/
 import { peopleTask } from '../tasks/people/task.js';
 import { generateWorld } from '../tasks/people/world.js';
 import type { Context } from '../tasks/types.js';
+import { experimentArgs } from './args.js';
 
 interface RolloutRecord {
   readonly kind: string;
@@ -70,10 +70,14 @@ function ofRun(runDir: string) {
   });
 }
 
+const USAGE = `Self-edit fidelity (exact name and value per QA pair, facts restated exactly).
+  node dist/experiments/fidelity.js --run RUN_DIR                       per round of a seal train run
+  node dist/experiments/fidelity.js [--policy ADAPTER] [--people 40]    fresh samples on held-out people`;
+
 export async function main(argv = process.argv.slice(2)): Promise<void> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
+  const { values } = experimentArgs(
+    argv,
+    {
       run: { type: 'string' },
       model: { type: 'string', default: 'default' },
       policy: { type: 'string' },
@@ -82,7 +86,8 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       temperature: { type: 'string', default: '1' },
       seed: { type: 'string', default: '5' },
     },
-  });
+    USAGE,
+  );
   if (values.run !== undefined) {
     process.stdout.write(`${JSON.stringify({ run: values.run, rounds: ofRun(values.run) }, null, 2)}\n`);
     return;

@@ -5,7 +5,6 @@
  * and epochs. Prints JSON lines; the last line is a summary.
  *   node dist/experiments/inner-sweep.js --model DIR [--people 8] [--lrs 1e-3,3e-3] [--epochs 10,20]
  */
-import { parseArgs } from 'node:util';
 import { initEngine } from '../engine/index.js';
 import { InnerLoopConfigSchema, runInnerLoop } from '../inner/inner-loop.js';
 import { sampleSelfEdits } from '../selfedit/generate.js';
@@ -14,11 +13,16 @@ import { ATTRIBUTES, bundledBiosData } from '../tasks/people/data.js';
 import { loadPeopleProblem } from '../tasks/people/seal.js';
 import { BIO_ORDER, bioSentence, QUESTION_TEMPLATES, qaText, question } from '../tasks/people/text.js';
 import { attributeValue } from '../tasks/people/world.js';
+import { experimentArgs } from './args.js';
+
+const USAGE = `Inner-loop calibration: held-out accuracy after an inner loop on the passage, oracle QA, oracle sentences
+or a sampled self-edit, over learning rates × epochs. Prints JSON lines, then a summary.
+  node dist/experiments/inner-sweep.js --model DIR [--people 8] [--lrs 1e-3,3e-3] [--epochs 10,20]`;
 
 export async function main(argv = process.argv.slice(2)): Promise<void> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
+  const { values } = experimentArgs(
+    argv,
+    {
       model: { type: 'string' },
       people: { type: 'string', default: '8' },
       lrs: { type: 'string', default: '1e-3,3e-3' },
@@ -26,7 +30,8 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       rank: { type: 'string', default: '16' },
       split: { type: 'string', default: 'eval' },
     },
-  });
+    USAGE,
+  );
   if (values.model === undefined) throw new Error('--model DIR is required');
   await initEngine('auto');
   const pp = await loadPeopleProblem(values.model, 0);

@@ -4,7 +4,6 @@
  * after an inner loop on it (+ the passage). Prints JSON lines, then a summary line.
  *   node dist/experiments/selfedit-usefulness.js --model DIR [--people 5] [--k 4] [--policy ADAPTER]
  */
-import { parseArgs } from 'node:util';
 import { assetPath } from '../assets.js';
 import { initEngine } from '../engine/index.js';
 import { InnerLoopConfigSchema, runInnerLoop } from '../inner/inner-loop.js';
@@ -14,11 +13,15 @@ import { sampleSelfEdits } from '../selfedit/generate.js';
 import { selfEditSequences } from '../selfedit/parse.js';
 import { loadPeopleProblem } from '../tasks/people/seal.js';
 import type { PeopleSelfEditStyle } from '../tasks/people/selfedit.js';
+import { experimentArgs } from './args.js';
+
+const USAGE = `How useful are the model's own self-edits: facts restated and accuracy after an inner loop, per sample.
+  node dist/experiments/selfedit-usefulness.js [--model DIR] [--people 5] [--k 4] [--policy ADAPTER]`;
 
 export async function main(argv = process.argv.slice(2)): Promise<void> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
+  const { values } = experimentArgs(
+    argv,
+    {
       model: { type: 'string', default: assetPath('models/people-default') },
       people: { type: 'string', default: '5' },
       k: { type: 'string', default: '4' },
@@ -26,7 +29,8 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       seed: { type: 'string', default: '1' },
       style: { type: 'string', default: 'self-qa' },
     },
-  });
+    USAGE,
+  );
   await initEngine('auto');
   const pp = await loadPeopleProblem(values.model, 0, values.style as PeopleSelfEditStyle);
   const contexts = (pp.task.splits['eval'] ?? []).slice(0, Number(values.people));
