@@ -26,7 +26,7 @@ export const InnerLoopConfigSchema = z.object({
     .min(1)
     .default(20)
     .describe(
-      'Passes over the self-edit sequences (20 suits the default model: 10 injected a third of oracle QA facts, 20 nearly all)',
+      'Passes over the self-edit sequences (20 suits the people models: 10 injected a third of oracle QA facts, 20 nearly all)',
     ),
   lr: z.number().positive().default(1e-3).describe('AdamW learning rate'),
   batchSize: z.number().int().min(1).default(16).describe('Sequences per step'),

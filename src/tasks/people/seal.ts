@@ -50,8 +50,8 @@ export function readWorldConfig(modelDir: string) {
 
 /**
  * The people world as a SEAL problem. `style` is the self-edit prompt the generator is trained on; the static
- * baseline uses the other two styles as its fixed hand-written prompts. Self-QA is the default: on the default
- * model an inner loop on oracle QA restatements of every fact reaches 67% held-out accuracy, oracle full-name
+ * baseline uses the other two styles as its fixed hand-written prompts. Self-QA is the default: on the session-2
+ * default model an inner loop on oracle QA restatements of every fact reaches 67% held-out accuracy, oracle full-name
  * sentences ("implications") only 25% (passage alone 12.5%; 8 people, 20 epochs) — so only self-QA leaves RL room.
  */
 const EXTRA_RL_OFFSET = 15_485_863;
