@@ -26,7 +26,7 @@ import {
 import { readContext } from '../selfedit/delta/embedding.js';
 import { EditGenerator, EditGeneratorConfigSchema } from '../selfedit/delta/generator.js';
 import type { Context } from '../tasks/types.js';
-import { type Batch, stackBatches } from '../train/data.js';
+import { type Batch, stackBatches, weightSum } from '../train/data.js';
 import { AdamW, clipByGlobalNorm } from '../train/optimizer.js';
 import { lmLoss } from '../train/step.js';
 import { Rng } from '../util/rng.js';
@@ -197,11 +197,8 @@ class EditEnv implements VectorEnv {
   }
 }
 
-const weightSum = (b: Batch) => {
-  let s = 0;
-  for (const w of b.weights) s += w;
-  return s > 0 ? s : 1;
-};
+/** The scale that makes a batch's weights sum to 1 (each context counts once, however many answer tokens). */
+const perContext = (b: Batch) => 1 / (weightSum(b) || 1);
 
 const mean = (xs: readonly number[]) => xs.reduce((s, x) => s + x, 0) / Math.max(1, xs.length);
 
@@ -254,7 +251,7 @@ function directGradient(
       );
       // All the edits in one forward pass: their sequences stacked, each edit on its own rows. Each context's
       // weights sum to 1, so the loss is the mean over contexts of each context's mean cross-entropy.
-      const own = stackBatches(chosen.map((it) => ({ batch: it.answers, scale: 1 / weightSum(it.answers) })));
+      const own = stackBatches(chosen.map((it) => ({ batch: it.answers, scale: perContext(it.answers) })));
       const nll = lmLoss(env.model, own.batch, [new RowGroupedDelta(edits, own.rows)]);
       const mag = tf.div(tf.addN(edits.map((e) => e.normSq())), edits.length);
       nllValue = nll.dataSync()[0]!;
@@ -264,7 +261,7 @@ function directGradient(
         const loc = stackBatches(
           withLocality.map((j) => {
             const b = locked[neighbours[j]!]!;
-            return { batch: b, scale: 1 / weightSum(b) };
+            return { batch: b, scale: perContext(b) };
           }),
         );
         const kl = lmLoss(env.model, loc.batch, [

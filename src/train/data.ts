@@ -167,6 +167,13 @@ export function splitBatch(batch: Batch, n: number): Batch[] {
   }));
 }
 
+/** Σ of a batch's loss weights (its token count when every target counts once). */
+export function weightSum(batch: Batch): number {
+  let s = 0;
+  for (const w of batch.weights) s += w;
+  return s;
+}
+
 /**
  * Stacks batches row-wise, padding each to the longest T; each batch's weights are multiplied by its `scale`.
  * Returns the batch and, per input batch, its number of (B·T) rows — the row groups of a `RowGroupedDelta`.

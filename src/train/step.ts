@@ -8,7 +8,7 @@ import { type Tensor, type Tensor2D, tf, type Variable } from '../engine/tf.js';
 import type { LinearDelta } from '../model/linear.js';
 import type { Transformer } from '../model/model.js';
 import { checkpointedGradients } from './checkpointing.js';
-import type { Batch } from './data.js';
+import { type Batch, weightSum } from './data.js';
 import { addGradients } from './grads.js';
 import { type AdamW, clipByGlobalNorm } from './optimizer.js';
 
@@ -54,7 +54,7 @@ export function lmLoss(
         )
       : fused.crossEntropy(flat, tf.tensor1d(batch.targets, 'int32'), tf.tensor1d(batch.weights, 'float32'));
     if (normalizer === undefined) return ce;
-    const w = sum(batch.weights);
+    const w = weightSum(batch);
     return tf.mul(ce, w / normalizer);
   });
 }
@@ -63,12 +63,6 @@ function weightedRows(w: Float32Array): Int32Array {
   const rows: number[] = [];
   for (let i = 0; i < w.length; i++) if (w[i] !== 0) rows.push(i);
   return Int32Array.from(rows);
-}
-
-function sum(a: Float32Array): number {
-  let s = 0;
-  for (const x of a) s += x;
-  return s;
 }
 
 /**
@@ -84,13 +78,13 @@ export function accumulateGradients(
 ): { loss: number; grads: Map<string, Tensor> } {
   const names = [...vars.keys()];
   const list = names.map((n) => vars.get(n) as Variable);
-  const total = microBatches.reduce((s, b) => s + sum(b.weights), 0);
+  const total = microBatches.reduce((s, b) => s + weightSum(b), 0);
   const norm = total > 0 ? total : 1;
   const acc = new Map<string, Tensor>();
   let loss = 0;
   for (const mb of microBatches) {
     if (gradientCheckpointing) {
-      loss += checkpointedGradients(model, vars, mb, deltas, sum(mb.weights) / norm, acc);
+      loss += checkpointedGradients(model, vars, mb, deltas, weightSum(mb) / norm, acc);
       continue;
     }
     const { value, grads } = tf.variableGrads(() => lmLoss(model, mb, deltas, norm) as tf.Scalar, list);
