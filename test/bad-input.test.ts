@@ -129,7 +129,7 @@ describe('bad input', () => {
   });
 
   it('missing tokenizer', () => {
-    expectOneLineError(seal(['generate', '--model', good]), 'no tokenizer found', good);
+    expectOneLineError(seal(['generate', '--model', good]), 'no tokenizer.json', good);
   });
 
   it('truncated llama2.c checkpoint, and convert writes nothing', () => {

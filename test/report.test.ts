@@ -154,7 +154,7 @@ describe('seal demo --quick and its report', () => {
     const root = join(runDir, '..');
     const broken = join(root, 'people-rest-em-3-20261125T000000Z');
     mkdirSync(broken);
-    writeFileSync(join(broken, 'config.json'), '{"config":{}}\n');
+    writeFileSync(join(broken, 'config.json'), '{"version":"0.1.0","config":{}}\n');
     writeFileSync(
       join(broken, 'results.jsonl'),
       `${JSON.stringify({ kind: 'round', round: 1, meanReward: 0.25, heldOutAccuracy: 0.5 })}\n{"torn`,

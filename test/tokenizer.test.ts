@@ -355,13 +355,13 @@ describe('byte-level BPE (trainer + Hugging Face tokenizer.json)', () => {
 describe('loadTokenizer errors', () => {
   it('names the path when nothing is there', () => {
     const missing = join(tmp, 'nope');
-    expectSealError(() => loadTokenizer(missing), `no tokenizer found at ${missing}`, 'tokenizer.json');
+    expectSealError(() => loadTokenizer(missing), missing, 'tokenizer not found', 'tokenizer.json');
     const empty = join(tmp, 'empty-dir');
     mkdirSync(empty);
-    expectSealError(() => loadTokenizer(empty), `no tokenizer found at ${empty}`);
+    expectSealError(() => loadTokenizer(empty), empty, 'no tokenizer.json in this directory');
     const other = join(tmp, 'vocab.txt');
     writeFileSync(other, 'x');
-    expectSealError(() => loadTokenizer(other), `no tokenizer found at ${other}`);
+    expectSealError(() => loadTokenizer(other), other, 'unrecognised tokenizer file');
     expectSealError(() => HfTokenizer.load(empty), empty, 'no tokenizer.json');
   });
 

@@ -3,9 +3,9 @@
  * (`.describe()`) are its `--help`. Flags are the kebab-case field names; values are coerced by the field's type
  * and validated once, here, at the boundary.
  */
-import { readFileSync } from 'node:fs';
 import type { z } from 'zod';
 import { SealError } from '../errors.js';
+import { readJsonFile, validate } from '../util/json.js';
 
 export type AnyObject = z.ZodObject<z.ZodRawShape>;
 
@@ -196,18 +196,5 @@ export function helpText<S extends AnyObject>(cmd: Command<S>): string {
 
 /** A JSON config file (or `{}` without one) validated by `schema`; errors name the file and the field. */
 export function readJsonConfig<S extends z.ZodType>(schema: S, file: string | undefined): z.infer<S> {
-  let raw: unknown = {};
-  if (file !== undefined) {
-    try {
-      raw = JSON.parse(readFileSync(file, 'utf8'));
-    } catch (e) {
-      throw new SealError(`cannot read config: ${(e as Error).message}`, file);
-    }
-  }
-  const r = schema.safeParse(raw);
-  if (!r.success) {
-    const issue = r.error.issues[0];
-    throw new SealError(`invalid field ${issue?.path.join('.')}: ${issue?.message}`, file ?? '(defaults)');
-  }
-  return r.data;
+  return file === undefined ? validate(schema, {}, '(defaults)') : readJsonFile(schema, file);
 }

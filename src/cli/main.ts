@@ -46,7 +46,55 @@ function mainHelp(): string {
   ].join('\n');
 }
 
+/**
+ * A closed stdout (`seal generate … | head -c 5`) ends the command quietly, as `cat` would; a full or broken one
+ * (`> /dev/full`) is one line on stderr and exit 1. Never a stack trace.
+ */
+function guardStdout(): void {
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    process.stderr.write(`seal: error: cannot write to standard output (${e.code ?? e.message})\n`);
+    process.exit(1);
+  });
+}
+
+/** Operating-system errors on a named path (permission, read-only file system, disk full …) as one line. */
+function systemErrorLine(e: unknown): string | undefined {
+  const err = e as NodeJS.ErrnoException;
+  if (typeof err?.code !== 'string' || !/^E[A-Z]+$/.test(err.code)) return undefined;
+  const what: Record<string, string> = {
+    EACCES: 'permission denied',
+    EPERM: 'operation not permitted',
+    EROFS: 'read-only file system',
+    ENOSPC: 'no space left on device',
+    ENOENT: 'no such file or directory',
+    ENOTDIR: 'a path component is not a directory',
+    EISDIR: 'is a directory',
+    EEXIST: 'already exists',
+    ENOTEMPTY: 'directory not empty',
+    EMFILE: 'too many open files',
+  };
+  return `${err.path ?? err.syscall ?? 'file'}: ${what[err.code] ?? 'system error'} (${err.code})`;
+}
+
+/** Levenshtein distance, for "did you mean". */
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++)
+      cur[j] = Math.min(
+        (prev[j] as number) + 1,
+        (cur[j - 1] as number) + 1,
+        (prev[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    prev = cur;
+  }
+  return prev[b.length] as number;
+}
+
 export async function main(argv: readonly string[]): Promise<number> {
+  guardStdout();
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(`${mainHelp()}\n`);
@@ -58,7 +106,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   const cmd = commands.find((c) => c.name === name);
   if (cmd === undefined) {
-    process.stderr.write(`seal: unknown command "${name}"\n\n${mainHelp()}\n`);
+    const near = commands.find((c) => editDistance(c.name, name) <= 2);
+    process.stderr.write(
+      `seal: unknown command "${name}"${near === undefined ? '' : ` (did you mean ${near.name}?)`}; \`seal --help\` lists the commands\n`,
+    );
     return 2;
   }
   try {
@@ -79,6 +130,11 @@ export async function main(argv: readonly string[]): Promise<number> {
       return 1;
     }
     if (process.env['SEAL_DEBUG'] !== undefined) throw e;
+    const sys = systemErrorLine(e);
+    if (sys !== undefined) {
+      process.stderr.write(`seal ${cmd.name}: error: ${sys}\n`);
+      return 1;
+    }
     const msg = e instanceof Error ? e.message : String(e);
     process.stderr.write(
       `seal ${cmd.name}: internal error: ${msg.split('\n')[0]}\n(set SEAL_DEBUG=1 for the stack trace)\n`,

@@ -7,6 +7,7 @@
  */
 import { createRequire } from 'node:module';
 import '@tensorflow/tfjs-backend-wasm';
+import { SealError } from '../errors.js';
 import { makeFastBatchMatMul } from './kernels/matmul.js';
 import { unsortedSegmentSumWasm } from './kernels/segment-sum.js';
 import { disableNative, enableNative, type NativeInfo } from './native/index.js';
@@ -71,7 +72,9 @@ export async function initEngine(
   } else {
     backend = choice;
     if (backend === 'tensorflow' && !(await tryTfjsNode())) {
-      throw new Error('backend "tensorflow" requested but @tensorflow/tfjs-node is not installed');
+      throw new SealError(
+        '--backend tensorflow needs @tensorflow/tfjs-node, which is not installed (npm install @tensorflow/tfjs-node, or use --backend auto)',
+      );
     }
   }
   if (backend === 'wasm') patchWasm();

@@ -16,7 +16,7 @@ import { trainStep } from '../train/step.js';
 import { Rng } from '../util/rng.js';
 import { type AnsweredQuestion, answerQuestions, meanScore } from './qa-eval.js';
 
-export const InnerLoopConfigSchema = z.object({
+export const InnerLoopConfigSchema = z.strictObject({
   lora: LoraConfigSchema.default(LoraConfigSchema.parse({ r: 16, alpha: 32 })).describe(
     'LoRA adapter of each inner loop',
   ),
@@ -24,22 +24,45 @@ export const InnerLoopConfigSchema = z.object({
     .number()
     .int()
     .min(1)
+    .max(1000)
     .default(20)
     .describe(
       'Passes over the self-edit sequences (20 suits the people models: 10 injected a third of oracle QA facts, 20 nearly all)',
     ),
   lr: z.number().positive().default(1e-3).describe('AdamW learning rate'),
-  batchSize: z.number().int().min(1).default(16).describe('Sequences per step'),
-  seqLen: z.number().int().min(2).default(128).describe('Maximum tokens per sequence'),
+  batchSize: z.number().int().min(1).max(4096).default(16).describe('Sequences per step'),
+  seqLen: z.number().int().min(2).max(65_536).default(128).describe('Maximum tokens per sequence'),
   clipNorm: z.number().min(0).default(1).describe('Gradient-norm clip (0 = off)'),
   evalTimes: z
     .number()
     .int()
     .min(1)
+    .max(64)
     .default(1)
     .describe('Independent inner loops per self-edit (reward = mean)'),
 });
 export type InnerLoopConfig = z.infer<typeof InnerLoopConfigSchema>;
+
+/** The inner-loop defaults, defined once (by the schema): 20 epochs, lr 1e-3, rank 16 (alpha 32). */
+export const INNER_DEFAULTS: InnerLoopConfig = InnerLoopConfigSchema.parse({});
+
+/**
+ * The three inner-loop settings commands expose as flags (and the demo config as innerEpochs/innerLr/innerRank),
+ * with the schema's defaults and limits: a value out of range is an error where it is given.
+ */
+export const InnerLoopFlags = {
+  epochs: InnerLoopConfigSchema.shape.epochs,
+  lr: InnerLoopConfigSchema.shape.lr,
+  rank: LoraConfigSchema.shape.r
+    .unwrap()
+    .default(INNER_DEFAULTS.lora.r)
+    .describe('Inner-loop LoRA rank (alpha = 2 × rank)'),
+} as const;
+
+/** The inner-loop config of those three settings (alpha = 2 × rank, as the defaults). */
+export function innerLoopConfig(o: { epochs: number; lr: number; rank: number }): InnerLoopConfig {
+  return InnerLoopConfigSchema.parse({ epochs: o.epochs, lr: o.lr, lora: { r: o.rank, alpha: 2 * o.rank } });
+}
 
 export interface InnerEnv {
   readonly model: Transformer;

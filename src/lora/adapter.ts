@@ -11,7 +11,7 @@ import { type Tensor2D, tf, type Variable } from '../engine/tf.js';
 import type { LinearDelta } from '../model/linear.js';
 import type { Transformer } from '../model/model.js';
 import { Rng } from '../util/rng.js';
-import { type LoraConfig, linearModules, loraScaling, matchesTarget } from './config.js';
+import { type LoraConfig, loraScaling, loraTargets } from './config.js';
 
 export interface LoraPair {
   readonly a: Variable; // (in, r)
@@ -48,9 +48,7 @@ export class LoraAdapter implements LinearDelta {
   static create(model: Transformer, config: LoraConfig, seed: number): LoraAdapter {
     const rng = new Rng(seed);
     const modules = new Map<string, LoraPair>();
-    const targets = linearModules(model.config).filter((m) => matchesTarget(m.name, config.targetModules));
-    if (targets.length === 0)
-      throw new Error(`LoRA target modules ${JSON.stringify(config.targetModules)} match no linear layer`);
+    const targets = loraTargets(model.config, config);
     for (const m of targets) {
       const bound = 1 / Math.sqrt(m.inFeatures);
       const a = new Float32Array(m.inFeatures * config.r);

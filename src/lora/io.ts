@@ -4,16 +4,16 @@
  *   adapter_model.safetensors  base_model.model.<module>.lora_A.weight (r, in), ...lora_B.weight (out, r)
  * Loading validates every tensor against the model before creating any variable: nothing loads half-way.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tf } from '../engine/tf.js';
 import { SealError } from '../errors.js';
 import { transpose2d } from '../model/io/llama2c.js';
-import { readSafetensors, writeSafetensors } from '../model/io/safetensors.js';
+import { assertFinite, readSafetensors, writeSafetensors } from '../model/io/safetensors.js';
 import type { Transformer } from '../model/model.js';
 import { writeDirAtomic } from '../util/fs.js';
 import { LoraAdapter, type LoraPair } from './adapter.js';
-import { type LoraConfig, LoraConfigSchema, linearModules } from './config.js';
+import { type LoraConfig, LoraConfigSchema, linearModules, matchesTarget } from './config.js';
 
 export const ADAPTER_CONFIG = 'adapter_config.json';
 export const ADAPTER_WEIGHTS = 'adapter_model.safetensors';
@@ -117,6 +117,13 @@ function configFrom(json: Record<string, unknown>, file: string): LoraConfig {
 
 /** Loads a PEFT LoRA adapter for `model`; every shape is checked before any tensor is created. */
 export async function loadAdapter(dir: string, model: Transformer): Promise<LoraAdapter> {
+  const st = await stat(dir).catch(() => undefined);
+  if (st === undefined) throw new SealError('adapter directory not found', dir);
+  if (!st.isDirectory())
+    throw new SealError(
+      `expected an adapter directory (${ADAPTER_CONFIG} + ${ADAPTER_WEIGHTS}), got a file`,
+      dir,
+    );
   const cfgFile = join(dir, ADAPTER_CONFIG);
   let json: unknown;
   try {
@@ -152,12 +159,26 @@ export async function loadAdapter(dir: string, model: Transformer): Promise<Lora
         `tensor ${key} has shape [${t.shape.join(', ')}], expected [${want.join(', ')}] for r=${config.r}`,
         wFile,
       );
+    assertFinite(t.data, wFile, key);
     const entry = found.get(module) ?? {};
     if (which === 'A') entry.a = transpose2d(t.data, config.r, lin.inFeatures);
     else entry.b = transpose2d(t.data, lin.outFeatures, config.r);
     found.set(module, entry);
   }
   if (found.size === 0) throw new SealError('adapter holds no LoRA tensors', wFile);
+  // PEFT builds the adapter from target_modules: a tensor outside them would be ignored there (a target without
+  // tensors is harmless: PEFT initialises it with B = 0, no update).
+  const targeted = new Set(
+    linearModules(model.config)
+      .filter((m) => matchesTarget(m.name, config.targetModules))
+      .map((m) => m.name),
+  );
+  const stray = [...found.keys()].find((m) => !targeted.has(m));
+  if (stray !== undefined)
+    throw new SealError(
+      `target_modules ${JSON.stringify(config.targetModules)} do not cover module ${stray}, which ${ADAPTER_WEIGHTS} holds`,
+      cfgFile,
+    );
   for (const [module, e] of found) {
     if (e.a === undefined || e.b === undefined)
       throw new SealError(`module ${module} has lora_${e.a === undefined ? 'A' : 'B'} missing`, wFile);

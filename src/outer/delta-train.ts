@@ -32,7 +32,7 @@ import { lmLoss } from '../train/step.js';
 import { Rng } from '../util/rng.js';
 import { PpoConfigSchema, trainPpo, type UpdateLog, type VectorEnv } from './ppo.js';
 
-const DeltaPpoSchema = z.object({
+const DeltaPpoSchema = z.strictObject({
   kind: z.literal('ppo'),
   totalTimesteps: z.number().int().min(1).default(1024).describe('Edits tried in all (env steps)'),
   numEnvs: z.number().int().min(1).default(4).describe('Contexts edited in lockstep'),
@@ -65,7 +65,7 @@ const DeltaReinforceSchema = DeltaPpoSchema.extend({
   updateEpochs: z.literal(1).default(1).describe('One gradient step per rollout'),
   targetKl: z.null().default(null).describe('No early stop'),
 });
-const DeltaDirectSchema = z.object({
+const DeltaDirectSchema = z.strictObject({
   kind: z.literal('direct'),
   steps: z.number().int().min(1).default(1000).describe('Gradient steps'),
   batchContexts: z.number().int().min(1).default(8).describe('Contexts per step'),
@@ -84,7 +84,7 @@ const DeltaDirectSchema = z.object({
 
 export const DELTA_OPTIMIZERS = ['direct', 'ppo', 'reinforce'] as const;
 
-export const DeltaTrainConfigSchema = z.object({
+export const DeltaTrainConfigSchema = z.strictObject({
   generator: EditGeneratorConfigSchema.prefault({}),
   reward: DeltaRewardSchema.prefault({}),
   optimizer: z

@@ -7,7 +7,7 @@
  */
 import { join } from 'node:path';
 import { z } from 'zod';
-import { InnerLoopConfigSchema } from '../inner/inner-loop.js';
+import { InnerLoopFlags, innerLoopConfig } from '../inner/inner-loop.js';
 import type { RunDir } from '../report/run.js';
 import { ParseOptionsSchema } from '../selfedit/parse.js';
 import { type PeopleProblem, rlContexts } from '../tasks/people/seal.js';
@@ -34,7 +34,7 @@ import {
 } from './evaluate.js';
 import { OUTER_KINDS, OuterConfigSchema, runOuterLoop } from './outer.js';
 
-export const DemoConfigSchema = z.object({
+export const DemoConfigSchema = z.strictObject({
   outer: z.enum(OUTER_KINDS).default('rest-em').describe('Outer RL loop: ReST-EM (SEAL) or GRPO'),
   prompt: z
     .enum(PEOPLE_SELF_EDIT_STYLES)
@@ -53,9 +53,9 @@ export const DemoConfigSchema = z.object({
   samples: z.number().int().min(1).default(4).describe('Self-edits sampled per RL context'),
   evalContexts: z.number().int().min(1).default(16).describe('Held-out people in the results table'),
   seeds: z.number().int().min(1).default(3).describe('Seeds per held-out context'),
-  innerEpochs: z.number().int().min(1).default(20).describe('Inner-loop epochs'),
-  innerLr: z.number().positive().default(1e-3).describe('Inner-loop learning rate'),
-  innerRank: z.number().int().min(1).default(16).describe('Inner-loop LoRA rank'),
+  innerEpochs: InnerLoopFlags.epochs,
+  innerLr: InnerLoopFlags.lr,
+  innerRank: InnerLoopFlags.rank,
   maxNewTokens: z.number().int().min(1).default(160).describe('Maximum self-edit length'),
   continuedContexts: z
     .number()
@@ -128,11 +128,7 @@ export async function runDemo(
 ): Promise<DemoSummary> {
   const t0 = performance.now();
   const log = opts.log ?? (() => {});
-  const inner = InnerLoopConfigSchema.parse({
-    epochs: cfg.innerEpochs,
-    lr: cfg.innerLr,
-    lora: { r: cfg.innerRank, alpha: 2 * cfg.innerRank },
-  });
+  const inner = innerLoopConfig({ epochs: cfg.innerEpochs, lr: cfg.innerLr, rank: cfg.innerRank });
   const parse = ParseOptionsSchema.parse({});
   const seeds = Array.from({ length: cfg.seeds }, (_, i) => cfg.seed + i);
   const evalContexts = (pp.task.splits['eval'] ?? []).slice(0, cfg.evalContexts);

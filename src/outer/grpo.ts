@@ -33,8 +33,14 @@ export const GrpoConfigSchema = RolloutConfigSchema.extend({
     'The generator adapter the policy gradient trains',
   ),
   lr: z.number().positive().default(5e-4).describe('Policy learning rate (Adam)'),
-  updateEpochs: z.number().int().min(1).default(2).describe('Passes over a round’s samples (PPO epochs)'),
-  minibatchSize: z.number().int().min(1).default(8).describe('Self-edits per gradient step'),
+  updateEpochs: z
+    .number()
+    .int()
+    .min(1)
+    .max(1000)
+    .default(2)
+    .describe('Passes over a round’s samples (PPO epochs)'),
+  minibatchSize: z.number().int().min(1).max(4096).default(8).describe('Self-edits per gradient step'),
   clipCoef: z.number().min(0).default(0.2).describe('PPO ratio clip ε'),
   klCoef: z
     .number()

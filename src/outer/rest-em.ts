@@ -38,9 +38,9 @@ export const RestEmConfigSchema = RolloutConfigSchema.extend({
   policyLora: LoraConfigSchema.default(LoraConfigSchema.parse({ r: 16, alpha: 32 })).describe(
     'The generator adapter SFT trains',
   ),
-  sftEpochs: z.number().int().min(1).default(4).describe('SFT passes over the kept self-edits'),
+  sftEpochs: z.number().int().min(1).max(1000).default(4).describe('SFT passes over the kept self-edits'),
   sftLr: z.number().positive().default(1e-3).describe('SFT learning rate'),
-  sftBatchSize: z.number().int().min(1).default(8).describe('SFT sequences per step'),
+  sftBatchSize: z.number().int().min(1).max(4096).default(8).describe('SFT sequences per step'),
 });
 export type RestEmConfig = z.infer<typeof RestEmConfigSchema>;
 

@@ -17,17 +17,30 @@ import type { Context } from '../tasks/types.js';
 import type { Rng } from '../util/rng.js';
 
 /** The settings every outer loop has: how rounds are rolled out and scored. */
-export const RolloutConfigSchema = z.object({
-  rounds: z.number().int().min(1).default(2).describe('Outer-loop rounds'),
-  contextsPerRound: z.number().int().min(1).default(8).describe('RL contexts sampled per round (n)'),
-  samplesPerContext: z.number().int().min(1).default(4).describe('Self-edits sampled per context (k)'),
+export const RolloutConfigSchema = z.strictObject({
+  rounds: z.number().int().min(1).max(1000).default(2).describe('Outer-loop rounds'),
+  contextsPerRound: z
+    .number()
+    .int()
+    .min(1)
+    .max(100_000)
+    .default(8)
+    .describe('RL contexts sampled per round (n)'),
+  samplesPerContext: z
+    .number()
+    .int()
+    .min(1)
+    .max(64)
+    .default(4)
+    .describe('Self-edits sampled per context (k)'),
   temperature: z.number().min(0).default(1).describe('Self-edit sampling temperature'),
   topP: z.number().gt(0).max(1).default(0.95).describe('Self-edit nucleus sampling'),
-  maxNewTokens: z.number().int().min(1).default(160).describe('Maximum self-edit length in tokens'),
+  maxNewTokens: z.number().int().min(1).max(4096).default(160).describe('Maximum self-edit length in tokens'),
   heldOutContexts: z
     .number()
     .int()
     .min(0)
+    .max(10_000)
     .default(8)
     .describe('Held-out contexts evaluated after every round'),
   inner: InnerLoopConfigSchema.default(InnerLoopConfigSchema.parse({})),

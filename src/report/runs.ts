@@ -37,7 +37,9 @@ function readJson(file: string): Record<string, unknown> | undefined {
 }
 
 export function describeRun(dir: string, name: string): RunInfo | undefined {
-  if (!existsSync(join(dir, 'config.json'))) return undefined;
+  // A run's config.json is `{version, config}` (RunDir.create); a model directory's is a Hugging Face config.
+  const cfg = readJson(join(dir, 'config.json'));
+  if (cfg === undefined || typeof cfg['version'] !== 'string' || !('config' in cfg)) return undefined;
   const started = statSync(join(dir, 'config.json')).mtime.toISOString();
   const records = new RunDir(dir).records();
   const rounds = records.filter((r) => r['kind'] === 'round');

@@ -17,7 +17,7 @@ import type { Tokenizer } from '../tokenizer/types.js';
 import { type Batch, completionExample, makeBatch } from '../train/data.js';
 import { lmLoss } from '../train/step.js';
 
-export const DeltaRewardSchema = z.object({
+export const DeltaRewardSchema = z.strictObject({
   nll: z.number().min(0).default(1).describe('Weight of −(answer cross-entropy)'),
   accuracy: z.number().min(0).default(0).describe('Weight of greedy exact-match accuracy'),
   magnitude: z.number().min(0).default(1e-3).describe('λ: penalty per unit ‖ΔW‖²'),

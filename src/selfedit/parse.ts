@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 
-export const ParseOptionsSchema = z.object({
+export const ParseOptionsSchema = z.strictObject({
   split: z
     .enum(['lines', 'qa', 'none'])
     .default('lines')

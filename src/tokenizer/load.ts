@@ -22,21 +22,25 @@ export interface LoadTokenizerOptions {
  * Synchronous on purpose: it runs once at start-up and is then usable from any code path.
  */
 export function loadTokenizer(path: string, opts: LoadTokenizerOptions = {}): Tokenizer {
-  const none = (): never =>
-    fail(`no tokenizer found at ${path} (expected tokenizer.json or a llama2.c tokenizer .bin)`);
-  let isDir: boolean;
+  let st: ReturnType<typeof statSync>;
   try {
-    isDir = statSync(path).isDirectory();
+    st = statSync(path);
   } catch {
-    return none();
+    return fail(
+      'tokenizer not found (expected tokenizer.json, its directory, or a llama2.c tokenizer .bin)',
+      path,
+    );
   }
+  const isDir = st.isDirectory();
+  if (!isDir && st.size === 0) fail('tokenizer file is empty', path);
   const hfOpts = {
     ...(opts.vocabSize !== undefined ? { vocabSize: opts.vocabSize } : {}),
     ...(opts.bosId !== undefined ? { bosId: opts.bosId } : {}),
     ...(opts.eosId !== undefined ? { eosId: opts.eosId } : {}),
   };
   if (isDir) {
-    if (!existsSync(join(path, 'tokenizer.json'))) return none();
+    if (!existsSync(join(path, 'tokenizer.json')))
+      fail('no tokenizer.json in this directory (pass --tokenizer FILE)', path);
     return HfTokenizer.load(path, hfOpts);
   }
   const lower = path.toLowerCase();
@@ -47,5 +51,8 @@ export function loadTokenizer(path: string, opts: LoadTokenizerOptions = {}): To
     }
     return Llama2cTokenizer.fromFile(path, opts.vocabSize);
   }
-  return none();
+  return fail(
+    'unrecognised tokenizer file: expected a Hugging Face tokenizer.json (*.json) or a llama2.c tokenizer (*.bin)',
+    path,
+  );
 }

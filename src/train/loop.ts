@@ -18,7 +18,7 @@ import { AdamW } from './optimizer.js';
 import { learningRate, ScheduleSchema } from './schedule.js';
 import { trainStep } from './step.js';
 
-export const TrainConfigSchema = z.object({
+export const TrainConfigSchema = z.strictObject({
   steps: z.number().int().min(1).describe('Optimisation steps'),
   batchSize: z.number().int().min(1).describe('Sequences per step'),
   seqLen: z.number().int().min(2).describe('Maximum tokens per training sequence'),

@@ -1,7 +1,7 @@
 /** Learning-rate schedules: linear warmup, then constant, linear decay or cosine decay to `minLr`. Pure. */
 import { z } from 'zod';
 
-export const ScheduleSchema = z.object({
+export const ScheduleSchema = z.strictObject({
   kind: z
     .enum(['constant', 'linear', 'cosine'])
     .default('cosine')

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { initEngine } from '../../engine/index.js';
+import { SealError } from '../../errors.js';
 import { loadAdapter } from '../../lora/io.js';
 import { generate } from '../../model/generate.js';
 import { loadModel } from '../../model/io/load.js';
@@ -39,7 +40,12 @@ export const askCommand: Command<typeof schema> = {
     const tok = loadTokenizer(modelDir, { vocabSize: model.config.vocabSize });
     const adapter = o.adapter === undefined ? undefined : await loadAdapter(o.adapter, model);
     const { prompt, stop } = answerPromptFor(o.format, o.title, o.question);
-    const r = generate(model, [tok.encode(prompt, { addBos: true })], {
+    const ids = tok.encode(prompt, { addBos: true });
+    if (ids.length >= model.config.maxSeqLen)
+      throw new SealError(
+        `--question: the prompt is ${ids.length} tokens, the model's context ${model.config.maxSeqLen}: shorten it`,
+      );
+    const r = generate(model, [ids], {
       maxNewTokens: o.maxNewTokens,
       temperature: 0,
       stop,

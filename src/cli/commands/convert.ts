@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { z } from 'zod';
 import { initEngine } from '../../engine/index.js';
 import { SealError } from '../../errors.js';
@@ -6,8 +7,11 @@ import { saveHfModel } from '../../model/io/hf.js';
 import { loadModel } from '../../model/io/load.js';
 import { parseLlama2cTokenizer } from '../../tokenizer/llama2c.js';
 import { llama2cTokenizerConfig, llama2cToTokenizerJson } from '../../tokenizer/llama2c-to-hf.js';
+import { checkOutputDir } from '../../util/fs.js';
 import type { Command } from '../args.js';
 import { log } from './common.js';
+
+const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json'] as const;
 
 const schema = z.object({
   from: z
@@ -25,9 +29,17 @@ export const convertCommand: Command<typeof schema> = {
   schema,
   examples: ['seal convert --from stories260K.bin --tokenizer tok512.bin --out ./stories260K-hf'],
   async run(o) {
+    checkOutputDir(o.out, 'model', o.overwrite);
     await initEngine('auto');
     const { model } = await loadModel(o.from);
     const extraFiles: Record<string, string> = {};
+    // Re-saving a Hugging Face directory (another dtype, or in place) keeps its tokenizer files: they are read now,
+    // before the output — possibly the same directory — is replaced.
+    if (o.tokenizer === undefined && statSync(o.from).isDirectory())
+      for (const name of TOKENIZER_FILES) {
+        const f = join(o.from, name);
+        if (existsSync(f)) extraFiles[name] = readFileSync(f, 'utf8');
+      }
     if (o.tokenizer !== undefined) {
       if (!o.tokenizer.endsWith('.bin'))
         throw new SealError('--tokenizer: expected a llama2.c tokenizer .bin', o.tokenizer);

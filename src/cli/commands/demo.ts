@@ -1,15 +1,18 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { initEngine } from '../../engine/index.js';
+import { INNER_DEFAULTS } from '../../inner/inner-loop.js';
+import { loraTargets } from '../../lora/config.js';
 import { type DemoConfig, DemoConfigSchema, runDemo } from '../../outer/demo.js';
 import { formatTable } from '../../outer/evaluate.js';
 import { buildReport } from '../../report/html.js';
 import { RunDir, runName } from '../../report/run.js';
 import { loadPeopleProblem } from '../../tasks/people/seal.js';
+import { checkOutputRoot } from '../../util/fs.js';
 import { type Command, UsageError } from '../args.js';
 import { BackendOption, log } from './common.js';
-import { resolveModelDir } from './train.js';
+import { readRunConfig, resolveModelDir } from './train.js';
 
 /** `--quick`: the budget the test suite runs (well under 2 minutes on 2 cores). */
 export const QUICK_DEMO: Partial<DemoConfig> = {
@@ -86,16 +89,11 @@ export const demoCommand: Command<typeof schema> = {
     const e = await initEngine(o.backend);
     log(`engine: tfjs ${e.tfjsVersion} on ${e.backend}${e.native.available ? ' + native' : ''}`);
     let cfg: DemoConfig;
-    let run: RunDir;
     let modelDir: string;
     if (o.resume !== undefined) {
-      const saved = join(o.resume, 'config.json');
-      if (!existsSync(saved)) throw new UsageError(`--resume ${o.resume}: no config.json there`);
-      const c = (JSON.parse(readFileSync(saved, 'utf8')) as { config: { demo: unknown; model: string } })
-        .config;
-      cfg = DemoConfigSchema.parse(c.demo);
+      const c = readRunConfig(z.strictObject({ demo: DemoConfigSchema, model: z.string() }), o.resume).config;
+      cfg = c.demo;
       modelDir = c.model;
-      run = new RunDir(o.resume);
     } else {
       modelDir = resolveModelDir(o.model);
       if (!existsSync(join(modelDir, 'seal_world.json')))
@@ -108,8 +106,19 @@ export const demoCommand: Command<typeof schema> = {
           .filter(([, v]) => v !== undefined),
       );
       cfg = DemoConfigSchema.parse({ ...(o.quick ? QUICK_DEMO : {}), ...given });
-      run = RunDir.create(o.out, runName('people', 'demo', cfg.seed), { demo: cfg, model: modelDir });
+      checkOutputRoot(o.out);
     }
+    // Inputs first, the run directory last: a model that fails to load leaves nothing behind.
+    const pp = await loadPeopleProblem(modelDir, 8, cfg.prompt, cfg.rlPeople);
+    loraTargets(
+      pp.problem.env.model.config,
+      { r: cfg.innerRank, targetModules: INNER_DEFAULTS.lora.targetModules },
+      '--inner-rank',
+    );
+    const run =
+      o.resume !== undefined
+        ? new RunDir(o.resume)
+        : RunDir.create(o.out, runName('people', 'demo', cfg.seed), { demo: cfg, model: modelDir });
     // Ctrl-C: everything finished is on disk (JSONL lines, round checkpoints); say how to carry on, then stop.
     const onSigint = () => {
       log(`\ninterrupted — finish this run with: seal demo --resume ${run.dir}`);
@@ -117,7 +126,6 @@ export const demoCommand: Command<typeof schema> = {
     };
     process.on('SIGINT', onSigint);
     log(`run directory: ${run.dir}`);
-    const pp = await loadPeopleProblem(modelDir, 8, cfg.prompt, cfg.rlPeople);
     const summary = await runDemo(pp, o.resume === undefined ? o.model : modelDir, cfg, run, {
       log,
       resume: o.resume !== undefined,

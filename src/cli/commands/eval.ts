@@ -2,7 +2,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { initEngine } from '../../engine/index.js';
-import { InnerLoopConfigSchema } from '../../inner/inner-loop.js';
+import { InnerLoopFlags, innerLoopConfig } from '../../inner/inner-loop.js';
+import { loraTargets } from '../../lora/config.js';
 import { loadAdapter } from '../../lora/io.js';
 import { baselineConditions } from '../../outer/demo.js';
 import { type Condition, evaluateConditions, formatTable } from '../../outer/evaluate.js';
@@ -10,7 +11,8 @@ import { RunDir, runName } from '../../report/run.js';
 import { ParseOptionsSchema } from '../../selfedit/parse.js';
 import { loadPeopleProblem } from '../../tasks/people/seal.js';
 import { PEOPLE_SELF_EDIT_STYLES } from '../../tasks/people/selfedit.js';
-import type { Command } from '../args.js';
+import { checkOutputRoot } from '../../util/fs.js';
+import { type Command, UsageError } from '../args.js';
 import { BackendOption, innerPool, log, prepareWorkers, WorkersOption } from './common.js';
 import { resolveModelDir } from './train.js';
 
@@ -27,9 +29,7 @@ const schema = z.object({
   policy: z.string().optional().describe('Generator adapter from `seal train` (adds the "seal" condition)'),
   contexts: z.number().int().min(1).default(16).describe('Held-out people evaluated'),
   seeds: z.number().int().min(1).default(3).describe('Seeds per context'),
-  epochs: z.number().int().min(1).default(20).describe('Inner-loop epochs'),
-  lr: z.number().positive().default(1e-3).describe('Inner-loop learning rate'),
-  rank: z.number().int().min(1).default(16).describe('Inner-loop LoRA rank'),
+  ...InnerLoopFlags,
   temperature: z.number().min(0).default(1).describe('Sampling temperature of every self-edit (0 = greedy)'),
   topP: z.number().gt(0).max(1).default(0.95).describe('Nucleus (top-p) mass of self-edit sampling'),
   out: z.string().default('runs').describe('Parent directory of the run directory'),
@@ -47,13 +47,22 @@ export const evalCommand: Command<typeof schema> = {
     'seal eval --policy runs/people-rest-em-0-…/checkpoints/round-002/policy --contexts 16 --seeds 3',
   ],
   async run(o) {
+    if (o.policyOnly && o.policy === undefined)
+      throw new UsageError('--policy-only evaluates the policy of --policy ADAPTER: pass one');
+    checkOutputRoot(o.out);
     prepareWorkers(o.workers);
     await initEngine(o.backend);
     const modelDir = resolveModelDir(o.model);
+    // Inputs first (model, world, policy), the run directory last: a bad input leaves nothing behind.
     const pp = await loadPeopleProblem(modelDir, 0, o.prompt);
-    const pool = await innerPool(modelDir, pp.problem.env, o.workers);
-    const problem = pool === undefined ? pp.problem : { ...pp.problem, pool };
-    const run = RunDir.create(o.out, runName('people', 'eval', 0), o);
+    const available = pp.task.splits['eval'] ?? [];
+    if (o.contexts > available.length)
+      throw new UsageError(
+        `--contexts ${o.contexts}: the model's world has ${available.length} held-out people; pass at most ${available.length}`,
+      );
+    const contexts = available.slice(0, o.contexts);
+    const inner = innerLoopConfig(o);
+    loraTargets(pp.problem.env.model.config, inner.lora, '--rank');
     const conditions: Condition[] = o.policyOnly ? [] : baselineConditions(pp.staticPrompts);
     if (o.policy !== undefined)
       conditions.push({
@@ -61,12 +70,9 @@ export const evalCommand: Command<typeof schema> = {
         name: 'seal',
         policy: await loadAdapter(o.policy, pp.problem.env.model),
       });
-    const contexts = (pp.task.splits['eval'] ?? []).slice(0, o.contexts);
-    const inner = InnerLoopConfigSchema.parse({
-      epochs: o.epochs,
-      lr: o.lr,
-      lora: { r: o.rank, alpha: 2 * o.rank },
-    });
+    const pool = await innerPool(modelDir, pp.problem.env, o.workers);
+    const problem = pool === undefined ? pp.problem : { ...pp.problem, pool };
+    const run = RunDir.create(o.out, runName('people', 'eval', 0), o);
     const seeds = Array.from({ length: o.seeds }, (_, i) => i);
     const results = await evaluateConditions(
       problem,

@@ -49,10 +49,11 @@ export const generateCommand: Command<typeof schema> = {
   ],
   async run(o) {
     await initEngine(o.backend);
+    // The model first: a missing or broken model is the error to report, not the tokenizer it would need.
+    const { model, generation } = await loadModel(o.model);
     const tokPath = o.tokenizer ?? (o.model.endsWith('.bin') ? undefined : o.model);
     if (tokPath === undefined)
       throw new SealError('a llama2.c checkpoint needs --tokenizer (its tokenizer .bin)', o.model);
-    const { model, generation } = await loadModel(o.model);
     const tok = loadTokenizer(tokPath, {
       vocabSize: model.config.vocabSize,
       ...(tokPath.endsWith('.bin')
@@ -63,6 +64,15 @@ export const generateCommand: Command<typeof schema> = {
           }),
     });
     const prompt = promptIds(tok, o.prompt);
+    const room = model.config.maxSeqLen - prompt.length;
+    if (room <= 0)
+      throw new SealError(
+        `--prompt: ${prompt.length} tokens do not fit the model's context of ${model.config.maxSeqLen} tokens: shorten it`,
+      );
+    if (room < o.maxNewTokens)
+      log(
+        `note: the prompt is ${prompt.length} tokens; the model's context (${model.config.maxSeqLen}) leaves room for ${room} new tokens, not ${o.maxNewTokens}`,
+      );
     const t0 = performance.now();
     const stream = new StreamPrinter(tok, prompt, o.stop ?? []);
     const result = generate(model, [prompt], {

@@ -1,7 +1,15 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { z } from 'zod';
 import { initEngine } from '../../engine/index.js';
-import { PretrainConfigSchema, pretrainPeopleModel } from '../../tasks/people/pretrain.js';
+import { SealError } from '../../errors.js';
+import {
+  type PretrainConfig,
+  PretrainConfigSchema,
+  pretrainPeopleModel,
+} from '../../tasks/people/pretrain.js';
+import { checkOutputDir } from '../../util/fs.js';
+import { validate } from '../../util/json.js';
 import type { Command } from '../args.js';
 import { readJsonConfig, UsageError } from '../args.js';
 import { BackendOption, log } from './common.js';
@@ -63,13 +71,19 @@ export const pretrainCommand: Command<typeof schema> = {
     'seal pretrain --out runs/pretrain-default --resume',
   ],
   async run(o) {
-    await initEngine(o.backend);
-    if (existsSync(o.out) && readdirSync(o.out).length > 0 && !o.resume)
+    if (o.resume) {
+      if (!existsSync(join(o.out, 'checkpoint', 'state.json')))
+        throw new UsageError(
+          `--resume: ${o.out} holds no pretraining checkpoint (checkpoint/state.json); drop --resume to start a new run there`,
+        );
+    } else if (existsSync(o.out) && statSync(o.out).isDirectory() && readdirSync(o.out).length > 0)
       throw new UsageError(
         `--out ${o.out} exists and is not empty: pass --resume to continue it, or choose another directory`,
       );
+    else checkOutputDir(o.out, 'pretrain', false);
     const c = readJsonConfig(PretrainConfigSchema, o.config);
-    const cfg = PretrainConfigSchema.parse({
+    // Flags override the file; the merged config is validated once, naming the field (a flag or the file's).
+    const merged = {
       ...c,
       world: {
         ...c.world,
@@ -90,7 +104,16 @@ export const pretrainCommand: Command<typeof schema> = {
       ...(o.vocabSize === undefined ? {} : { vocabSize: o.vocabSize }),
       ...(o.copyDemos === undefined ? {} : { copyDemos: o.copyDemos }),
       ...(o.evalPeople === undefined ? {} : { evalPeople: o.evalPeople }),
-    });
+    };
+    let cfg: PretrainConfig;
+    try {
+      cfg = validate(PretrainConfigSchema, merged, o.config ?? 'pretrain flags');
+    } catch (e) {
+      // Without a file the bad value came from a flag: a usage error (exit 2).
+      if (o.config === undefined && e instanceof SealError) throw new UsageError(e.message);
+      throw e;
+    }
+    await initEngine(o.backend);
     let stop = false;
     const onSig = () => {
       if (stop) process.exit(130);

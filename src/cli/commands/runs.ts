@@ -1,4 +1,6 @@
+import { statSync } from 'node:fs';
 import { z } from 'zod';
+import { SealError } from '../../errors.js';
 import { formatRuns, listRuns } from '../../report/runs.js';
 import type { Command } from '../args.js';
 
@@ -14,6 +16,10 @@ export const runsCommand: Command<typeof schema> = {
   positional: ['root'],
   examples: ['seal runs', 'seal runs experiments/runs --json'],
   async run(o) {
+    const st = statSync(o.root, { throwIfNoEntry: false });
+    if (st === undefined)
+      throw new SealError('no such directory (where `seal demo|train|eval --out` wrote runs)', o.root);
+    if (!st.isDirectory()) throw new SealError('expected a directory of runs, got a file', o.root);
     const runs = listRuns(o.root);
     process.stdout.write(o.json ? `${JSON.stringify(runs, null, 2)}\n` : `${formatRuns(runs)}\n`);
   },

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { assetPath } from '../../assets.js';
@@ -13,11 +13,13 @@ import { OuterConfigSchema, runOuterLoop } from '../../outer/outer.js';
 import { RunDir, runName } from '../../report/run.js';
 import { loadPeopleProblem } from '../../tasks/people/seal.js';
 import { PEOPLE_SELF_EDIT_STYLES } from '../../tasks/people/selfedit.js';
+import { checkOutputRoot } from '../../util/fs.js';
+import { readJsonFile, validate } from '../../util/json.js';
 import type { Command } from '../args.js';
 import { readJsonConfig, UsageError } from '../args.js';
 import { BackendOption, innerPool, log, prepareWorkers, WorkersOption } from './common.js';
 
-export const SealTrainConfigSchema = z.object({
+export const SealTrainConfigSchema = z.strictObject({
   model: z
     .string()
     .default('default')
@@ -30,6 +32,7 @@ export const SealTrainConfigSchema = z.object({
     .number()
     .int()
     .min(0)
+    .max(100_000)
     .default(400)
     .describe(
       "RL people: the world's rl split topped up with never-pretrained people from an auxiliary world",
@@ -68,21 +71,19 @@ export const trainCommand: Command<typeof schema> = {
   async run(o) {
     prepareWorkers(o.workers);
     await initEngine(o.backend);
-    let run: RunDir;
     let cfg: SealTrainConfig;
-    if (o.resume !== undefined) {
-      const saved = join(o.resume, 'config.json');
-      if (!existsSync(saved)) throw new UsageError(`--resume ${o.resume}: no config.json there`);
-      cfg = SealTrainConfigSchema.parse(
-        (JSON.parse(readFileSync(saved, 'utf8')) as { config: unknown }).config,
-      );
-      run = new RunDir(o.resume);
-    } else {
+    if (o.resume !== undefined) cfg = readRunConfig(SealTrainConfigSchema, o.resume).config;
+    else {
       cfg = readJsonConfig(SealTrainConfigSchema, o.config);
-      run = RunDir.create(o.out, runName('people', cfg.outer.kind, cfg.outer.seed), cfg);
+      checkOutputRoot(o.out);
     }
+    // Inputs first (model, world, policy), the run directory last: a bad input leaves nothing behind.
     const modelDir = resolveModelDir(cfg.model);
     const loaded = await loadPeopleProblem(modelDir, cfg.outer.heldOutContexts, cfg.prompt, cfg.rlPeople);
+    const run =
+      o.resume !== undefined
+        ? new RunDir(o.resume)
+        : RunDir.create(o.out, runName('people', cfg.outer.kind, cfg.outer.seed), cfg);
     const pool = await innerPool(modelDir, loaded.problem.env, o.workers);
     const problem = pool === undefined ? loaded.problem : { ...loaded.problem, pool };
     const model = problem.env.model;
@@ -113,3 +114,19 @@ export const trainCommand: Command<typeof schema> = {
       );
   },
 };
+
+/**
+ * The saved `config.json` of a run directory (`{version, config}`), validated by `schema`: `--resume` must never
+ * run on a config it cannot vouch for. Errors name the file and the field.
+ */
+export function readRunConfig<S extends z.ZodType>(
+  schema: S,
+  runDir: string,
+): { version: string; config: z.infer<S> } {
+  const file = join(runDir, 'config.json');
+  if (!existsSync(runDir)) throw new UsageError(`--resume ${runDir}: no such run directory`);
+  if (!existsSync(file))
+    throw new UsageError(`--resume ${runDir}: not a run directory (no config.json there)`);
+  const saved = readJsonFile(z.strictObject({ version: z.string(), config: z.unknown() }), file);
+  return { version: saved.version, config: validate(schema, saved.config, file) };
+}

@@ -1,27 +1,21 @@
 import { z } from 'zod';
 import { writeWorld } from '../../tasks/people/task.js';
-import { generateWorld } from '../../tasks/people/world.js';
+import { generateWorld, WorldConfigSchema } from '../../tasks/people/world.js';
+import { checkOutputDir } from '../../util/fs.js';
 import type { Command } from '../args.js';
 import { log } from './common.js';
 
+// The world's own fields and limits (one definition, in WorldConfigSchema): a bad value is a usage error here,
+// before anything is generated.
+const W = WorldConfigSchema.shape;
 const schema = z.object({
   out: z.string().describe('Output directory (world.json + contexts-<split>.jsonl)'),
-  seed: z.number().int().min(0).default(1).describe('World seed: same seed, same bytes'),
-  pretrainPeople: z.number().int().min(1).default(400).describe('People in the pretraining split'),
-  rlPeople: z.number().int().min(1).default(40).describe('People whose passages the outer RL loop trains on'),
-  evalPeople: z
-    .number()
-    .int()
-    .min(1)
-    .default(40)
-    .describe('Held-out people (never pretrained on, never in RL)'),
-  biosPerPerson: z.number().int().min(1).default(5).describe('Augmented biographies per pretraining person'),
-  qaFraction: z
-    .number()
-    .min(0)
-    .max(1)
-    .default(0.5)
-    .describe('Fraction of pretraining people with QA pairs in the corpus'),
+  seed: W.seed,
+  pretrainPeople: W.pretrainPeople,
+  rlPeople: W.rlPeople,
+  evalPeople: W.evalPeople,
+  biosPerPerson: W.biosPerPerson,
+  qaFraction: W.qaFraction,
   overwrite: z.boolean().default(false).describe('Replace the files of an existing world directory'),
 });
 
@@ -31,6 +25,7 @@ export const worldCommand: Command<typeof schema> = {
   schema,
   examples: ['seal world --seed 1 --out worlds/default'],
   async run(o) {
+    checkOutputDir(o.out, 'world', o.overwrite);
     const world = generateWorld({
       seed: o.seed,
       pretrainPeople: o.pretrainPeople,

@@ -12,6 +12,7 @@ import { Transformer } from '../model.js';
 import { makeVariables, type ParamSpec, paramSpecs } from '../params.js';
 import { transpose2d } from './llama2c.js';
 import {
+  assertFinite,
   INDEX_FILE,
   readSafetensorsDir,
   SINGLE_FILE,
@@ -100,6 +101,7 @@ export async function loadHfModel(dir: string): Promise<LoadedModel> {
         `tensor ${name} has shape [${t.shape.join(', ')}] but config.json implies [${want.join(', ')}]`,
         weightsFile,
       );
+    assertFinite(t.data, weightsFile, name);
     data.set(
       spec.name,
       spec.hfTransposed ? transpose2d(t.data, want[0] as number, want[1] as number) : t.data,
@@ -179,7 +181,7 @@ export interface SaveOptions {
  * (with `overwrite`) once the new one is complete.
  */
 export async function saveHfModel(model: Transformer, dir: string, opts: SaveOptions = {}): Promise<void> {
-  await writeDirAtomic(dir, opts.overwrite === true, 'output', async (tmp) => {
+  await writeDirAtomic(dir, opts.overwrite === true, 'model', async (tmp) => {
     await writeSafetensorsDir(tmp, hfTensors(model), {
       dtype: opts.dtype ?? 'F32',
       metadata: { format: 'pt' },

@@ -9,6 +9,7 @@ import { SealError } from '../../errors.js';
 import { type ModelConfig, parseModelConfig } from '../config.js';
 import { Transformer } from '../model.js';
 import { makeVariables, paramSpecs } from '../params.js';
+import { assertFinite } from './safetensors.js';
 
 const HEADER_BYTES = 7 * 4;
 
@@ -167,6 +168,7 @@ export async function loadLlama2c(path: string): Promise<Transformer> {
   }
   data.set('model.norm.weight', finalNorm);
   if (wcls !== undefined) data.set('lm_head.weight', transpose2d(wcls, vocab, dim));
+  for (const [name, a] of data) assertFinite(a, path, name);
   return new Transformer(
     config,
     makeVariables(paramSpecs(config), (s) => {

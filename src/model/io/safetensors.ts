@@ -154,7 +154,10 @@ function parseHeader(raw: Uint8Array, dataStart: number, dataBytes: number, file
 
 /** A fresh, aligned copy of `bytes` in host byte order (each `size`-byte element swapped on big-endian hosts). */
 function hostOrderCopy(bytes: Uint8Array, size: number): ArrayBuffer {
-  const copy = bytes.slice();
+  // A fresh buffer holding exactly these bytes: `bytes.slice()` on a Node Buffer is a view of the whole file,
+  // and its `.buffer` would start at the file's first byte (misaligned data sections were decoded from there).
+  const copy = new Uint8Array(bytes.length);
+  copy.set(bytes);
   if (!LITTLE_ENDIAN_HOST) for (let i = 0; i < copy.length; i += size) copy.subarray(i, i + size).reverse();
   return copy.buffer;
 }
@@ -454,5 +457,17 @@ async function removeStale(dir: string, keep: ReadonlySet<string>): Promise<void
     }
   } catch (e) {
     ioFail(e, dir, 'remove stale weight files');
+  }
+}
+
+/**
+ * Refuses NaN/Inf weights: a model or adapter holding them loads "fine" and then answers nothing (every logit
+ * NaN), which looks like a bad result rather than a bad file. `what` names the tensor.
+ */
+export function assertFinite(data: Float32Array, file: string, what: string): void {
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i] as number;
+    if (v - v !== 0)
+      throw new SealError(`tensor ${what} holds ${Number.isNaN(v) ? 'NaN' : 'Inf'} at element ${i}`, file);
   }
 }

@@ -25,7 +25,7 @@ import type { Transformer } from '../../model/model.js';
 import { GaussianActorCritic } from '../../outer/policy.js';
 import { Rng } from '../../util/rng.js';
 
-export const EditGeneratorConfigSchema = z.object({
+export const EditGeneratorConfigSchema = z.strictObject({
   layer: z
     .number()
     .int()

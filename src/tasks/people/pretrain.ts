@@ -41,59 +41,111 @@ function withDefaults<S extends z.ZodType>(defaults: Record<string, unknown>, sc
   );
 }
 
-export const PretrainConfigSchema = z.object({
-  world: withDefaults({ pretrainPeople: 200, biosPerPerson: 10 }, WorldConfigSchema).describe(
-    'The people world (seed and sizes); 200 pretraining people with 10 augmented biographies each by default',
-  ),
-  demosPerStyle: z
-    .number()
-    .int()
-    .min(0)
-    .default(1)
-    .describe('Self-edit demonstrations per pretraining person and prompt style'),
-  copyDemos: z
-    .number()
-    .int()
-    .min(0)
-    .default(6000)
-    .describe(
-      'Demonstrations about demo-only people (facts readable only from the passage: teaches copying)',
+export const PretrainConfigSchema = z
+  .strictObject({
+    world: withDefaults({ pretrainPeople: 200, biosPerPerson: 10 }, WorldConfigSchema).describe(
+      'The people world (seed and sizes); 200 pretraining people with 10 augmented biographies each by default',
     ),
-  vocabSize: z
-    .number()
-    .int()
-    .min(300)
-    .default(6144)
-    .describe('BPE vocabulary size (incl. 256 bytes and specials)'),
-  model: z
-    .object({
-      dim: z.number().int().min(8).default(128).describe('Hidden size'),
-      nLayers: z.number().int().min(1).default(4).describe('Transformer blocks'),
-      nHeads: z.number().int().min(1).default(4).describe('Attention heads'),
-      hiddenDim: z.number().int().min(8).default(352).describe('SwiGLU inner size'),
-      maxSeqLen: z.number().int().min(16).default(256).describe('Context length'),
-      seed: z.number().int().min(0).default(0).describe('Seed of the weight initialisation'),
-    })
-    .default({ dim: 128, nLayers: 4, nHeads: 4, hiddenDim: 352, maxSeqLen: 256, seed: 0 }),
-  train: withDefaults(
-    {
-      steps: 8000,
-      batchSize: 8,
-      seqLen: 256,
-      lr: 3e-3,
-      schedule: { kind: 'cosine', warmupSteps: 100, minLrRatio: 0.1 },
-      checkpointEvery: 250,
-    },
-    TrainConfigSchema,
-  ),
-  evalPeople: z
-    .number()
-    .int()
-    .min(0)
-    .default(40)
-    .describe('People per split evaluated by no-context QA at the end'),
-});
+    demosPerStyle: z
+      .number()
+      .int()
+      .min(0)
+      .default(1)
+      .describe('Self-edit demonstrations per pretraining person and prompt style'),
+    copyDemos: z
+      .number()
+      .int()
+      .min(0)
+      .default(6000)
+      .describe(
+        'Demonstrations about demo-only people (facts readable only from the passage: teaches copying)',
+      ),
+    vocabSize: z
+      .number()
+      .int()
+      .min(300)
+      .default(6144)
+      .describe('BPE vocabulary size (incl. 256 bytes and specials)'),
+    model: z
+      .strictObject({
+        dim: z.number().int().min(8).default(128).describe('Hidden size'),
+        nLayers: z.number().int().min(1).default(4).describe('Transformer blocks'),
+        nHeads: z.number().int().min(1).default(4).describe('Attention heads'),
+        hiddenDim: z.number().int().min(8).default(352).describe('SwiGLU inner size'),
+        maxSeqLen: z.number().int().min(16).default(256).describe('Context length'),
+        seed: z.number().int().min(0).default(0).describe('Seed of the weight initialisation'),
+      })
+      .default({ dim: 128, nLayers: 4, nHeads: 4, hiddenDim: 352, maxSeqLen: 256, seed: 0 }),
+    train: withDefaults(
+      {
+        steps: 8000,
+        batchSize: 8,
+        seqLen: 256,
+        lr: 3e-3,
+        schedule: { kind: 'cosine', warmupSteps: 100, minLrRatio: 0.1 },
+        checkpointEvery: 250,
+      },
+      TrainConfigSchema,
+    ),
+    evalPeople: z
+      .number()
+      .int()
+      .min(0)
+      .default(40)
+      .describe('People per split evaluated by no-context QA at the end'),
+  })
+  .superRefine((c, ctx) => {
+    const m = c.model;
+    if (m.dim % m.nHeads !== 0 || (m.dim / m.nHeads) % 2 !== 0)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['model', 'dim'],
+        message: `${m.dim} must be a multiple of 2 × nHeads (${2 * m.nHeads}): each of the ${m.nHeads} heads needs an even size for RoPE`,
+      });
+    if (c.train.seqLen > m.maxSeqLen)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['train', 'seqLen'],
+        message: `${c.train.seqLen} exceeds the model's context model.maxSeqLen (${m.maxSeqLen})`,
+      });
+    const bytes = pretrainBytes(c);
+    if (bytes > TRAIN_MEMORY_LIMIT)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['model'],
+        message: `~${formatCount(pretrainParams(c))} parameters and a batch of ${c.train.batchSize}×${c.train.seqLen} need ~${formatCount(bytes / 2 ** 30)} GiB to train, more than the engine's ${TRAIN_MEMORY_LIMIT / 2 ** 30} GiB heap: use a smaller model or batch`,
+      });
+  });
 export type PretrainConfig = z.infer<typeof PretrainConfigSchema>;
+
+const formatCount = (n: number): string =>
+  n >= 1e12
+    ? n.toExponential(1)
+    : n >= 1e9
+      ? `${(n / 1e9).toFixed(1)}B`
+      : n >= 1e6
+        ? `${(n / 1e6).toFixed(1)}M`
+        : n.toFixed(1);
+
+/** tfjs-wasm addresses at most 4 GiB; leave room for the corpus, the tokenizer and the allocator. */
+const TRAIN_MEMORY_LIMIT = 3 * 2 ** 30;
+
+/** Parameters of the model a pretraining config builds (tied embeddings, SwiGLU, RMSNorm). */
+export function pretrainParams(c: Pick<PretrainConfig, 'model' | 'vocabSize'>): number {
+  const { dim, nLayers, hiddenDim } = c.model;
+  return c.vocabSize * dim + nLayers * (4 * dim * dim + 3 * dim * hiddenDim + 2 * dim) + dim;
+}
+
+/**
+ * Bytes needed to train it, estimated up front so an impossible config is refused before any allocation: weights,
+ * gradients and two AdamW moments (4 × 4 bytes a parameter), plus activations of one batch (per token and layer
+ * ~16 vectors of width dim and the SwiGLU's 3 of hiddenDim, and the logits over the vocabulary).
+ */
+export function pretrainBytes(c: Pick<PretrainConfig, 'model' | 'vocabSize' | 'train'>): number {
+  const tokens = c.train.batchSize * c.train.seqLen;
+  const perToken = c.model.nLayers * (16 * c.model.dim + 3 * c.model.hiddenDim) + 2 * c.vocabSize;
+  return 16 * pretrainParams(c) + 4 * tokens * perToken;
+}
 
 export interface PretrainReport {
   readonly params: number;
