@@ -80,3 +80,5 @@ export { learningRate, type Schedule } from './train/schedule.js';
 export { accumulateGradients, lmLoss, trainStep } from './train/step.js';
 export { Rng } from './util/rng.js';
 export { packageVersion } from './version.js';
+// The grid domain (ARC I/O, augmentations, recipes, the synthetic grid world): a namespace, its names are generic
+export * as grids from './tasks/grids/index.js';

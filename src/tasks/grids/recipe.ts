@@ -1,0 +1,424 @@
+/**
+ * The grid self-edit: a TRAINING RECIPE the model writes after reading a task's demonstrations, which test-time
+ * training then follows (SEAL's few-shot ARC setting).
+ *
+ * ## Format
+ *
+ * Six `key: value` lines, in this order when written by `formatRecipe` (the parser accepts any order):
+ *
+ *     augment: rot,flip,colour
+ *     copies: 4
+ *     leave_one_out: yes
+ *     lr: 1e-3
+ *     epochs: 8
+ *     loss: outputs
+ *
+ * - `augment`: `none`, or a comma list of augmentation families: `rot` (rot90/180/270), `flip` (the four
+ *   reflections), `colour` (permutations of colours 1–9, background 0 fixed); see augment.ts.
+ * - `copies`: versions of each training task, counting the original (1, 2, 4 or 8). Copy 1 is the original, the
+ *   others are augmented by distinct random transforms of the chosen families (repeated when the families have
+ *   fewer distinct transforms than copies; all repeats of the original under `augment: none`).
+ * - `leave_one_out`: `yes` trains on one task per demonstration (the others as context, it as the query; needs two
+ *   or more demonstrations, else falls back to `no`); `no` trains on one sequence of all demonstrations.
+ * - `lr`: learning rate of the test-time LoRA, one of `LEARNING_RATES` (written `1e-4`, `3e-4`, `1e-3`, `3e-3`, `1e-2`;
+ *   any number equal to one of them parses, e.g. `0.001`).
+ * - `epochs`: passes over the training sequences (1, 2, 4, 8 or 16).
+ * - `loss`: `outputs` (cross-entropy on the output grids' tokens only) or `all` (every token).
+ *
+ * The recipe prompt is the task's demonstrations in the grid serialisation (grid.ts) followed by the line
+ * `recipe`; the model writes the six lines and an empty line (`RECIPE_STOP`). The test input is not shown.
+ *
+ * `parseRecipe` never throws on model text: it returns `{ok: false, reason}` naming the bad line (the loop gives a
+ * malformed recipe the lowest reward). The parser accepts every combination of the allowed values (3,200
+ * recipes); `recipeSpace()` enumerates a curated 64-recipe subset for the oracle search and the best-fixed-recipe
+ * baseline.
+ */
+import { z } from 'zod';
+import type { Rng } from '../../util/rng.js';
+import {
+  augmentTask,
+  compose,
+  type Geometry,
+  type GridTransform,
+  IDENTITY,
+  IDENTITY_COLOURS,
+  isIdentity,
+  leaveOneOut,
+  REFLECTIONS,
+  ROTATIONS,
+  randomColours,
+  transformName,
+} from './augment.js';
+import {
+  answerText,
+  demonstrationsText,
+  type GridPair,
+  type GridTask,
+  gridToText,
+  INPUT_MARKER,
+  OUTPUT_MARKER,
+} from './grid.js';
+
+export const AUGMENT_FAMILIES = ['rot', 'flip', 'colour'] as const;
+export type AugmentFamily = (typeof AUGMENT_FAMILIES)[number];
+export const COPIES = [1, 2, 4, 8] as const;
+export const LEARNING_RATES = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2] as const;
+export const EPOCHS = [1, 2, 4, 8, 16] as const;
+export const LOSSES = ['outputs', 'all'] as const;
+export type RecipeLoss = (typeof LOSSES)[number];
+
+const oneOf = <T extends number>(values: readonly T[]) =>
+  z.number().refine((v): v is T => (values as readonly number[]).includes(v), {
+    message: `must be one of ${values.join(', ')}`,
+  }) as unknown as z.ZodType<T>;
+
+export const RecipeSchema = z
+  .object({
+    /** Families in canonical order (`AUGMENT_FAMILIES`), no repeats; empty = `none`. */
+    augment: z.array(z.enum(AUGMENT_FAMILIES)).refine((a) => canonicalFamilies(a).join() === a.join(), {
+      message: 'families must be distinct and in the order rot, flip, colour',
+    }),
+    copies: oneOf(COPIES),
+    leaveOneOut: z.boolean(),
+    lr: oneOf(LEARNING_RATES),
+    epochs: oneOf(EPOCHS),
+    loss: z.enum(LOSSES),
+  })
+  .strict();
+
+export type Recipe = z.output<typeof RecipeSchema>;
+
+function canonicalFamilies(families: readonly AugmentFamily[]): AugmentFamily[] {
+  return AUGMENT_FAMILIES.filter((f) => families.includes(f));
+}
+
+/** The line that ends the recipe prompt; the model writes the recipe after it. */
+export const RECIPE_MARKER = 'recipe';
+/** Generation of a recipe stops at the empty line after it. */
+export const RECIPE_STOP: readonly string[] = ['\n\n'];
+/** The keys, in the order `formatRecipe` writes them. */
+export const RECIPE_KEYS = ['augment', 'copies', 'leave_one_out', 'lr', 'epochs', 'loss'] as const;
+
+/**
+ * Every character of recipe text and the `recipe` marker, sorted (with `GRID_ALPHABET`, the vocabulary of a
+ * character-level tokenizer for both prompts).
+ */
+export const RECIPE_ALPHABET = [
+  ...new Set(
+    [
+      ...RECIPE_KEYS,
+      ...AUGMENT_FAMILIES,
+      ...LOSSES,
+      ...LEARNING_RATES.map((lr) => formatLr(lr)),
+      'none yes no 0123456789:,\n',
+      RECIPE_MARKER,
+    ].join(''),
+  ),
+]
+  .sort()
+  .join('');
+
+/** The prompt that asks for a recipe: the demonstrations, then `recipe\n`. */
+export function recipePrompt(task: Pick<GridTask, 'train'>): string {
+  return `${demonstrationsText(task.train)}${RECIPE_MARKER}\n`;
+}
+
+/** `1e-3`, `3e-4`: the learning rate as the format writes it. */
+export function formatLr(lr: number): string {
+  const [mantissa, exponent] = lr.toExponential().split('e');
+  return `${mantissa}e${Number(exponent)}`;
+}
+
+/** The recipe text (six lines, each ending in a newline; `parseRecipe(formatRecipe(r))` gives r back). */
+export function formatRecipe(recipe: Recipe): string {
+  return (
+    [
+      `augment: ${recipe.augment.length === 0 ? 'none' : recipe.augment.join(',')}`,
+      `copies: ${recipe.copies}`,
+      `leave_one_out: ${recipe.leaveOneOut ? 'yes' : 'no'}`,
+      `lr: ${formatLr(recipe.lr)}`,
+      `epochs: ${recipe.epochs}`,
+      `loss: ${recipe.loss}`,
+    ].join('\n') + '\n'
+  );
+}
+
+/** The training completion for a recipe prompt: the recipe and the empty line that ends it. */
+export function recipeAnswerText(recipe: Recipe): string {
+  return `${formatRecipe(recipe)}\n`;
+}
+
+export type RecipeParse =
+  | { readonly ok: true; readonly recipe: Recipe }
+  | { readonly ok: false; readonly reason: string };
+
+function quoteLine(n: number, line: string): string {
+  return `line ${n} ${JSON.stringify(line.length > 40 ? `${line.slice(0, 40)}…` : line)}`;
+}
+
+function parseNumberIn(value: string, allowed: readonly number[]): number | undefined {
+  if (!/^[+]?(\d+(\.\d*)?|\.\d+)(e[+-]?\d+)?$/i.test(value)) return undefined;
+  const v = Number(value);
+  return allowed.find((a) => Math.abs(a - v) <= 1e-9 * Math.abs(a));
+}
+
+/**
+ * Parses model-written recipe text. Leading empty lines are skipped and the recipe ends at the first empty line
+ * (anything after it is ignored); each line is `key: value` with any spacing around the colon, keys and words in
+ * any case. All six keys are required, each once. Never throws.
+ */
+export function parseRecipe(text: string): RecipeParse {
+  if (typeof text !== 'string') return { ok: false, reason: 'not text' };
+  const lines = text.split('\n').map((l) => l.replace(/\r$/, ''));
+  let i = 0;
+  while (i < lines.length && lines[i]!.trim() === '') i++;
+  const fields: Record<string, unknown> = {};
+  const seen = new Set<string>();
+  for (; i < lines.length && lines[i]!.trim() !== ''; i++) {
+    const raw = lines[i]!;
+    const where = quoteLine(i + 1, raw);
+    const m = /^\s*([A-Za-z_]+)\s*:\s*(.*?)\s*$/.exec(raw);
+    if (m === null) return { ok: false, reason: `${where}: expected "key: value"` };
+    const key = m[1]!.toLowerCase();
+    const value = m[2]!.toLowerCase();
+    if (!(RECIPE_KEYS as readonly string[]).includes(key))
+      return {
+        ok: false,
+        reason: `${where}: unknown key "${key}" (expected one of ${RECIPE_KEYS.join(', ')})`,
+      };
+    if (seen.has(key)) return { ok: false, reason: `${where}: "${key}" given twice` };
+    seen.add(key);
+    switch (key) {
+      case 'augment': {
+        if (value === 'none') {
+          fields['augment'] = [];
+          break;
+        }
+        const parts = value.split(',').map((p) => p.trim());
+        const bad = parts.find((p) => !(AUGMENT_FAMILIES as readonly string[]).includes(p));
+        if (bad !== undefined)
+          return { ok: false, reason: `${where}: augment must be "none" or a list of rot, flip, colour` };
+        if (new Set(parts).size !== parts.length)
+          return { ok: false, reason: `${where}: augment names a family twice` };
+        fields['augment'] = canonicalFamilies(parts as AugmentFamily[]);
+        break;
+      }
+      case 'copies':
+      case 'lr':
+      case 'epochs': {
+        const allowed: readonly number[] = key === 'copies' ? COPIES : key === 'lr' ? LEARNING_RATES : EPOCHS;
+        const v = parseNumberIn(value, allowed);
+        if (v === undefined) {
+          const list = key === 'lr' ? allowed.map(formatLr) : allowed;
+          return { ok: false, reason: `${where}: ${key} must be one of ${list.join(', ')}` };
+        }
+        fields[key] = v;
+        break;
+      }
+      case 'leave_one_out':
+        if (value !== 'yes' && value !== 'no')
+          return { ok: false, reason: `${where}: leave_one_out must be yes or no` };
+        fields['leaveOneOut'] = value === 'yes';
+        break;
+      case 'loss':
+        if (!(LOSSES as readonly string[]).includes(value))
+          return { ok: false, reason: `${where}: loss must be one of ${LOSSES.join(', ')}` };
+        fields['loss'] = value;
+        break;
+    }
+  }
+  if (seen.size === 0) return { ok: false, reason: 'empty recipe' };
+  const missing = RECIPE_KEYS.filter((k) => !seen.has(k));
+  if (missing.length > 0) return { ok: false, reason: `missing ${missing.join(', ')}` };
+  const checked = RecipeSchema.safeParse(fields);
+  if (!checked.success) return { ok: false, reason: checked.error.issues[0]?.message ?? 'invalid recipe' };
+  return { ok: true, recipe: checked.data };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The enumerable space
+
+/** Values per field of the enumerated space; every value must be allowed by `RecipeSchema`. */
+export interface RecipeGrid {
+  readonly augment: readonly (readonly AugmentFamily[])[];
+  readonly copies: readonly Recipe['copies'][];
+  readonly leaveOneOut: readonly boolean[];
+  readonly lr: readonly Recipe['lr'][];
+  readonly epochs: readonly Recipe['epochs'][];
+  readonly loss: readonly RecipeLoss[];
+}
+
+/**
+ * The default space, 4 × 1 × 2 × 2 × 2 × 2 = 64 recipes: no augmentation, geometry, colours, or both (4 copies
+ * when augmenting), leave-one-out or not, two learning rates, two epoch counts, two losses.
+ */
+export const DEFAULT_RECIPE_GRID: RecipeGrid = {
+  augment: [[], ['rot', 'flip'], ['colour'], ['rot', 'flip', 'colour']],
+  copies: [4],
+  leaveOneOut: [true, false],
+  lr: [1e-3, 3e-3],
+  epochs: [2, 8],
+  loss: ['outputs', 'all'],
+};
+
+/**
+ * Every recipe of `grid`, in a fixed order (augment outermost, loss innermost). `augment: none` recipes take
+ * `copies: 1` (copies of an unaugmented task are repeats, which `epochs` already covers), and duplicates that
+ * this creates are dropped.
+ */
+export function recipeSpace(grid: RecipeGrid = DEFAULT_RECIPE_GRID): Recipe[] {
+  const out: Recipe[] = [];
+  const seen = new Set<string>();
+  for (const augment of grid.augment)
+    for (const copies of grid.copies)
+      for (const leaveOneOut of grid.leaveOneOut)
+        for (const lr of grid.lr)
+          for (const epochs of grid.epochs)
+            for (const loss of grid.loss) {
+              const recipe = RecipeSchema.parse({
+                augment: canonicalFamilies(augment),
+                copies: augment.length === 0 ? 1 : copies,
+                leaveOneOut,
+                lr,
+                epochs,
+                loss,
+              });
+              const key = formatRecipe(recipe);
+              if (seen.has(key)) continue;
+              seen.add(key);
+              out.push(recipe);
+            }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Expansion into training data
+
+/** A piece of a training sequence; `train` marks the tokens the loss is taken on. */
+export interface Segment {
+  readonly text: string;
+  readonly train: boolean;
+}
+
+/** One training sequence of the inner loop (its text is the segments' concatenation). */
+export interface TrainingSequence {
+  /** `<task id>[/loo<i>][~<transform>]`. */
+  readonly id: string;
+  readonly transform: GridTransform;
+  readonly segments: readonly Segment[];
+}
+
+export function sequenceText(seq: Pick<TrainingSequence, 'segments'>): string {
+  return seq.segments.map((s) => s.text).join('');
+}
+
+/**
+ * A sequence of pairs in the grid serialisation (exactly `demonstrationsText(pairs)`), split into segments: with
+ * loss `outputs` the trained parts are each output grid with its newline and the block's empty line (so the model
+ * learns to end its answers), with `all` the whole text.
+ */
+export function pairsToSegments(pairs: readonly GridPair[], loss: RecipeLoss): Segment[] {
+  if (loss === 'all') return [{ text: demonstrationsText(pairs), train: true }];
+  const segments: Segment[] = [];
+  for (const p of pairs) {
+    segments.push({ text: `${INPUT_MARKER}\n${gridToText(p.input)}\n${OUTPUT_MARKER}\n`, train: false });
+    segments.push({ text: answerText(p.output), train: true });
+  }
+  return segments;
+}
+
+/** The transforms of the chosen families other than the identity, before colour permutations are drawn. */
+function geometriesOf(families: readonly AugmentFamily[]): Geometry[] {
+  const g: Geometry[] = ['identity'];
+  if (families.includes('rot')) g.push(...ROTATIONS);
+  if (families.includes('flip')) g.push(...REFLECTIONS);
+  // Rotations and reflections together generate the whole group; either alone is closed already.
+  return g;
+}
+
+/**
+ * `count` transforms for one training task: the identity first, then distinct non-identity transforms of the
+ * families in a random order (geometry without `colour`: cycling through them when there are fewer than `count`;
+ * with `colour`: a fresh permutation of colours 1–9 each, on a random geometry of the families).
+ */
+export function drawTransforms(families: readonly AugmentFamily[], count: number, rng: Rng): GridTransform[] {
+  const out: GridTransform[] = [IDENTITY];
+  const geometries = geometriesOf(families);
+  if (families.includes('colour')) {
+    while (out.length < count) {
+      const t = compose(
+        { geometry: rng.pick(geometries), colours: IDENTITY_COLOURS },
+        { geometry: 'identity', colours: randomColours(rng) },
+      );
+      if (!isIdentity(t)) out.push(t);
+    }
+    return out;
+  }
+  const pool = rng.shuffle(geometries.filter((g) => g !== 'identity'));
+  for (let i = 0; out.length < count; i++) {
+    const g = pool.length === 0 ? 'identity' : pool[i % pool.length]!;
+    out.push({ geometry: g, colours: IDENTITY_COLOURS });
+  }
+  return out;
+}
+
+export interface ExpandOptions {
+  /**
+   * Longest sequence in characters (= tokens under a character-level tokenizer). A longer sequence loses
+   * demonstrations from its front until it fits; one whose query pair alone is too long is dropped.
+   */
+  readonly maxChars?: number;
+}
+
+export interface Expansion {
+  /** The training tasks after leave-one-out and augmentation (the query pair is each task's one test pair). */
+  readonly tasks: readonly GridTask[];
+  readonly sequences: readonly TrainingSequence[];
+  /** Sequences dropped because their query pair alone exceeded `maxChars`. */
+  readonly dropped: number;
+}
+
+/**
+ * Turns (task, recipe) into the inner loop's training data. Only the task's demonstrations are used (never its test
+ * pairs). Base tasks: leave-one-out tasks when `leaveOneOut` and there are two or more demonstrations, else one
+ * task whose last demonstration is the query. Each base task then gets `copies` versions (`drawTransforms`), and
+ * each version is one sequence. Deterministic given the rng's state.
+ */
+export function expandRecipe(
+  task: GridTask,
+  recipe: Recipe,
+  rng: Rng,
+  options: ExpandOptions = {},
+): Expansion {
+  const demos = task.train;
+  if (demos.length === 0) return { tasks: [], sequences: [], dropped: 0 };
+  const base: GridTask[] =
+    recipe.leaveOneOut && demos.length >= 2
+      ? leaveOneOut(task)
+      : [{ id: task.id, train: demos.slice(0, -1), test: demos.slice(-1) }];
+  const tasks: GridTask[] = [];
+  const sequences: TrainingSequence[] = [];
+  let dropped = 0;
+  for (const b of base) {
+    for (const t of drawTransforms(recipe.augment, recipe.copies, rng)) {
+      const aug = augmentTask(b, t);
+      const query = aug.test[0]!;
+      let pairs: GridPair[] = [...aug.train, { input: query.input, output: query.output! }];
+      if (options.maxChars !== undefined) {
+        while (pairs.length > 0 && demonstrationsText(pairs).length > options.maxChars)
+          pairs = pairs.slice(1);
+        if (pairs.length === 0) {
+          dropped++;
+          continue;
+        }
+      }
+      tasks.push({ id: aug.id, train: pairs.slice(0, -1), test: pairs.slice(-1) });
+      sequences.push({
+        id: isIdentity(t) ? b.id : `${b.id}~${transformName(t)}`,
+        transform: t,
+        segments: pairsToSegments(pairs, recipe.loss),
+      });
+    }
+  }
+  return { tasks, sequences, dropped };
+}
