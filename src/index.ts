@@ -53,6 +53,8 @@ export { EditGenerator, EditGeneratorConfigSchema } from './selfedit/delta/gener
 export { editToAdapter, loadEditGenerator, saveEditGenerator } from './selfedit/delta/io.js';
 // Self-edits and the inner loop
 export { selfEditSequences, splitSelfEdit } from './selfedit/parse.js';
+// The grid domain (ARC I/O, augmentations, recipes, the synthetic grid world): a namespace, its names are generic
+export * as grids from './tasks/grids/index.js';
 export { PretrainConfigSchema, pretrainPeopleModel } from './tasks/people/pretrain.js';
 export { peopleTask, readWorld, writeWorld } from './tasks/people/task.js';
 export { generateWorld } from './tasks/people/world.js';
@@ -80,5 +82,3 @@ export { learningRate, type Schedule } from './train/schedule.js';
 export { accumulateGradients, lmLoss, trainStep } from './train/step.js';
 export { Rng } from './util/rng.js';
 export { packageVersion } from './version.js';
-// The grid domain (ARC I/O, augmentations, recipes, the synthetic grid world): a namespace, its names are generic
-export * as grids from './tasks/grids/index.js';
