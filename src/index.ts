@@ -4,14 +4,6 @@ export { type FusedOps, fused, setFusedOps } from './engine/fused.js';
 // Engine
 export { type BackendChoice, type EngineInfo, engineInfo, initEngine, tf } from './engine/index.js';
 export { SealError } from './errors.js';
-export {
-  type InnerLoopConfig,
-  InnerLoopConfigSchema,
-  type InnerLoopResult,
-  runInnerLoop,
-  trainAdapter,
-} from './inner/inner-loop.js';
-export { answerQuestions, meanScore } from './inner/qa-eval.js';
 // LoRA
 export { LoraAdapter } from './lora/adapter.js';
 export { type LoraConfig, LoraConfigSchema, loraScaling } from './lora/config.js';
@@ -39,26 +31,34 @@ export type { LinearDelta } from './model/linear.js';
 export { type ForwardOptions, Transformer } from './model/model.js';
 export { checksum, paramSpecs } from './model/params.js';
 export { type SamplingOptions, sampleToken } from './model/sampling.js';
+export { readContext } from './seal/delta/embedding.js';
 // The SEAL loops: text self-edits (ReST-EM, GRPO) and weight-delta self-edits (the EditGenerator)
-export { evaluateEdits, generatorConditions } from './outer/delta-eval.js';
-export { DeltaTrainConfigSchema, editFor, trainEditGenerator } from './outer/delta-train.js';
-export { groupAdvantages, grpo } from './outer/grpo.js';
-export { OuterConfigSchema, runOuterLoop } from './outer/outer.js';
-export { RestEmConfigSchema, restEm } from './outer/rest-em.js';
-export { DeltaRewardSchema, deltaReward } from './rewards/delta.js';
-export { createJudge } from './rewards/judge.js';
-export { exactMatch, exactMatchScorer, f1Score, f1Scorer, normalizeAnswer } from './rewards/squad-score.js';
-export { readContext } from './selfedit/delta/embedding.js';
-export { EditGenerator, EditGeneratorConfigSchema } from './selfedit/delta/generator.js';
-export { editToAdapter, loadEditGenerator, saveEditGenerator } from './selfedit/delta/io.js';
+export { evaluateEdits, generatorConditions } from './seal/delta/eval.js';
+export { EditGenerator, EditGeneratorConfigSchema } from './seal/delta/generator.js';
+export { editToAdapter, loadEditGenerator, saveEditGenerator } from './seal/delta/io.js';
+export { DeltaRewardSchema, deltaReward } from './seal/delta/reward.js';
+export { DeltaTrainConfigSchema, editFor, trainEditGenerator } from './seal/delta/train.js';
+export { PretrainConfigSchema, pretrainPeopleModel } from './seal/domains/people-pretrain.js';
+export {
+  type InnerLoopConfig,
+  InnerLoopConfigSchema,
+  type InnerLoopResult,
+  runInnerLoop,
+  trainAdapter,
+} from './seal/inner/inner-loop.js';
+export { answerQuestions, meanScore } from './seal/inner/qa-eval.js';
+export { groupAdvantages, grpo } from './seal/outer/grpo.js';
+export { OuterConfigSchema, runOuterLoop } from './seal/outer/outer.js';
+export { RestEmConfigSchema, restEm } from './seal/outer/rest-em.js';
 // Self-edits and the inner loop
-export { selfEditSequences, splitSelfEdit } from './selfedit/parse.js';
+export { selfEditSequences, splitSelfEdit } from './seal/selfedit/parse.js';
 // The grid domain (ARC I/O, augmentations, recipes, the synthetic grid world): a namespace, its names are generic
 export * as grids from './tasks/grids/index.js';
-export { PretrainConfigSchema, pretrainPeopleModel } from './tasks/people/pretrain.js';
+export { createJudge } from './tasks/judge.js';
 export { peopleTask, readWorld, writeWorld } from './tasks/people/task.js';
 export { generateWorld } from './tasks/people/world.js';
 export { loadSquad, squadTask } from './tasks/squad.js';
+export { exactMatch, exactMatchScorer, f1Score, f1Scorer, normalizeAnswer } from './tasks/squad-score.js';
 // Tasks and rewards
 export type { Context, QuestionAnswer, Scorer, Task } from './tasks/types.js';
 export { trainByteLevelBpe } from './tokenizer/bpe-train.js';

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ROOT, tempDir } from './helpers/paths.js';
 
-const BENCH = join(ROOT, 'dist', 'bench', 'run.js');
+const BENCH = join(ROOT, 'dist', 'app', 'bench', 'run.js');
 
 function bench(args: readonly string[]) {
   const r = spawnSync(process.execPath, [BENCH, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { formatTable } from '../src/outer/evaluate.js';
-import { meanCi, tQuantile975 } from '../src/outer/stats.js';
+import { formatTable } from '../src/seal/eval/evaluate.js';
+import { meanCi, tQuantile975 } from '../src/seal/eval/stats.js';
 
 describe('statistics', () => {
   it('mean and t-based 95% CI', () => {

@@ -58,7 +58,7 @@ describe('self-edit fidelity', () => {
 });
 
 describe('experiment scripts', () => {
-  const script = join(ROOT, 'dist', 'experiments', 'fidelity.js');
+  const script = join(ROOT, 'dist', 'app', 'experiments', 'fidelity.js');
   const run = (...args: string[]) => spawnSync(process.execPath, [script, ...args], { encoding: 'utf8' });
 
   it('--help prints the usage and every option with its default; an unknown option is a usage error', () => {

@@ -5,11 +5,17 @@ import { LoraAdapter } from '../src/lora/adapter.js';
 import { LoraConfigSchema } from '../src/lora/config.js';
 import { Transformer } from '../src/model/model.js';
 import { checksum } from '../src/model/params.js';
-import { GrpoConfigSchema, groupAdvantages, grpo, grpoTokenTerm, grpoUpdate } from '../src/outer/grpo.js';
-import { RunDir } from '../src/report/run.js';
-import { buildTokenizer } from '../src/tasks/people/pretrain.js';
+import { buildTokenizer } from '../src/seal/domains/people-pretrain.js';
+import {
+  GrpoConfigSchema,
+  groupAdvantages,
+  grpo,
+  grpoTokenTerm,
+  grpoUpdate,
+} from '../src/seal/outer/grpo.js';
 import { completionExample, makeBatch } from '../src/train/data.js';
 import { lmLoss } from '../src/train/step.js';
+import { RunDir } from '../src/util/run-dir.js';
 import { tinyLlama } from './helpers/models.js';
 import { tempDir } from './helpers/paths.js';
 import { personContext, qaTask, tinySealProblem } from './helpers/seal.js';

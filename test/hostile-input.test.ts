@@ -571,7 +571,7 @@ describe('hostile input through every command', () => {
     f('parent/cwd/SENTINEL', 'cwd sentinel\n');
     f('parent/SENTINEL', 'parent sentinel\n');
     ws['project'] = d('project');
-    cpSync(join(ROOT, 'src', 'cli'), join(root, 'project', 'src'), { recursive: true });
+    cpSync(join(ROOT, 'src', 'app', 'cli'), join(root, 'project', 'src'), { recursive: true });
     ws['sentinel'] = d('sentinel');
     f('sentinel/a.txt', 'a\n');
     f('sentinel/b.bin', 'b\n');

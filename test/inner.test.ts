@@ -1,11 +1,11 @@
 /** The inner loop never touches the base, leaks no tensors, and its reward responds to what the self-edit says. */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initEngine, tf } from '../src/engine/index.js';
-import { InnerLoopConfigSchema, runInnerLoop } from '../src/inner/inner-loop.js';
 import { Transformer } from '../src/model/model.js';
 import { checksum } from '../src/model/params.js';
-import { exactMatchScorer } from '../src/rewards/squad-score.js';
-import { buildTokenizer } from '../src/tasks/people/pretrain.js';
+import { buildTokenizer } from '../src/seal/domains/people-pretrain.js';
+import { InnerLoopConfigSchema, runInnerLoop } from '../src/seal/inner/inner-loop.js';
+import { exactMatchScorer } from '../src/tasks/squad-score.js';
 import type { Context } from '../src/tasks/types.js';
 import { tinyLlama } from './helpers/models.js';
 

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SealError } from '../src/errors.js';
-import { createJudge, JUDGE_SYSTEM_PROMPT, parseVerdict } from '../src/rewards/judge.js';
+import { createJudge, JUDGE_SYSTEM_PROMPT, parseVerdict } from '../src/tasks/judge.js';
 
 interface Seen {
   readonly url: string;

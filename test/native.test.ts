@@ -151,7 +151,7 @@ describe.skipIf(!info.available)(`native kernels (${info.detail})`, () => {
     expect(tf.getKernel('SealAttention', 'wasm')).toBeUndefined();
     const on = await initEngine('wasm');
     expect(on.native.available).toBe(true);
-    expect(on.native.detail).toMatch(/OpenBLAS.*\d+ threads/);
+    expect(on.native.detail).toMatch(/^gemm: (OpenBLAS|own SGEMM).*\d+ threads/);
     await initEngine('wasm');
     expect(tf.getKernel('SealAttention', 'wasm')).toBeDefined();
     expect(engineInfo().native.available).toBe(true);

@@ -6,7 +6,7 @@ import { assetPath } from '../src/assets.js';
 import { initEngine } from '../src/engine/index.js';
 import { loadModel } from '../src/model/io/load.js';
 import { checksum } from '../src/model/params.js';
-import { PretrainConfigSchema, pretrainPeopleModel } from '../src/tasks/people/pretrain.js';
+import { PretrainConfigSchema, pretrainPeopleModel } from '../src/seal/domains/people-pretrain.js';
 import { loadTokenizer } from '../src/tokenizer/load.js';
 import { seal } from './helpers/cli.js';
 import { tempDir } from './helpers/paths.js';

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SealError } from '../src/errors.js';
+import { extraRlContexts } from '../src/seal/domains/people.js';
 import { ATTRIBUTES, bundledBiosData, loadBiosData } from '../src/tasks/people/data.js';
-import { extraRlContexts } from '../src/tasks/people/seal.js';
 import { copyDemos, selfEditDemos } from '../src/tasks/people/selfedit.js';
 import {
   assertNoHeldOutLeak,

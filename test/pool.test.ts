@@ -1,7 +1,7 @@
 /**
  * InnerLoopPool: 1 worker (in-process) and 2 worker threads give identical inner-loop results; errors, bad model
  * directories, checksum mismatches and crashed workers reject clearly; close() stops every thread, and idle workers
- * never keep the process alive. Workers run dist/inner/worker.js, which `npm test` builds first.
+ * never keep the process alive. Workers run dist/seal/inner/worker.js, which `npm test` builds first.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -10,13 +10,13 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initEngine } from '../src/engine/index.js';
-import { InnerLoopConfigSchema, type InnerLoopResult } from '../src/inner/inner-loop.js';
-import { type InnerJob, InnerLoopPool, loadInnerEnv, runInnerJobs } from '../src/inner/pool.js';
-import { type TaskSpec, taskFromSpec } from '../src/inner/task-spec.js';
 import { saveHfModel } from '../src/model/io/hf.js';
 import { Transformer } from '../src/model/model.js';
 import { checksum } from '../src/model/params.js';
-import { buildTokenizer, EOS_TOKEN } from '../src/tasks/people/pretrain.js';
+import { buildTokenizer, EOS_TOKEN } from '../src/seal/domains/people-pretrain.js';
+import { InnerLoopConfigSchema, type InnerLoopResult } from '../src/seal/inner/inner-loop.js';
+import { type InnerJob, InnerLoopPool, loadInnerEnv, runInnerJobs } from '../src/seal/inner/pool.js';
+import { type TaskSpec, taskFromSpec } from '../src/seal/inner/task-spec.js';
 import { peopleTask } from '../src/tasks/people/task.js';
 import { qaText } from '../src/tasks/people/text.js';
 import { generateWorld, WorldConfigSchema } from '../src/tasks/people/world.js';
@@ -214,7 +214,7 @@ describe('InnerLoopPool', () => {
     const url = (f: string) => JSON.stringify(pathToFileURL(join(ROOT, 'dist', f)).href);
     const script = `
       import { initEngine } from ${url('engine/index.js')};
-      import { InnerLoopPool } from ${url('inner/pool.js')};
+      import { InnerLoopPool } from ${url('seal/inner/pool.js')};
       const info = await initEngine('wasm', { native: true });
       if (!info.native.available) { console.log('SKIP ' + info.native.detail); process.exit(0); }
       const jobs = JSON.parse(process.argv[1]);
@@ -237,10 +237,10 @@ describe('InnerLoopPool', () => {
   });
 
   it('idle workers do not keep the process alive when close() is never called', () => {
-    const poolUrl = pathToFileURL(join(ROOT, 'dist/inner/pool.js')).href;
+    const poolUrl = pathToFileURL(join(ROOT, 'dist/seal/inner/pool.js')).href;
     const script = `
       import { InnerLoopPool } from ${JSON.stringify(poolUrl)};
-      import { InnerLoopConfigSchema } from ${JSON.stringify(pathToFileURL(join(ROOT, 'dist/inner/inner-loop.js')).href)};
+      import { InnerLoopConfigSchema } from ${JSON.stringify(pathToFileURL(join(ROOT, 'dist/seal/inner/inner-loop.js')).href)};
       const pool = await InnerLoopPool.create({ modelDir: ${JSON.stringify(modelDir)}, task: { kind: 'people' }, workers: 2, expectedChecksum: ${JSON.stringify(sum)} });
       const cfg = InnerLoopConfigSchema.parse({ epochs: 1, lora: { r: 2, alpha: 4 } });
       const ctx = { id: 'x', title: 'X', passage: 'X was born in Paris.', questions: [{ question: 'Where was X born?', answers: ['Paris'] }] };

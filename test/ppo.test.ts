@@ -1,8 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initEngine, tf } from '../src/engine/index.js';
 import { SealError } from '../src/errors.js';
-import { Adam, clipGradNorm } from '../src/outer/adam.js';
-import { CategoricalActorCritic, GaussianActorCritic, orthogonalInit } from '../src/outer/policy.js';
+import { Adam, clipGradNorm } from '../src/rl/adam.js';
+import { CARTPOLE, CartPole, CartPoleVecEnv, cartPoleDynamics } from '../src/rl/envs/cartpole.js';
+import { CategoricalActorCritic, GaussianActorCritic, orthogonalInit } from '../src/rl/policy.js';
 import {
   approxKl,
   clipFraction,
@@ -15,8 +16,7 @@ import {
   parsePpoConfig,
   trainPpo,
   valueLoss,
-} from '../src/outer/ppo.js';
-import { CARTPOLE, CartPole, CartPoleVecEnv, cartPoleDynamics } from '../src/tasks/cartpole.js';
+} from '../src/rl/ppo.js';
 import { Rng } from '../src/util/rng.js';
 
 const t1 = (xs: number[]) => tf.tensor1d(xs);

@@ -1,9 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initEngine } from '../src/engine/index.js';
 import { checksum } from '../src/model/params.js';
-import { RestEmConfigSchema, restEm, selectBest } from '../src/outer/rest-em.js';
-import { rewardHackingAlarm } from '../src/outer/rollout.js';
-import { RunDir } from '../src/report/run.js';
+import { RestEmConfigSchema, restEm, selectBest } from '../src/seal/outer/rest-em.js';
+import { rewardHackingAlarm } from '../src/seal/outer/rollout.js';
+import { RunDir } from '../src/util/run-dir.js';
 import { tempDir } from './helpers/paths.js';
 import { tinySealProblem } from './helpers/seal.js';
 

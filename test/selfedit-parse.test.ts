@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { selfEditSequences, splitSelfEdit, stripPreamble } from '../src/selfedit/parse.js';
+import { selfEditSequences, splitSelfEdit, stripPreamble } from '../src/seal/selfedit/parse.js';
 import { SHARED } from './helpers/paths.js';
 
 interface Entry {

@@ -1,20 +1,22 @@
 /** Plumbing, not accuracy: the whole SEAL pipeline on 5 real SQuAD passages with a tiny random-weight HF model. */
+
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initEngine } from '../src/engine/index.js';
-import { InnerLoopConfigSchema } from '../src/inner/inner-loop.js';
 import { loadHfModel, saveHfModel } from '../src/model/io/hf.js';
 import { Transformer } from '../src/model/model.js';
 import { checksum } from '../src/model/params.js';
-import { evaluateConditions } from '../src/outer/evaluate.js';
-import { RestEmConfigSchema, restEm } from '../src/outer/rest-em.js';
-import { RunDir } from '../src/report/run.js';
-import { ParseOptionsSchema } from '../src/selfedit/parse.js';
-import { buildTokenizer } from '../src/tasks/people/pretrain.js';
+import { knowledgeDomain } from '../src/seal/domain.js';
+import { buildTokenizer } from '../src/seal/domains/people-pretrain.js';
+import { evaluateConditions } from '../src/seal/eval/evaluate.js';
+import { InnerLoopConfigSchema } from '../src/seal/inner/inner-loop.js';
+import { RestEmConfigSchema, restEm } from '../src/seal/outer/rest-em.js';
+import { ParseOptionsSchema } from '../src/seal/selfedit/parse.js';
 import { loadSquad, selfEditPrompt, squadTask } from '../src/tasks/squad.js';
 import type { Context } from '../src/tasks/types.js';
 import { serializeTokenizerJson } from '../src/tokenizer/hf.js';
 import { loadTokenizer } from '../src/tokenizer/load.js';
+import { RunDir } from '../src/util/run-dir.js';
 import { tinyLlama } from './helpers/models.js';
 import { hasShared, SHARED, tempDir } from './helpers/paths.js';
 
@@ -47,7 +49,7 @@ describe.runIf(hasShared)('SEAL pipeline on real SQuAD passages', () => {
       env,
       rlContexts: contexts.slice(0, 3),
       heldOut: contexts.slice(3, 4),
-      prompt: (c: Context) => selfEditPrompt(c),
+      domain: knowledgeDomain('squad', (c: Context) => selfEditPrompt(c)),
     };
     const inner = InnerLoopConfigSchema.parse({ epochs: 1, seqLen: 64, lora: { r: 2, alpha: 4 } });
     const run = RunDir.create(tempDir(), 'squad-test', {});

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SealError } from '../src/errors.js';
+import { answerPrompt, loadSquad, SELF_EDIT_STYLES, selfEditPrompt, squadTask } from '../src/tasks/squad.js';
 import {
   exactMatch,
   exactMatchScorer,
@@ -12,8 +13,7 @@ import {
   f1Scorer,
   metricMaxOverGolds,
   normalizeAnswer,
-} from '../src/rewards/squad-score.js';
-import { answerPrompt, loadSquad, SELF_EDIT_STYLES, selfEditPrompt, squadTask } from '../src/tasks/squad.js';
+} from '../src/tasks/squad-score.js';
 import type { Context } from '../src/tasks/types.js';
 
 // Repo root is one level above test/; the shared data sits beside the repo.

@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initEngine } from '../src/engine/index.js';
-import { PretrainConfigSchema, pretrainPeopleModel } from '../src/tasks/people/pretrain.js';
+import { PretrainConfigSchema, pretrainPeopleModel } from '../src/seal/domains/people-pretrain.js';
 import { seal } from './helpers/cli.js';
 import { CLI, tempDir } from './helpers/paths.js';
 

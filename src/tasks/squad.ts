@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { fail } from '../errors.js';
-import { exactMatchScorer, f1Scorer } from '../rewards/squad-score.js';
+import { exactMatchScorer, f1Scorer } from './squad-score.js';
 import type { Context, QuestionAnswer, Scorer, Task } from './types.js';
 
 /*

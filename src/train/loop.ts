@@ -10,7 +10,7 @@ import type { Variable } from '../engine/tf.js';
 import { SealError } from '../errors.js';
 import type { LinearDelta } from '../model/linear.js';
 import type { Transformer } from '../model/model.js';
-import { Progress } from '../report/progress.js';
+import { Progress } from '../util/progress.js';
 import { Rng } from '../util/rng.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { type Example, makeBatch } from './data.js';

@@ -7,8 +7,8 @@ import { fused } from '../engine/fused.js';
 import { type Tensor, type Tensor2D, tf, type Variable } from '../engine/tf.js';
 import type { LinearDelta } from '../model/linear.js';
 import type { Transformer } from '../model/model.js';
-import { checkpointedGradients } from './checkpointing.js';
 import { type Batch, weightSum } from './data.js';
+import { checkpointedGradients } from './grad-checkpoint.js';
 import { addGradients } from './grads.js';
 import { type AdamW, clipByGlobalNorm } from './optimizer.js';
 

@@ -99,3 +99,37 @@ export class Rng {
 function rotl(x: number, k: number): number {
   return ((x << k) | (x >>> (32 - k))) >>> 0;
 }
+
+/**
+ * The seed of one random stream, derived from its key: a label naming the stream and integers locating it (run seed,
+ * round, context, sample …). FNV-1a over the label's UTF-16 code units and each integer's four bytes, finalised by
+ * splitmix32's mixer. Distinct keys give unrelated seeds — `seed * 7 + context` gave seed 0 / context 7 the stream
+ * of seed 1 / context 0 — and the same key gives the same seed on every machine.
+ *
+ * Keys in use: `('eval-sample', seed, prompt)` the self-edits of one evaluation seed (prompt 0 = the generator's,
+ * 1… the static prompts), `('eval', seed, context)` a context's inner loop in an evaluation,
+ * `('cpt', seed)` and `('forgetting', seed)` the continued-pretraining and sequential-edit settings.
+ */
+export function deriveSeed(label: string, ...parts: readonly number[]): number {
+  let h = 0x811c9dc5;
+  const byte = (b: number) => {
+    h = Math.imul(h ^ (b & 0xff), 0x01000193) >>> 0;
+  };
+  for (let i = 0; i < label.length; i++) {
+    const c = label.charCodeAt(i);
+    byte(c);
+    byte(c >>> 8);
+  }
+  for (const p of parts) {
+    if (!Number.isInteger(p)) throw new Error(`deriveSeed: ${p} is not an integer`);
+    const v = p >>> 0;
+    byte(v);
+    byte(v >>> 8);
+    byte(v >>> 16);
+    byte(v >>> 24);
+  }
+  let z = (h + 0x9e3779b9) >>> 0;
+  z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
+  z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
+  return (z ^ (z >>> 16)) >>> 0;
+}

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const SHARED = join(ROOT, '..', 'shared', 'data');
 export const hasShared = existsSync(join(SHARED, 'model', 'stories260K.bin'));
-export const CLI = join(ROOT, 'dist', 'cli', 'main.js');
+export const CLI = join(ROOT, 'dist', 'app', 'cli', 'main.js');
 
 export function tempDir(prefix = 'seal-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));

@@ -1,8 +1,9 @@
 /** A tiny SEAL problem for outer-loop tests: four one-fact people, a 300-token BPE and a random tiny Llama. */
 import { Transformer } from '../../src/model/model.js';
-import type { SealProblem } from '../../src/outer/rollout.js';
-import { exactMatchScorer } from '../../src/rewards/squad-score.js';
-import { buildTokenizer } from '../../src/tasks/people/pretrain.js';
+import { knowledgeDomain } from '../../src/seal/domain.js';
+import { buildTokenizer } from '../../src/seal/domains/people-pretrain.js';
+import type { SealProblem } from '../../src/seal/outer/rollout.js';
+import { exactMatchScorer } from '../../src/tasks/squad-score.js';
 import type { Context } from '../../src/tasks/types.js';
 import { tinyLlama } from './models.js';
 
@@ -31,6 +32,6 @@ export function tinySealProblem(): SealProblem {
     env: { model, tok, task: qaTask },
     rlContexts: contexts.slice(0, 3),
     heldOut: contexts.slice(3),
-    prompt: (c) => `Passage: ${c.title}\n${c.passage}\nImplications:\n`,
+    domain: knowledgeDomain('tiny', (c) => `Passage: ${c.title}\n${c.passage}\nImplications:\n`),
   };
 }

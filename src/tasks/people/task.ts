@@ -11,8 +11,8 @@ import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promise
 import { join } from 'node:path';
 import { z } from 'zod';
 import { fail } from '../../errors.js';
-import { exactMatchScorer } from '../../rewards/squad-score.js';
 import type { Rng } from '../../util/rng.js';
+import { exactMatchScorer } from '../squad-score.js';
 import type { Context, Task } from '../types.js';
 import { ATTRIBUTES, type BioTemplates } from './data.js';
 import {

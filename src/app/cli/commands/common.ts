@@ -1,0 +1,59 @@
+/** Options shared by several commands. */
+import { z } from 'zod';
+import { engineInfo } from '../../../engine/index.js';
+import type { Transformer } from '../../../model/model.js';
+import { InnerLoopPool } from '../../../seal/inner/pool.js';
+import type { Tokenizer } from '../../../tokenizer/types.js';
+import { UsageError } from '../args.js';
+
+export const BackendOption = z
+  .enum(['auto', 'wasm', 'cpu', 'tensorflow'])
+  .default('auto')
+  .describe('Compute backend: auto picks tfjs-node when installed, else wasm');
+
+/** Writes to stderr: stdout is reserved for a command's result (generated text, JSON). */
+export function log(message: string): void {
+  process.stderr.write(`${message}\n`);
+}
+
+export const WorkersOption = z
+  .number()
+  .int()
+  .min(1)
+  .max(16)
+  .default(1)
+  .describe(
+    'Inner loops on N worker threads (2 = both cores); native kernels then run one thread per worker, sampling included',
+  );
+
+/**
+ * Call before `initEngine`: native kernels in worker threads need the addon's thread pool at one thread, and the
+ * addon reads SEAL_NATIVE_THREADS once, when it loads.
+ */
+export function prepareWorkers(workers: number): void {
+  if (workers <= 1) return;
+  const threads = process.env['SEAL_NATIVE_THREADS'];
+  if (threads !== undefined && threads !== '1')
+    throw new UsageError(
+      `--workers ${workers} runs native kernels one thread per worker, but SEAL_NATIVE_THREADS is ${threads}: unset it or use --workers 1`,
+    );
+  process.env['SEAL_NATIVE_THREADS'] = '1';
+}
+
+/** The inner-loop worker pool of `--workers N` (undefined for 1: inner loops run in this thread). */
+export async function innerPool(
+  modelDir: string,
+  env: { readonly model: Transformer; readonly tok: Tokenizer },
+  workers: number,
+): Promise<InnerLoopPool | undefined> {
+  if (workers <= 1) return undefined;
+  const pool = await InnerLoopPool.create({
+    modelDir,
+    task: { kind: 'people' },
+    workers,
+    local: { model: env.model, tok: env.tok },
+    native: engineInfo().native.available,
+  });
+  log(`inner loops: ${pool.description}`);
+  return pool;
+}

@@ -1,0 +1,140 @@
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { initEngine } from '../../../engine/index.js';
+import { loraTargets } from '../../../lora/config.js';
+import { loadPeopleProblem } from '../../../seal/domains/people.js';
+import { formatTable } from '../../../seal/eval/evaluate.js';
+import { INNER_DEFAULTS } from '../../../seal/inner/inner-loop.js';
+import { checkOutputRoot } from '../../../util/fs.js';
+import { RunDir, runName } from '../../../util/run-dir.js';
+import { readRunConfig, resolveModelDir } from '../../config.js';
+import { type DemoConfig, DemoConfigSchema, runDemo } from '../../demo.js';
+import { buildReport } from '../../report/html.js';
+import { type Command, UsageError } from '../args.js';
+import { BackendOption, log } from './common.js';
+
+/** `--quick`: the budget the test suite runs (well under 2 minutes on 2 cores). */
+export const QUICK_DEMO: Partial<DemoConfig> = {
+  rounds: 1,
+  rlContexts: 2,
+  rlPeople: 40,
+  samples: 2,
+  evalContexts: 2,
+  seeds: 1,
+  innerEpochs: 5,
+  maxNewTokens: 96,
+  continuedContexts: 2,
+  forgettingContexts: 2,
+  deltaContexts: 2,
+  deltaPeople: 40,
+  deltaSteps: 20,
+  deltaTimesteps: 64,
+};
+
+// Every DemoConfig field is a flag; unset flags take the default (or the --quick value), shown in --help.
+const defaults = DemoConfigSchema.parse({});
+const demoFlags = Object.fromEntries(
+  Object.entries(DemoConfigSchema.shape).map(([k, f]) => {
+    const key = k as keyof DemoConfig;
+    const quick = QUICK_DEMO[key];
+    const note = `default ${JSON.stringify(defaults[key])}${quick === undefined ? '' : `; --quick ${JSON.stringify(quick)}`}`;
+    return [
+      k,
+      f
+        .unwrap()
+        .optional()
+        .describe(`${f.description ?? ''} (${note})`),
+    ];
+  }),
+) as unknown as { [K in keyof DemoConfig]: z.ZodOptional<z.ZodType<DemoConfig[K]>> };
+
+const schema = z.object({
+  model: z
+    .string()
+    .default('default')
+    .describe('People-world model directory from `seal pretrain` ("default" = the bundled one)'),
+  quick: z
+    .boolean()
+    .default(false)
+    .describe('Tiny budget (well under 2 minutes): 1 round, 2 contexts, 1 seed'),
+  ...demoFlags,
+  out: z.string().default('runs').describe('Parent directory of the run directory'),
+  resume: z
+    .string()
+    .optional()
+    .describe(
+      'Run directory of an interrupted demo to finish (its config is reused; finished parts are kept)',
+    ),
+  backend: BackendOption,
+});
+
+/**
+ * The main job (`npm start`): on the people world with the bundled model, the baselines, the SEAL outer loop, the
+ * results table with CIs, the continued-pretraining setting and the forgetting matrix, written to a run directory
+ * with its report.
+ */
+export const demoCommand: Command<typeof schema> = {
+  name: 'demo',
+  summary:
+    'The main job: SEAL on the built-in people world (no downloads): baselines, outer loop, table, report.',
+  schema,
+  examples: [
+    'seal demo',
+    'seal demo --quick',
+    'seal demo --outer grpo --rounds 3 --eval-contexts 8',
+    'seal demo --resume runs/people-demo-0-20261125T180000Z',
+  ],
+  async run(o) {
+    const e = await initEngine(o.backend);
+    log(`engine: tfjs ${e.tfjsVersion} on ${e.backend}${e.native.available ? ' + native' : ''}`);
+    let cfg: DemoConfig;
+    let modelDir: string;
+    if (o.resume !== undefined) {
+      const c = readRunConfig(z.strictObject({ demo: DemoConfigSchema, model: z.string() }), o.resume).config;
+      cfg = c.demo;
+      modelDir = c.model;
+    } else {
+      modelDir = resolveModelDir(o.model);
+      if (!existsSync(join(modelDir, 'seal_world.json')))
+        throw new UsageError(
+          `--model ${o.model}: not a people-world model (no seal_world.json); make one with \`seal pretrain\``,
+        );
+      const given = Object.fromEntries(
+        Object.keys(DemoConfigSchema.shape)
+          .map((k) => [k, (o as Record<string, unknown>)[k]])
+          .filter(([, v]) => v !== undefined),
+      );
+      cfg = DemoConfigSchema.parse({ ...(o.quick ? QUICK_DEMO : {}), ...given });
+      checkOutputRoot(o.out);
+    }
+    // Inputs first, the run directory last: a model that fails to load leaves nothing behind.
+    const pp = await loadPeopleProblem(modelDir, 8, cfg.prompt, cfg.rlPeople);
+    loraTargets(
+      pp.problem.env.model.config,
+      { r: cfg.innerRank, targetModules: INNER_DEFAULTS.lora.targetModules },
+      '--inner-rank',
+    );
+    const run =
+      o.resume !== undefined
+        ? new RunDir(o.resume)
+        : RunDir.create(o.out, runName('people', 'demo', cfg.seed), { demo: cfg, model: modelDir });
+    // Ctrl-C: everything finished is on disk (JSONL lines, round checkpoints); say how to carry on, then stop.
+    const onSigint = () => {
+      log(`\ninterrupted — finish this run with: seal demo --resume ${run.dir}`);
+      process.exit(130);
+    };
+    process.on('SIGINT', onSigint);
+    log(`run directory: ${run.dir}`);
+    const summary = await runDemo(pp, o.resume === undefined ? o.model : modelDir, cfg, run, {
+      log,
+      resume: o.resume !== undefined,
+    });
+    process.off('SIGINT', onSigint);
+    process.stdout.write(`${formatTable(summary.results)}\n`);
+    writeFileSync(join(run.dir, 'report.html'), buildReport(run.dir));
+    log(
+      `done in ${summary.elapsed_s.toFixed(0)} s — ${join(run.dir, 'summary.json')}, ${join(run.dir, 'report.html')}`,
+    );
+  },
+};

@@ -1,0 +1,236 @@
+/**
+ * The evaluation table of the knowledge-incorporation task, on held-out contexts (never pretrained on, never used
+ * for RL): each condition injects a context into a fresh LoRA adapter on the same frozen base, then answers the
+ * context's questions without it. Conditions (an exhaustive union):
+ *   base                 no adaptation
+ *   passage              train on the passage alone
+ *   selfedit             passage + a self-edit sampled from the generator (base, or base + a trained policy adapter)
+ *   static               passage + self-edits from fixed hand-written prompts (one sample per prompt)
+ * Each (condition, context) is repeated over seeds; the reported mean ± 95% CI is over contexts of their seed means.
+ */
+
+import type { LoraAdapter } from '../../lora/adapter.js';
+import type { Context } from '../../tasks/types.js';
+import { Progress } from '../../util/progress.js';
+import { deriveSeed } from '../../util/rng.js';
+import type { RunDir } from '../../util/run-dir.js';
+import { continuedPretraining, forgettingMatrix, forgettingStats } from '../inner/continual.js';
+import type { InnerLoopConfig } from '../inner/inner-loop.js';
+import { runInnerJobs } from '../inner/pool.js';
+import type { SealProblem } from '../outer/rollout.js';
+import { sampleSelfEdits } from '../selfedit/generate.js';
+import { type ParseOptions, selfEditSequences } from '../selfedit/parse.js';
+import { type MeanCi, meanCi } from './stats.js';
+
+export type Condition =
+  | { readonly kind: 'base'; readonly name: string }
+  | { readonly kind: 'passage'; readonly name: string }
+  | { readonly kind: 'selfedit'; readonly name: string; readonly policy: LoraAdapter | undefined }
+  | { readonly kind: 'static'; readonly name: string; readonly prompts: readonly ((c: Context) => string)[] };
+
+export interface EvalSettings {
+  readonly seeds: readonly number[];
+  readonly inner: InnerLoopConfig;
+  readonly parse: ParseOptions;
+  readonly temperature: number;
+  readonly topP: number;
+  readonly maxNewTokens: number;
+}
+
+export interface ConditionResult extends MeanCi {
+  readonly perContext: Readonly<Record<string, number>>;
+  readonly seeds: number;
+}
+
+/**
+ * The fine-tuning sequences a condition produces for every context under one seed. Self-edits for all contexts are
+ * sampled in batched generate calls (one sample per context and prompt), seeded by `seed`.
+ */
+function sequencesFor(
+  p: SealProblem,
+  cond: Condition,
+  contexts: readonly Context[],
+  seed: number,
+  s: EvalSettings,
+): string[][] {
+  const passageOnly = (c: Context) => selfEditSequences('', c, { ...s.parse, appendPassage: true });
+  const sample = (prompt: (x: Context) => string, policy: LoraAdapter | undefined, salt: number) =>
+    sampleSelfEdits(p.env.model, p.env.tok, contexts, prompt, {
+      k: 1,
+      temperature: s.temperature,
+      topP: s.topP,
+      maxNewTokens: s.maxNewTokens,
+      seed: deriveSeed('eval-sample', seed, salt),
+      ...(policy === undefined ? {} : { deltas: [policy] }),
+    }).map((g) => g[0]!.completion);
+  switch (cond.kind) {
+    case 'base':
+      return contexts.map(() => []);
+    case 'passage':
+      return contexts.map(passageOnly);
+    case 'selfedit': {
+      const edits = sample((c) => p.domain.selfEditPrompt(c), cond.policy, 0);
+      return contexts.map((c, i) => [...selfEditSequences(edits[i]!, c, s.parse), ...passageOnly(c)]);
+    }
+    case 'static': {
+      const perPrompt = cond.prompts.map((prompt, j) => sample(prompt, undefined, j + 1));
+      return contexts.map((c, i) => [
+        ...perPrompt.flatMap((edits) => selfEditSequences(edits[i]!, c, s.parse)),
+        ...passageOnly(c),
+      ]);
+    }
+    default: {
+      const never: never = cond;
+      throw new Error(`unreachable condition ${String(never)}`);
+    }
+  }
+}
+
+export async function evaluateConditions(
+  p: SealProblem,
+  contexts: readonly Context[],
+  conditions: readonly Condition[],
+  s: EvalSettings,
+  run?: RunDir,
+  opts: { quiet?: boolean } = {},
+): Promise<Record<string, ConditionResult>> {
+  const out: Record<string, ConditionResult> = {};
+  const progress = new Progress({
+    total: conditions.length * contexts.length * s.seeds.length,
+    label: 'eval',
+    ...(opts.quiet === undefined ? {} : { quiet: opts.quiet }),
+  });
+  for (const cond of conditions) {
+    // Self-edits are sampled here (the generator lives in this thread); the inner loops may run on workers.
+    const perSeed = s.seeds.map((seed) => sequencesFor(p, cond, contexts, seed, s));
+    const jobs = contexts.flatMap((c, ci) =>
+      s.seeds.map((seed, si) => ({
+        context: c,
+        sequences: perSeed[si]![ci]!,
+        cfg: s.inner,
+        seed: deriveSeed('eval', seed, ci),
+      })),
+    );
+    const results = await runInnerJobs(p.env, jobs, p.executor, {
+      onResult: () => progress.tick(1, cond.name),
+    });
+    const perContext: Record<string, number> = {};
+    contexts.forEach((c, ci) => {
+      let sum = 0;
+      s.seeds.forEach((seed, si) => {
+        const k = ci * s.seeds.length + si;
+        const r = results[k]!;
+        sum += r.accuracy;
+        run?.append({
+          kind: 'eval',
+          condition: cond.name,
+          context: c.id,
+          seed,
+          accuracy: r.accuracy,
+          sequences: jobs[k]!.sequences.length,
+          diverged: r.diverged,
+        });
+      });
+      perContext[c.id] = sum / s.seeds.length;
+    });
+    out[cond.name] = { ...meanCi(Object.values(perContext)), perContext, seeds: s.seeds.length };
+  }
+  progress.finish();
+  return out;
+}
+
+/**
+ * The continued-pretraining setting: per condition and seed, one adapter trained on all contexts' sequences at once,
+ * then every context's questions; mean ± CI over contexts of their seed means (as the single-passage table).
+ */
+export async function evaluateContinued(
+  p: SealProblem,
+  contexts: readonly Context[],
+  conditions: readonly Condition[],
+  s: EvalSettings,
+  run?: RunDir,
+  opts: { quiet?: boolean } = {},
+): Promise<Record<string, ConditionResult>> {
+  const out: Record<string, ConditionResult> = {};
+  const progress = new Progress({
+    total: conditions.length * s.seeds.length,
+    label: 'continued pretraining',
+    ...(opts.quiet === undefined ? {} : { quiet: opts.quiet }),
+  });
+  for (const cond of conditions) {
+    const sums = contexts.map(() => 0);
+    for (const seed of s.seeds) {
+      const seqs = sequencesFor(p, cond, contexts, seed, s);
+      const items = contexts.map((c, ci) => ({ context: c, sequences: seqs[ci]! }));
+      const r = continuedPretraining(p.env, items, s.inner, deriveSeed('cpt', seed));
+      r.perContext.forEach((a, ci) => {
+        sums[ci]! += a;
+      });
+      run?.append({
+        kind: 'eval-continued',
+        condition: cond.name,
+        seed,
+        accuracy: r.perContext.reduce((a, b) => a + b, 0) / Math.max(1, contexts.length),
+        perContext: r.perContext,
+        diverged: r.diverged,
+      });
+      progress.tick(1, cond.name);
+    }
+    const perContext = Object.fromEntries(contexts.map((c, ci) => [c.id, sums[ci]! / s.seeds.length]));
+    out[cond.name] = { ...meanCi(Object.values(perContext)), perContext, seeds: s.seeds.length };
+  }
+  progress.finish();
+  return out;
+}
+
+export interface ForgettingResult {
+  readonly condition: string;
+  readonly contexts: readonly string[];
+  /** Mean over seeds of matrix[i][j]: accuracy on context j after sequential edits 0..i. */
+  readonly matrix: number[][];
+  readonly justAfter: number;
+  readonly atEnd: number;
+  readonly drop: number;
+}
+
+/** Sequential self-edits over `contexts` into one adapter, every context re-tested after every edit. */
+export function evaluateForgetting(
+  p: SealProblem,
+  contexts: readonly Context[],
+  cond: Condition,
+  s: EvalSettings,
+  run?: RunDir,
+): ForgettingResult {
+  const n = contexts.length;
+  const matrix = contexts.map(() => contexts.map(() => 0));
+  for (const seed of s.seeds) {
+    const seqs = sequencesFor(p, cond, contexts, seed, s);
+    const items = contexts.map((c, ci) => ({ context: c, sequences: seqs[ci]! }));
+    const r = forgettingMatrix(p.env, items, s.inner, deriveSeed('forgetting', seed));
+    for (let i = 0; i < n; i++)
+      for (let j = 0; j < n; j++) matrix[i]![j]! += r.matrix[i]![j]! / s.seeds.length;
+  }
+  const result = {
+    condition: cond.name,
+    contexts: contexts.map((c) => c.id),
+    matrix,
+    ...forgettingStats(matrix),
+  };
+  run?.append({ kind: 'forgetting', ...result });
+  return result;
+}
+
+/** A plain-text results table. */
+export function formatTable(results: Readonly<Record<string, MeanCi>>): string {
+  const rows = Object.entries(results).map(([name, r]) => [
+    name,
+    `${(100 * r.mean).toFixed(1)}`,
+    `[${(100 * r.ci95[0]).toFixed(1)}, ${(100 * r.ci95[1]).toFixed(1)}]`,
+    String(r.n),
+  ]);
+  const head = ['condition', 'accuracy %', '95% CI', 'n'];
+  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
+  const line = (r: readonly string[]) =>
+    r.map((x, i) => (i === 0 ? x.padEnd(w[i] as number) : x.padStart(w[i] as number))).join('  ');
+  return [line(head), line(w.map((n) => '-'.repeat(n))), ...rows.map(line)].join('\n');
+}

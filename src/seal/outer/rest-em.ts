@@ -1,0 +1,134 @@
+/**
+ * ReST-EM, SEAL's outer loop (Singh et al. 2023; Zweiger et al. 2025), reading top to bottom like CleanRL:
+ *   seed → build → for each round { pick RL contexts → sample k self-edits each → inner loop per self-edit
+ *   (fresh LoRA on the frozen base, no-context QA) → reward → keep the best per context → SFT the generator on
+ *   the kept (prompt, self-edit) pairs → held-out accuracy → log, checkpoint }.
+ * The generator is the base model plus a "policy" LoRA adapter that SFT trains; the inner loops adapt the frozen
+ * base itself, so every condition (baselines, every round) injects knowledge into the same weights.
+ */
+import { z } from 'zod';
+import { LoraAdapter } from '../../lora/adapter.js';
+import { LoraConfigSchema } from '../../lora/config.js';
+import { checksum } from '../../model/params.js';
+import { completionExample, makeBatch } from '../../train/data.js';
+import { AdamW } from '../../train/optimizer.js';
+import { trainStep } from '../../train/step.js';
+import { Rng } from '../../util/rng.js';
+import type { RunDir } from '../../util/run-dir.js';
+import {
+  baselineCache,
+  endRound,
+  heldOutAccuracy,
+  type OuterHooks,
+  RolloutConfigSchema,
+  type RoundSummary,
+  rollout,
+  type ScoredSelfEdit,
+  type SealProblem,
+  sampledCompletion,
+} from './rollout.js';
+
+export const RestEmConfigSchema = RolloutConfigSchema.extend({
+  onlyPositiveGain: z
+    .boolean()
+    .default(true)
+    .describe("Keep a context's best self-edit only if it beats the no-adaptation baseline"),
+  restartFromBase: z
+    .boolean()
+    .default(false)
+    .describe('Re-initialise the generator each round (ReST-EM paper) instead of continuing (SEAL)'),
+  policyLora: LoraConfigSchema.default(LoraConfigSchema.parse({ r: 16, alpha: 32 })).describe(
+    'The generator adapter SFT trains',
+  ),
+  sftEpochs: z.number().int().min(1).max(1000).default(4).describe('SFT passes over the kept self-edits'),
+  sftLr: z.number().positive().default(1e-3).describe('SFT learning rate'),
+  sftBatchSize: z.number().int().min(1).max(4096).default(8).describe('SFT sequences per step'),
+});
+export type RestEmConfig = z.infer<typeof RestEmConfigSchema>;
+
+/** Best sample per context: highest reward, first on ties; undefined when it does not beat the baseline (if required). */
+export function selectBest<T extends { reward: number }>(
+  samples: readonly T[],
+  baseline: number,
+  onlyPositiveGain: boolean,
+): T | undefined {
+  let best: T | undefined;
+  for (const s of samples) if (best === undefined || s.reward > best.reward) best = s;
+  if (best === undefined) return undefined;
+  return onlyPositiveGain && best.reward <= baseline ? undefined : best;
+}
+
+export async function restEm(
+  p: SealProblem,
+  cfg: RestEmConfig,
+  run?: RunDir,
+  opts: OuterHooks = {},
+): Promise<{ policy: LoraAdapter; rounds: RoundSummary[] }> {
+  // seed → build
+  const { model } = p.env;
+  const baseSum = checksum(model.params);
+  let policy = opts.resume?.policy ?? LoraAdapter.create(model, cfg.policyLora, cfg.seed + 1);
+  const rounds: RoundSummary[] = [...(opts.resume?.rounds ?? [])];
+  const baselineOf = baselineCache(p, cfg);
+  if (rounds.length === 0)
+    run?.append({
+      kind: 'heldout',
+      round: 0,
+      accuracy: await heldOutAccuracy(p, policy, cfg, cfg.seed + 999),
+    });
+  for (let round = rounds.length + 1; round <= cfg.rounds; round++) {
+    // Each round draws from its own stream, so a round redone after a crash repeats exactly.
+    const rng = new Rng((cfg.seed * 1_000_003 + round) >>> 0);
+    if (cfg.restartFromBase && round > 1) {
+      policy.dispose();
+      policy = LoraAdapter.create(model, cfg.policyLora, cfg.seed + round);
+    }
+    // propose n contexts × k self-edits → apply each to a temporary adapter → evaluate → reward
+    const r = await rollout(p, policy, cfg, round, rng, baselineOf, run, opts.quiet);
+    // keep the best self-edit per context (if it beats the baseline)
+    const kept: ScoredSelfEdit[] = [];
+    for (const [ci, group] of r.groups.entries()) {
+      const best = selectBest(group, r.baselines[ci]!, cfg.onlyPositiveGain);
+      if (best !== undefined) kept.push(best);
+    }
+    // update: SFT the generator's adapter on the kept (prompt, self-edit) pairs, completion tokens only
+    if (kept.length > 0) sft(p, policy, kept, cfg, rng.nextU32());
+    // held-out accuracy → log → checkpoint
+    await endRound(p, policy, cfg, round, r, kept.length, rounds, baseSum, run, opts);
+  }
+  return { policy, rounds };
+}
+
+function sft(
+  p: SealProblem,
+  policy: LoraAdapter,
+  kept: readonly ScoredSelfEdit[],
+  cfg: RestEmConfig,
+  seed: number,
+): void {
+  const { model, tok } = p.env;
+  // The sampled ids, not a re-encoding of the text (see sampledCompletion); an empty self-edit teaches nothing.
+  const examples = kept
+    .map((k) => ({ prompt: k.prompt, completion: sampledCompletion(k, tok.eosId) }))
+    .filter((k) => k.completion.length > 0)
+    .map((k) => completionExample(tok.encode(k.prompt, { addBos: true }), k.completion));
+  const vars = policy.variables();
+  const opt = new AdamW(vars, { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 });
+  const rng = new Rng(seed);
+  policy.training = true;
+  try {
+    for (let e = 0; e < cfg.sftEpochs; e++) {
+      const order = rng.shuffle(examples.map((_, i) => i));
+      for (let i = 0; i < order.length; i += cfg.sftBatchSize) {
+        const batch = makeBatch(
+          order.slice(i, i + cfg.sftBatchSize).map((j) => examples[j]!),
+          model.config.maxSeqLen - 1,
+        );
+        trainStep(model, vars, opt, [batch], cfg.sftLr, { deltas: [policy], clipNorm: 1 });
+      }
+    }
+  } finally {
+    policy.training = false;
+    opt.dispose();
+  }
+}

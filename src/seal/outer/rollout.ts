@@ -1,0 +1,315 @@
+/**
+ * What every SEAL outer loop shares: the problem (frozen base, RL and held-out contexts, the self-edit prompt), the
+ * rollout of one round (sample k self-edits per context from the generator → a fresh inner-loop adapter per
+ * self-edit → no-context QA → reward), held-out accuracy, and the reward-hacking alarm. ReST-EM and GRPO differ only
+ * in how they update the generator from the rewarded samples.
+ */
+import { z } from 'zod';
+import type { LoraAdapter } from '../../lora/adapter.js';
+import { checksum } from '../../model/params.js';
+import type { Context } from '../../tasks/types.js';
+import { Progress } from '../../util/progress.js';
+import type { Rng } from '../../util/rng.js';
+import type { RunDir } from '../../util/run-dir.js';
+import type { InnerPlan, SealDomain } from '../domain.js';
+import { type InnerExecutor, runInnerJobs } from '../inner/executor.js';
+import type { InnerLoopResult } from '../inner/inner-loop.js';
+import { type InnerEnv, InnerLoopConfigSchema, runInnerLoop } from '../inner/inner-loop.js';
+import type { InnerJob } from '../inner/job.js';
+import { type SampledSelfEdit, sampleSelfEdits } from '../selfedit/generate.js';
+import { ParseOptionsSchema } from '../selfedit/parse.js';
+
+/** The settings every outer loop has: how rounds are rolled out and scored. */
+export const RolloutConfigSchema = z.strictObject({
+  rounds: z.number().int().min(1).max(1000).default(2).describe('Outer-loop rounds'),
+  contextsPerRound: z
+    .number()
+    .int()
+    .min(1)
+    .max(100_000)
+    .default(8)
+    .describe('RL contexts sampled per round (n)'),
+  samplesPerContext: z
+    .number()
+    .int()
+    .min(1)
+    .max(64)
+    .default(4)
+    .describe('Self-edits sampled per context (k)'),
+  temperature: z.number().min(0).default(1).describe('Self-edit sampling temperature'),
+  topP: z.number().gt(0).max(1).default(0.95).describe('Self-edit nucleus sampling'),
+  maxNewTokens: z.number().int().min(1).max(4096).default(160).describe('Maximum self-edit length in tokens'),
+  heldOutContexts: z
+    .number()
+    .int()
+    .min(0)
+    .max(10_000)
+    .default(8)
+    .describe('Held-out contexts evaluated after every round'),
+  inner: InnerLoopConfigSchema.default(InnerLoopConfigSchema.parse({})),
+  parse: ParseOptionsSchema.default(ParseOptionsSchema.parse({})),
+  seed: z.number().int().min(0).default(0).describe('Seed of context choice, sampling and inner loops'),
+});
+export type RolloutConfig = z.infer<typeof RolloutConfigSchema>;
+
+export interface SealProblem {
+  readonly env: InnerEnv;
+  readonly rlContexts: readonly Context[];
+  readonly heldOut: readonly Context[];
+  /** The domain: its self-edit prompt, and how a self-edit becomes an inner-loop plan (the domain seam). */
+  readonly domain: SealDomain;
+  /** Runs the inner loops on worker threads (same results); absent: in this thread. */
+  readonly executor?: InnerExecutor;
+}
+
+export interface RoundSummary {
+  readonly round: number;
+  readonly meanReward: number;
+  readonly meanBaseline: number;
+  /** ReST-EM: contexts whose best self-edit was kept for SFT; GRPO: contexts with a non-zero advantage. */
+  readonly kept: number;
+  readonly heldOutAccuracy: number;
+  readonly meanSelfEditTokens: number;
+  readonly rewardHackingAlarm: boolean;
+  /** Algorithm-specific statistics of the update (e.g. GRPO's approx-KL and clip fraction). */
+  readonly update?: Record<string, number>;
+}
+
+export interface OuterHooks {
+  readonly quiet?: boolean;
+  /** State of the last completed round, to resume from (its policy adapter and summaries). */
+  readonly resume?: { readonly policy: LoraAdapter; readonly rounds: readonly RoundSummary[] };
+  /** Called after every completed round, e.g. to write a checkpoint. */
+  readonly onRound?: (round: number, policy: LoraAdapter, rounds: readonly RoundSummary[]) => Promise<void>;
+}
+
+/** The alarm SEAL users need: training reward up while held-out accuracy goes down. */
+export function rewardHackingAlarm(
+  prev: RoundSummary | undefined,
+  meanReward: number,
+  heldOut: number,
+): boolean {
+  return prev !== undefined && meanReward > prev.meanReward && heldOut < prev.heldOutAccuracy;
+}
+
+/** Mean held-out accuracy with one sampled self-edit per context from the current generator. */
+export async function heldOutAccuracy(
+  p: SealProblem,
+  policy: LoraAdapter | undefined,
+  cfg: RolloutConfig,
+  seed: number,
+): Promise<number> {
+  if (p.heldOut.length === 0) return Number.NaN;
+  const edits = sampleSelfEdits(p.env.model, p.env.tok, p.heldOut, (c) => p.domain.selfEditPrompt(c), {
+    k: 1,
+    temperature: cfg.temperature,
+    topP: cfg.topP,
+    maxNewTokens: cfg.maxNewTokens,
+    seed,
+    ...(policy === undefined ? {} : { deltas: [policy] }),
+  });
+  const planned = p.heldOut.map((c, i) => ({
+    context: c,
+    plan: p.domain.plan(edits[i]![0]!.completion, c, cfg),
+    seed: seed + i,
+  }));
+  const results = await runPlans(p, planned);
+  return results.reduce((s, r) => s + r.accuracy, 0) / p.heldOut.length;
+}
+
+/** An inner loop that never ran: a rejected self-edit earns the lowest reward. */
+const REJECTED: InnerLoopResult = {
+  accuracy: 0,
+  perRepeat: [],
+  finalLoss: Number.NaN,
+  steps: 0,
+  diverged: false,
+  ms: 0,
+  answers: [],
+};
+
+/**
+ * Runs the planned inner loops on the problem's executor (rejected plans run nothing and score 0); results in plan
+ * order.
+ */
+async function runPlans(
+  p: SealProblem,
+  planned: readonly { readonly context: Context; readonly plan: InnerPlan; readonly seed: number }[],
+  onResult?: (r: InnerLoopResult) => void,
+): Promise<InnerLoopResult[]> {
+  const jobs: InnerJob[] = [];
+  for (const j of planned)
+    if (j.plan.kind === 'train')
+      jobs.push({ context: j.context, sequences: j.plan.sequences, cfg: j.plan.cfg, seed: j.seed });
+  for (const j of planned) if (j.plan.kind === 'rejected') onResult?.(REJECTED);
+  const ran = await runInnerJobs(p.env, jobs, p.executor, {
+    ...(onResult === undefined ? {} : { onResult: (_: number, r: InnerLoopResult) => onResult(r) }),
+  });
+  let k = 0;
+  return planned.map((j) => (j.plan.kind === 'train' ? ran[k++]! : REJECTED));
+}
+
+/** No-adaptation accuracy of a context (an inner loop on nothing), computed once per context. */
+export function baselineCache(p: SealProblem, cfg: RolloutConfig): (c: Context) => number {
+  const cache = new Map<string, number>();
+  return (c) => {
+    let b = cache.get(c.id);
+    if (b === undefined) {
+      b = runInnerLoop(p.env, c, [], cfg.inner, 0).accuracy;
+      cache.set(c.id, b);
+    }
+    return b;
+  };
+}
+
+export interface ScoredSelfEdit extends SampledSelfEdit {
+  readonly reward: number;
+}
+
+/**
+ * The token ids a sampled self-edit is trained on by either outer loop: exactly the sampled ids, plus EOS only when
+ * sampling ended on EOS. Re-encoding the text would train on a tokenization that was never sampled, and always
+ * appending EOS would teach the generator to stop after self-edits that were cut at the length limit.
+ */
+export function sampledCompletion(
+  s: Pick<SampledSelfEdit, 'ids' | 'finish'>,
+  eosId: number | undefined,
+): number[] {
+  return [...s.ids, ...(s.finish === 'eos' && eosId !== undefined ? [eosId] : [])];
+}
+
+export interface Rollout {
+  readonly contexts: readonly Context[];
+  /** Per context, its k self-edits with their rewards. */
+  readonly groups: readonly (readonly ScoredSelfEdit[])[];
+  readonly baselines: readonly number[];
+  readonly meanReward: number;
+  readonly meanBaseline: number;
+  readonly meanSelfEditTokens: number;
+}
+
+/**
+ * One round's experience: n RL contexts × k self-edits from the current generator, each applied to a fresh adapter
+ * on the frozen base by an inner loop and rewarded by no-context QA accuracy; one JSONL line per self-edit.
+ */
+export async function rollout(
+  p: SealProblem,
+  policy: LoraAdapter,
+  cfg: RolloutConfig,
+  round: number,
+  rng: Rng,
+  baselineOf: (c: Context) => number,
+  run?: RunDir,
+  quiet?: boolean,
+): Promise<Rollout> {
+  const contexts = rng.shuffle([...p.rlContexts]).slice(0, cfg.contextsPerRound);
+  const edits = sampleSelfEdits(p.env.model, p.env.tok, contexts, (c) => p.domain.selfEditPrompt(c), {
+    k: cfg.samplesPerContext,
+    temperature: cfg.temperature,
+    topP: cfg.topP,
+    maxNewTokens: cfg.maxNewTokens,
+    seed: rng.nextU32(),
+    deltas: [policy],
+  });
+  const progress = new Progress({
+    total: contexts.length * cfg.samplesPerContext,
+    label: `round ${round} inner loops`,
+    ...(quiet === undefined ? {} : { quiet }),
+  });
+  // Seeds drawn in the order the sequential loop drew them, so results match with or without a pool.
+  const jobs = contexts.flatMap((c, ci) =>
+    edits[ci]!.map((e) => ({
+      context: c,
+      plan: p.domain.plan(e.completion, c, cfg),
+      seed: rng.nextU32() % 1_000_000,
+    })),
+  );
+  let done = 0;
+  let liveSum = 0;
+  const results = await runPlans(p, jobs, (r) => {
+    liveSum += r.accuracy;
+    progress.tick(1, `mean reward ${(liveSum / ++done).toFixed(3)}`);
+  });
+  progress.finish();
+  let k = 0;
+  let rewardSum = 0;
+  let tokenSum = 0;
+  const baselines = contexts.map((c) => baselineOf(c));
+  const groups = contexts.map((c, ci) =>
+    edits[ci]!.map((e) => {
+      const plan = jobs[k]!.plan;
+      const r = results[k++]!;
+      rewardSum += r.accuracy;
+      tokenSum += e.tokens;
+      run?.append({
+        kind: 'selfedit',
+        round,
+        context: c.id,
+        sample: e.sample,
+        reward: r.accuracy,
+        baseline: baselines[ci],
+        gain: r.accuracy - baselines[ci]!,
+        diverged: r.diverged,
+        tokens: e.tokens,
+        sequences: plan.kind === 'train' ? plan.sequences.length : 0,
+        ...(plan.kind === 'rejected' ? { rejected: plan.reason } : {}),
+        loss: r.finalLoss,
+        ms: Math.round(r.ms),
+        completion: e.completion,
+        // The sampled ids and how sampling ended: what the update trains on (sampledCompletion), exactly.
+        ids: e.ids,
+        finish: e.finish,
+      });
+      return { ...e, reward: r.accuracy };
+    }),
+  );
+  const n = Math.max(1, jobs.length);
+  return {
+    contexts,
+    groups,
+    baselines,
+    meanReward: rewardSum / n,
+    meanBaseline: baselines.reduce((s, b) => s + b, 0) / Math.max(1, baselines.length),
+    meanSelfEditTokens: tokenSum / n,
+  };
+}
+
+/**
+ * Ends a round the same way for every algorithm: held-out accuracy with the updated generator, the round summary
+ * (and the reward-hacking alarm) appended to `rounds` and the JSONL, the frozen-base check, then `onRound`
+ * (checkpoint).
+ */
+export async function endRound(
+  p: SealProblem,
+  policy: LoraAdapter,
+  cfg: RolloutConfig,
+  round: number,
+  r: Rollout,
+  kept: number,
+  rounds: RoundSummary[],
+  baseChecksum: string,
+  run: RunDir | undefined,
+  opts: OuterHooks,
+  update?: Record<string, number>,
+): Promise<void> {
+  const heldOut = await heldOutAccuracy(p, policy, cfg, cfg.seed + 999 + round);
+  const summary: RoundSummary = {
+    round,
+    meanReward: r.meanReward,
+    meanBaseline: r.meanBaseline,
+    kept,
+    heldOutAccuracy: heldOut,
+    meanSelfEditTokens: r.meanSelfEditTokens,
+    rewardHackingAlarm: rewardHackingAlarm(rounds[rounds.length - 1], r.meanReward, heldOut),
+    ...(update === undefined ? {} : { update }),
+  };
+  rounds.push(summary);
+  run?.append({ kind: 'round', ...summary });
+  if (summary.rewardHackingAlarm && opts.quiet !== true)
+    process.stderr.write(
+      `WARNING round ${round}: RL reward rose but held-out accuracy fell (possible reward hacking)\n`,
+    );
+  if (checksum(p.env.model.params) !== baseChecksum)
+    throw new Error('the frozen base model changed during the outer loop');
+  await opts.onRound?.(round, policy, rounds);
+}
