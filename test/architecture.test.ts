@@ -150,4 +150,14 @@ describe('architecture: dependencies point one way', () => {
       },
     ]);
   });
+
+  it('no test asserts a wall-clock time (timings belong in the bench)', () => {
+    const tests = readdirSync(join(ROOT, 'test')).filter((f) => f.endsWith('.test.ts'));
+    const timed = tests.filter((f) =>
+      /expect\([^;]*(Date\.now|performance\.now|elapsed|Seconds|[^a-z]ms)\b[^;]*\)\.toBeLessThan/.test(
+        readFileSync(join(ROOT, 'test', f), 'utf8'),
+      ),
+    );
+    expect(timed).toEqual([]);
+  });
 });

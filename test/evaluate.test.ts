@@ -16,7 +16,11 @@ describe('statistics', () => {
 
   it('formats a results table', () => {
     const t = formatTable({ base: meanCi([0, 0]), seal: meanCi([0.5, 1]) });
-    expect(t).toContain('seal');
-    expect(t.split('\n')).toHaveLength(4);
+    expect(t.split('\n')).toEqual([
+      'condition  accuracy %           95% CI  n',
+      '---------  ----------  ---------------  -',
+      'base              0.0       [0.0, 0.0]  2',
+      'seal             75.0  [-242.6, 392.6]  2',
+    ]);
   });
 });

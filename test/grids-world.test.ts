@@ -203,11 +203,9 @@ describe('grid world', () => {
     expect(GridWorldConfigSchema.parse({})).toMatchObject({ pretrainTasks: 2000, rlTasks: 64, valTasks: 32 });
   });
 
-  it('builds the default world (2,000 + 64 + 32 + 64 tasks) in a few seconds', () => {
-    const t0 = Date.now();
+  it('builds the default world (2,000 + 64 + 32 + 64 tasks)', () => {
     const big = generateGridWorld();
     expect(worldTasks(big)).toHaveLength(2160);
     expect(new Set(worldTasks(big).map((t) => t.hash)).size).toBe(2160);
-    expect(Date.now() - t0).toBeLessThan(20_000);
   });
 });

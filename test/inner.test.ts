@@ -50,7 +50,11 @@ describe('inner loop', () => {
       );
       expect(r.diverged).toBe(false);
       expect(r.steps).toBe(2);
-      expect(r.accuracy).toBeGreaterThanOrEqual(0);
+      // One repeat; its score is the mean over the context's questions, each answered once.
+      expect(r.perRepeat).toHaveLength(1);
+      expect(r.accuracy).toBe(r.perRepeat[0]);
+      expect(r.answers).toHaveLength(context.questions.length);
+      expect(r.accuracy).toBe(r.answers.filter((a) => a.score === 1).length / context.questions.length);
     }
     expect(tf.memory().numTensors).toBe(tensors);
     expect(checksum(model.params)).toBe(before);

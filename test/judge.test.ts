@@ -165,9 +165,8 @@ describe('LLM judge over a real HTTP server', () => {
       } else reply(res, 'No.');
     };
     const judge = createJudge({ url: base, model: 'm', backoffMs: 60_000, maxRetries: 2 });
-    const start = Date.now();
+    // With its own 60 s backoff this test would hang past its timeout; Retry-After: 0 retries at once.
     expect(await judge.grade('q', 'g', 'p')).toBe(false);
-    expect(Date.now() - start).toBeLessThan(2_000);
     expect(requests).toHaveLength(2);
   });
 
@@ -202,11 +201,9 @@ describe('LLM judge over a real HTTP server', () => {
   it('times out a server that never answers, then gives up after the retries', async () => {
     handler = () => {}; // hold the request open
     const judge = createJudge({ url: base, model: 'm', timeoutMs: 200, maxRetries: 1, backoffMs: 1 });
-    const start = Date.now();
     const error = await rejection(judge.grade('q', 'g', 'p'));
     expect(error.message).toMatch(/unreachable after 2 attempts: request timed out after 200 ms/);
     expect(requests).toHaveLength(2);
-    expect(Date.now() - start).toBeLessThan(2_000);
   });
 
   it('gradeMany keeps input order and at most `concurrency` requests in flight', async () => {

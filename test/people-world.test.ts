@@ -68,12 +68,9 @@ describe('bundled bios data', () => {
 });
 
 describe('generateWorld', () => {
-  it('generates the default world in under a second, with the configured split sizes', () => {
+  it('generates the default world with the configured split sizes', () => {
     bundledBiosData();
-    const start = performance.now();
     const world = generateWorld();
-    const ms = performance.now() - start;
-    expect(ms).toBeLessThan(1000);
     expect(world.config).toEqual(WorldConfigSchema.parse({}));
     expect(world.splits.pretrain).toHaveLength(400);
     expect(world.splits.rl).toHaveLength(40);

@@ -247,7 +247,6 @@ describe('InnerLoopPool', () => {
       const [r] = await pool.run([{ context: ctx, sequences: ['X was born in Paris.'], cfg, seed: 1 }]);
       console.log('steps', r.steps);
     `;
-    const t0 = Date.now();
     const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
       encoding: 'utf8',
       timeout: 60_000,
@@ -255,7 +254,6 @@ describe('InnerLoopPool', () => {
     expect(r.stderr).toBe('');
     expect(r.stdout.trim()).toBe('steps 1');
     expect(r.status).toBe(0);
-    expect(Date.now() - t0).toBeLessThan(60_000);
   });
 
   it('seal eval --workers 2 runs its inner loops on two threads and prints the table of --workers 1', () => {

@@ -353,7 +353,6 @@ describe('PPO on CartPole', () => {
   });
 
   it('learns: mean episodic return rises well above random (~22) within 20k steps', async () => {
-    const t0 = performance.now();
     const result = await trainPpo({ seed: 1, totalTimesteps: 20480 }, setup);
     result.agent.dispose();
     const returns = result.episodes.map((e) => e.return);
@@ -365,7 +364,6 @@ describe('PPO on CartPole', () => {
     expect(first).toBeLessThan(30);
     expect(last).toBeGreaterThan(50);
     expect(last).toBeGreaterThan(2.5 * first);
-    expect((performance.now() - t0) / 1000).toBeLessThan(60);
     // Sanity of the logged diagnostics.
     const u = result.updates.at(-1)!;
     expect(u.update).toBe(40);

