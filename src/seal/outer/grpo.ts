@@ -298,7 +298,7 @@ export async function grpo(
     // Each round draws from its own stream, so a round redone after a crash repeats exactly.
     const rng = new Rng((cfg.seed * 1_000_003 + round) >>> 0);
     // propose n contexts × k self-edits → apply each to a temporary adapter → evaluate → reward
-    const r = await rollout(p, policy, cfg, round, rng, baselineOf, run, opts.quiet);
+    const r = await rollout(p, policy, cfg, { round, rng, baselineOf, run, quiet: opts.quiet });
     // advantages: each self-edit against its context's other samples
     const samples: PgSample[] = [];
     let active = 0;
@@ -320,7 +320,18 @@ export async function grpo(
     // update: clipped surrogate + KL to the reference on the self-edit tokens
     const update = active > 0 ? grpoUpdate(p, policy, samples, cfg, rng.nextU32()) : { steps: 0 };
     // held-out accuracy → log → checkpoint
-    await endRound(p, policy, cfg, round, r, active, rounds, baseSum, run, opts, update);
+    rounds.push(
+      await endRound(p, policy, cfg, {
+        round,
+        rollout: r,
+        kept: active,
+        previous: rounds,
+        baseChecksum: baseSum,
+        run,
+        hooks: opts,
+        update,
+      }),
+    );
   }
   return { policy, rounds };
 }

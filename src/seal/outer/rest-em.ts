@@ -84,7 +84,7 @@ export async function restEm(
       policy = LoraAdapter.create(model, cfg.policyLora, cfg.seed + round);
     }
     // propose n contexts × k self-edits → apply each to a temporary adapter → evaluate → reward
-    const r = await rollout(p, policy, cfg, round, rng, baselineOf, run, opts.quiet);
+    const r = await rollout(p, policy, cfg, { round, rng, baselineOf, run, quiet: opts.quiet });
     // keep the best self-edit per context (if it beats the baseline)
     const kept: ScoredSelfEdit[] = [];
     for (const [ci, group] of r.groups.entries()) {
@@ -94,7 +94,17 @@ export async function restEm(
     // update: SFT the generator's adapter on the kept (prompt, self-edit) pairs, completion tokens only
     if (kept.length > 0) sft(p, policy, kept, cfg, rng.nextU32());
     // held-out accuracy → log → checkpoint
-    await endRound(p, policy, cfg, round, r, kept.length, rounds, baseSum, run, opts);
+    rounds.push(
+      await endRound(p, policy, cfg, {
+        round,
+        rollout: r,
+        kept: kept.length,
+        previous: rounds,
+        baseChecksum: baseSum,
+        run,
+        hooks: opts,
+      }),
+    );
   }
   return { policy, rounds };
 }

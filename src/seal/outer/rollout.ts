@@ -192,15 +192,20 @@ export interface Rollout {
  * One round's experience: n RL contexts × k self-edits from the current generator, each applied to a fresh adapter
  * on the frozen base by an inner loop and rewarded by no-context QA accuracy; one JSONL line per self-edit.
  */
+/** Where a rollout sits in the run: its round, its RNG stream, the baselines, and where it logs. */
+export interface RolloutOptions {
+  readonly round: number;
+  readonly rng: Rng;
+  readonly baselineOf: (c: Context) => number;
+  readonly run?: RunDir | undefined;
+  readonly quiet?: boolean | undefined;
+}
+
 export async function rollout(
   p: SealProblem,
   policy: LoraAdapter,
   cfg: RolloutConfig,
-  round: number,
-  rng: Rng,
-  baselineOf: (c: Context) => number,
-  run?: RunDir,
-  quiet?: boolean,
+  { round, rng, baselineOf, run, quiet }: RolloutOptions,
 ): Promise<Rollout> {
   const contexts = rng.shuffle([...p.rlContexts]).slice(0, cfg.contextsPerRound);
   const edits = sampleSelfEdits(p.env.model, p.env.tok, contexts, (c) => p.domain.selfEditPrompt(c), {
@@ -274,24 +279,31 @@ export async function rollout(
   };
 }
 
+/** What ends a round: the rollout, the update's outcome, and what came before. */
+export interface EndRoundOptions {
+  readonly round: number;
+  readonly rollout: Rollout;
+  /** Contexts that contributed to the update (ReST-EM: kept self-edits; GRPO: non-zero advantages). */
+  readonly kept: number;
+  /** The finished rounds before this one (not modified). */
+  readonly previous: readonly RoundSummary[];
+  readonly baseChecksum: string;
+  readonly run?: RunDir | undefined;
+  readonly hooks: OuterHooks;
+  readonly update?: Record<string, number>;
+}
+
 /**
  * Ends a round the same way for every algorithm: held-out accuracy with the updated generator, the round summary
- * (and the reward-hacking alarm) appended to `rounds` and the JSONL, the frozen-base check, then `onRound`
- * (checkpoint).
+ * (and the reward-hacking alarm) in the JSONL, the frozen-base check, then `onRound` (checkpoint). Returns the
+ * summary; the caller appends it to its rounds.
  */
 export async function endRound(
   p: SealProblem,
   policy: LoraAdapter,
   cfg: RolloutConfig,
-  round: number,
-  r: Rollout,
-  kept: number,
-  rounds: RoundSummary[],
-  baseChecksum: string,
-  run: RunDir | undefined,
-  opts: OuterHooks,
-  update?: Record<string, number>,
-): Promise<void> {
+  { round, rollout: r, kept, previous, baseChecksum, run, hooks: opts, update }: EndRoundOptions,
+): Promise<RoundSummary> {
   const heldOut = await heldOutAccuracy(p, policy, cfg, cfg.seed + 999 + round);
   const summary: RoundSummary = {
     round,
@@ -300,10 +312,9 @@ export async function endRound(
     kept,
     heldOutAccuracy: heldOut,
     meanSelfEditTokens: r.meanSelfEditTokens,
-    rewardHackingAlarm: rewardHackingAlarm(rounds[rounds.length - 1], r.meanReward, heldOut),
+    rewardHackingAlarm: rewardHackingAlarm(previous[previous.length - 1], r.meanReward, heldOut),
     ...(update === undefined ? {} : { update }),
   };
-  rounds.push(summary);
   run?.append({ kind: 'round', ...summary });
   if (summary.rewardHackingAlarm && opts.quiet !== true)
     process.stderr.write(
@@ -311,5 +322,6 @@ export async function endRound(
     );
   if (checksum(p.env.model.params) !== baseChecksum)
     throw new Error('the frozen base model changed during the outer loop');
-  await opts.onRound?.(round, policy, rounds);
+  await opts.onRound?.(round, policy, [...previous, summary]);
+  return summary;
 }
