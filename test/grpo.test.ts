@@ -10,11 +10,13 @@ import {
   GrpoConfigSchema,
   groupAdvantages,
   grpo,
+  grpoGradients,
   grpoTokenTerm,
   grpoUpdate,
 } from '../src/seal/outer/grpo.js';
 import { completionExample, makeBatch } from '../src/train/data.js';
 import { lmLoss } from '../src/train/step.js';
+import { Rng } from '../src/util/rng.js';
 import { RunDir } from '../src/util/run-dir.js';
 import { tinyLlama } from './helpers/models.js';
 import { tempDir } from './helpers/paths.js';
@@ -99,6 +101,98 @@ describe('GRPO on a tiny model', () => {
     grpoUpdate({ env: { model, tok, task: qaTask } }, policy, [{ example: good, advantage: 1 }], cfg, 8);
     expect(tf.memory().numTensors).toBe(tensors);
     expect(checksum(model.params)).toBe(before);
+  });
+
+  it('its gradient equals autodiff of the plain clipped-surrogate + KL objective', () => {
+    const { tok } = buildTokenizer(
+      [0, 1].map((i) => `${personContext(i).passage} good bad`),
+      300,
+    );
+    const model = Transformer.init(tinyLlama({ vocabSize: tok.vocabSize, eosId: tok.eosId }), 5);
+    const policy = LoraAdapter.create(model, LoraConfigSchema.parse({ r: 4, alpha: 8 }), 2);
+    // B ≠ 0, so π ≠ π_ref and the KL term has a gradient.
+    const rng = new Rng(11);
+    for (const m of policy.modules.values())
+      m.b.assign(tf.randomUniform(m.b.shape, -0.05, 0.05, 'float32', rng.nextU32()));
+    const prompt = tok.encode('Passage: Person 0 was born in City0.\n', { addBos: true });
+    const samples = [
+      { example: completionExample(prompt, tok.encode('Person 0 was born in City0.')), advantage: 1.3 },
+      { example: completionExample(prompt, tok.encode('good bad good')), advantage: -0.7 },
+    ];
+    const p = { env: { model, tok, task: qaTask } };
+    const cfg = { clipCoef: 0.2, klCoef: 0.04 };
+    // π_old and π_ref at every target; π_old shifted by ±0.3 so some tokens fall outside the clip range.
+    const chunk = samples.map((s, k) => {
+      const b = makeBatch([s.example], 255);
+      const lp = (deltas: LoraAdapter[]) =>
+        tf.tidy(() => {
+          const logits = model.forward(tf.tensor2d(b.ids, [1, b.t], 'int32'), { deltas });
+          const logp = tf.logSoftmax(tf.reshape(logits, [b.t, model.config.vocabSize]));
+          return tf.sum(tf.mul(logp, tf.oneHot(tf.tensor1d(b.targets, 'int32'), model.config.vocabSize)), 1);
+        });
+      const cur = lp([policy]);
+      const ref = lp([]);
+      const len = s.example.ids.length - 1;
+      const old = Float32Array.from(
+        cur.dataSync().slice(0, len),
+        (v, t) => v + ((t + k) % 3 === 0 ? 0.3 : -0.3),
+      );
+      const refLogp = Float32Array.from(ref.dataSync().slice(0, len));
+      cur.dispose();
+      ref.dispose();
+      return { ...s, oldLogp: old, refLogp };
+    });
+    policy.training = true;
+    const ours = grpoGradients(p, policy, chunk, cfg);
+    // The objective as written: per sequence, the token mean (over completion tokens) of
+    // −min(ρA, clip(ρ, 1±ε)A) + β(e^(ref−lp) − (ref−lp) − 1), ρ = e^(lp−old); then the mean over sequences.
+    const vars = policy.variables();
+    const names = [...vars.keys()];
+    const { value, grads } = tf.variableGrads(
+      () => {
+        const perSeq = chunk.map((s) => {
+          const b = makeBatch([s.example], 255);
+          const logits = model.forward(tf.tensor2d(b.ids, [1, b.t], 'int32'), {
+            deltas: [policy],
+            training: true,
+          });
+          const logp = tf.logSoftmax(tf.reshape(logits, [b.t, model.config.vocabSize]));
+          const all = tf.sum(
+            tf.mul(logp, tf.oneHot(tf.tensor1d(b.targets, 'int32'), model.config.vocabSize)),
+            1,
+          );
+          const mask = Float32Array.from(b.weights).slice(0, s.oldLogp.length);
+          const lp = tf.slice(all, [0], [s.oldLogp.length]);
+          const ratio = tf.exp(tf.sub(lp, tf.tensor1d(s.oldLogp)));
+          const surr = tf.neg(
+            tf.minimum(tf.mul(ratio, s.advantage), tf.mul(tf.clipByValue(ratio, 0.8, 1.2), s.advantage)),
+          );
+          const d = tf.sub(tf.tensor1d(s.refLogp), lp);
+          const kl = tf.sub(tf.sub(tf.exp(d), d), 1);
+          const tok = tf.add(surr, tf.mul(kl, cfg.klCoef));
+          const m = tf.tensor1d(mask);
+          return tf.div(tf.sum(tf.mul(tok, m)), tf.sum(m));
+        });
+        return tf.div(tf.addN(perSeq), chunk.length) as tf.Scalar;
+      },
+      names.map((n) => vars.get(n)!),
+    );
+    policy.training = false;
+    expect(ours.loss).toBeCloseTo(value.dataSync()[0]!, 5);
+    expect(ours.clippedTokens).toBeGreaterThan(0);
+    expect(ours.clippedTokens).toBeLessThan(ours.tokens);
+    let num = 0;
+    let den = 0;
+    for (const n of names) {
+      const a = ours.grads.get(n)!.dataSync();
+      const b = grads[vars.get(n)!.name]!.dataSync();
+      for (let i = 0; i < a.length; i++) {
+        num += (a[i]! - b[i]!) ** 2;
+        den += b[i]! ** 2;
+      }
+    }
+    expect(den).toBeGreaterThan(0);
+    expect(Math.sqrt(num / den)).toBeLessThan(1e-4);
   });
 
   it('runs rounds end to end, logs update statistics, never touches the base', async () => {

@@ -292,15 +292,34 @@ interface Minibatch {
   readonly values: tf.Tensor1D;
 }
 
-/** [pgLoss, vLoss, entropy, oldApproxKl, approxKl, clipfrac] of one minibatch; applies one clipped Adam step. */
+/** CleanRL's per-minibatch diagnostics (float32 values, as logged). */
+export interface MinibatchStats {
+  readonly policyLoss: number;
+  readonly valueLoss: number;
+  readonly entropy: number;
+  readonly oldApproxKl: number;
+  readonly approxKl: number;
+  readonly clipfrac: number;
+}
+
+const NO_STATS: MinibatchStats = {
+  policyLoss: 0,
+  valueLoss: 0,
+  entropy: 0,
+  oldApproxKl: 0,
+  approxKl: 0,
+  clipfrac: 0,
+};
+
+/** Applies one clipped Adam step on a minibatch; returns its diagnostics. */
 function ppoMinibatchStep(
   agent: ActorCritic,
   optimizer: Adam,
   mb: Minibatch,
   args: PpoConfig,
   lr: number,
-): Float32Array {
-  let stats: Float32Array = new Float32Array(6);
+): MinibatchStats {
+  let stats = NO_STATS;
   tf.tidy(() => {
     const { grads } = tf.variableGrads(() => {
       const { logProb: newlogprob, entropy, value: newvalue } = agent.evaluate(mb.obs, mb.actions);
@@ -313,10 +332,15 @@ function ppoMinibatchStep(
       const loss = tf.add(tf.sub(pgLoss, tf.mul(entropyLoss, args.entCoef)), tf.mul(vLoss, args.vfCoef));
       // Read the diagnostics now: the gradient tape disposes its intermediates when this closure returns.
       const diag = [pgLoss, vLoss, entropyLoss, oldApproxKl(logratio), approxKl(logratio)];
-      stats = Float32Array.from([
-        ...tf.stack(diag).dataSync(),
-        clipFraction(ratio, args.clipCoef).dataSync()[0]!,
-      ]);
+      const d = tf.stack(diag).dataSync();
+      stats = {
+        policyLoss: d[0]!,
+        valueLoss: d[1]!,
+        entropy: d[2]!,
+        oldApproxKl: d[3]!,
+        approxKl: d[4]!,
+        clipfrac: Math.fround(clipFraction(ratio, args.clipCoef).dataSync()[0]!),
+      };
       return loss as tf.Scalar;
     }, [...agent.trainable]);
     const gradList = agent.trainable.map((v) => {
@@ -427,7 +451,7 @@ export async function trainPpo<P extends ActorCritic>(
     // Optimise the policy and value network.
     const bInds = Array.from({ length: batchSize }, (_, i) => i);
     const clipfracs: number[] = [];
-    let last: Float32Array = new Float32Array(6);
+    let last: MinibatchStats = NO_STATS;
     let epochsRun = 0;
     for (let epoch = 0; epoch < args.updateEpochs; epoch++) {
       epochsRun++;
@@ -435,7 +459,7 @@ export async function trainPpo<P extends ActorCritic>(
       for (let start = 0; start < batchSize; start += minibatchSize) {
         const mbInds = bInds.slice(start, start + minibatchSize);
         const n = mbInds.length;
-        last = tf.tidy(() => {
+        tf.tidy(() => {
           const mb: Minibatch = {
             obs: tf.tensor2d(gatherRows(obs, obsDim, mbInds), [n, obsDim]),
             actions: tf.tensor2d(gatherRows(actions, actDim, mbInds), [n, actDim]),
@@ -444,22 +468,22 @@ export async function trainPpo<P extends ActorCritic>(
             returns: tf.tensor1d(gatherRows(returns, 1, mbInds)),
             values: tf.tensor1d(gatherRows(values, 1, mbInds)),
           };
-          return ppoMinibatchStep(agent, optimizer, mb, args, lrnow);
+          last = ppoMinibatchStep(agent, optimizer, mb, args, lrnow);
         });
-        clipfracs.push(last[5]!);
+        clipfracs.push(last.clipfrac);
       }
-      if (args.targetKl !== null && last[4]! > args.targetKl) break;
+      if (args.targetKl !== null && last.approxKl > args.targetKl) break;
     }
 
     const log: UpdateLog = {
       update,
       globalStep,
       learningRate: lrnow,
-      policyLoss: last[0]!,
-      valueLoss: last[1]!,
-      entropy: last[2]!,
-      oldApproxKl: last[3]!,
-      approxKl: last[4]!,
+      policyLoss: last.policyLoss,
+      valueLoss: last.valueLoss,
+      entropy: last.entropy,
+      oldApproxKl: last.oldApproxKl,
+      approxKl: last.approxKl,
       clipfrac: clipfracs.reduce((a, b) => a + b, 0) / clipfracs.length,
       explainedVariance: explainedVariance(values, returns),
       epochs: epochsRun,

@@ -166,10 +166,88 @@ function scatterRows(
   });
 }
 
+/** One minibatch's gradient of GRPO's objective, and the objective's value and statistics. */
+export interface GrpoStep {
+  /** Gradients keyed like `policy.variables()` (caller disposes). */
+  readonly grads: Map<string, Tensor>;
+  /** The objective: mean over sequences of the token-mean of −min(ρA, clip(ρ)A) + β·k3(π, π_ref). */
+  readonly loss: number;
+  readonly tokens: number;
+  readonly clippedTokens: number;
+  readonly approxKlSum: number;
+  readonly klRefSum: number;
+}
+
 /**
- * The update: `updateEpochs` passes of shuffled minibatches over the round's samples, each a clipped-surrogate
- * step with the KL penalty; the gradient is Σ coef·∇log π, taken as two weighted cross-entropies (coef < 0 and
- * coef > 0) so the fused kernel does the work.
+ * The gradient of GRPO's objective on one minibatch (samples carry oldLogp and refLogp). The objective is not
+ * differentiated as written: its derivative w.r.t. each token's log π is computed in closed form (`grpoTokenTerm`),
+ * and the gradient is then Σ coef·∇log π, taken as two weighted cross-entropies (coef < 0 and coef > 0) so the
+ * fused kernel does the work. The tensor differentiated therefore has the right gradient but not the objective's
+ * value; `loss` reports the objective itself. test/grpo.test.ts checks this gradient against autodiff of the plain
+ * clipped-surrogate objective.
+ */
+export function grpoGradients(
+  p: Pick<SealProblem, 'env'>,
+  policy: LoraAdapter,
+  chunk: readonly PgSample[],
+  cfg: Pick<GrpoConfig, 'clipCoef' | 'klCoef'>,
+): GrpoStep {
+  const { model } = p.env;
+  const vars = policy.variables();
+  const names = [...vars.keys()];
+  const list = names.map((n) => vars.get(n)!);
+  let tokens = 0;
+  let clippedTokens = 0;
+  let approxKl = 0;
+  let klRef = 0;
+  const batch = batchOf(p, chunk);
+  const n = batch.b * batch.t;
+  let stepLoss = 0;
+  const { value, grads } = tf.variableGrads(() => {
+    const ids = tf.tensor2d(batch.ids, [batch.b, batch.t], 'int32') as Tensor2D;
+    const logits = model.forward(ids, { deltas: [policy], training: true });
+    const flat = tf.reshape(logits, [n, model.config.vocabSize]);
+    const targets = tf.tensor1d(batch.targets, 'int32');
+    const logp = tokenLogProbs(flat, targets).dataSync();
+    const wPos = new Float32Array(n);
+    const wNeg = new Float32Array(n);
+    chunk.forEach((s, r) => {
+      const len = s.example.ids.length - 1;
+      const count = batch.weights.slice(r * batch.t, r * batch.t + len).reduce((a, w) => a + w, 0);
+      if (count === 0) return;
+      const scale = 1 / (count * chunk.length);
+      for (let t = 0; t < len; t++) {
+        const at = r * batch.t + t;
+        if (batch.weights[at] === 0) continue;
+        const lp = logp[at]!;
+        const old = s.oldLogp![t]!;
+        const term = grpoTokenTerm(lp, old, s.refLogp![t]!, s.advantage, cfg.clipCoef, cfg.klCoef, scale);
+        stepLoss += term.loss;
+        // loss = Σ coef·log π = Σ (−coef)·CE
+        if (term.coef < 0) wPos[at] = -term.coef;
+        else wNeg[at] = term.coef;
+        tokens++;
+        if (term.clipped) clippedTokens++;
+        approxKl += Math.exp(lp - old) - 1 - (lp - old);
+        klRef += term.klRef;
+      }
+    });
+    const sPos = wPos.reduce((a, w) => a + w, 0);
+    const sNeg = wNeg.reduce((a, w) => a + w, 0);
+    const pos = tf.mul(fused.crossEntropy(flat, targets, tf.tensor1d(wPos)), sPos);
+    const neg = tf.mul(fused.crossEntropy(flat, targets, tf.tensor1d(wNeg)), sNeg);
+    return tf.sub(pos, neg) as tf.Scalar;
+  }, list);
+  value.dispose();
+  const acc = new Map<string, Tensor>();
+  addGradients(acc, names, list, grads);
+  return { grads: acc, loss: stepLoss, tokens, clippedTokens, approxKlSum: approxKl, klRefSum: klRef };
+}
+
+/**
+ * The update: `updateEpochs` passes of shuffled minibatches over the round's samples, each an AdamW step on
+ * `grpoGradients` (clipped surrogate + KL penalty), clipped to `maxGradNorm`. Returns the mean objective (`loss`)
+ * and statistics.
  */
 export function grpoUpdate(
   p: Pick<SealProblem, 'env'>,
@@ -178,7 +256,6 @@ export function grpoUpdate(
   cfg: GrpoConfig,
   seed: number,
 ): Record<string, number> {
-  const { model } = p.env;
   const mb = cfg.minibatchSize;
   // π_old (the policy that sampled) and π_ref (the frozen base), once per round
   for (let i = 0; i < samples.length; i += mb) {
@@ -187,10 +264,7 @@ export function grpoUpdate(
     scatterRows(batch, batchLogProbs(p, batch, policy), chunk, 'oldLogp');
     scatterRows(batch, batchLogProbs(p, batch, undefined), chunk, 'refLogp');
   }
-  const vars = policy.variables();
-  const names = [...vars.keys()];
-  const list = names.map((n) => vars.get(n)!);
-  const opt = new AdamW(vars, { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 });
+  const opt = new AdamW(policy.variables(), { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 });
   const rng = new Rng(seed);
   let steps = 0;
   let lossSum = 0;
@@ -205,55 +279,13 @@ export function grpoUpdate(
       const order = rng.shuffle(samples.map((_, i) => i));
       for (let i = 0; i < order.length; i += mb) {
         const chunk = order.slice(i, i + mb).map((j) => samples[j]!);
-        const batch = batchOf(p, chunk);
-        const n = batch.b * batch.t;
-        let stepLoss = 0;
-        const { value, grads } = tf.variableGrads(() => {
-          const ids = tf.tensor2d(batch.ids, [batch.b, batch.t], 'int32') as Tensor2D;
-          const logits = model.forward(ids, { deltas: [policy], training: true });
-          const flat = tf.reshape(logits, [n, model.config.vocabSize]);
-          const targets = tf.tensor1d(batch.targets, 'int32');
-          const logp = tokenLogProbs(flat, targets).dataSync();
-          const wPos = new Float32Array(n);
-          const wNeg = new Float32Array(n);
-          chunk.forEach((s, r) => {
-            const len = s.example.ids.length - 1;
-            const count = batch.weights.slice(r * batch.t, r * batch.t + len).reduce((a, w) => a + w, 0);
-            if (count === 0) return;
-            const scale = 1 / (count * chunk.length);
-            for (let t = 0; t < len; t++) {
-              const at = r * batch.t + t;
-              if (batch.weights[at] === 0) continue;
-              const lp = logp[at]!;
-              const old = s.oldLogp![t]!;
-              const term = grpoTokenTerm(
-                lp,
-                old,
-                s.refLogp![t]!,
-                s.advantage,
-                cfg.clipCoef,
-                cfg.klCoef,
-                scale,
-              );
-              stepLoss += term.loss;
-              // loss = Σ coef·log π = Σ (−coef)·CE
-              if (term.coef < 0) wPos[at] = -term.coef;
-              else wNeg[at] = term.coef;
-              tokens++;
-              if (term.clipped) clippedTokens++;
-              approxKl += Math.exp(lp - old) - 1 - (lp - old);
-              klRef += term.klRef;
-            }
-          });
-          const sPos = wPos.reduce((a, w) => a + w, 0);
-          const sNeg = wNeg.reduce((a, w) => a + w, 0);
-          const pos = tf.mul(fused.crossEntropy(flat, targets, tf.tensor1d(wPos)), sPos);
-          const neg = tf.mul(fused.crossEntropy(flat, targets, tf.tensor1d(wNeg)), sNeg);
-          return tf.sub(pos, neg) as tf.Scalar;
-        }, list);
-        value.dispose();
-        const acc = new Map<string, Tensor>();
-        addGradients(acc, names, list, grads);
+        const step = grpoGradients(p, policy, chunk, cfg);
+        const acc = step.grads;
+        const stepLoss = step.loss;
+        tokens += step.tokens;
+        clippedTokens += step.clippedTokens;
+        approxKl += step.approxKlSum;
+        klRef += step.klRefSum;
         gradNormSum += cfg.maxGradNorm > 0 ? clipByGlobalNorm(acc, cfg.maxGradNorm) : Number.NaN;
         opt.update(acc, cfg.lr);
         for (const g of acc.values()) g.dispose();
