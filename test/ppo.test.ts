@@ -1,7 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initEngine, tf } from '../src/engine/index.js';
 import { SealError } from '../src/errors.js';
-import { Adam, clipGradNorm } from '../src/rl/adam.js';
 import { CARTPOLE, CartPole, CartPoleVecEnv, cartPoleDynamics } from '../src/rl/envs/cartpole.js';
 import { CategoricalActorCritic, GaussianActorCritic, orthogonalInit } from '../src/rl/policy.js';
 import {
@@ -17,6 +16,7 @@ import {
   trainPpo,
   valueLoss,
 } from '../src/rl/ppo.js';
+import { AdamW, clipByGlobalNorm } from '../src/train/optimizer.js';
 import { Rng } from '../src/util/rng.js';
 
 const t1 = (xs: number[]) => tf.tensor1d(xs);
@@ -95,17 +95,17 @@ describe('PPO loss terms', () => {
   });
 });
 
-describe('Adam and gradient clipping', () => {
-  it('Adam matches torch.optim.Adam on two hand-computed steps', () => {
+describe('the optimizer PPO uses (AdamW with weight decay 0 = torch Adam) and gradient clipping', () => {
+  it('matches torch.optim.Adam on two hand-computed steps, also inside tf.tidy', () => {
     const p = tf.variable(tf.tensor1d([1.0]));
-    const opt = new Adam([p], { eps: 1e-5 });
+    const opt = new AdamW(new Map([['p', p]]), { beta1: 0.9, beta2: 0.999, eps: 1e-5, weightDecay: 0 });
     const g = tf.tensor1d([0.5]);
-    opt.step([g], 0.1);
+    tf.tidy(() => opt.update(new Map([['p', g]]), 0.1));
     // m̂ = 0.5, v̂ = 0.25
     let expected = 1 - (0.1 * 0.5) / (0.5 + 1e-5);
     expect(p.dataSync()[0]).toBeCloseTo(expected, 6);
-    opt.step([g], 0.05);
-    // Constant gradient: m̂ = 0.5 and v̂ = 0.25 again after bias correction.
+    tf.tidy(() => opt.update(new Map([['p', g]]), 0.05));
+    // Constant gradient: m̂ = 0.5 and v̂ = 0.25 again after bias correction (the state survived the tidy).
     expected -= (0.05 * 0.5) / (0.5 + 1e-5);
     expect(p.dataSync()[0]).toBeCloseTo(expected, 6);
     opt.dispose();
@@ -113,15 +113,18 @@ describe('Adam and gradient clipping', () => {
     g.dispose();
   });
 
-  it('clipGradNorm scales by maxNorm / (norm + 1e-6) only when above the limit', () => {
-    const grads = [tf.tensor1d([3]), tf.tensor2d([[4]])];
-    const clipped = clipGradNorm(grads, 0.5);
-    expect(clipped.totalNorm).toBeCloseTo(5, 6);
-    expect(clipped.grads[0]!.dataSync()[0]).toBeCloseTo((3 * 0.5) / (5 + 1e-6), 6);
-    expect(clipped.grads[1]!.dataSync()[0]).toBeCloseTo((4 * 0.5) / (5 + 1e-6), 6);
-    const loose = clipGradNorm(grads, 10);
-    expect(loose.grads[1]!.dataSync()[0]).toBeCloseTo(4, 6);
-    for (const t of [...grads, ...clipped.grads, ...loose.grads]) t.dispose();
+  it('clipByGlobalNorm scales by maxNorm / (norm + 1e-6) only when above the limit', () => {
+    const grads = new Map<string, tf.Tensor>([
+      ['a', tf.tensor1d([3])],
+      ['b', tf.tensor2d([[4]])],
+    ]);
+    expect(clipByGlobalNorm(grads, 0.5)).toBeCloseTo(5, 6);
+    expect(grads.get('a')!.dataSync()[0]).toBeCloseTo((3 * 0.5) / (5 + 1e-6), 6);
+    expect(grads.get('b')!.dataSync()[0]).toBeCloseTo((4 * 0.5) / (5 + 1e-6), 6);
+    const loose = new Map<string, tf.Tensor>([['b', tf.tensor2d([[4]])]]);
+    clipByGlobalNorm(loose, 10);
+    expect(loose.get('b')!.dataSync()[0]).toBeCloseTo(4, 6);
+    for (const t of [...grads.values(), ...loose.values()]) t.dispose();
   });
 });
 

@@ -8,11 +8,12 @@
  * dispatch on 4 rows is the bottleneck otherwise); GAE is computed in float64; random streams come from our Rng,
  * so runs are reproducible here but not bit-identical to torch's.
  */
+
 import { z } from 'zod';
 import { tf } from '../engine/tf.js';
 import { SealError } from '../errors.js';
+import { AdamW, clipByGlobalNorm, defaultAdamW } from '../train/optimizer.js';
 import { Rng } from '../util/rng.js';
-import { Adam, clipGradNorm } from './adam.js';
 import type { ActorCritic } from './policy.js';
 
 const int = (min: number) => z.number().int().min(min);
@@ -314,14 +315,15 @@ const NO_STATS: MinibatchStats = {
 /** Applies one clipped Adam step on a minibatch; returns its diagnostics. */
 function ppoMinibatchStep(
   agent: ActorCritic,
-  optimizer: Adam,
+  optimizer: AdamW,
   mb: Minibatch,
   args: PpoConfig,
   lr: number,
 ): MinibatchStats {
   let stats = NO_STATS;
+  const grads = new Map<string, tf.Tensor>();
   tf.tidy(() => {
-    const { grads } = tf.variableGrads(() => {
+    const { grads: g } = tf.variableGrads(() => {
       const { logProb: newlogprob, entropy, value: newvalue } = agent.evaluate(mb.obs, mb.actions);
       const logratio = tf.sub(newlogprob, mb.logprobs) as tf.Tensor1D;
       const ratio = tf.exp(logratio) as tf.Tensor1D;
@@ -343,13 +345,16 @@ function ppoMinibatchStep(
       };
       return loss as tf.Scalar;
     }, [...agent.trainable]);
-    const gradList = agent.trainable.map((v) => {
-      const g = grads[v.name];
-      if (g === undefined) throw new Error(`ppo: no gradient for variable ${v.name}`);
-      return g;
-    });
-    optimizer.step(clipGradNorm(gradList, args.maxGradNorm).grads, lr);
+    for (const v of agent.trainable) {
+      const gv = g[v.name];
+      if (gv === undefined) throw new Error(`ppo: no gradient for variable ${v.name}`);
+      grads.set(v.name, tf.keep(gv));
+    }
   });
+  // clip_grad_norm_ then optimizer.step(), as CleanRL.
+  clipByGlobalNorm(grads, args.maxGradNorm);
+  optimizer.update(grads, lr);
+  for (const gv of grads.values()) gv.dispose();
   return stats;
 }
 
@@ -381,7 +386,10 @@ export async function trainPpo<P extends ActorCritic>(
   // Env and agent setup.
   const envs = setup.makeEnvs(args.numEnvs, args.seed);
   const agent = setup.makeAgent(envs, initRng);
-  const optimizer = new Adam(agent.trainable, { eps: args.adamEps });
+  const optimizer = new AdamW(new Map(agent.trainable.map((v) => [v.name, v])), {
+    ...defaultAdamW,
+    eps: args.adamEps,
+  });
   const { numEnvs, numSteps } = args;
   const obsDim = envs.obsDim;
   const actDim = agent.actionDim;

@@ -1,6 +1,8 @@
 /**
- * AdamW with decoupled weight decay (Loshchilov & Hutter; PyTorch's `torch.optim.AdamW` semantics) and global-norm
- * gradient clipping (`torch.nn.utils.clip_grad_norm_`). State is plain named tensors so checkpoints can save it.
+ * The one optimizer: AdamW with decoupled weight decay (Loshchilov & Hutter; PyTorch's `torch.optim.AdamW`
+ * semantics; weightDecay 0 is torch's Adam, which PPO uses), and global-norm gradient clipping
+ * (`torch.nn.utils.clip_grad_norm_`). The learning rate is an argument of every update (schedules, PPO's annealing).
+ * State is plain named tensors so checkpoints can save it.
  */
 import { type Tensor, tf, type Variable } from '../engine/tf.js';
 
@@ -52,8 +54,9 @@ export class AdamW {
       });
       this.m.get(name)?.dispose();
       this.v.get(name)?.dispose();
-      this.m.set(name, m);
-      this.v.set(name, v);
+      // kept: the state must survive an enclosing tf.tidy (PPO updates inside one).
+      this.m.set(name, tf.keep(m));
+      this.v.set(name, tf.keep(v));
       p.assign(next);
       next.dispose();
     }

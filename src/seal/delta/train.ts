@@ -227,7 +227,7 @@ function directGradient(
   });
   const names = [...vars.keys()];
   const list = names.map((n) => vars.get(n)!);
-  const opt = new AdamW(vars, { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 });
+  const opt = new AdamW(vars);
   const rng = new Rng(cfg.seed + 3);
   const locked = o.neighbourKl > 0 ? items.map((it) => baseTargets(env, it.answers)) : [];
   const progress = new Progress({

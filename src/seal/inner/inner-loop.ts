@@ -4,16 +4,15 @@
  * independent repeats). A NaN/Inf loss gives the lowest reward and is reported, not thrown: one bad self-edit must
  * not end an RL run. The base weights are never written; callers verify that with `checksum`.
  */
+
 import { z } from 'zod';
 import { LoraAdapter } from '../../lora/adapter.js';
 import { LoraConfigSchema } from '../../lora/config.js';
 import type { Transformer } from '../../model/model.js';
 import type { Context, Task } from '../../tasks/types.js';
 import type { Tokenizer } from '../../tokenizer/types.js';
-import { type Example, makeBatch } from '../../train/data.js';
-import { AdamW } from '../../train/optimizer.js';
-import { trainStep } from '../../train/step.js';
-import { Rng } from '../../util/rng.js';
+import type { Example } from '../../train/data.js';
+import { type FitResult, fitAdapterEpochs } from '../../train/fit.js';
 import { type AnsweredQuestion, answerQuestions, meanScore } from './qa-eval.js';
 
 export const InnerLoopConfigSchema = z.strictObject({
@@ -108,39 +107,20 @@ export function fitAdapter(
   sequences: readonly string[],
   cfg: InnerLoopConfig,
   seed: number,
-): { finalLoss: number; steps: number; finite: boolean } {
+): FitResult {
   const { model, tok } = env;
   const eos = tok.eosId;
   const examples: Example[] = sequences.map((s) => ({
     ids: [...tok.encode(s, { addBos: true }), ...(eos === undefined ? [] : [eos])],
   }));
-  adapter.training = true;
-  const vars = adapter.variables();
-  const opt = new AdamW(vars, { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 });
-  const rng = new Rng(seed);
-  let finalLoss = Number.NaN;
-  let steps = 0;
-  try {
-    for (let e = 0; e < cfg.epochs; e++) {
-      const order = rng.shuffle(examples.map((_, i) => i));
-      for (let i = 0; i < order.length; i += cfg.batchSize) {
-        const batch = makeBatch(
-          order.slice(i, i + cfg.batchSize).map((j) => examples[j] as Example),
-          cfg.seqLen,
-        );
-        finalLoss = trainStep(model, vars, opt, [batch], cfg.lr, {
-          deltas: [adapter],
-          clipNorm: cfg.clipNorm,
-        }).loss;
-        steps++;
-        if (!Number.isFinite(finalLoss)) return { finalLoss, steps, finite: false };
-      }
-    }
-  } finally {
-    opt.dispose();
-    adapter.training = false;
-  }
-  return { finalLoss, steps, finite: true };
+  return fitAdapterEpochs(model, adapter, examples, {
+    epochs: cfg.epochs,
+    batchSize: cfg.batchSize,
+    lr: cfg.lr,
+    maxLen: cfg.seqLen,
+    clipNorm: cfg.clipNorm,
+    seed,
+  });
 }
 
 export function runInnerLoop(

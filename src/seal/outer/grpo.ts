@@ -264,7 +264,7 @@ export function grpoUpdate(
     scatterRows(batch, batchLogProbs(p, batch, policy), chunk, 'oldLogp');
     scatterRows(batch, batchLogProbs(p, batch, undefined), chunk, 'refLogp');
   }
-  const opt = new AdamW(policy.variables(), { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 });
+  const opt = new AdamW(policy.variables());
   const rng = new Rng(seed);
   let steps = 0;
   let lossSum = 0;

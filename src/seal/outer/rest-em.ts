@@ -6,13 +6,13 @@
  * The generator is the base model plus a "policy" LoRA adapter that SFT trains; the inner loops adapt the frozen
  * base itself, so every condition (baselines, every round) injects knowledge into the same weights.
  */
+
 import { z } from 'zod';
 import { LoraAdapter } from '../../lora/adapter.js';
 import { LoraConfigSchema } from '../../lora/config.js';
 import { checksum } from '../../model/params.js';
-import { completionExample, makeBatch } from '../../train/data.js';
-import { AdamW } from '../../train/optimizer.js';
-import { trainStep } from '../../train/step.js';
+import { completionExample } from '../../train/data.js';
+import { fitAdapterEpochs } from '../../train/fit.js';
 import { Rng } from '../../util/rng.js';
 import type { RunDir } from '../../util/run-dir.js';
 import {
@@ -122,23 +122,12 @@ function sft(
     .map((k) => ({ prompt: k.prompt, completion: sampledCompletion(k, tok.eosId) }))
     .filter((k) => k.completion.length > 0)
     .map((k) => completionExample(tok.encode(k.prompt, { addBos: true }), k.completion));
-  const vars = policy.variables();
-  const opt = new AdamW(vars, { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 });
-  const rng = new Rng(seed);
-  policy.training = true;
-  try {
-    for (let e = 0; e < cfg.sftEpochs; e++) {
-      const order = rng.shuffle(examples.map((_, i) => i));
-      for (let i = 0; i < order.length; i += cfg.sftBatchSize) {
-        const batch = makeBatch(
-          order.slice(i, i + cfg.sftBatchSize).map((j) => examples[j]!),
-          model.config.maxSeqLen - 1,
-        );
-        trainStep(model, vars, opt, [batch], cfg.sftLr, { deltas: [policy], clipNorm: 1 });
-      }
-    }
-  } finally {
-    policy.training = false;
-    opt.dispose();
-  }
+  fitAdapterEpochs(model, policy, examples, {
+    epochs: cfg.sftEpochs,
+    batchSize: cfg.sftBatchSize,
+    lr: cfg.sftLr,
+    maxLen: model.config.maxSeqLen - 1,
+    clipNorm: 1,
+    seed,
+  });
 }
