@@ -1,13 +1,17 @@
 /**
- * Resumable training checkpoints: trainable tensors, AdamW moments, and a JSON state (step, config, version, free
- * extra fields). Written atomically as a directory, so a crash mid-save leaves the previous checkpoint intact.
+ * The one checkpoint format: a directory holding `state.json` (validated when read back) and the files of what is
+ * saved — trainable tensors and AdamW moments for a training run (this module), a policy adapter for an outer-loop
+ * round (seal/outer/checkpoint.ts). Written atomically (a sibling temporary directory renamed into place), so a
+ * crash mid-save leaves the previous checkpoint intact and never a half-written one.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { z } from 'zod';
 import { type Tensor, tf, type Variable } from '../engine/tf.js';
 import { SealError } from '../errors.js';
 import { readSafetensors, writeSafetensors } from '../model/io/safetensors.js';
 import { writeDirAtomic } from '../util/fs.js';
+import { readJsonFile } from '../util/json.js';
 import { packageVersion } from '../version.js';
 import type { AdamW } from './optimizer.js';
 
@@ -33,14 +37,42 @@ export async function saveCheckpoint(
   for (const [k, t] of opt.tensors)
     moments.set(k, { shape: [...t.shape], data: t.dataSync() as Float32Array });
   const state: CheckpointState = { step, version: packageVersion(), config, extra };
-  await writeDirAtomic(dir, true, 'checkpoint', async (tmp) => {
+  await writeCheckpoint(dir, state, async (tmp) => {
     await writeSafetensors(join(tmp, 'params.safetensors'), params);
     await writeSafetensors(join(tmp, 'optimizer.safetensors'), moments, {
       metadata: { step: String(opt.step) },
     });
-    await writeFile(join(tmp, 'state.json'), `${JSON.stringify(state, null, 2)}\n`);
   });
 }
+
+/** Writes a checkpoint directory atomically: `fill` writes the payload, then `state.json` is written. */
+export async function writeCheckpoint(
+  dir: string,
+  state: unknown,
+  fill: (tmp: string) => Promise<void>,
+): Promise<void> {
+  await writeDirAtomic(dir, true, 'checkpoint', async (tmp) => {
+    await fill(tmp);
+    await writeFile(join(tmp, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
+  });
+}
+
+/** A checkpoint's `state.json`, validated by `schema` (errors name the file and the field). */
+export function readCheckpointState<S extends z.ZodType>(dir: string, schema: S): z.infer<S> {
+  return readJsonFile(schema, join(dir, STATE_FILE));
+}
+
+const STATE_FILE = 'state.json';
+
+/** A number that JSON may have written as null (NaN, ±Infinity). */
+export const jsonNumber = z.number().or(z.null().transform(() => Number.NaN));
+
+const CheckpointStateSchema = z.strictObject({
+  step: z.number().int().min(0),
+  version: z.string(),
+  config: z.unknown(),
+  extra: z.record(z.string(), z.unknown()).optional(),
+});
 
 /** Restores tensors into `vars` (shapes must match) and the optimizer; returns the saved state. */
 export async function loadCheckpoint(
@@ -48,14 +80,7 @@ export async function loadCheckpoint(
   vars: ReadonlyMap<string, Variable>,
   optimizer: AdamW,
 ): Promise<CheckpointState> {
-  const stateFile = join(dir, 'state.json');
-  let state: CheckpointState;
-  try {
-    state = JSON.parse(await readFile(stateFile, 'utf8')) as CheckpointState;
-  } catch (e) {
-    throw new SealError(`cannot read checkpoint state: ${(e as Error).message}`, stateFile);
-  }
-  if (typeof state.step !== 'number') throw new SealError('field "step" missing', stateFile);
+  const state = readCheckpointState(dir, CheckpointStateSchema) as CheckpointState;
   const paramsFile = join(dir, 'params.safetensors');
   const params = await readSafetensors(paramsFile);
   for (const [k, v] of vars) {

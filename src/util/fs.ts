@@ -45,6 +45,7 @@ const KINDS: Readonly<Record<OutputKind, KindSpec>> = {
     label: 'a training checkpoint',
     marker: 'state.json',
     files: /^(state\.json|params\.safetensors|optimizer\.safetensors)$/,
+    dirs: /^policy$/,
   },
   pretrain: {
     label: 'a pretraining run',

@@ -1,15 +1,35 @@
 /**
- * Round checkpoints of an outer loop inside a run directory — `checkpoints/round-NNN/{policy/, state.json}`, the
- * state written last so a directory without it (a crash mid-write) is ignored — and the resume step: load the last
- * complete round and drop the JSONL lines of the round that was in flight, which is then redone identically.
+ * Round checkpoints of an outer loop inside a run directory — `checkpoints/round-NNN/{policy/, state.json}` in the
+ * one checkpoint format (train/checkpoint.ts: written atomically, state validated when read) — and the resume step:
+ * load the last complete round and drop the JSONL lines of the round that was in flight, which is then redone
+ * identically.
  */
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { z } from 'zod';
 import type { LoraAdapter } from '../../lora/adapter.js';
 import { loadAdapter, saveAdapter } from '../../lora/io.js';
 import type { Transformer } from '../../model/model.js';
+import { jsonNumber, readCheckpointState, writeCheckpoint } from '../../train/checkpoint.js';
 import type { RunDir } from '../../util/run-dir.js';
 import type { RoundSummary } from './rollout.js';
+
+const RoundSummarySchema = z.strictObject({
+  round: z.number().int().min(1),
+  meanReward: jsonNumber,
+  meanBaseline: jsonNumber,
+  kept: z.number().int().min(0),
+  heldOutAccuracy: jsonNumber,
+  meanSelfEditTokens: jsonNumber,
+  rewardHackingAlarm: z.boolean(),
+  update: z.record(z.string(), jsonNumber).optional(),
+});
+
+const RoundStateSchema = z.strictObject({
+  round: z.number().int().min(1),
+  rounds: z.array(RoundSummarySchema),
+  config: z.unknown(),
+});
 
 export function roundDir(run: RunDir, round: number): string {
   return join(run.dir, 'checkpoints', `round-${String(round).padStart(3, '0')}`);
@@ -23,9 +43,9 @@ export async function saveRoundCheckpoint(
   rounds: readonly RoundSummary[],
   config: unknown,
 ): Promise<void> {
-  const dir = roundDir(run, round);
-  await saveAdapter(policy, model, join(dir, 'policy'), { overwrite: true });
-  writeFileSync(join(dir, 'state.json'), `${JSON.stringify({ round, rounds, config }, null, 2)}\n`);
+  await writeCheckpoint(roundDir(run, round), { round, rounds, config }, (tmp) =>
+    saveAdapter(policy, model, join(tmp, 'policy')),
+  );
 }
 
 /** Rounds with a complete checkpoint, ascending. */
@@ -49,16 +69,17 @@ export async function loadLastRound(
 ): Promise<{ policy: LoraAdapter; rounds: RoundSummary[] } | undefined> {
   const last = completedRounds(run).pop();
   if (last === undefined) return undefined;
-  const state = JSON.parse(readFileSync(join(roundDir(run, last), 'state.json'), 'utf8')) as {
-    rounds: RoundSummary[];
-  };
-  return { policy: await loadRoundPolicy(run, last, model), rounds: state.rounds };
+  const state = readCheckpointState(roundDir(run, last), RoundStateSchema);
+  return { policy: await loadRoundPolicy(run, last, model), rounds: state.rounds as RoundSummary[] };
 }
 
 /** Rewrites results.jsonl keeping only the records `keep` accepts (the in-flight unit's lines are dropped). */
 export function keepRecords(run: RunDir, keep: (r: Record<string, unknown>) => boolean): void {
   const lines = run.records().filter(keep);
-  writeFileSync(run.resultsFile, lines.map((r) => `${JSON.stringify(r)}\n`).join(''));
+  // Atomic: a crash here must not lose the finished rounds' lines.
+  const tmp = `${run.resultsFile}.tmp-${process.pid}`;
+  writeFileSync(tmp, lines.map((r) => `${JSON.stringify(r)}\n`).join(''));
+  renameSync(tmp, run.resultsFile);
 }
 
 /** Outer-loop records (rounds, self-edits, held-out checks) belong to a round; keep those of finished rounds. */
