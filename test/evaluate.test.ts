@@ -1,17 +1,35 @@
 import { describe, expect, it } from 'vitest';
 import { formatTable } from '../src/seal/eval/evaluate.js';
-import { meanCi, tQuantile975 } from '../src/seal/eval/stats.js';
+import { meanCi, pairedAgainst, pairedDifference, tQuantile975 } from '../src/seal/eval/stats.js';
 
 describe('statistics', () => {
   it('mean and t-based 95% CI', () => {
     const r = meanCi([1, 2, 3, 4]);
     expect(r.mean).toBe(2.5);
-    // sd = 1.29099, se = 0.645497, t(3) = 3.182
-    expect(r.ci95[0]).toBeCloseTo(2.5 - 3.182 * 0.645497, 4);
-    expect(r.ci95[1]).toBeCloseTo(2.5 + 3.182 * 0.645497, 4);
+    // sd = 1.29099, se = 0.6454972, t(0.975; 3) = 3.1824463 (R: qt(0.975, 3))
+    expect(r.ci95[0]).toBeCloseTo(2.5 - 3.1824463 * 0.6454972, 6);
+    expect(r.ci95[1]).toBeCloseTo(2.5 + 3.1824463 * 0.6454972, 6);
     expect(meanCi([0.5]).ci95).toEqual([0.5, 0.5]);
     expect(meanCi([]).n).toBe(0);
-    expect(tQuantile975(1000)).toBe(1.96);
+    // Exact quantiles (R: qt(0.975, df)), not a table that said 2.0 for df 31–60.
+    expect(tQuantile975(1)).toBeCloseTo(12.7062047, 6);
+    expect(tQuantile975(39)).toBeCloseTo(2.022691, 6);
+    expect(tQuantile975(40)).toBeCloseTo(2.0210754, 6);
+    expect(tQuantile975(1000)).toBeCloseTo(1.9623391, 6);
+    expect(tQuantile975(0)).toBeNaN();
+  });
+
+  it('paired differences over the contexts both conditions share', () => {
+    const seal = { a: 0.5, b: 1, c: 0.5, d: 1 };
+    const base = { a: 0, b: 0.5, c: 0.5, x: 1 };
+    const d = pairedDifference(seal, base);
+    expect(d.n).toBe(3);
+    expect(d.mean).toBeCloseTo(1 / 3, 12);
+    // differences 0.5, 0.5, 0: sd = 0.2886751, se = 0.1666667, t(2) = 4.3026527
+    expect(d.ci95[0]).toBeCloseTo(1 / 3 - 4.3026527 * 0.1666667, 6);
+    const all = pairedAgainst('seal', { seal, base, other: seal });
+    expect(Object.keys(all)).toEqual(['seal_vs_base', 'seal_vs_other']);
+    expect(all['seal_vs_other']).toEqual({ mean: 0, ci95: [0, 0], n: 4 });
   });
 
   it('formats a results table', () => {
@@ -20,7 +38,7 @@ describe('statistics', () => {
       'condition  accuracy %           95% CI  n',
       '---------  ----------  ---------------  -',
       'base              0.0       [0.0, 0.0]  2',
-      'seal             75.0  [-242.6, 392.6]  2',
+      'seal             75.0  [-242.7, 392.7]  2',
     ]);
   });
 });

@@ -5,6 +5,7 @@
  * `summary.json` (the layout other tools read) into the run directory. Resumable: every finished condition and
  * round is on disk.
  */
+
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { EditScores } from '../seal/delta/eval.js';
@@ -19,6 +20,7 @@ import {
   evaluateForgetting,
   type ForgettingResult,
 } from '../seal/eval/evaluate.js';
+import { pairedAgainst } from '../seal/eval/stats.js';
 import { InnerLoopFlags, innerLoopConfig } from '../seal/inner/inner-loop.js';
 import {
   completedRounds,
@@ -109,6 +111,8 @@ export interface DemoSummary {
   readonly seeds: number[];
   readonly elapsed_s: number;
   readonly results: Record<string, { mean: number; ci95: [number, number]; n: number }>;
+  /** SEAL − each single-passage condition, paired over the same contexts (`seal_vs_passage`, …). */
+  readonly paired: Record<string, { mean: number; ci95: [number, number]; n: number }>;
   readonly rounds: unknown[];
   readonly forgetting?: ForgettingResult;
   /** Delta mode: the model-editing table (ES/PS/NS/drawdown, time per edit) of each condition. */
@@ -266,6 +270,7 @@ export async function runDemo(
     results: Object.fromEntries(
       Object.entries(results).map(([k, r]) => [k, { mean: r.mean, ci95: [r.ci95[0], r.ci95[1]], n: r.n }]),
     ),
+    paired: sealPairs(results),
     rounds,
     ...(forgetting === undefined ? {} : { forgetting }),
     ...(deltaScores === undefined
@@ -285,6 +290,32 @@ export async function runDemo(
   };
   run.writeJson('summary.json', summary);
   return summary;
+}
+
+/**
+ * SEAL against every single-passage condition (not the continued-pretraining or delta rows, which are measured
+ * differently), paired over the contexts both were evaluated on.
+ */
+export function sealPairs(
+  results: Readonly<Record<string, ConditionResult>>,
+): Record<string, { mean: number; ci95: [number, number]; n: number }> {
+  const perContext = Object.fromEntries(
+    Object.entries(results)
+      .filter(
+        ([k, r]) =>
+          !k.startsWith('cpt_') &&
+          !k.startsWith('delta_') &&
+          Object.keys(r.perContext).length > 0 &&
+          (k === 'seal' || r !== results['seal']),
+      )
+      .map(([k, r]) => [k, r.perContext]),
+  );
+  return Object.fromEntries(
+    Object.entries(pairedAgainst('seal', perContext)).map(([k, r]) => [
+      k,
+      { mean: r.mean, ci95: [r.ci95[0], r.ci95[1]], n: r.n },
+    ]),
+  );
 }
 
 /** The comparison conditions of SEAL's table, shared by `seal demo` and `seal eval`. */

@@ -221,16 +221,32 @@ export function evaluateForgetting(
 }
 
 /** A plain-text results table. */
-export function formatTable(results: Readonly<Record<string, MeanCi>>): string {
-  const rows = Object.entries(results).map(([name, r]) => [
-    name,
-    `${(100 * r.mean).toFixed(1)}`,
-    `[${(100 * r.ci95[0]).toFixed(1)}, ${(100 * r.ci95[1]).toFixed(1)}]`,
-    String(r.n),
-  ]);
-  const head = ['condition', 'accuracy %', '95% CI', 'n'];
+/** A text table: the first column left-aligned, the others right-aligned. */
+function formatRows(head: readonly string[], rows: readonly (readonly string[])[]): string {
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
   const line = (r: readonly string[]) =>
     r.map((x, i) => (i === 0 ? x.padEnd(w[i] as number) : x.padStart(w[i] as number))).join('  ');
   return [line(head), line(w.map((n) => '-'.repeat(n))), ...rows.map(line)].join('\n');
+}
+
+const ci = (r: MeanCi) => `[${(100 * r.ci95[0]).toFixed(1)}, ${(100 * r.ci95[1]).toFixed(1)}]`;
+
+export function formatTable(results: Readonly<Record<string, MeanCi>>): string {
+  return formatRows(
+    ['condition', 'accuracy %', '95% CI', 'n'],
+    Object.entries(results).map(([name, r]) => [name, (100 * r.mean).toFixed(1), ci(r), String(r.n)]),
+  );
+}
+
+/** Paired differences (`seal_vs_passage` …) as a table, in points. */
+export function formatPaired(paired: Readonly<Record<string, MeanCi>>): string {
+  return formatRows(
+    ['difference', 'points', '95% CI', 'n'],
+    Object.entries(paired).map(([name, r]) => [
+      name,
+      `${r.mean >= 0 ? '+' : ''}${(100 * r.mean).toFixed(1)}`,
+      ci(r),
+      String(r.n),
+    ]),
+  );
 }

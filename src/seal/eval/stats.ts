@@ -1,45 +1,13 @@
-/** Summary statistics for results tables: mean and a 95% confidence interval (Student t). Pure. */
+/**
+ * Summary statistics for results tables: mean and a 95% confidence interval (Student t, exact quantiles from
+ * @stdlib), and paired differences between conditions over the same contexts. Pure.
+ */
+import tQuantile from '@stdlib/stats-base-dists-t-quantile';
 
-const T975: readonly number[] = [
-  Number.NaN,
-  12.706,
-  4.303,
-  3.182,
-  2.776,
-  2.571,
-  2.447,
-  2.365,
-  2.306,
-  2.262,
-  2.228,
-  2.201,
-  2.179,
-  2.16,
-  2.145,
-  2.131,
-  2.12,
-  2.11,
-  2.101,
-  2.093,
-  2.086,
-  2.08,
-  2.074,
-  2.069,
-  2.064,
-  2.06,
-  2.056,
-  2.052,
-  2.048,
-  2.045,
-  2.042,
-];
-
-/** Two-sided 97.5% quantile of Student's t with `df` degrees of freedom. */
+/** Two-sided 95% critical value: the 0.975 quantile of Student's t with `df` degrees of freedom. */
 export function tQuantile975(df: number): number {
-  if (df < 1) return Number.NaN;
-  if (df < T975.length) return T975[df] as number;
-  if (df <= 60) return 2.0;
-  return 1.96;
+  if (!(df >= 1)) return Number.NaN;
+  return tQuantile(0.975, df);
 }
 
 export interface MeanCi {
@@ -56,4 +24,29 @@ export function meanCi(values: readonly number[]): MeanCi {
   const variance = values.reduce((s, v) => s + (v - mean) ** 2, 0) / (n - 1);
   const half = tQuantile975(n - 1) * Math.sqrt(variance / n);
   return { mean, ci95: [mean - half, mean + half], n };
+}
+
+/**
+ * The paired difference a − b over the contexts both were measured on (keys of the per-context records), with its
+ * t-based 95% CI: the comparison a results table needs, since contexts vary far more than conditions do.
+ */
+export function pairedDifference(
+  a: Readonly<Record<string, number>>,
+  b: Readonly<Record<string, number>>,
+): MeanCi {
+  const keys = Object.keys(a).filter((k) => k in b);
+  return meanCi(keys.map((k) => (a[k] as number) - (b[k] as number)));
+}
+
+/** `paired.<name>_vs_<other>` for every other condition, from per-context values. */
+export function pairedAgainst(
+  name: string,
+  perContext: Readonly<Record<string, Readonly<Record<string, number>>>>,
+): Record<string, MeanCi> {
+  const mine = perContext[name];
+  if (mine === undefined) return {};
+  const out: Record<string, MeanCi> = {};
+  for (const [other, values] of Object.entries(perContext))
+    if (other !== name) out[`${name}_vs_${other}`] = pairedDifference(mine, values);
+  return out;
 }

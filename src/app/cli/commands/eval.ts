@@ -5,14 +5,19 @@ import { initEngine } from '../../../engine/index.js';
 import { loraTargets } from '../../../lora/config.js';
 import { loadAdapter } from '../../../lora/io.js';
 import { loadPeopleProblem } from '../../../seal/domains/people.js';
-import { type Condition, evaluateConditions, formatTable } from '../../../seal/eval/evaluate.js';
+import {
+  type Condition,
+  evaluateConditions,
+  formatPaired,
+  formatTable,
+} from '../../../seal/eval/evaluate.js';
 import { InnerLoopFlags, innerLoopConfig } from '../../../seal/inner/inner-loop.js';
 import { ParseOptionsSchema } from '../../../seal/selfedit/parse.js';
 import { PEOPLE_SELF_EDIT_STYLES } from '../../../tasks/people/selfedit.js';
 import { checkOutputRoot } from '../../../util/fs.js';
 import { RunDir, runName } from '../../../util/run-dir.js';
 import { resolveModelDir } from '../../config.js';
-import { baselineConditions } from '../../demo.js';
+import { baselineConditions, sealPairs } from '../../demo.js';
 import { type Command, UsageError } from '../args.js';
 import { BackendOption, innerPool, log, prepareWorkers, WorkersOption } from './common.js';
 
@@ -88,9 +93,11 @@ export const evalCommand: Command<typeof schema> = {
       },
       run,
     ).finally(() => pool?.close());
-    run.writeJson('eval.json', results);
-    writeFileSync(join(run.dir, 'table.txt'), `${formatTable(results)}\n`);
-    process.stdout.write(o.json ? `${JSON.stringify(results, null, 2)}\n` : `${formatTable(results)}\n`);
+    const paired = sealPairs(results);
+    run.writeJson('eval.json', { results, paired });
+    const table = `${formatTable(results)}${Object.keys(paired).length > 0 ? `\n\npaired over people:\n${formatPaired(paired)}` : ''}`;
+    writeFileSync(join(run.dir, 'table.txt'), `${table}\n`);
+    process.stdout.write(o.json ? `${JSON.stringify({ results, paired }, null, 2)}\n` : `${table}\n`);
     log(`results in ${run.dir}`);
   },
 };
