@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,10 +30,12 @@ import {
   attributeTuple,
   attributeValue,
   generateWorld,
+  SPLITS,
   splitPeople,
   WorldConfigSchema,
 } from '../src/tasks/people/world.js';
 import { Rng } from '../src/util/rng.js';
+import { ROOT } from './helpers/paths.js';
 
 const dirs: string[] = [];
 async function tempDir(): Promise<string> {
@@ -75,8 +78,9 @@ describe('generateWorld', () => {
     expect(world.splits.pretrain).toHaveLength(400);
     expect(world.splits.rl).toHaveLength(40);
     expect(world.splits.eval).toHaveLength(40);
+    expect(world.splits.val).toHaveLength(40);
     expect(world.qaPeople).toHaveLength(200);
-    expect(world.people).toHaveLength(480);
+    expect(world.people).toHaveLength(520);
   });
 
   it('is deterministic: same seed gives identical bytes, another seed differs', () => {
@@ -91,14 +95,52 @@ describe('generateWorld', () => {
     const world = generateWorld({ seed: 3 });
     const names = world.people.map((p) => p.fullName);
     expect(new Set(names).size).toBe(names.length);
-    const ids = [...world.splits.pretrain, ...world.splits.rl, ...world.splits.eval];
+    const ids = [...world.splits.pretrain, ...world.splits.rl, ...world.splits.eval, ...world.splits.val];
     expect(new Set(ids).size).toBe(world.people.length);
     const pretrainTuples = new Set(splitPeople(world, 'pretrain').map(attributeTuple));
-    for (const p of [...splitPeople(world, 'rl'), ...splitPeople(world, 'eval')]) {
+    for (const p of [
+      ...splitPeople(world, 'rl'),
+      ...splitPeople(world, 'eval'),
+      ...splitPeople(world, 'val'),
+    ]) {
       expect(pretrainTuples.has(attributeTuple(p))).toBe(false);
       for (const other of names) if (other !== p.fullName) expect(other.includes(p.fullName)).toBe(false);
     }
     for (const id of world.qaPeople) expect(world.splits.pretrain).toContain(id);
+  });
+
+  it('pretrain / rl / val / test (eval) are disjoint in ids, names and attribute tuples (bundled model world too)', () => {
+    const bundled = JSON.parse(
+      readFileSync(join(ROOT, 'assets/models/people-default/seal_world.json'), 'utf8'),
+    );
+    for (const world of [generateWorld({ seed: 5 }), generateWorld(bundled)]) {
+      expect(world.splits.val.length).toBe(world.config.valPeople);
+      const bySplit = SPLITS.map((s) => splitPeople(world, s));
+      for (let i = 0; i < bySplit.length; i++)
+        for (let j = i + 1; j < bySplit.length; j++) {
+          const a = bySplit[i]!;
+          const b = bySplit[j]!;
+          const names = new Set(a.map((p) => p.fullName));
+          const tuples = new Set(a.map(attributeTuple));
+          const ids = new Set(a.map((p) => p.id));
+          for (const p of b) {
+            expect(ids.has(p.id), `${SPLITS[i]} / ${SPLITS[j]}: ${p.id}`).toBe(false);
+            expect(names.has(p.fullName), `${SPLITS[i]} / ${SPLITS[j]}: ${p.fullName}`).toBe(false);
+            expect(tuples.has(attributeTuple(p)), `${SPLITS[i]} / ${SPLITS[j]}: facts of ${p.id}`).toBe(
+              false,
+            );
+          }
+        }
+    }
+  });
+
+  it('adding the val split left pretrain, rl, eval and the QA people exactly as they were', () => {
+    const withVal = generateWorld({ seed: 6 });
+    const without = generateWorld({ seed: 6, valPeople: 0 });
+    for (const s of ['pretrain', 'rl', 'eval'] as const) expect(withVal.splits[s]).toEqual(without.splits[s]);
+    expect(withVal.qaPeople).toEqual(without.qaPeople);
+    const people = (w: typeof withVal) => w.people.filter((p) => !p.id.startsWith('val-'));
+    expect(people(withVal)).toEqual(people(without));
   });
 
   it('draws plausible facts and follows the pronoun rule', () => {
@@ -250,6 +292,7 @@ describe('writeWorld / readWorld', () => {
       'contexts-eval.jsonl',
       'contexts-pretrain.jsonl',
       'contexts-rl.jsonl',
+      'contexts-val.jsonl',
       WORLD_FILE,
     ]);
     expect((await readdir(b)).sort()).toEqual(files);

@@ -137,7 +137,9 @@ export async function runDemo(
   const seeds = Array.from({ length: cfg.seeds }, (_, i) => cfg.seed + i);
   const evalContexts = (pp.task.splits['eval'] ?? []).slice(0, cfg.evalContexts);
   const settings = { seeds, inner, parse, temperature: 1, topP: 0.95, maxNewTokens: cfg.maxNewTokens };
-  const problem = { ...pp.problem, heldOut: evalContexts.slice(0, Math.min(8, evalContexts.length)) };
+  // The per-round monitor: validation people (never the test people of the table), as many as the table has, ≤ 8.
+  const valContexts = pp.task.splits['val'] ?? [];
+  const problem = { ...pp.problem, heldOut: valContexts.slice(0, Math.min(8, cfg.evalContexts)) };
   const outerCfg = OuterConfigSchema.parse({
     kind: cfg.outer,
     rounds: cfg.rounds,

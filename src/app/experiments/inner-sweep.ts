@@ -28,7 +28,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       lrs: { type: 'string', default: '1e-3,3e-3' },
       epochs: { type: 'string', default: '10,20' },
       rank: { type: 'string', default: '16' },
-      split: { type: 'string', default: 'eval' },
+      split: { type: 'string', default: 'val' },
     },
     USAGE,
   );

@@ -33,7 +33,8 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   );
   await initEngine('auto');
   const pp = await loadPeopleProblem(values.model, 0, values.style as PeopleSelfEditStyle);
-  const contexts = (pp.task.splits['eval'] ?? []).slice(0, Number(values.people));
+  // A diagnostic that informs choices: validation people, never the test split.
+  const contexts = (pp.task.splits['val'] ?? []).slice(0, Number(values.people));
   const policy =
     values.policy === undefined ? undefined : await loadAdapter(values.policy, pp.problem.env.model);
   const edits = sampleSelfEdits(

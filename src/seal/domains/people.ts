@@ -73,6 +73,7 @@ export function extraRlContexts(world: World, count: number): Context[] {
     pretrainPeople: 4000,
     rlPeople: 1,
     evalPeople: 1,
+    valPeople: 0,
   });
   for (const p of copy.people) taken.add(p.fullName);
   const { people, seed } = unclashingPeople(world, EXTRA_RL_OFFSET, count, [...taken], 1.2);
@@ -100,7 +101,8 @@ export async function loadPeopleProblem(
   const problem: SealProblem = {
     env,
     rlContexts: rlContexts(world, task, rlPeople),
-    heldOut: (task.splits['eval'] ?? []).slice(0, heldOutCount),
+    // The per-round monitor reads validation people, never the test split (eval).
+    heldOut: (task.splits['val'] ?? []).slice(0, heldOutCount),
     domain: knowledgeDomain('people', (c) => peopleSelfEditPrompt(c.title, c.passage, style)),
   };
   return {

@@ -120,6 +120,7 @@ export function unclashingPeople(
     pretrainPeople: Math.ceil(count * oversample) + 10,
     rlPeople: 1,
     evalPeople: 1,
+    valPeople: 0,
   });
   const exact = new Set(taken);
   const people = splitPeople(other, 'pretrain')

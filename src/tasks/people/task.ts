@@ -40,7 +40,7 @@ import {
 } from './world.js';
 
 export const WORLD_FORMAT = 'seal-people-world';
-export const WORLD_VERSION = 1;
+export const WORLD_VERSION = 2; // 2: the val split
 export const WORLD_FILE = 'world.json';
 export const contextsFile = (split: SplitName): string => `contexts-${split}.jsonl`;
 
@@ -135,9 +135,9 @@ export function pretrainDocuments(world: World, rng: Rng, options: PretrainOptio
   return docs;
 }
 
-/** Fails if any document is about, or mentions the full name of, an rl or eval person. */
+/** Fails if any document is about, or mentions the full name of, an rl, eval or val person. */
 export function assertNoHeldOutLeak(world: World, docs: readonly PretrainDocument[]): void {
-  const heldOut = [...splitPeople(world, 'rl'), ...splitPeople(world, 'eval')];
+  const heldOut = [...splitPeople(world, 'rl'), ...splitPeople(world, 'eval'), ...splitPeople(world, 'val')];
   const heldOutIds = new Set(heldOut.map((p) => p.id));
   docs.forEach((doc, i) => {
     if (heldOutIds.has(doc.personId))
@@ -254,7 +254,12 @@ const WorldFileSchema = z
     config: WorldConfigSchema,
     people: z.array(PersonSchema),
     splits: z
-      .object({ pretrain: z.array(z.string()), rl: z.array(z.string()), eval: z.array(z.string()) })
+      .object({
+        pretrain: z.array(z.string()),
+        rl: z.array(z.string()),
+        eval: z.array(z.string()),
+        val: z.array(z.string()),
+      })
       .strict(),
     qaPeople: z.array(z.string()),
   })
@@ -306,6 +311,7 @@ export function parseWorld(json: string, file: string): World {
     pretrain: config.pretrainPeople,
     rl: config.rlPeople,
     eval: config.evalPeople,
+    val: config.valPeople,
   };
   for (const split of SPLITS) {
     const ids = splits[split];

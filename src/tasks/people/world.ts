@@ -8,7 +8,12 @@ import { fail } from '../../errors.js';
 import { Rng } from '../../util/rng.js';
 import { type Attribute, type BiosData, bundledBiosData } from './data.js';
 
-export const SPLITS = ['pretrain', 'rl', 'eval'] as const;
+/**
+ * pretrain (in the corpus) / rl (the outer loop's contexts) / eval (the test split: touched only by the final
+ * evaluation) / val (every choice — monitor, alarm, rounds, settings — is made here). Drawn in this order, each
+ * from its own stream, so adding val left the other three unchanged.
+ */
+export const SPLITS = ['pretrain', 'rl', 'eval', 'val'] as const;
 export type SplitName = (typeof SPLITS)[number];
 
 export const MONTHS = [
@@ -46,7 +51,14 @@ export const WorldConfigSchema = z
       .describe('Held-out people whose passages train the self-edit policy (SEAL outer loop).'),
     evalPeople: count(100_000)
       .default(40)
-      .describe('Held-out people used only to evaluate adaptation; never trained on by RL or pretraining.'),
+      .describe(
+        'Test people: used only by the final evaluation; never trained on by RL or pretraining, never looked at to choose anything.',
+      ),
+    valPeople: count(100_000)
+      .default(40)
+      .describe(
+        'Validation people: the per-round monitor and every choice of settings; never trained on, never in the test.',
+      ),
     biosPerPerson: count(1000)
       .default(5)
       .describe('Augmented biographies per pretraining person (shuffled sentences, full name in each).'),
@@ -192,18 +204,26 @@ function parseConfig(config: WorldConfigInput): WorldConfig {
 export function generateWorld(config: WorldConfigInput = {}, data: BiosData = bundledBiosData()): World {
   const cfg = parseConfig(config);
   const root = new Rng(cfg.seed);
-  const streams: Record<SplitName, Rng> = { pretrain: root.fork(0), rl: root.fork(1), eval: root.fork(2) };
+  const streams: Record<SplitName, Rng> = {
+    pretrain: root.fork(0),
+    rl: root.fork(1),
+    eval: root.fork(2),
+    val: new Rng(0),
+  };
   const qaRng = root.fork(3);
+  // Forked after qaRng, so the streams of the first three splits and of the QA choice are what they always were.
+  streams.val = root.fork(4);
   const sizes: Record<SplitName, number> = {
     pretrain: cfg.pretrainPeople,
     rl: cfg.rlPeople,
     eval: cfg.evalPeople,
+    val: cfg.valPeople,
   };
 
   const names = new Set<string>();
   const tuples = new Set<string>();
   const people: Person[] = [];
-  const splits: Record<SplitName, string[]> = { pretrain: [], rl: [], eval: [] };
+  const splits: Record<SplitName, string[]> = { pretrain: [], rl: [], eval: [], val: [] };
 
   // A held-out name inside another name (or around it) would put it into pretraining text, e.g. "Ann Lee Smith" in
   // "Ann Lee Smithson"; held-out people are few, so checking them against everyone is cheap.
