@@ -197,7 +197,7 @@ export async function runDemo(
   };
 
   log('baselines on held-out people…');
-  await evaluate('single', evalContexts, baselineConditions(pp.staticPrompts));
+  await evaluate('single', evalContexts, baselineConditions(pp));
 
   log(`${cfg.outer}: ${cfg.rounds} rounds × ${cfg.rlContexts} contexts × ${cfg.samples} self-edits…`);
   const resumeFrom = finishedRounds > 0 ? await loadLastRound(run, model) : undefined;
@@ -321,11 +321,15 @@ export function sealPairs(
 }
 
 /** The comparison conditions of SEAL's table, shared by `seal demo` and `seal eval`. */
-export function baselineConditions(staticPrompts: readonly ((c: Context) => string)[]): Condition[] {
+export function baselineConditions(
+  pp: Pick<PeopleProblem, 'staticPrompts' | 'ruleBasedSelfEdit'>,
+): Condition[] {
   return [
     { kind: 'base', name: 'base' },
     { kind: 'passage', name: 'passage' },
     { kind: 'selfedit', name: 'base_selfedits', policy: undefined },
-    { kind: 'static', name: 'static_augmentation', prompts: staticPrompts },
+    { kind: 'static', name: 'static_augmentation', prompts: pp.staticPrompts },
+    // An upper reference, not a competitor: a parser writes every fact of the passage as seen-wording QA.
+    { kind: 'written', name: 'rule_based_qa', write: pp.ruleBasedSelfEdit },
   ];
 }

@@ -2,10 +2,13 @@
  * The people world as a SEAL problem: the model directory written by `seal pretrain` carries its world config
  * (seal_world.json), from which the same world, contexts and questions are regenerated.
  */
+
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SealError } from '../../errors.js';
 import { loadHfModel } from '../../model/io/hf.js';
+import { bundledBiosData } from '../../tasks/people/data.js';
+import { ruleBasedQa } from '../../tasks/people/rule-qa.js';
 import {
   COPY_WORLD_OFFSET,
   PEOPLE_SELF_EDIT_STYLES,
@@ -27,6 +30,8 @@ export interface PeopleProblem {
   readonly task: Task;
   /** The hand-written prompts of the static-augmentation baseline. */
   readonly staticPrompts: readonly ((c: Context) => string)[];
+  /** The rule-based QA reference: every fact the passage states, as QA in the seen wordings. */
+  readonly ruleBasedSelfEdit: (c: Context) => string;
 }
 
 export function readWorldConfig(modelDir: string) {
@@ -112,5 +117,6 @@ export async function loadPeopleProblem(
     staticPrompts: PEOPLE_SELF_EDIT_STYLES.filter((s) => s !== style).map(
       (s) => (c: Context) => peopleSelfEditPrompt(c.title, c.passage, s),
     ),
+    ruleBasedSelfEdit: (c: Context) => ruleBasedQa(c.title, c.passage, bundledBiosData()),
   };
 }

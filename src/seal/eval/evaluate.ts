@@ -26,7 +26,9 @@ export type Condition =
   | { readonly kind: 'base'; readonly name: string }
   | { readonly kind: 'passage'; readonly name: string }
   | { readonly kind: 'selfedit'; readonly name: string; readonly policy: LoraAdapter | undefined }
-  | { readonly kind: 'static'; readonly name: string; readonly prompts: readonly ((c: Context) => string)[] };
+  | { readonly kind: 'static'; readonly name: string; readonly prompts: readonly ((c: Context) => string)[] }
+  /** A self-edit written by a rule (no sampling), e.g. the rule-based QA reference; trained like a self-edit. */
+  | { readonly kind: 'written'; readonly name: string; readonly write: (c: Context) => string };
 
 export interface EvalSettings {
   readonly seeds: readonly number[];
@@ -79,6 +81,8 @@ function sequencesFor(
         ...passageOnly(c),
       ]);
     }
+    case 'written':
+      return contexts.map((c) => [...selfEditSequences(cond.write(c), c, s.parse), ...passageOnly(c)]);
     default: {
       const never: never = cond;
       throw new Error(`unreachable condition ${String(never)}`);

@@ -68,7 +68,7 @@ export const evalCommand: Command<typeof schema> = {
     const contexts = available.slice(0, o.contexts);
     const inner = innerLoopConfig(o);
     loraTargets(pp.problem.env.model.config, inner.lora, '--rank');
-    const conditions: Condition[] = o.policyOnly ? [] : baselineConditions(pp.staticPrompts);
+    const conditions: Condition[] = o.policyOnly ? [] : baselineConditions(pp);
     if (o.policy !== undefined)
       conditions.push({
         kind: 'selfedit',
