@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { formatTable } from '../src/seal/eval/evaluate.js';
+import { initEngine } from '../src/engine/index.js';
+import { evaluateConditions, formatTable, meanSelfEditTokens } from '../src/seal/eval/evaluate.js';
 import { meanCi, pairedAgainst, pairedDifference, tQuantile975 } from '../src/seal/eval/stats.js';
+import { InnerLoopConfigSchema } from '../src/seal/inner/inner-loop.js';
+import { ParseOptionsSchema } from '../src/seal/selfedit/parse.js';
+import { RunDir } from '../src/util/run-dir.js';
+import { tempDir } from './helpers/paths.js';
+import { tinySealProblem } from './helpers/seal.js';
 
 describe('statistics', () => {
   it('mean and t-based 95% CI', () => {
@@ -40,5 +46,47 @@ describe('statistics', () => {
       'base              0.0       [0.0, 0.0]  2',
       'seal             75.0  [-242.7, 392.7]  2',
     ]);
+  });
+});
+
+describe('baseline conditions on a tiny model', () => {
+  it('length-matched base self-edits concatenate draws up to the target; rule-written self-edits are trained as given', async () => {
+    await initEngine('wasm');
+    const p = tinySealProblem();
+    const run = RunDir.create(tempDir(), 'eval-run', {});
+    const s = {
+      seeds: [0],
+      inner: InnerLoopConfigSchema.parse({ epochs: 1, lora: { r: 2, alpha: 4 } }),
+      parse: ParseOptionsSchema.parse({}),
+      temperature: 1,
+      topP: 0.95,
+      maxNewTokens: 8,
+    };
+    const contexts = p.rlContexts.slice(0, 2);
+    const one = meanSelfEditTokens(p, undefined, contexts, s);
+    expect(one).toBeGreaterThan(0);
+    await evaluateConditions(
+      p,
+      contexts,
+      [
+        { kind: 'selfedit', name: 'base_selfedits', policy: undefined },
+        { kind: 'matched', name: 'matched', targetTokens: 3 * one },
+        { kind: 'written', name: 'written', write: (c) => `${c.passage}\n${c.passage}` },
+      ],
+      s,
+      run,
+      { quiet: true },
+    );
+    const seqs = (name: string) =>
+      run
+        .records()
+        .filter((r) => r['kind'] === 'eval' && r['condition'] === name)
+        .map((r) => r['sequences'] as number);
+    // Draw 0 of the matched condition is the base self-edit itself; more draws only add sequences.
+    const base = seqs('base_selfedits');
+    const matched = seqs('matched');
+    expect(matched.reduce((a, b) => a + b, 0)).toBeGreaterThan(base.reduce((a, b) => a + b, 0));
+    matched.forEach((m, i) => expect(m).toBeGreaterThanOrEqual(base[i]!));
+    expect(seqs('written').every((n) => n >= 1)).toBe(true);
   });
 });

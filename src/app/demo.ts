@@ -19,6 +19,7 @@ import {
   evaluateContinued,
   evaluateForgetting,
   type ForgettingResult,
+  meanSelfEditTokens,
 } from '../seal/eval/evaluate.js';
 import { pairedAgainst } from '../seal/eval/stats.js';
 import { InnerLoopFlags, innerLoopConfig } from '../seal/inner/inner-loop.js';
@@ -217,6 +218,14 @@ export async function runDemo(
     snap.dispose();
   }
   results['seal'] = results[`seal_round_${rounds.length}`] as ConditionResult;
+  // The length-matched baseline: base self-edits concatenated to the final policy's mean self-edit length.
+  if (!done.has('base_selfedits_matched')) {
+    const targetTokens = meanSelfEditTokens(problem, policy, evalContexts, settings);
+    log(`length-matched base self-edits (${targetTokens.toFixed(0)} tokens per context)…`);
+    await evaluate('single', evalContexts, [
+      { kind: 'matched', name: 'base_selfedits_matched', targetTokens },
+    ]);
+  } else results['base_selfedits_matched'] = done.get('base_selfedits_matched')!;
 
   if (cfg.continuedContexts > 0) {
     log('continued pretraining: all held-out passages in one adapter…');

@@ -18,7 +18,7 @@ import { continuedPretraining, forgettingMatrix, forgettingStats } from '../inne
 import type { InnerLoopConfig } from '../inner/inner-loop.js';
 import { runInnerJobs } from '../inner/pool.js';
 import type { SealProblem } from '../outer/rollout.js';
-import { sampleSelfEdits } from '../selfedit/generate.js';
+import { type SampledSelfEdit, sampleSelfEdits } from '../selfedit/generate.js';
 import { type ParseOptions, selfEditSequences } from '../selfedit/parse.js';
 import { type MeanCi, meanCi } from './stats.js';
 
@@ -27,6 +27,11 @@ export type Condition =
   | { readonly kind: 'passage'; readonly name: string }
   | { readonly kind: 'selfedit'; readonly name: string; readonly policy: LoraAdapter | undefined }
   | { readonly kind: 'static'; readonly name: string; readonly prompts: readonly ((c: Context) => string)[] }
+  /**
+   * Base self-edits concatenated until they reach `targetTokens` per context (SEAL's mean self-edit length): the
+   * length-matched baseline — RL lengthens self-edits, and more base text may be all it adds.
+   */
+  | { readonly kind: 'matched'; readonly name: string; readonly targetTokens: number }
   /** A self-edit written by a rule (no sampling), e.g. the rule-based QA reference; trained like a self-edit. */
   | { readonly kind: 'written'; readonly name: string; readonly write: (c: Context) => string };
 
@@ -48,6 +53,45 @@ export interface ConditionResult extends MeanCi {
  * The fine-tuning sequences a condition produces for every context under one seed. Self-edits for all contexts are
  * sampled in batched generate calls (one sample per context and prompt), seeded by `seed`.
  */
+const MAX_MATCHED_DRAWS = 8;
+
+/**
+ * The mean length in tokens of the self-edits `policy` writes for `contexts` under the evaluation's seeds — exactly
+ * the samples of its selfedit condition — for the length-matched baseline's target.
+ */
+export function meanSelfEditTokens(
+  p: SealProblem,
+  policy: LoraAdapter | undefined,
+  contexts: readonly Context[],
+  s: EvalSettings,
+): number {
+  const tokens = s.seeds.flatMap((seed) =>
+    sampleForEval(p, contexts, (c) => p.domain.selfEditPrompt(c), policy, { seed, salt: 0 }, s).map(
+      (e) => e.tokens,
+    ),
+  );
+  return tokens.length === 0 ? 0 : tokens.reduce((a, b) => a + b, 0) / tokens.length;
+}
+
+/** One self-edit per context (batched), seeded by the evaluation seed and a salt naming the prompt or draw. */
+function sampleForEval(
+  p: SealProblem,
+  contexts: readonly Context[],
+  prompt: (x: Context) => string,
+  policy: LoraAdapter | undefined,
+  key: { readonly seed: number; readonly salt: number },
+  s: EvalSettings,
+): SampledSelfEdit[] {
+  return sampleSelfEdits(p.env.model, p.env.tok, contexts, prompt, {
+    k: 1,
+    temperature: s.temperature,
+    topP: s.topP,
+    maxNewTokens: s.maxNewTokens,
+    seed: deriveSeed('eval-sample', key.seed, key.salt),
+    ...(policy === undefined ? {} : { deltas: [policy] }),
+  }).map((g) => g[0]!);
+}
+
 function sequencesFor(
   p: SealProblem,
   cond: Condition,
@@ -56,15 +100,10 @@ function sequencesFor(
   s: EvalSettings,
 ): string[][] {
   const passageOnly = (c: Context) => selfEditSequences('', c, { ...s.parse, appendPassage: true });
+  const sampleWithTokens = (prompt: (x: Context) => string, policy: LoraAdapter | undefined, salt: number) =>
+    sampleForEval(p, contexts, prompt, policy, { seed, salt }, s);
   const sample = (prompt: (x: Context) => string, policy: LoraAdapter | undefined, salt: number) =>
-    sampleSelfEdits(p.env.model, p.env.tok, contexts, prompt, {
-      k: 1,
-      temperature: s.temperature,
-      topP: s.topP,
-      maxNewTokens: s.maxNewTokens,
-      seed: deriveSeed('eval-sample', seed, salt),
-      ...(policy === undefined ? {} : { deltas: [policy] }),
-    }).map((g) => g[0]!.completion);
+    sampleWithTokens(prompt, policy, salt).map((e) => e.completion);
   switch (cond.kind) {
     case 'base':
       return contexts.map(() => []);
@@ -80,6 +119,21 @@ function sequencesFor(
         ...perPrompt.flatMap((edits) => selfEditSequences(edits[i]!, c, s.parse)),
         ...passageOnly(c),
       ]);
+    }
+    case 'matched': {
+      // Draw 0 is the base self-edit of the selfedit condition (salt 0); further draws only while a context is
+      // short of the target, at most MAX_MATCHED_DRAWS.
+      const seqs = contexts.map(() => [] as string[]);
+      const tokens = contexts.map(() => 0);
+      for (let j = 0; j < MAX_MATCHED_DRAWS && tokens.some((t) => t < cond.targetTokens); j++) {
+        const draw = sampleWithTokens((c) => p.domain.selfEditPrompt(c), undefined, j === 0 ? 0 : 100 + j);
+        contexts.forEach((c, i) => {
+          if (tokens[i]! >= cond.targetTokens) return;
+          seqs[i]!.push(...selfEditSequences(draw[i]!.completion, c, s.parse));
+          tokens[i]! += draw[i]!.tokens;
+        });
+      }
+      return contexts.map((c, i) => [...seqs[i]!, ...passageOnly(c)]);
     }
     case 'written':
       return contexts.map((c) => [...selfEditSequences(cond.write(c), c, s.parse), ...passageOnly(c)]);

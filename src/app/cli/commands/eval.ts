@@ -10,6 +10,7 @@ import {
   evaluateConditions,
   formatPaired,
   formatTable,
+  meanSelfEditTokens,
 } from '../../../seal/eval/evaluate.js';
 import { InnerLoopFlags, innerLoopConfig } from '../../../seal/inner/inner-loop.js';
 import { ParseOptionsSchema } from '../../../seal/selfedit/parse.js';
@@ -79,20 +80,28 @@ export const evalCommand: Command<typeof schema> = {
     const problem = pool === undefined ? pp.problem : { ...pp.problem, executor: pool };
     const run = RunDir.create(o.out, runName('people', 'eval', 0), o);
     const seeds = Array.from({ length: o.seeds }, (_, i) => i);
-    const results = await evaluateConditions(
-      problem,
-      contexts,
-      conditions,
-      {
-        seeds,
-        inner,
-        parse: ParseOptionsSchema.parse({}),
-        temperature: o.temperature,
-        topP: o.topP,
-        maxNewTokens: 160,
-      },
-      run,
-    ).finally(() => pool?.close());
+    const settings = {
+      seeds,
+      inner,
+      parse: ParseOptionsSchema.parse({}),
+      temperature: o.temperature,
+      topP: o.topP,
+      maxNewTokens: 160,
+    };
+    const seal = conditions.find((c) => c.name === 'seal');
+    if (!o.policyOnly && seal?.kind === 'selfedit') {
+      // The length-matched baseline: base self-edits concatenated to SEAL's mean self-edit length.
+      const targetTokens = meanSelfEditTokens(problem, seal.policy, contexts, settings);
+      log(`length-matched base self-edits: ${targetTokens.toFixed(0)} tokens per context`);
+      conditions.splice(conditions.length - 1, 0, {
+        kind: 'matched',
+        name: 'base_selfedits_matched',
+        targetTokens,
+      });
+    }
+    const results = await evaluateConditions(problem, contexts, conditions, settings, run).finally(() =>
+      pool?.close(),
+    );
     const paired = sealPairs(results);
     run.writeJson('eval.json', { results, paired });
     const table = `${formatTable(results)}${Object.keys(paired).length > 0 ? `\n\npaired over people:\n${formatPaired(paired)}` : ''}`;
