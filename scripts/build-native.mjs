@@ -1,8 +1,11 @@
 #!/usr/bin/env node
 /**
- * Builds the optional native addon (native/ → native/build/Release/seal_native.node) when OpenBLAS's headers are
- * installed (Debian: libopenblas-dev). Never fails the install: on any problem it prints one line and exits 0,
- * and the engine keeps its pure-wasm kernels. SEAL_NATIVE=0 skips the build.
+ * Builds the optional native addon (native/ → native/build/Release/seal_native.node) with node-gyp and a C++17
+ * compiler. Matrix products run on our own SGEMM (native/src/sgemm*.cc); when OpenBLAS's headers are installed
+ * (Debian: libopenblas-dev) it is linked too and used by default (see native/README.md). Never fails the install:
+ * on any problem it prints one line and exits 0, and the engine keeps its pure-wasm kernels.
+ *   SEAL_NATIVE=0     skip the build
+ *   SEAL_BLAS=none    build without OpenBLAS even when it is installed (our SGEMM only)
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
@@ -30,8 +33,9 @@ const includeDirs = [
   '/usr/include/aarch64-linux-gnu',
   '/opt/homebrew/opt/openblas/include',
 ];
-if (!includeDirs.some((d) => existsSync(join(d, 'cblas.h'))))
-  skip('cblas.h not found (install libopenblas-dev)');
+const blasFound = includeDirs.some((d) => existsSync(join(d, 'cblas.h')));
+const useBlas = process.env.SEAL_BLAS !== 'none' && blasFound;
+const dnnlFound = existsSync('/usr/include/oneapi/dnnl/dnnl.hpp');
 
 let gyp;
 try {
@@ -45,35 +49,55 @@ const prefix = dirname(dirname(process.execPath));
 const args = [gyp, 'rebuild', '--release', '--loglevel=error'];
 if (existsSync(join(prefix, 'include', 'node', 'node_api.h'))) args.push(`--nodedir=${prefix}`);
 
-const gypBuild = (extra) =>
-  spawnSync(process.execPath, [...args, ...extra], { cwd: nativeDir, encoding: 'utf8', timeout: 300_000 });
-let r = gypBuild([]);
-// oneDNN (the opt-in bf16 products) is used when its headers are found; a broken install must not cost the rest.
-if ((r.status !== 0 || !existsSync(out)) && existsSync('/usr/include/oneapi/dnnl/dnnl.hpp')) {
-  r = gypBuild(['--seal_dnnl=0']);
+const gypBuild = (blas, dnnl) =>
+  spawnSync(process.execPath, [...args, `--seal_openblas=${blas ? 1 : 0}`, `--seal_dnnl=${dnnl ? 1 : 0}`], {
+    cwd: nativeDir,
+    encoding: 'utf8',
+    timeout: 300_000,
+  });
+
+// A loadable addon or none: a build that links but cannot load (e.g. a missing shared library) does not count.
+function loads() {
+  const check = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(out)}).info()`], {
+    encoding: 'utf8',
+  });
+  return check.status === 0
+    ? ''
+    : ((check.stderr ?? '').split('\n').find((l) => l.trim() !== '') ?? 'unknown error');
 }
-if (r.status !== 0 || !existsSync(out)) {
+
+// The optional libraries are used when their headers are found, but a broken install of one must not cost the
+// rest: oneDNN (the opt-in bf16 products) goes first, then OpenBLAS; our own SGEMM needs nothing.
+const attempts = [[useBlas, dnnlFound]];
+if (dnnlFound) attempts.push([useBlas, false]);
+if (useBlas) attempts.push([false, false]);
+let r;
+let loadError = '';
+let built;
+for (const [blas, dnnl] of attempts) {
+  r = gypBuild(blas, dnnl);
+  if (r.status !== 0 || !existsSync(out)) continue;
+  loadError = loads();
+  if (loadError === '') {
+    built = blas;
+    break;
+  }
+}
+if (built === undefined) {
   rmSync(out, { force: true });
-  const text = `${r.stderr ?? ''}\n${r.stdout ?? ''}`;
+  if (loadError !== '') skip(`built addon does not load: ${loadError}`);
+  const text = `${r?.stderr ?? ''}\n${r?.stdout ?? ''}`;
   const lines = text.split('\n');
   // The most specific line: node-gyp's own error, else the compiler's or linker's, else any error line.
   const line =
     lines.find((l) => /gyp ERR! stack Error:/.test(l))?.replace(/.*stack Error:\s*/, '') ??
     lines.find((l) => /error:|undefined reference|cannot find -l/i.test(l)) ??
     lines.find((l) => /error/i.test(l)) ??
-    r.error?.message ??
-    `node-gyp exited with ${r.status}`;
+    r?.error?.message ??
+    `node-gyp exited with ${r?.status}`;
   skip(line.trim().slice(0, 200));
 }
-
-// A loadable addon or none: a build that links but cannot load (e.g. a missing shared library) is removed.
-const check = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(out)}).info()`], {
-  encoding: 'utf8',
-});
-if (check.status !== 0) {
-  rmSync(out, { force: true });
-  skip(
-    `built addon does not load: ${(check.stderr ?? '').split('\n').find((l) => l.trim() !== '') ?? 'unknown error'}`,
-  );
-}
-console.log(`native acceleration built: ${out}`);
+const why = built
+  ? 'OpenBLAS and our own SGEMM'
+  : `our own SGEMM only; ${process.env.SEAL_BLAS === 'none' ? 'SEAL_BLAS=none' : blasFound ? 'OpenBLAS did not build' : 'no OpenBLAS (cblas.h) found'}`;
+console.log(`native acceleration built: ${out} (matrix products: ${why})`);

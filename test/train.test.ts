@@ -199,8 +199,9 @@ describe('training', () => {
     const text = randomText(201, config.vocabSize, 8);
     const batch = makeBatch([{ ids: text }], 200);
     let loss = Number.POSITIVE_INFINITY;
+    // Stops at loss 0.05; the cap leaves room for kernels whose rounding takes another path (327–460 steps seen).
     const counts: number[] = [];
-    for (let step = 0; step < 500 && loss > 0.05; step++) {
+    for (let step = 0; step < 1000 && loss > 0.05; step++) {
       loss = trainStep(m, vars, opt, [batch], 5e-3, { deltas: [adapter], clipNorm: 1 }).loss;
       if (step >= 5) counts.push(tf.memory().numTensors);
     }

@@ -4,13 +4,14 @@
 #include <node_api.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <thread>
-
-#include <cblas.h>
+#include <utility>
 
 #include "kernels.h"
 #include "pool.h"
+#include "sgemm.h"
 
 namespace {
 
@@ -24,6 +25,7 @@ struct Entry {
 
 const Entry kEntries[] = {
     {"gemm", seal::k_gemm, 11},
+    {"sgemm", seal::k_sgemm, 14},
     {"rmsNormFwd", seal::k_rmsnorm_fwd, 7},
     {"rmsNormBwd", seal::k_rmsnorm_bwd, 8},
     {"layerNormFwd", seal::k_layernorm_fwd, 9},
@@ -78,14 +80,67 @@ napi_value Call(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-napi_value Info(napi_env env, napi_callback_info) {
-  const char* cfg = openblas_get_config();
-  std::string s = std::string(cfg == nullptr ? "OpenBLAS" : cfg);
-  while (!s.empty() && s.back() == ' ') s.pop_back();
-  s += ", " + std::to_string(seal::pool_threads()) + " threads";
-  if (seal::bf16_available()) s += ", bf16 matmul available (oneDNN)";
+napi_value Str(napi_env env, const std::string& s) {
   napi_value out;
   napi_create_string_utf8(env, s.c_str(), s.size(), &out);
+  return out;
+}
+
+napi_value Info(napi_env env, napi_callback_info) {
+  std::string s = seal::gemm_describe();
+  s += ", " + std::to_string(seal::pool_threads()) + " threads";
+  if (seal::bf16_available()) s += ", bf16 matmul available (oneDNN)";
+  return Str(env, s);
+}
+
+// The single string argument of setGemm / setGemmIsa, or "" when absent or not a string.
+std::string StringArg(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  char buf[32] = {0};
+  size_t len = 0;
+  if (argc < 1 || napi_get_value_string_utf8(env, argv[0], buf, sizeof buf, &len) != napi_ok) return "";
+  return std::string(buf, len);
+}
+
+// setGemm(path: 'auto' | 'own' | 'openblas'): string — selects the matrix-product path; returns the one in use.
+// Throws for an unknown path, or 'openblas' in a build without it.
+napi_value SetGemm(napi_env env, napi_callback_info info) {
+  const std::string path = StringArg(env, info);
+  if (!seal::set_gemm_path(path.c_str()))
+    return Throw(env, "setGemm: '" + path + "' is not available (auto, own" +
+                          (seal::openblas_built() ? ", openblas)" : "; built without OpenBLAS)"));
+  return Str(env, seal::gemm_path());
+}
+
+// setGemmIsa(isa: 'auto' | 'avx512' | 'avx2' | 'scalar'): string — selects our SGEMM's instruction-set variant;
+// returns the one in use. Throws for an unknown name or one this CPU cannot run.
+napi_value SetGemmIsa(napi_env env, napi_callback_info info) {
+  const std::string name = StringArg(env, info);
+  for (seal::GemmIsa isa :
+       {seal::GemmIsa::Auto, seal::GemmIsa::Avx512, seal::GemmIsa::Avx2, seal::GemmIsa::Scalar}) {
+    if (name != seal::sgemm_isa_name(isa)) continue;
+    if (!seal::sgemm_set_isa(isa)) return Throw(env, "setGemmIsa: this CPU cannot run " + name);
+    return Str(env, seal::sgemm_isa_name(seal::sgemm_isa()));
+  }
+  return Throw(env, "setGemmIsa: unknown variant '" + name + "' (auto, avx512, avx2, scalar)");
+}
+
+// gemmConfig(): { path, isa, isas, openblas } — the path and variant in use, the variants this CPU runs, and
+// whether OpenBLAS is built in.
+napi_value GemmConfig(napi_env env, napi_callback_info) {
+  napi_value out, isas, flag;
+  napi_create_object(env, &out);
+  napi_set_named_property(env, out, "path", Str(env, seal::gemm_path()));
+  napi_set_named_property(env, out, "isa", Str(env, seal::sgemm_isa_name(seal::sgemm_isa())));
+  napi_create_array(env, &isas);
+  uint32_t i = 0;
+  for (seal::GemmIsa isa : {seal::GemmIsa::Avx512, seal::GemmIsa::Avx2, seal::GemmIsa::Scalar})
+    if (seal::sgemm_isa_supported(isa)) napi_set_element(env, isas, i++, Str(env, seal::sgemm_isa_name(isa)));
+  napi_set_named_property(env, out, "isas", isas);
+  napi_get_boolean(env, seal::openblas_built(), &flag);
+  napi_set_named_property(env, out, "openblas", flag);
   return out;
 }
 
@@ -113,12 +168,13 @@ napi_value Init(napi_env env, napi_value exports) {
     napi_create_function(env, e.name, NAPI_AUTO_LENGTH, Call, const_cast<Entry*>(&e), &fn);
     napi_set_named_property(env, exports, e.name, fn);
   }
-  napi_value info;
-  napi_create_function(env, "info", NAPI_AUTO_LENGTH, Info, nullptr, &info);
-  napi_set_named_property(env, exports, "info", info);
-  napi_value bf16;
-  napi_create_function(env, "setBf16", NAPI_AUTO_LENGTH, SetBf16, nullptr, &bf16);
-  napi_set_named_property(env, exports, "setBf16", bf16);
+  const std::pair<const char*, napi_callback> extras[] = {
+      {"info", Info}, {"setBf16", SetBf16}, {"setGemm", SetGemm}, {"setGemmIsa", SetGemmIsa}, {"gemmConfig", GemmConfig}};
+  for (const auto& [name, cb] : extras) {
+    napi_value fn;
+    napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, nullptr, &fn);
+    napi_set_named_property(env, exports, name, fn);
+  }
   return exports;
 }
 

@@ -1,11 +1,18 @@
 #pragma once
 #include <cstdint>
+#include <string>
 
 #include "common.h"
 
 namespace seal {
 
 void blas_init();
+// Which matrix-product path BatchMatMul and attention use: "own" (sgemm.h) or "openblas" (builds with it).
+// set_gemm_path("auto" | "own" | "openblas") returns false, changing nothing, for an unknown or unbuilt path.
+bool openblas_built();
+bool set_gemm_path(const char* path);
+const char* gemm_path();
+std::string gemm_describe();
 bool bf16_available();
 // Whether BatchMatMul uses bf16 products (opt-in; see bf16.cc).
 void set_bf16(bool on);
@@ -16,6 +23,7 @@ void gemm1(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const
            float beta, float* c);
 
 void k_gemm(uint8_t* base, Args a);
+void k_sgemm(uint8_t* base, Args a);
 void k_rmsnorm_fwd(uint8_t* base, Args a);
 void k_rmsnorm_bwd(uint8_t* base, Args a);
 void k_layernorm_fwd(uint8_t* base, Args a);

@@ -1,18 +1,20 @@
 /**
- * Optional native acceleration for the wasm backend (OpenBLAS + a small thread pool, Node-API addon in native/).
+ * Optional native acceleration for the wasm backend (our SGEMM or OpenBLAS + a small thread pool, Node-API addon in
+ * native/).
  * `enableNative` installs the kernels and fused ops when the addon loads; `disableNative` restores the pure-wasm
  * path in the same process. initEngine calls these; nothing else needs to.
  */
 import { resetFusedOps, setFusedOps } from '../fused.js';
 import { registerNativeKernels, unregisterNativeKernels } from './kernels.js';
-import { loadNative } from './loader.js';
+import { loadNative, type NativeGemmConfig } from './loader.js';
 import { nativeOps } from './ops.js';
 
+export type { NativeGemmConfig } from './loader.js';
 export { type AdamWStep, adamwUpdateNative } from './ops.js';
 
 export interface NativeInfo {
   readonly available: boolean;
-  /** "OpenBLAS 0.3.21 … , 2 threads", or why the addon is absent. */
+  /** "gemm: OpenBLAS 0.3.21 … , 2 threads", "gemm: own SGEMM avx512 …, 2 threads", or why the addon is absent. */
   readonly detail: string;
 }
 
@@ -21,7 +23,31 @@ let enabled = false;
 /** Whether the addon is loadable, and its BLAS configuration or the reason it is not. */
 export function nativeInfo(): NativeInfo {
   const r = loadNative();
-  return { available: r.addon !== undefined, detail: r.detail };
+  return r.addon === undefined
+    ? { available: false, detail: r.detail }
+    : { available: true, detail: r.addon.info() };
+}
+
+/** The addon's matrix-product path and SGEMM variant, or undefined when the addon is absent. */
+export function nativeGemmConfig(): NativeGemmConfig | undefined {
+  return loadNative().addon?.gemmConfig();
+}
+
+/**
+ * Chooses the native matrix products, process-wide: `path` 'own' (our SGEMM), 'openblas' (builds with it) or 'auto'
+ * (OpenBLAS when built in); `isa` our SGEMM's variant ('auto' picks the widest this CPU runs). The environment sets
+ * the same at load: SEAL_GEMM=own|openblas, SEAL_GEMM_ISA=avx512|avx2|scalar. Throws when the addon is absent or
+ * the choice is unavailable. engineInfo().native.detail shows the change from the next initEngine on.
+ */
+export function setNativeGemm(opts: {
+  path?: 'auto' | 'own' | 'openblas';
+  isa?: 'auto' | 'avx512' | 'avx2' | 'scalar';
+}): NativeGemmConfig {
+  const r = loadNative();
+  if (r.addon === undefined) throw new Error(`native matrix products unavailable: ${r.detail}`);
+  if (opts.path !== undefined) r.addon.setGemm(opts.path);
+  if (opts.isa !== undefined) r.addon.setGemmIsa(opts.isa);
+  return r.addon.gemmConfig();
 }
 
 export function nativeEnabled(): boolean {
@@ -44,7 +70,7 @@ export function enableNative(opts: { bf16?: boolean } = {}): NativeInfo {
   const bf16 = r.addon.setBf16(opts.bf16 === true);
   const note =
     opts.bf16 === true ? (bf16 ? '; bf16 matmuls ON' : '; bf16 matmuls requested but unavailable') : '';
-  return { available: true, detail: r.detail + note };
+  return { available: true, detail: r.addon.info() + note };
 }
 
 export function disableNative(): void {

@@ -1,6 +1,6 @@
 /**
  * Finds and loads the optional native addon (native/build/Release/seal_native.node, built by
- * scripts/build-native.mjs when OpenBLAS is installed). Never throws: a missing or broken addon only means the
+ * scripts/build-native.mjs with a C++ toolchain; OpenBLAS is used when installed). Never throws: a missing or broken addon only means the
  * wasm kernels stay in charge, and the reason is reported through `EngineInfo.native`.
  */
 import { existsSync } from 'node:fs';
@@ -13,6 +13,9 @@ type KernelCall = (heap: ArrayBuffer, ...args: number[]) => void;
 /** The addon's exports; argument lists are documented beside each kernel in native/src/*.cc. */
 export interface NativeAddon {
   readonly gemm: KernelCall;
+  /** One product with every BLAS parameter: transA, transB, m, n, k, alpha, aOff, lda, bOff, ldb, beta, cOff, ldc,
+   * threads (0 calling thread, 1 as BatchMatMul, 2 the pool whatever the size). Offsets in bytes. */
+  readonly sgemm: KernelCall;
   readonly rmsNormFwd: KernelCall;
   readonly rmsNormBwd: KernelCall;
   readonly layerNormFwd: KernelCall;
@@ -35,6 +38,23 @@ export interface NativeAddon {
   info(): string;
   /** Switches bf16 matrix products on or off (builds with oneDNN only); returns whether they are on. */
   setBf16(on: boolean): boolean;
+  /** Selects the matrix-product path; returns the one in use. Throws for 'openblas' in a build without it. */
+  setGemm(path: 'auto' | 'own' | 'openblas'): 'own' | 'openblas';
+  /** Selects our SGEMM's instruction-set variant; returns the one in use. Throws when this CPU cannot run it. */
+  setGemmIsa(isa: 'auto' | 'avx512' | 'avx2' | 'scalar'): 'avx512' | 'avx2' | 'scalar';
+  gemmConfig(): NativeGemmConfig;
+}
+
+/** The addon's matrix-product configuration. */
+export interface NativeGemmConfig {
+  /** The path BatchMatMul and attention use. */
+  readonly path: 'own' | 'openblas';
+  /** Our SGEMM's instruction-set variant in use. */
+  readonly isa: 'avx512' | 'avx2' | 'scalar';
+  /** The variants this CPU can run. */
+  readonly isas: ReadonlyArray<'avx512' | 'avx2' | 'scalar'>;
+  /** Whether the addon was built with OpenBLAS. */
+  readonly openblas: boolean;
 }
 
 export type LoadResult =
@@ -70,7 +90,8 @@ function load(): LoadResult {
   if (path === undefined)
     return {
       addon: undefined,
-      detail: 'native addon not built (needs libopenblas-dev; see scripts/build-native.mjs)',
+      detail:
+        'native addon not built (needs a C++ toolchain; npm run build:native, see scripts/build-native.mjs)',
     };
   // OpenBLAS must not start its own threads (it reads this when loaded): the addon's pool parallelises every
   // call (see native/src/blas.cc). Set only around the load, so child processes see the user's environment.
@@ -84,6 +105,9 @@ function load(): LoadResult {
   try {
     const require = createRequire(import.meta.url);
     const addon = require(path) as NativeAddon;
+    // An addon built before the SGEMM switch lacks it: rebuild rather than fail later.
+    if (typeof addon.setGemm !== 'function')
+      return { addon: undefined, detail: 'native addon is out of date: run npm run build:native' };
     return { addon, detail: addon.info() };
   } catch (e) {
     const msg = e instanceof Error ? e.message.split('\n')[0] : String(e);

@@ -1,0 +1,180 @@
+// The instruction-set variants of our SGEMM: sgemm_body.inc compiled for AVX-512, for AVX2 + FMA (twice: 6 × 16
+// tiles, and 12 × 8 ones for products with at most 8 columns) and for any CPU. The x86 variants are compiled with __attribute__((target(...))) rather than command-line flags, so
+// one binary holds all of them and sgemm.cc picks one at run time; this file is built without -march=native (see
+// binding.gyp) so that the AVX2 and portable variants contain no AVX-512 instruction even on an AVX-512 machine.
+//
+// Tile and block sizes (rows of A × columns of B per tile; kc deep; B blocks kc × nc):
+// - A tile keeps MR × NV accumulators in registers and per k-step loads NV vectors of B and broadcasts MR floats
+//   of A. The FMA latency (4 cycles) times the FMA issue rate (2 per cycle) asks for ≥ 8 independent
+//   accumulators; more of them means fewer loads per FMA.
+//   AVX-512 (32 registers): 12 × 2 vectors = 24 accumulators + 2 B vectors + 1 broadcast (12 × 32 tile).
+//   AVX2 (16 registers):    6 × 2 vectors = 12 accumulators + 2 + 1 (the classic 6 × 16 tile); for at most 8
+//   columns, 12 × 1 vector = 12 accumulators + 1 + 1.
+// - kc: an A micro-panel (MR × kc floats, 12 × 256 × 4 = 12 KB; 6 × 256 × 4 = 6 KB) is reused against every B
+//   micro-panel of the block, so it must stay in L1 (32-48 KB) next to the streaming B panel; a deeper kc means
+//   fewer passes of loads and stores over C.
+// - nc: the packed B block (kc × nc) is read once per A micro-panel, so it must stay in L2: 256 × 512 × 4 =
+//   512 KB for AVX-512 CPUs (L2 1-2 MB: Skylake-SP, Ice Lake, Sapphire Rapids, Zen 4), 256 × 256 × 4 = 256 KB
+//   for AVX2 ones (L2 512 KB on Zen 2/3; Haswell-Skylake client parts have 256 KB and lose a little).
+// - Dot-product tiles (few rows against a transposed B, e.g. one token against the vocabulary): DM rows × DJ
+//   columns of accumulators plus DJ + 1 loads per step; DJ = 4 keeps four FMA chains in flight for one row.
+#include <cstring>
+
+#include "sgemm_impl.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
+
+namespace seal {
+namespace gemm {
+
+#if defined(__x86_64__) || defined(__i386__)
+
+namespace avx512 {
+#define SEAL_TARGET __attribute__((target("avx512f,avx2,fma")))
+#define SEAL_INLINE SEAL_TARGET __attribute__((always_inline)) inline
+using V = __m512;
+constexpr int VL = 16, MR = 12, NV = 2, DM = 4, DJ = 4;
+constexpr int64_t KC = 256, NC = 512;
+constexpr const char* ISA_NAME = "avx512";
+SEAL_INLINE V vzero() { return _mm512_setzero_ps(); }
+SEAL_INLINE V vload(const float* p) { return _mm512_loadu_ps(p); }
+SEAL_INLINE V vset(float x) { return _mm512_set1_ps(x); }
+SEAL_INLINE V vfma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+SEAL_INLINE V vmul(V a, V b) { return _mm512_mul_ps(a, b); }
+SEAL_INLINE void vstore(float* p, V v) { _mm512_storeu_ps(p, v); }
+SEAL_INLINE V vload_n(const float* p, int n) { return _mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << n) - 1), p); }
+SEAL_INLINE void vstore_n(float* p, V v, int n) { _mm512_mask_storeu_ps(p, static_cast<__mmask16>((1u << n) - 1), v); }
+// Lanes summed by halving: 8 + 8, 4 + 4, 2 + 2, 1 + 1. (Through memory: GCC 12's 512-bit extract intrinsics
+// trip -Wmaybe-uninitialized.)
+SEAL_INLINE float vsum(V v) {
+  alignas(64) float t[16];
+  _mm512_store_ps(t, v);
+  const __m256 h = _mm256_add_ps(_mm256_load_ps(t), _mm256_load_ps(t + 8));
+  __m128 x = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+  x = _mm_add_ps(x, _mm_movehl_ps(x, x));
+  return _mm_cvtss_f32(_mm_add_ss(x, _mm_movehdup_ps(x)));
+}
+SEAL_INLINE float sfma(float a, float b, float c) {
+  return _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(a), _mm_set_ss(b), _mm_set_ss(c)));
+}
+#include "sgemm_body.inc"
+#undef SEAL_INLINE
+#undef SEAL_TARGET
+}  // namespace avx512
+
+namespace avx2 {
+#define SEAL_TARGET __attribute__((target("avx2,fma")))
+#define SEAL_INLINE SEAL_TARGET __attribute__((always_inline)) inline
+using V = __m256;
+constexpr int VL = 8, MR = 6, NV = 2, DM = 2, DJ = 4;
+constexpr int64_t KC = 256, NC = 256;
+constexpr const char* ISA_NAME = "avx2";
+SEAL_INLINE V vzero() { return _mm256_setzero_ps(); }
+SEAL_INLINE V vload(const float* p) { return _mm256_loadu_ps(p); }
+SEAL_INLINE V vset(float x) { return _mm256_set1_ps(x); }
+SEAL_INLINE V vfma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+SEAL_INLINE V vmul(V a, V b) { return _mm256_mul_ps(a, b); }
+SEAL_INLINE void vstore(float* p, V v) { _mm256_storeu_ps(p, v); }
+SEAL_INLINE __m256i lanes_below(int n) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+SEAL_INLINE V vload_n(const float* p, int n) { return _mm256_maskload_ps(p, lanes_below(n)); }
+SEAL_INLINE void vstore_n(float* p, V v, int n) { _mm256_maskstore_ps(p, lanes_below(n), v); }
+SEAL_INLINE float vsum(V v) {
+  __m128 x = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  x = _mm_add_ps(x, _mm_movehl_ps(x, x));
+  return _mm_cvtss_f32(_mm_add_ss(x, _mm_movehdup_ps(x)));
+}
+SEAL_INLINE float sfma(float a, float b, float c) {
+  return _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(a), _mm_set_ss(b), _mm_set_ss(c)));
+}
+#include "sgemm_body.inc"
+#undef SEAL_INLINE
+#undef SEAL_TARGET
+}  // namespace avx2
+
+// Products with at most 8 columns (the LoRA rank): one 8-float vector per row, 12 rows, so that 12 accumulators
+// hide the FMA latency (a 6-row tile of the avx2 variant keeps only 6 in flight).
+namespace avx2n {
+#define SEAL_TARGET __attribute__((target("avx2,fma")))
+using avx2::V, avx2::vzero, avx2::vload, avx2::vset, avx2::vfma, avx2::vmul, avx2::vstore, avx2::vload_n,
+    avx2::vstore_n, avx2::vsum, avx2::sfma;
+constexpr int VL = 8, MR = 12, NV = 1, DM = 2, DJ = 4;
+constexpr int64_t KC = 256, NC = 256;
+constexpr const char* ISA_NAME = "avx2 12x8";
+#include "sgemm_body.inc"
+#undef SEAL_TARGET
+}  // namespace avx2n
+
+// Products with at most 8 columns (LoRA rank 8) fill an 8-float AVX2 vector but only half of a 16-float one: both
+// x86 variants hand them to the 12 × 8 AVX2 tiles.
+const Isa& isa_avx2_narrow() {
+  static const Isa isa = avx2n::make();
+  return isa;
+}
+const Isa& isa_avx512() {
+  static const Isa isa = [] {
+    Isa i = avx512::make();
+    i.narrow = &isa_avx2_narrow();
+    return i;
+  }();
+  return isa;
+}
+const Isa& isa_avx2() {
+  static const Isa isa = [] {
+    Isa i = avx2::make();
+    i.narrow = &isa_avx2_narrow();
+    return i;
+  }();
+  return isa;
+}
+
+#endif
+
+// Any CPU: GCC/Clang vector extensions, 4 floats wide, which the compiler maps to SSE2, NEON or scalar code.
+// Without FMA instructions in the baseline (and with -ffp-contract=off under -std=c++17) products and sums round
+// separately, so this variant's bits differ slightly from the x86 ones. 6 × 8 tile: 12 accumulators fit the 16
+// registers of SSE2 (NEON has 32).
+namespace portable {
+#define SEAL_TARGET
+#define SEAL_INLINE __attribute__((always_inline)) inline
+typedef float V __attribute__((vector_size(16)));
+constexpr int VL = 4, MR = 6, NV = 2, DM = 2, DJ = 4;
+constexpr int64_t KC = 256, NC = 256;
+constexpr const char* ISA_NAME = "scalar";
+SEAL_INLINE V vzero() { return V{0.0f, 0.0f, 0.0f, 0.0f}; }
+SEAL_INLINE V vload(const float* p) {
+  V v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+SEAL_INLINE V vset(float x) { return V{x, x, x, x}; }
+SEAL_INLINE V vfma(V a, V b, V c) { return a * b + c; }
+SEAL_INLINE V vmul(V a, V b) { return a * b; }
+SEAL_INLINE void vstore(float* p, V v) { std::memcpy(p, &v, sizeof v); }
+SEAL_INLINE V vload_n(const float* p, int n) {
+  float t[VL] = {0.0f, 0.0f, 0.0f, 0.0f};
+  for (int i = 0; i < n; i++) t[i] = p[i];
+  return vload(t);
+}
+SEAL_INLINE void vstore_n(float* p, V v, int n) {
+  float t[VL];
+  vstore(t, v);
+  for (int i = 0; i < n; i++) p[i] = t[i];
+}
+SEAL_INLINE float vsum(V v) { return (v[0] + v[2]) + (v[1] + v[3]); }
+SEAL_INLINE float sfma(float a, float b, float c) { return a * b + c; }
+#include "sgemm_body.inc"
+#undef SEAL_INLINE
+#undef SEAL_TARGET
+}  // namespace portable
+
+const Isa& isa_scalar() {
+  static const Isa isa = portable::make();
+  return isa;
+}
+
+}  // namespace gemm
+}  // namespace seal
