@@ -86,7 +86,7 @@ describe('baseline conditions on a tiny model', () => {
     const base = seqs('base_selfedits');
     const matched = seqs('matched');
     expect(matched.reduce((a, b) => a + b, 0)).toBeGreaterThan(base.reduce((a, b) => a + b, 0));
-    matched.forEach((m, i) => expect(m).toBeGreaterThanOrEqual(base[i]!));
+    for (const [i, m] of matched.entries()) expect(m).toBeGreaterThanOrEqual(base[i]!);
     expect(seqs('written').every((n) => n >= 1)).toBe(true);
   });
 });
