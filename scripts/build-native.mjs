@@ -37,11 +37,13 @@ const blasFound = includeDirs.some((d) => existsSync(join(d, 'cblas.h')));
 const useBlas = process.env.SEAL_BLAS !== 'none' && blasFound;
 const dnnlFound = existsSync('/usr/include/oneapi/dnnl/dnnl.hpp');
 
-let gyp;
+// node-gyp: the project's own (a devDependency), else the one npm ships and names in npm_config_node_gyp while it
+// runs an install script (a registry or tarball install has no devDependencies).
+let gyp = process.env.npm_config_node_gyp;
 try {
   gyp = createRequire(import.meta.url).resolve('node-gyp/bin/node-gyp.js');
 } catch {
-  skip('node-gyp is not installed');
+  if (gyp === undefined || !existsSync(gyp)) skip('node-gyp is not installed');
 }
 
 // Node's own headers ship with the system Node (e.g. /usr/include/node): use them rather than downloading.
