@@ -2,7 +2,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initEngine } from '../src/engine/index.js';
 import { checksum } from '../src/model/params.js';
 import { RestEmConfigSchema, restEm, selectBest } from '../src/seal/outer/rest-em.js';
-import { rewardHackingAlarm } from '../src/seal/outer/rollout.js';
+import { rewardHackingAlarm, sampledCompletion } from '../src/seal/outer/rollout.js';
+import { completionExample, makeBatch } from '../src/train/data.js';
+import { lmLoss } from '../src/train/step.js';
 import { RunDir } from '../src/util/run-dir.js';
 import { tempDir } from './helpers/paths.js';
 import { tinySealProblem } from './helpers/seal.js';
@@ -66,5 +68,36 @@ describe('ReST-EM end to end (tiny model)', () => {
     expect(checksum(model.params)).toBe(before);
     // onlyPositiveGain false → something was kept and the policy adapter moved away from zero.
     expect(result.policy.deltaNormSq()).toBeGreaterThan(0);
+    // What SFT was for: the kept self-edits (each round's best per context, first on ties, as sampled) are likelier
+    // under the trained generator than under the base.
+    const edits = recs.filter((r) => r['kind'] === 'selfedit');
+    const kept = [1, 2].flatMap((round) => {
+      const ofRound = edits.filter((r) => r['round'] === round);
+      return [...new Set(ofRound.map((r) => r['context'] as string))].map((ctx) =>
+        ofRound
+          .filter((r) => r['context'] === ctx)
+          .reduce((a, b) => ((b['reward'] as number) > (a['reward'] as number) ? b : a)),
+      );
+    });
+    const { tok } = problem.env;
+    const examples = kept
+      .map((r) => {
+        const c = problem.rlContexts.find((x) => x.id === r['context'])!;
+        const completion = sampledCompletion(
+          { ids: r['ids'] as number[], finish: r['finish'] as 'eos' | 'length' | 'stop' },
+          tok.eosId,
+        );
+        return completionExample(tok.encode(problem.domain.selfEditPrompt(c), { addBos: true }), completion);
+      })
+      .filter((e) => e.ids.length > 1);
+    expect(examples.length).toBeGreaterThan(0);
+    const batch = makeBatch(examples, model.config.maxSeqLen - 1);
+    const lossOf = (deltas: [] | [typeof result.policy]) => {
+      const t = lmLoss(model, batch, deltas);
+      const v = t.dataSync()[0]!;
+      t.dispose();
+      return v;
+    };
+    expect(lossOf([result.policy])).toBeLessThan(lossOf([]));
   });
 });
