@@ -39,8 +39,9 @@ export function loadTokenizer(path: string, opts: LoadTokenizerOptions = {}): To
     ...(opts.eosId !== undefined ? { eosId: opts.eosId } : {}),
   };
   if (isDir) {
-    if (!existsSync(join(path, 'tokenizer.json')))
-      fail('no tokenizer.json in this directory (pass --tokenizer FILE)', path);
+    const file = join(path, 'tokenizer.json');
+    if (!existsSync(file)) fail('no tokenizer.json in this directory (pass --tokenizer FILE)', path);
+    if (statSync(file).size === 0) fail('tokenizer file is empty', file);
     return HfTokenizer.load(path, hfOpts);
   }
   const lower = path.toLowerCase();
