@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { initEngine } from '../src/engine/index.js';
-import { evaluateConditions, formatTable, meanSelfEditTokens } from '../src/seal/eval/evaluate.js';
+import { evaluateConditions, formatTable } from '../src/seal/eval/evaluate.js';
 import { meanCi, pairedAgainst, pairedDifference, tQuantile975 } from '../src/seal/eval/stats.js';
 import { InnerLoopConfigSchema } from '../src/seal/inner/inner-loop.js';
 import { ParseOptionsSchema } from '../src/seal/selfedit/parse.js';
@@ -63,13 +63,20 @@ describe('baseline conditions on a tiny model', () => {
       maxNewTokens: 8,
     };
     const contexts = p.rlContexts.slice(0, 2);
-    const one = meanSelfEditTokens(p, undefined, contexts, s);
+    const first = await evaluateConditions(
+      p,
+      contexts,
+      [{ kind: 'selfedit', name: 'base_selfedits', policy: undefined }],
+      s,
+      run,
+      { quiet: true },
+    );
+    const one = first['base_selfedits']!.selfEditTokens!;
     expect(one).toBeGreaterThan(0);
     await evaluateConditions(
       p,
       contexts,
       [
-        { kind: 'selfedit', name: 'base_selfedits', policy: undefined },
         { kind: 'matched', name: 'matched', targetTokens: 3 * one },
         { kind: 'written', name: 'written', write: (c) => `${c.passage}\n${c.passage}` },
       ],

@@ -19,7 +19,6 @@ import {
   evaluateContinued,
   evaluateForgetting,
   type ForgettingResult,
-  meanSelfEditTokens,
 } from '../seal/eval/evaluate.js';
 import { pairedAgainst } from '../seal/eval/stats.js';
 import { InnerLoopFlags, innerLoopConfig } from '../seal/inner/inner-loop.js';
@@ -218,14 +217,17 @@ export async function runDemo(
     snap.dispose();
   }
   results['seal'] = results[`seal_round_${rounds.length}`] as ConditionResult;
-  // The length-matched baseline: base self-edits concatenated to the final policy's mean self-edit length.
-  if (!done.has('base_selfedits_matched')) {
-    const targetTokens = meanSelfEditTokens(problem, policy, evalContexts, settings);
+  // The length-matched baseline: base self-edits concatenated to the final policy's mean self-edit length, measured
+  // on the samples of its row (evaluate() reuses a finished row on resume).
+  const targetTokens = results['seal'].selfEditTokens;
+  if (targetTokens === undefined)
+    log('seal has no recorded self-edit length (a run from an older version): no length-matched row');
+  else {
     log(`length-matched base self-edits (${targetTokens.toFixed(0)} tokens per context)…`);
     await evaluate('single', evalContexts, [
       { kind: 'matched', name: 'base_selfedits_matched', targetTokens },
     ]);
-  } else results['base_selfedits_matched'] = done.get('base_selfedits_matched')!;
+  }
 
   if (cfg.continuedContexts > 0) {
     log('continued pretraining: all held-out passages in one adapter…');

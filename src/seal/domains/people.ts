@@ -3,7 +3,7 @@
  * (seal_world.json), from which the same world, contexts and questions are regenerated.
  */
 
-import { readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { SealError } from '../../errors.js';
 import { loadHfModel } from '../../model/io/hf.js';
@@ -20,6 +20,7 @@ import { peopleTask, personContext } from '../../tasks/people/task.js';
 import { generateWorld, type World, WorldConfigSchema } from '../../tasks/people/world.js';
 import type { Context, Task } from '../../tasks/types.js';
 import { loadTokenizer } from '../../tokenizer/load.js';
+import { readJsonFile } from '../../util/json.js';
 import { knowledgeDomain } from '../domain.js';
 import type { InnerEnv } from '../inner/inner-loop.js';
 import type { SealProblem } from '../outer/rollout.js';
@@ -36,22 +37,8 @@ export interface PeopleProblem {
 
 export function readWorldConfig(modelDir: string) {
   const file = join(modelDir, 'seal_world.json');
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new SealError(
-      `not a people-world model (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
-      file,
-    );
-  }
-  const r = WorldConfigSchema.safeParse(raw);
-  if (!r.success)
-    throw new SealError(
-      `invalid field ${r.error.issues[0]?.path.join('.')}: ${r.error.issues[0]?.message}`,
-      file,
-    );
-  return r.data;
+  if (!existsSync(file)) throw new SealError('not a people-world model (no seal_world.json)', file);
+  return readJsonFile(WorldConfigSchema, file);
 }
 
 /**

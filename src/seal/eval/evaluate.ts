@@ -47,31 +47,11 @@ export interface EvalSettings {
 export interface ConditionResult extends MeanCi {
   readonly perContext: Readonly<Record<string, number>>;
   readonly seeds: number;
+  /** Mean self-edit length in tokens (selfedit conditions): the length-matched baseline's target. */
+  readonly selfEditTokens?: number;
 }
 
-/**
- * The fine-tuning sequences a condition produces for every context under one seed. Self-edits for all contexts are
- * sampled in batched generate calls (one sample per context and prompt), seeded by `seed`.
- */
 const MAX_MATCHED_DRAWS = 8;
-
-/**
- * The mean length in tokens of the self-edits `policy` writes for `contexts` under the evaluation's seeds — exactly
- * the samples of its selfedit condition — for the length-matched baseline's target.
- */
-export function meanSelfEditTokens(
-  p: SealProblem,
-  policy: LoraAdapter | undefined,
-  contexts: readonly Context[],
-  s: EvalSettings,
-): number {
-  const tokens = s.seeds.flatMap((seed) =>
-    sampleForEval(p, contexts, (c) => p.domain.selfEditPrompt(c), policy, { seed, salt: 0 }, s).map(
-      (e) => e.tokens,
-    ),
-  );
-  return tokens.length === 0 ? 0 : tokens.reduce((a, b) => a + b, 0) / tokens.length;
-}
 
 /** One self-edit per context (batched), seeded by the evaluation seed and a salt naming the prompt or draw. */
 function sampleForEval(
@@ -92,12 +72,18 @@ function sampleForEval(
   }).map((g) => g[0]!);
 }
 
+/**
+ * The fine-tuning sequences a condition produces for every context under one seed. Self-edits for all contexts are
+ * sampled in batched generate calls (one sample per context and prompt), seeded by `seed`. A selfedit condition
+ * also reports each context's self-edit length in tokens through `tokens`.
+ */
 function sequencesFor(
   p: SealProblem,
   cond: Condition,
   contexts: readonly Context[],
   seed: number,
   s: EvalSettings,
+  tokens?: number[],
 ): string[][] {
   const passageOnly = (c: Context) => selfEditSequences('', c, { ...s.parse, appendPassage: true });
   const sampleWithTokens = (prompt: (x: Context) => string, policy: LoraAdapter | undefined, salt: number) =>
@@ -110,8 +96,12 @@ function sequencesFor(
     case 'passage':
       return contexts.map(passageOnly);
     case 'selfedit': {
-      const edits = sample((c) => p.domain.selfEditPrompt(c), cond.policy, 0);
-      return contexts.map((c, i) => [...selfEditSequences(edits[i]!, c, s.parse), ...passageOnly(c)]);
+      const edits = sampleWithTokens((c) => p.domain.selfEditPrompt(c), cond.policy, 0);
+      tokens?.push(...edits.map((e) => e.tokens));
+      return contexts.map((c, i) => [
+        ...selfEditSequences(edits[i]!.completion, c, s.parse),
+        ...passageOnly(c),
+      ]);
     }
     case 'static': {
       const perPrompt = cond.prompts.map((prompt, j) => sample(prompt, undefined, j + 1));
@@ -159,8 +149,9 @@ export async function evaluateConditions(
     ...(opts.quiet === undefined ? {} : { quiet: opts.quiet }),
   });
   for (const cond of conditions) {
+    const tokens: number[] = [];
     // Self-edits are sampled here (the generator lives in this thread); the inner loops may run on workers.
-    const perSeed = s.seeds.map((seed) => sequencesFor(p, cond, contexts, seed, s));
+    const perSeed = s.seeds.map((seed) => sequencesFor(p, cond, contexts, seed, s, tokens));
     const jobs = contexts.flatMap((c, ci) =>
       s.seeds.map((seed, si) => ({
         context: c,
@@ -191,7 +182,12 @@ export async function evaluateConditions(
       });
       perContext[c.id] = sum / s.seeds.length;
     });
-    out[cond.name] = { ...meanCi(Object.values(perContext)), perContext, seeds: s.seeds.length };
+    out[cond.name] = {
+      ...meanCi(Object.values(perContext)),
+      perContext,
+      seeds: s.seeds.length,
+      ...(tokens.length === 0 ? {} : { selfEditTokens: tokens.reduce((a, b) => a + b, 0) / tokens.length }),
+    };
   }
   progress.finish();
   return out;

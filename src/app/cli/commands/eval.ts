@@ -7,10 +7,10 @@ import { loadAdapter } from '../../../lora/io.js';
 import { loadPeopleProblem } from '../../../seal/domains/people.js';
 import {
   type Condition,
+  type ConditionResult,
   evaluateConditions,
   formatPaired,
   formatTable,
-  meanSelfEditTokens,
 } from '../../../seal/eval/evaluate.js';
 import { InnerLoopFlags, innerLoopConfig } from '../../../seal/inner/inner-loop.js';
 import { ParseOptionsSchema } from '../../../seal/selfedit/parse.js';
@@ -88,20 +88,20 @@ export const evalCommand: Command<typeof schema> = {
       topP: o.topP,
       maxNewTokens: 160,
     };
-    const seal = conditions.find((c) => c.name === 'seal');
-    if (!o.policyOnly && seal?.kind === 'selfedit') {
-      // The length-matched baseline: base self-edits concatenated to SEAL's mean self-edit length.
-      const targetTokens = meanSelfEditTokens(problem, seal.policy, contexts, settings);
-      log(`length-matched base self-edits: ${targetTokens.toFixed(0)} tokens per context`);
-      conditions.splice(conditions.length - 1, 0, {
-        kind: 'matched',
-        name: 'base_selfedits_matched',
-        targetTokens,
-      });
+    let results: Record<string, ConditionResult>;
+    try {
+      results = await evaluateConditions(problem, contexts, conditions, settings, run);
+      // The length-matched baseline: base self-edits concatenated to SEAL's mean self-edit length, measured on the
+      // samples of SEAL's row.
+      const targetTokens = o.policyOnly ? undefined : results['seal']?.selfEditTokens;
+      if (targetTokens !== undefined) {
+        log(`length-matched base self-edits: ${targetTokens.toFixed(0)} tokens per context`);
+        const matched: Condition = { kind: 'matched', name: 'base_selfedits_matched', targetTokens };
+        Object.assign(results, await evaluateConditions(problem, contexts, [matched], settings, run));
+      }
+    } finally {
+      await pool?.close();
     }
-    const results = await evaluateConditions(problem, contexts, conditions, settings, run).finally(() =>
-      pool?.close(),
-    );
     const paired = sealPairs(results);
     run.writeJson('eval.json', { results, paired });
     const table = `${formatTable(results)}${Object.keys(paired).length > 0 ? `\n\npaired over people:\n${formatPaired(paired)}` : ''}`;
