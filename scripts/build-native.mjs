@@ -46,6 +46,13 @@ try {
   if (gyp === undefined || !existsSync(gyp)) skip('node-gyp is not installed');
 }
 
+// A C++ compiler is the one requirement: say how to get one instead of failing deep inside node-gyp.
+const cxx = process.env.CXX ?? 'c++';
+if (spawnSync(cxx, ['--version'], { encoding: 'utf8' }).status !== 0)
+  skip(
+    `no C++ compiler (${cxx}) found; install one (Debian/Ubuntu: apt install g++; macOS: xcode-select --install) and run npm run build:native — until then the engine runs on wasm, about 5× slower`,
+  );
+
 // Node's own headers ship with the system Node (e.g. /usr/include/node): use them rather than downloading.
 const prefix = dirname(dirname(process.execPath));
 const args = [gyp, 'rebuild', '--release', '--loglevel=error'];

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { selfEditFidelity, summariseFidelity } from '../src/tasks/people/fidelity.js';
 import { peopleTask } from '../src/tasks/people/task.js';
-import { qaText } from '../src/tasks/people/text.js';
+import { canonicalQuestions, qaText } from '../src/tasks/people/text.js';
 import { generateWorld } from '../src/tasks/people/world.js';
 import { ROOT } from './helpers/paths.js';
 
@@ -45,7 +45,9 @@ describe('self-edit fidelity', () => {
   });
 
   it('summaries are per self-edit (facts, pairs) and per pair (rates)', () => {
-    const all = context.questions.map((x) => pair(x.kind!)).join('\n');
+    const all = canonicalQuestions(world.people.find((p) => p.id === context.id)!)
+      .map((x) => qaText(x.question, x.answers[0]!))
+      .join('\n');
     const s = summariseFidelity([selfEditFidelity(all, context), selfEditFidelity('', context)]);
     expect(s).toEqual({
       selfEdits: 2,

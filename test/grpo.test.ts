@@ -14,6 +14,7 @@ import {
   grpoTokenTerm,
   grpoUpdate,
 } from '../src/seal/outer/grpo.js';
+import { sampledCompletion } from '../src/seal/outer/rollout.js';
 import { completionExample, makeBatch } from '../src/train/data.js';
 import { lmLoss } from '../src/train/step.js';
 import { Rng } from '../src/util/rng.js';
@@ -195,26 +196,77 @@ describe('GRPO on a tiny model', () => {
     expect(Math.sqrt(num / den)).toBeLessThan(1e-4);
   });
 
-  it('runs rounds end to end, logs update statistics, never touches the base', async () => {
-    const problem = tinySealProblem();
+  it('runs rounds end to end, logs update statistics, moves toward positive advantages, never touches the base', async () => {
+    // A random tiny model answers nothing right, so every reward would be 0 and every advantage too: score the answers
+    // by an arbitrary deterministic rule instead (the parity of the answer's character codes), which varies with the self-edit
+    // the inner loop trained on — all GRPO needs to have something to learn.
+    const tiny = tinySealProblem();
+    const problem = {
+      ...tiny,
+      env: {
+        ...tiny.env,
+        task: {
+          ...tiny.env.task,
+          scorer: {
+            name: 'parity',
+            score: (p: string) => [...p].reduce((s, ch) => s + ch.charCodeAt(0), 0) % 2,
+          },
+        },
+      },
+    };
     const model = problem.env.model;
     const before = checksum(model.params);
     const run = RunDir.create(tempDir(), 'test-grpo', {});
     const cfg = GrpoConfigSchema.parse({
       rounds: 2,
       contextsPerRound: 2,
-      samplesPerContext: 2,
+      samplesPerContext: 4,
       maxNewTokens: 12,
       heldOutContexts: 1,
-      inner: { epochs: 1, lora: { r: 2, alpha: 4 } },
+      inner: { epochs: 3, lr: 0.05, lora: { r: 2, alpha: 4 } },
       policyLora: { r: 2, alpha: 4 },
     });
     const result = await grpo(problem, cfg, run, { quiet: true });
     expect(result.rounds).toHaveLength(2);
     const recs = run.records();
-    expect(recs.filter((r) => r['kind'] === 'selfedit')).toHaveLength(8);
+    expect(recs.filter((r) => r['kind'] === 'selfedit')).toHaveLength(16);
     expect(recs.filter((r) => r['kind'] === 'round')).toHaveLength(2);
     expect(result.rounds[0]?.update).toBeDefined();
     expect(checksum(model.params)).toBe(before);
+    // What the update was for: self-edits with a positive advantage in their group became likelier relative to those
+    // with a negative one — Σ advantage × (NLL under the base − NLL under the trained generator) > 0.
+    const edits = recs.filter((r) => r['kind'] === 'selfedit');
+    const { tok } = problem.env;
+    const nll = (r: Record<string, unknown>, deltas: [] | [typeof result.policy]) => {
+      const c = problem.rlContexts.find((x) => x.id === r['context'])!;
+      const completion = sampledCompletion(
+        { ids: r['ids'] as number[], finish: r['finish'] as 'eos' | 'length' | 'stop' },
+        tok.eosId,
+      );
+      const ex = completionExample(
+        tok.encode(problem.domain.selfEditPrompt(c), { addBos: true }),
+        completion,
+      );
+      const t = lmLoss(model, makeBatch([ex], model.config.maxSeqLen - 1), deltas);
+      const v = t.dataSync()[0]!;
+      t.dispose();
+      return v;
+    };
+    let moved = 0;
+    let informative = 0;
+    for (const round of [1, 2]) {
+      for (const ctx of new Set(edits.filter((r) => r['round'] === round).map((r) => r['context']))) {
+        const group = edits.filter((r) => r['round'] === round && r['context'] === ctx);
+        const mean = group.reduce((s, r) => s + (r['reward'] as number), 0) / group.length;
+        for (const r of group) {
+          const adv = (r['reward'] as number) - mean;
+          if (adv === 0 || (r['ids'] as number[]).length === 0) continue;
+          informative++;
+          moved += adv * (nll(r, []) - nll(r, [result.policy]));
+        }
+      }
+    }
+    expect(informative).toBeGreaterThan(0);
+    expect(moved).toBeGreaterThan(0);
   });
 });

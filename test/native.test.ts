@@ -5,9 +5,17 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { fused } from '../src/engine/fused.js';
-import { adamwUpdateNative, engineInfo, initEngine, nativeInfo, tf } from '../src/engine/index.js';
+import {
+  adamwUpdateNative,
+  engineInfo,
+  initEngine,
+  nativeAdamWActive,
+  nativeInfo,
+  tf,
+} from '../src/engine/index.js';
 import { parseModelConfig } from '../src/model/config.js';
 import { Transformer } from '../src/model/model.js';
+import { AdamW } from '../src/train/optimizer.js';
 import { Rng } from '../src/util/rng.js';
 
 const info = nativeInfo();
@@ -431,6 +439,29 @@ describe.skipIf(!info.available)(`native kernels (${info.detail})`, () => {
       });
       tf.dispose([...ref, ...got]);
     }
+  });
+
+  it("the AdamW optimizer takes the fused kernel when native is on, with the tfjs path's numbers", async () => {
+    const rng = new Rng(9);
+    const p0 = Array.from(randn(rng, [64, 32]).dataSync());
+    const grads = [0, 1, 2].map(() => randn(rng, [64, 32]));
+    const train = () => {
+      const w = tf.variable(tf.tensor2d(p0, [64, 32]));
+      const opt = new AdamW(new Map([['w', w]]));
+      for (const g of grads) opt.update(new Map([['w', g]]), 1e-2);
+      const out = w.dataSync() as Float32Array;
+      opt.dispose();
+      w.dispose();
+      return out;
+    };
+    await initEngine('wasm', { native: false });
+    expect(nativeAdamWActive()).toBe(false);
+    const composite = train();
+    await initEngine('wasm');
+    expect(nativeAdamWActive()).toBe(true);
+    const fusedOut = train();
+    expect(relErr(composite, fusedOut)).toBeLessThanOrEqual(TOL);
+    expect(relErr(new Float32Array(p0), fusedOut)).toBeGreaterThan(1e-3); // it did move
   });
 
   for (const arch of ['gpt2', 'llama'] as const) {

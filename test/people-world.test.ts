@@ -18,13 +18,16 @@ import {
   writeWorld,
 } from '../src/tasks/people/task.js';
 import {
+  allWordings,
   answerPrompt,
   answerStop,
   BIO_ORDER,
   biography,
-  paraphraseQuestions,
+  heldOutQuestions,
   passage,
+  QUESTION_WORDINGS,
   qaText,
+  seenWordings,
 } from '../src/tasks/people/text.js';
 import {
   attributeTuple,
@@ -198,9 +201,9 @@ describe('text', () => {
     );
     expect(answerPrompt('Q?')).toBe('Q: Q?\nA:');
     expect(answerStop).toEqual(['\n']);
-    const paraphrases = paraphraseQuestions(person);
-    expect(paraphrases.length).toBeGreaterThanOrEqual(12);
-    for (const q of paraphrases) expect(q.question).toContain(person.fullName);
+    const heldOut = heldOutQuestions(person);
+    expect(heldOut.length).toBeGreaterThanOrEqual(12);
+    for (const q of heldOut) expect(q.question).toContain(person.fullName);
   });
 });
 
@@ -208,13 +211,19 @@ describe('peopleTask', () => {
   const world = generateWorld();
   const task = peopleTask(world);
 
-  it('has one context per person with six answerable questions', () => {
+  it('has one context per person asking each fact in every seen wording, and held-out wordings except for rl', () => {
     expect(task.splits['pretrain']).toHaveLength(400);
     expect(task.splits['rl']).toHaveLength(40);
     expect(task.splits['eval']).toHaveLength(40);
+    for (const context of task.splits['rl'] ?? []) expect(context.heldOutQuestions).toBeUndefined();
     for (const context of task.splits['eval'] ?? []) {
-      expect(context.questions.map((q) => q.kind)).toEqual([...ATTRIBUTES]);
-      for (const q of context.questions) {
+      expect(context.questions.map((q) => q.kind)).toEqual(
+        ATTRIBUTES.flatMap((a) => seenWordings(a).map(() => a)),
+      );
+      expect(context.heldOutQuestions?.map((q) => q.kind)).toEqual(
+        ATTRIBUTES.flatMap((a) => QUESTION_WORDINGS[a].heldOut.map(() => a)),
+      );
+      for (const q of [...context.questions, ...(context.heldOutQuestions ?? [])]) {
         expect(q.answers.length).toBe(1);
         expect(q.answers[0]!.trim()).not.toBe('');
         expect(q.question).toContain(context.title);
@@ -240,7 +249,9 @@ describe('pretrainDocuments', () => {
   it('contains bios and QA pairs for pretraining people only', () => {
     const docs = pretrainDocuments(world, new Rng(7));
     expect(docs.filter((d) => d.kind === 'bio')).toHaveLength(400 * 5);
-    expect(docs.filter((d) => d.kind === 'qa')).toHaveLength(200 * 6);
+    expect(docs.filter((d) => d.kind === 'qa')).toHaveLength(
+      200 * ATTRIBUTES.reduce((n, a) => n + allWordings(a).length, 0),
+    );
     const pretrain = new Set(world.splits.pretrain);
     for (const d of docs) expect(pretrain.has(d.personId)).toBe(true);
     const heldOut = [...splitPeople(world, 'rl'), ...splitPeople(world, 'eval')];
@@ -263,14 +274,17 @@ describe('pretrainDocuments', () => {
     for (const c of extra) {
       expect(docs.some((d) => d.text.includes(c.title))).toBe(false);
       expect(everyone.some((n) => n.includes(c.title) || c.title.includes(n))).toBe(false);
-      expect(c.questions).toHaveLength(6);
+      expect(c.questions).toHaveLength(ATTRIBUTES.reduce((n, a) => n + seenWordings(a).length, 0));
     }
     expect(extraRlContexts(world, 60)).toEqual(extra); // deterministic
   });
 
-  it('adds paraphrases on request and checks extra sources for held-out leaks', () => {
-    const docs = pretrainDocuments(world, new Rng(7), { paraphrases: true });
-    expect(docs.filter((d) => d.kind === 'qa-paraphrase').length).toBeGreaterThanOrEqual(200 * 12);
+  it('asks the QA people in every wording (or the canonical one) and checks extra sources for held-out leaks', () => {
+    const perPerson = ATTRIBUTES.reduce((n, a) => n + allWordings(a).length, 0);
+    const qa = (o: { qaWordings?: 'all' | 'canonical' }) =>
+      pretrainDocuments(world, new Rng(7), o).filter((d) => d.kind === 'qa').length;
+    expect(qa({})).toBe(world.qaPeople.length * perPerson);
+    expect(qa({ qaWordings: 'canonical' })).toBe(world.qaPeople.length * ATTRIBUTES.length);
     const rlPerson = splitPeople(world, 'rl')[0]!;
     const leaky = () => [{ kind: 'self-edit', personId: world.splits.pretrain[0]!, text: rlPerson.fullName }];
     expect(() => pretrainDocuments(world, new Rng(7), { extraSources: [leaky] })).toThrow(SealError);

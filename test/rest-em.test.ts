@@ -1,10 +1,12 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initEngine } from '../src/engine/index.js';
 import { checksum } from '../src/model/params.js';
+import { significantDrop } from '../src/seal/eval/stats.js';
 import { RestEmConfigSchema, restEm, selectBest } from '../src/seal/outer/rest-em.js';
 import { rewardHackingAlarm, sampledCompletion } from '../src/seal/outer/rollout.js';
 import { completionExample, makeBatch } from '../src/train/data.js';
 import { lmLoss } from '../src/train/step.js';
+import { Rng } from '../src/util/rng.js';
 import { RunDir } from '../src/util/run-dir.js';
 import { tempDir } from './helpers/paths.js';
 import { tinySealProblem } from './helpers/seal.js';
@@ -22,20 +24,29 @@ describe('ReST-EM pieces', () => {
     expect(selectBest([], 0, false)).toBeUndefined();
   });
 
-  it('reward-hacking alarm: reward up while held-out down', () => {
-    const prev = {
-      round: 1,
-      meanReward: 0.5,
-      meanBaseline: 0,
-      kept: 1,
-      heldOutAccuracy: 0.6,
-      meanSelfEditTokens: 10,
-      rewardHackingAlarm: false,
-    };
-    expect(rewardHackingAlarm(prev, 0.7, 0.5)).toBe(true);
-    expect(rewardHackingAlarm(prev, 0.7, 0.65)).toBe(false);
-    expect(rewardHackingAlarm(prev, 0.4, 0.5)).toBe(false);
-    expect(rewardHackingAlarm(undefined, 0.9, 0.1)).toBe(false);
+  it('reward-hacking alarm: reward up while validation accuracy fell significantly (paired, one-sided)', () => {
+    const before = [0.6, 0.5, 0.7, 0.4, 0.6, 0.5, 0.8, 0.6];
+    const prev = { meanReward: 0.5, monitor: before };
+    const dropped = before.map((x, i) => x - 0.2 - 0.01 * (i % 3));
+    const noise = before.map((x, i) => x + (i % 2 === 0 ? 0.05 : -0.05));
+    expect(rewardHackingAlarm(prev, 0.7, dropped)).toBe(true);
+    expect(rewardHackingAlarm(prev, 0.7, noise)).toBe(false); // lower for half the people, not significant
+    expect(rewardHackingAlarm(prev, 0.4, dropped)).toBe(false); // reward did not rise
+    expect(rewardHackingAlarm(undefined, 0.9, dropped)).toBe(false);
+  });
+
+  it('the significance test fires at about its level when nothing changes', () => {
+    // Two independent draws of the same 24 Bernoulli-ish scores per trial: the drop test should fire ≈ 5%.
+    const rng = new Rng(11);
+    let fired = 0;
+    const trials = 4000;
+    for (let t = 0; t < trials; t++) {
+      const p = Array.from({ length: 24 }, () => rng.next());
+      const draw = () => p.map((q) => (rng.next() < q ? 1 : 0) / 2 + (rng.next() < q ? 1 : 0) / 2);
+      if (significantDrop(draw(), draw(), 0.05).drop) fired++;
+    }
+    expect(fired / trials).toBeGreaterThan(0.03);
+    expect(fired / trials).toBeLessThan(0.07);
   });
 });
 

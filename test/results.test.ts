@@ -13,6 +13,7 @@ describe('results rebuilt from raw rows', () => {
     const summary = JSON.parse(readFileSync(join(abs, 'summary.json'), 'utf8')) as {
       results: Record<string, { mean: number; ci95: number[]; n: number }>;
       paired: Record<string, { mean: number; ci95: number[]; n: number }>;
+      pairedHeldOut?: Record<string, { mean: number; ci95: number[]; n: number }>;
     };
     const rebuilt = tableFromRecords(new RunDir(abs).records());
     for (const [name, r] of Object.entries(rebuilt)) {
@@ -22,11 +23,17 @@ describe('results rebuilt from raw rows', () => {
       expect(r.ci95[1], name).toBeCloseTo(s.ci95[1]!, 12);
       expect(r.n, name).toBe(s.n);
     }
-    const paired = sealPairs(rebuilt);
+    const paired = sealPairs(rebuilt, 'seen');
     expect(Object.keys(paired).sort()).toEqual(Object.keys(summary.paired).sort());
     for (const [name, d] of Object.entries(paired)) {
       expect(d.mean, name).toBeCloseTo(summary.paired[name]!.mean, 12);
       expect(d.ci95[0], name).toBeCloseTo(summary.paired[name]!.ci95[0]!, 12);
+    }
+    const heldOut = sealPairs(rebuilt, 'heldOut');
+    expect(Object.keys(heldOut).sort()).toEqual(Object.keys(summary.pairedHeldOut ?? {}).sort());
+    for (const [name, d] of Object.entries(heldOut)) {
+      expect(d.mean, name).toBeCloseTo(summary.pairedHeldOut![name]!.mean, 12);
+      expect(d.ci95[1], name).toBeCloseTo(summary.pairedHeldOut![name]!.ci95[1]!, 12);
     }
   });
 });

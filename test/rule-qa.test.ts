@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { ATTRIBUTES, bundledBiosData } from '../src/tasks/people/data.js';
 import { extractFacts, ruleBasedQa } from '../src/tasks/people/rule-qa.js';
-import { canonicalQuestions, passage, qaText } from '../src/tasks/people/text.js';
+import { heldOutQuestions, passage, qaText, seenQuestions } from '../src/tasks/people/text.js';
 import { attributeValue, generateWorld, splitPeople } from '../src/tasks/people/world.js';
 
 describe('rule-based QA', () => {
@@ -19,11 +19,12 @@ describe('rule-based QA', () => {
     expect(right).toBe(6 * people.length);
   });
 
-  it('writes one canonical QA pair per fact, and nothing for a passage without facts', () => {
+  it('writes a QA pair per fact and seen wording (none held out), and nothing for a passage without facts', () => {
     const p = splitPeople(world, 'eval')[0]!;
     const text = ruleBasedQa(p.fullName, passage(p, world.config.seed), data);
-    expect(text.split('\n').filter((l) => l.startsWith('Q: '))).toHaveLength(6);
-    for (const q of canonicalQuestions(p)) expect(text).toContain(qaText(q.question, q.answers[0]!));
+    expect(text.split('\n').filter((l) => l.startsWith('Q: '))).toHaveLength(seenQuestions(p).length);
+    for (const q of seenQuestions(p)) expect(text).toContain(qaText(q.question, q.answers[0]!));
+    for (const q of heldOutQuestions(p)) expect(text).not.toContain(q.question);
     expect(ruleBasedQa('Nobody', 'Nothing to see here.', data)).toBe('');
   });
 });

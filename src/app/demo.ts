@@ -41,7 +41,9 @@ export const DemoConfigSchema = z.strictObject({
   prompt: z
     .enum(PEOPLE_SELF_EDIT_STYLES)
     .default('self-qa')
-    .describe('Self-edit prompt the generator learns (the other two styles form the static baseline)'),
+    .describe(
+      'Self-edit prompt the generator learns (the static baseline samples the implications prompt twice, or self-QA when this is implications)',
+    ),
   rounds: z.number().int().min(1).default(2).describe('Outer-loop rounds'),
   rlPeople: z
     .number()
@@ -105,14 +107,29 @@ export const DemoConfigSchema = z.strictObject({
 });
 export type DemoConfig = z.infer<typeof DemoConfigSchema>;
 
+export interface Interval {
+  readonly mean: number;
+  readonly ci95: [number, number];
+  readonly n: number;
+}
+
+const interval = (r: { mean: number; ci95: readonly [number, number] | number[]; n: number }): Interval => ({
+  mean: r.mean,
+  ci95: [r.ci95[0]!, r.ci95[1]!],
+  n: r.n,
+});
+
 export interface DemoSummary {
   readonly task: string;
   readonly model: string;
   readonly seeds: number[];
   readonly elapsed_s: number;
-  readonly results: Record<string, { mean: number; ci95: [number, number]; n: number }>;
-  /** SEAL − each single-passage condition, paired over the same contexts (`seal_vs_passage`, …). */
-  readonly paired: Record<string, { mean: number; ci95: [number, number]; n: number }>;
+  /** Seen-wording accuracy per condition, with the held-out-wording accuracy beside it where it was measured. */
+  readonly results: Record<string, Interval & { heldOut?: Interval }>;
+  /** SEAL − each single-passage condition on seen wordings, paired over the same contexts (`seal_vs_passage`, …). */
+  readonly paired: Record<string, Interval>;
+  /** The same on the held-out wordings. */
+  readonly pairedHeldOut: Record<string, Interval>;
   readonly rounds: unknown[];
   readonly forgetting?: ForgettingResult;
   /** Delta mode: the model-editing table (ES/PS/NS/drawdown, time per edit) of each condition. */
@@ -137,9 +154,9 @@ export async function runDemo(
   const seeds = Array.from({ length: cfg.seeds }, (_, i) => cfg.seed + i);
   const evalContexts = (pp.task.splits['eval'] ?? []).slice(0, cfg.evalContexts);
   const settings = { seeds, inner, parse, temperature: 1, topP: 0.95, maxNewTokens: cfg.maxNewTokens };
-  // The per-round monitor: validation people (never the test people of the table), as many as the table has, ≤ 8.
+  // The per-round monitor: validation people (never the test people of the table), as many as the table has, ≤ 16.
   const valContexts = pp.task.splits['val'] ?? [];
-  const problem = { ...pp.problem, heldOut: valContexts.slice(0, Math.min(8, cfg.evalContexts)) };
+  const problem = { ...pp.problem, heldOut: valContexts.slice(0, Math.min(16, cfg.evalContexts)) };
   const outerCfg = OuterConfigSchema.parse({
     kind: cfg.outer,
     rounds: cfg.rounds,
@@ -281,9 +298,13 @@ export async function runDemo(
     seeds,
     elapsed_s: (performance.now() - t0) / 1000,
     results: Object.fromEntries(
-      Object.entries(results).map(([k, r]) => [k, { mean: r.mean, ci95: [r.ci95[0], r.ci95[1]], n: r.n }]),
+      Object.entries(results).map(([k, r]) => [
+        k,
+        { ...interval(r), ...(r.heldOut === undefined ? {} : { heldOut: interval(r.heldOut) }) },
+      ]),
     ),
-    paired: sealPairs(results),
+    paired: sealPairs(results, 'seen'),
+    pairedHeldOut: sealPairs(results, 'heldOut'),
     rounds,
     ...(forgetting === undefined ? {} : { forgetting }),
     ...(deltaScores === undefined
@@ -311,23 +332,23 @@ export async function runDemo(
  */
 export function sealPairs(
   results: Readonly<Record<string, ConditionResult>>,
-): Record<string, { mean: number; ci95: [number, number]; n: number }> {
+  wordings: 'seen' | 'heldOut',
+): Record<string, Interval> {
+  const of = (r: ConditionResult) => (wordings === 'seen' ? r.perContext : (r.heldOut?.perContext ?? {}));
   const perContext = Object.fromEntries(
     Object.entries(results)
       .filter(
         ([k, r]) =>
           !k.startsWith('cpt_') &&
           !k.startsWith('delta_') &&
-          Object.keys(r.perContext).length > 0 &&
+          Object.keys(of(r)).length > 0 &&
           (k === 'seal' || r !== results['seal']),
       )
-      .map(([k, r]) => [k, r.perContext]),
+      .map(([k, r]) => [k, of(r)]),
   );
+  if (perContext['seal'] === undefined) return {};
   return Object.fromEntries(
-    Object.entries(pairedAgainst('seal', perContext)).map(([k, r]) => [
-      k,
-      { mean: r.mean, ci95: [r.ci95[0], r.ci95[1]], n: r.n },
-    ]),
+    Object.entries(pairedAgainst('seal', perContext)).map(([k, r]) => [k, interval(r)]),
   );
 }
 

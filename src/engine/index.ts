@@ -112,5 +112,11 @@ export function engineInfo(): EngineInfo {
   return current;
 }
 
-export { type AdamWStep, adamwUpdateNative, nativeEnabled, nativeInfo } from './native/index.js';
+export {
+  type AdamWStep,
+  adamwUpdateNative,
+  nativeAdamWActive,
+  nativeEnabled,
+  nativeInfo,
+} from './native/index.js';
 export { tf } from './tf.js';

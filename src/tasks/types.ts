@@ -12,6 +12,11 @@ export interface Context {
   readonly title: string;
   readonly passage: string;
   readonly questions: readonly QuestionAnswer[];
+  /**
+   * Questions in wordings that no self-edit demonstration or reward uses: asked only by evaluation, and scored
+   * apart from `questions` (never part of a reward).
+   */
+  readonly heldOutQuestions?: readonly QuestionAnswer[];
 }
 
 /** How a prediction is scored against the golds: per-question values in [0, 1]. */

@@ -1,8 +1,13 @@
 /**
  * The epoch loop of every adapter fine-tune — the inner loop (a fresh LoRA on a self-edit), continued pretraining
  * and sequential edits, ReST-EM's SFT of the generator: `epochs` seeded shuffles of the examples, cut into batches,
- * one AdamW step each (fresh optimizer state), stopping at the first NaN/Inf loss. (Pretraining runs by steps with
- * resumable checkpoints instead: `loop.ts`.)
+ * one AdamW step each (fresh optimizer state), stopping at the first NaN/Inf loss.
+ *
+ * Pretraining runs through `loop.ts` instead, on purpose: both drive the same step (`trainStep`: forward, backward,
+ * clip, AdamW), but a pretraining run needs what an inner loop must not pay for — a step-indexed batch order (so a run
+ * resumes at any step with the batches an uninterrupted one would see), an LR schedule, async checkpoints and a stop
+ * signal — while this loop runs thousands of times per RL round, synchronously (inside worker threads), with the
+ * epoch boundaries the inner-loop settings (`epochs`) are stated in.
  */
 import type { LoraAdapter } from '../lora/adapter.js';
 import type { Transformer } from '../model/model.js';

@@ -4,6 +4,8 @@
  * (`torch.nn.utils.clip_grad_norm_`). The learning rate is an argument of every update (schedules, PPO's annealing).
  * State is plain named tensors so checkpoints can save it.
  */
+
+import { adamwUpdateNative, nativeAdamWActive } from '../engine/index.js';
 import { type Tensor, tf, type Variable } from '../engine/tf.js';
 
 export interface AdamWConfig {
@@ -39,16 +41,27 @@ export class AdamW {
     for (const [name, p] of this.params) {
       const g = grads.get(name);
       if (g === undefined) continue;
+      const decays = weightDecay > 0 && this.decays(name, p);
       const [m, v, next] = tf.tidy(() => {
         const mPrev = this.m.get(name);
         const vPrev = this.v.get(name);
+        // The same arithmetic in one fused pass when the native kernels are on (engine/native: k_adamw).
+        if (nativeAdamWActive() && g.dtype === 'float32')
+          return adamwUpdateNative(p, g, mPrev, vPrev, {
+            lr,
+            beta1,
+            beta2,
+            eps,
+            weightDecay: decays ? weightDecay : 0,
+            step: this.step,
+          });
         const m1 =
           mPrev === undefined ? tf.mul(g, 1 - beta1) : tf.add(tf.mul(mPrev, beta1), tf.mul(g, 1 - beta1));
         const v1 =
           vPrev === undefined
             ? tf.mul(tf.square(g), 1 - beta2)
             : tf.add(tf.mul(vPrev, beta2), tf.mul(tf.square(g), 1 - beta2));
-        const decayed = weightDecay > 0 && this.decays(name, p) ? tf.mul(p, 1 - lr * weightDecay) : p;
+        const decayed = decays ? tf.mul(p, 1 - lr * weightDecay) : p;
         const stepT = tf.div(tf.mul(m1, lr / bc1), tf.add(tf.sqrt(tf.div(v1, bc2)), eps));
         return [m1, v1, tf.sub(decayed, stepT)];
       });

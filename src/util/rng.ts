@@ -108,7 +108,11 @@ function rotl(x: number, k: number): number {
  *
  * Keys in use: `('eval-sample', seed, prompt)` the self-edits of one evaluation seed (prompt 0 = the generator's,
  * 1… the static prompts), `('eval', seed, context)` a context's inner loop in an evaluation,
- * `('cpt', seed)` and `('forgetting', seed)` the continued-pretraining and sequential-edit settings.
+ * `('cpt', seed)` and `('forgetting', seed)` the continued-pretraining and sequential-edit settings,
+ * `('inner-repeat', jobSeed, repeat)` one repeat of an inner loop, `('sequential-edit', seed, i)` the i-th edit,
+ * `('round', runSeed, round)` an outer-loop round's context choice and sampling, `('policy-init', runSeed, round)`
+ * the generator adapter's initialisation, `('monitor', runSeed)` and `('monitor-inner', monitorSeed, context)` the
+ * per-round validation monitor (the same in every round: common random numbers across rounds).
  */
 export function deriveSeed(label: string, ...parts: readonly number[]): number {
   let h = 0x811c9dc5;

@@ -22,24 +22,30 @@ export const README_RUNS = ['experiments/results/session5/demo-own-sgemm'] as co
 export function tableFromRecords(
   records: readonly Record<string, unknown>[],
 ): Record<string, ConditionResult> {
-  const acc = new Map<string, Map<string, number[]>>();
+  const acc = new Map<string, Map<string, { seen: number[]; heldOut: number[] }>>();
   for (const r of records) {
     if (r['kind'] !== 'eval') continue;
-    const byContext = acc.get(r['condition'] as string) ?? new Map<string, number[]>();
-    const values = byContext.get(r['context'] as string) ?? [];
-    values.push(r['accuracy'] as number);
+    const byContext = acc.get(r['condition'] as string) ?? new Map();
+    const values = byContext.get(r['context'] as string) ?? { seen: [], heldOut: [] };
+    values.seen.push(r['accuracy'] as number);
+    if (typeof r['heldOutAccuracy'] === 'number') values.heldOut.push(r['heldOutAccuracy']);
     byContext.set(r['context'] as string, values);
     acc.set(r['condition'] as string, byContext);
   }
+  const mean = (v: readonly number[]) => v.reduce((a, b) => a + b, 0) / v.length;
   const out: Record<string, ConditionResult> = {};
   for (const [name, byContext] of acc) {
-    const perContext = Object.fromEntries(
-      [...byContext].map(([c, v]) => [c, v.reduce((a, b) => a + b, 0) / v.length]),
+    const perContext = Object.fromEntries([...byContext].map(([c, v]) => [c, mean(v.seen)]));
+    const heldOut = Object.fromEntries(
+      [...byContext].filter(([, v]) => v.heldOut.length > 0).map(([c, v]) => [c, mean(v.heldOut)]),
     );
     out[name] = {
       ...meanCi(Object.values(perContext)),
       perContext,
-      seeds: [...byContext.values()][0]!.length,
+      seeds: [...byContext.values()][0]!.seen.length,
+      ...(Object.keys(heldOut).length === 0
+        ? {}
+        : { heldOut: { ...meanCi(Object.values(heldOut)), perContext: heldOut } }),
     };
   }
   const lastRound = Math.max(
@@ -66,8 +72,9 @@ if (invokedAs === fileURLToPath(import.meta.url)) {
   }
   for (const dir of args.length > 0 ? args : README_RUNS) {
     const results = tableFromRecords(new RunDir(dir).records());
+    const heldOut = sealPairs(results, 'heldOut');
     process.stdout.write(
-      `${join(dir, 'results.jsonl')}\n${formatTable(results)}\n\npaired over people:\n${formatPaired(sealPairs(results))}\n\n`,
+      `${join(dir, 'results.jsonl')}\n${formatTable(results)}\n\npaired over people (seen wordings):\n${formatPaired(sealPairs(results, 'seen'))}\n${Object.keys(heldOut).length === 0 ? '' : `\npaired over people (held-out wordings):\n${formatPaired(heldOut)}\n`}\n`,
     );
   }
 }

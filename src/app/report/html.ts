@@ -51,7 +51,9 @@ export function buildReport(runDir: string): string {
     model: string;
     seeds: number[];
     elapsed_s: number;
-    results: Record<string, Row>;
+    results: Record<string, Row & { heldOut?: Row }>;
+    paired?: Record<string, Row>;
+    pairedHeldOut?: Record<string, Row>;
     forgetting?: {
       condition: string;
       contexts: string[];
@@ -88,11 +90,24 @@ export function buildReport(runDir: string): string {
   }[];
   const lastRound = Math.max(0, ...edits.map((e) => e.round));
   const examples = (round: number) => edits.filter((e) => e.round === round).slice(0, 3);
+  const pctCi = (r: Row | undefined) =>
+    r === undefined
+      ? '<td>-</td><td>-</td>'
+      : `<td>${(100 * r.mean).toFixed(1)}</td><td>[${(100 * r.ci95[0]).toFixed(1)}, ${(100 * r.ci95[1]).toFixed(1)}]</td>`;
   const table = Object.entries(summary.results)
-    .map(
-      ([k, r]) =>
-        `<tr><td>${esc(k)}</td><td>${(100 * r.mean).toFixed(1)}</td><td>[${(100 * r.ci95[0]).toFixed(1)}, ${(100 * r.ci95[1]).toFixed(1)}]</td><td>${r.n}</td></tr>`,
-    )
+    .map(([k, r]) => `<tr><td>${esc(k)}</td>${pctCi(r)}${pctCi(r.heldOut)}<td>${r.n}</td></tr>`)
+    .join('\n');
+  const signed = (x: number) => `${x >= 0 ? '+' : ''}${(100 * x).toFixed(1)}`;
+  const pairedRows = Object.keys(summary.paired ?? {})
+    .map((k) => {
+      const a = summary.paired?.[k];
+      const b = summary.pairedHeldOut?.[k];
+      const cell = (r: Row | undefined) =>
+        r === undefined
+          ? '<td>-</td><td>-</td>'
+          : `<td>${signed(r.mean)}</td><td>[${(100 * r.ci95[0]).toFixed(1)}, ${(100 * r.ci95[1]).toFixed(1)}]</td>`;
+      return `<tr><td>${esc(k)}</td>${cell(a)}${cell(b)}<td>${a?.n ?? b?.n ?? ''}</td></tr>`;
+    })
     .join('\n');
   const exampleHtml = (title: string, xs: typeof edits) =>
     `<h3>${esc(title)}</h3>${xs.map((e) => `<div class="ex"><div class="meta">${esc(e.context)} · reward ${(100 * e.reward).toFixed(0)}%</div><pre>${esc(e.completion)}</pre></div>`).join('') || '<p>none</p>'}`;
@@ -133,9 +148,21 @@ pre{white-space:pre-wrap;background:#f6f6f6;padding:8px;margin:4px 0}.ex .meta{c
 </style></head><body>
 <h1>SEAL — ${esc(summary.task)} with ${esc(summary.model)}</h1>
 <p>Seeds ${summary.seeds.join(', ')} · ${summary.elapsed_s.toFixed(0)} s · no-context accuracy on held-out contexts, mean and 95% CI over contexts.</p>
-${alarms.length > 0 ? `<p class="alarm">Reward-hacking alarm in round(s) ${alarms.join(', ')}: RL reward rose while held-out accuracy fell.</p>` : ''}
-<table id="results"><tr><th>condition</th><th>accuracy %</th><th>95% CI</th><th>n</th></tr>
+${alarms.length > 0 ? `<p class="alarm">Reward-hacking alarm in round(s) ${alarms.join(', ')}: RL reward rose while accuracy on validation people fell significantly (one-sided paired t test at 5%).</p>` : ''}
+<table id="results"><tr><th>condition</th><th>seen wordings %</th><th>95% CI</th><th>held-out wordings %</th><th>95% CI</th><th>n</th></tr>
 ${table}</table>
+<p id="rows">Each row trains a fresh LoRA adapter on the frozen base for one held-out person and then asks the
+person's six facts without the passage, in the wordings the generator's demonstrations and the RL reward use
+(<em>seen</em>) and in wordings that neither ever uses (<em>held-out</em>). <code>base</code>: no adapter.
+<code>passage</code>: the passage alone. Every other row trains on the passage plus a self-edit:
+<code>base_selfedits</code>, one self-QA self-edit sampled from the base model; <code>static_augmentation</code>, two
+samples of a fixed prompt (SEAL's "implications"); <code>rule_based_qa</code>, a parser of the passage writing every
+fact as QA in the seen wordings (an upper reference, not a competitor); <code>seal_round_N</code> / <code>seal</code>,
+one self-edit from the generator after N rounds of RL; <code>base_selfedits_matched</code>, base self-edits
+concatenated until they are as long as SEAL's (RL lengthens self-edits; this row asks whether length alone explains
+the gain); <code>cpt_*</code>, all passages in one adapter (continued pretraining); <code>delta_*</code>, delta mode's
+edit success. Differences below are SEAL minus each row, paired over the same people and seeds.</p>
+${pairedRows === '' ? '' : `<table id="paired"><tr><th>difference</th><th>seen (points)</th><th>95% CI</th><th>held-out (points)</th><th>95% CI</th><th>n</th></tr>\n${pairedRows}</table>`}
 <div class="charts">
 <div class="chart"><canvas id="chart-results"></canvas></div>
 <div class="chart"><canvas id="chart-rounds"></canvas></div>

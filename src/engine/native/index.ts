@@ -10,7 +10,7 @@ import { loadNative, type NativeGemmConfig } from './loader.js';
 import { nativeOps } from './ops.js';
 
 export type { NativeGemmConfig } from './loader.js';
-export { type AdamWStep, adamwUpdateNative } from './ops.js';
+export { type AdamWStep, adamwUpdateNative, nativeAdamWActive } from './ops.js';
 
 export interface NativeInfo {
   readonly available: boolean;

@@ -113,6 +113,11 @@ export interface AdamWStep {
   readonly step: number;
 }
 
+/** Whether the fused AdamW kernel is registered on the active backend (native kernels on). */
+export function nativeAdamWActive(): boolean {
+  return tf.getKernel('SealAdamW', tf.getBackend()) !== undefined;
+}
+
 /**
  * One fused AdamW update with the arithmetic of src/train/optimizer.ts; returns new tensors [m, v, param]
  * (tfjs tensors are immutable: assign the param yourself). `m`/`v` undefined = first step (zero state).
@@ -134,7 +139,7 @@ export function adamwUpdateNative(
     bc1: 1 - o.beta1 ** o.step,
     bc2: 1 - o.beta2 ** o.step,
   };
-  if (tf.getKernel('SealAdamW', tf.getBackend()) === undefined)
+  if (!nativeAdamWActive())
     throw new Error('adamwUpdateNative: native kernels are not active (check nativeEnabled())');
   const inputs: Record<string, Tensor> = { p: param, g: grad };
   if (m !== undefined && v !== undefined) {

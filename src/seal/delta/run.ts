@@ -5,8 +5,9 @@
  */
 
 import type { LoraAdapter } from '../../lora/adapter.js';
-import { paraphraseQuestions } from '../../tasks/people/text.js';
+import { heldOutQuestions } from '../../tasks/people/text.js';
 import type { Context } from '../../tasks/types.js';
+import { deriveSeed } from '../../util/rng.js';
 import type { RunDir } from '../../util/run-dir.js';
 import type { PeopleProblem } from '../domains/people.js';
 import type { EvalSettings } from '../eval/evaluate.js';
@@ -54,12 +55,12 @@ function loraConditions(
           temperature: s.temperature,
           topP: s.topP,
           maxNewTokens: s.maxNewTokens,
-          seed: seed + 31 * i,
+          seed: deriveSeed('delta-text-sample', seed, i),
           ...(policy === undefined ? {} : { deltas: [policy] }),
         })[0]!;
         return train(
           [
-            ...selfEditSequences(e!.completion, c, s.parse),
+            ...selfEditSequences(e!.completion, c, { ...s.parse, appendPassage: false }),
             ...selfEditSequences('', c, { ...s.parse, appendPassage: true }),
           ],
           t0,
@@ -98,7 +99,7 @@ export async function runDeltaMode(
   const paraphrases = new Map(
     evalContexts.flatMap((c) => {
       const p = people.get(c.id);
-      return p === undefined ? [] : [[c.id, paraphraseQuestions(p)] as const];
+      return p === undefined ? [] : [[c.id, heldOutQuestions(p)] as const];
     }),
   );
   const name = `delta_${cfg.optimizer.kind}`;

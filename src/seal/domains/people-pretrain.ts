@@ -60,6 +60,12 @@ export const PretrainConfigSchema = z
       .describe(
         'Demonstrations about demo-only people (facts readable only from the passage: teaches copying)',
       ),
+    qaWordings: z
+      .enum(['all', 'canonical'])
+      .default('all')
+      .describe(
+        "Wordings of the QA people's questions: all tiers (demo, reward, held-out: held-out wordings become answerable for known people) or only the canonical one (models before issue #15)",
+      ),
     vocabSize: z
       .number()
       .int()
@@ -157,7 +163,14 @@ export interface PretrainReport {
   readonly qa: {
     readonly pretrainQaTrained: number;
     readonly pretrainExtraction: number;
-    readonly eval: number;
+    /** Validation people (never the test split) before any adaptation. */
+    readonly val: number;
+    /** The same people asked in the held-out wordings. */
+    readonly heldOutWordings: {
+      readonly pretrainQaTrained: number;
+      readonly pretrainExtraction: number;
+      readonly val: number;
+    };
     readonly n: Record<string, number>;
   };
   readonly samples: readonly {
@@ -190,6 +203,10 @@ export function qaAccuracy(model: Transformer, tok: Tokenizer, contexts: readonl
   return meanScore(answerQuestions(model, tok, task, contexts));
 }
 
+/** The contexts with their held-out-wording questions as the questions asked. */
+const heldOutOnly = (contexts: readonly Context[]): Context[] =>
+  contexts.map((c) => ({ ...c, questions: c.heldOutQuestions ?? [] }));
+
 export async function pretrainPeopleModel(
   cfg: PretrainConfig,
   outDir: string,
@@ -199,6 +216,7 @@ export async function pretrainPeopleModel(
   const world = generateWorld(cfg.world);
   const docs = pretrainDocuments(world, new Rng(cfg.world.seed), {
     extraSources: [selfEditDemos({ perStyle: cfg.demosPerStyle }), copyDemos(cfg.copyDemos)],
+    qaWordings: cfg.qaWordings,
   });
   const texts = docs.map((d) => d.text);
   const { tok, json } = buildTokenizer(texts, cfg.vocabSize);
@@ -258,12 +276,18 @@ export async function pretrainPeopleModel(
   const n = cfg.evalPeople;
   const trained = pre.filter((c) => qaSet.has(c.id)).slice(0, n);
   const extraction = pre.filter((c) => !qaSet.has(c.id)).slice(0, n);
-  const evalCtx = (task.splits['eval'] ?? []).slice(0, n);
+  // Validation people: the pretraining report never reads the test split.
+  const evalCtx = (task.splits['val'] ?? []).slice(0, n);
   const qa = {
     pretrainQaTrained: qaAccuracy(model, tok, trained),
     pretrainExtraction: qaAccuracy(model, tok, extraction),
-    eval: qaAccuracy(model, tok, evalCtx),
-    n: { pretrainQaTrained: trained.length, pretrainExtraction: extraction.length, eval: evalCtx.length },
+    val: qaAccuracy(model, tok, evalCtx),
+    heldOutWordings: {
+      pretrainQaTrained: qaAccuracy(model, tok, heldOutOnly(trained)),
+      pretrainExtraction: qaAccuracy(model, tok, heldOutOnly(extraction)),
+      val: qaAccuracy(model, tok, heldOutOnly(evalCtx)),
+    },
+    n: { pretrainQaTrained: trained.length, pretrainExtraction: extraction.length, val: evalCtx.length },
   };
   const sampleCtx = evalCtx.slice(0, 5);
   const prompts = sampleCtx.map((c) => peopleSelfEditPrompt(c.title, c.passage, 'implications'));

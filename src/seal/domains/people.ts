@@ -11,7 +11,6 @@ import { bundledBiosData } from '../../tasks/people/data.js';
 import { ruleBasedQa } from '../../tasks/people/rule-qa.js';
 import {
   COPY_WORLD_OFFSET,
-  PEOPLE_SELF_EDIT_STYLES,
   type PeopleSelfEditStyle,
   peopleSelfEditPrompt,
   unclashingPeople,
@@ -29,7 +28,7 @@ export interface PeopleProblem {
   readonly problem: SealProblem;
   readonly world: World;
   readonly task: Task;
-  /** The hand-written prompts of the static-augmentation baseline. */
+  /** The fixed prompts of the static-augmentation baseline (`staticStyles`), one sample each. */
   readonly staticPrompts: readonly ((c: Context) => string)[];
   /** The rule-based QA reference: every fact the passage states, as QA in the seen wordings. */
   readonly ruleBasedSelfEdit: (c: Context) => string;
@@ -43,7 +42,7 @@ export function readWorldConfig(modelDir: string) {
 
 /**
  * The people world as a SEAL problem. `style` is the self-edit prompt the generator is trained on; the static
- * baseline uses the other two styles as its fixed hand-written prompts. Self-QA is the default: on the session-2
+ * baseline uses fixed prompts (staticStyles). Self-QA is the default: on the session-2
  * default model an inner loop on oracle QA restatements of every fact reaches 67% held-out accuracy, oracle full-name
  * sentences ("implications") only 25% (passage alone 12.5%; 8 people, 20 epochs) — so only self-QA leaves RL room.
  */
@@ -69,13 +68,27 @@ export function extraRlContexts(world: World, count: number): Context[] {
   });
   for (const p of copy.people) taken.add(p.fullName);
   const { people, seed } = unclashingPeople(world, EXTRA_RL_OFFSET, count, [...taken], 1.2);
-  return people.map((p, i) => ({ ...personContext(p, seed), id: `rl-extra-${String(i).padStart(4, '0')}` }));
+  return people.map((p, i) => ({
+    ...personContext(p, seed, { heldOut: false }),
+    id: `rl-extra-${String(i).padStart(4, '0')}`,
+  }));
 }
 
 /** The world's rl split topped up to `count` people from `extraRlContexts` (never fewer than the split). */
 export function rlContexts(world: World, task: Task, count: number): Context[] {
   const split = task.splits['rl'] ?? [];
   return [...split, ...extraRlContexts(world, count - split.length)];
+}
+
+/**
+ * The static-augmentation baseline's fixed prompts: SEAL's own augmentation prompt ("implications": full-name
+ * restatements), sampled twice — or self-QA twice when the generator itself writes implications. The "rewrite"
+ * style is not used: its demonstrations keep the passage's pronouns, less extractable on purpose, and a baseline
+ * must not carry a deliberate handicap.
+ */
+export function staticStyles(generator: PeopleSelfEditStyle): readonly PeopleSelfEditStyle[] {
+  const other: PeopleSelfEditStyle = generator === 'implications' ? 'self-qa' : 'implications';
+  return [other, other];
 }
 
 export async function loadPeopleProblem(
@@ -101,7 +114,7 @@ export async function loadPeopleProblem(
     problem,
     world,
     task,
-    staticPrompts: PEOPLE_SELF_EDIT_STYLES.filter((s) => s !== style).map(
+    staticPrompts: staticStyles(style).map(
       (s) => (c: Context) => peopleSelfEditPrompt(c.title, c.passage, s),
     ),
     ruleBasedSelfEdit: (c: Context) => ruleBasedQa(c.title, c.passage, bundledBiosData()),

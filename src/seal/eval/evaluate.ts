@@ -4,8 +4,12 @@
  * context's questions without it. Conditions (an exhaustive union):
  *   base                 no adaptation
  *   passage              train on the passage alone
- *   selfedit             passage + a self-edit sampled from the generator (base, or base + a trained policy adapter)
- *   static               passage + self-edits from fixed hand-written prompts (one sample per prompt)
+ *   selfedit             a self-edit sampled from the generator (base, or base + a trained policy adapter)
+ *   static               self-edits from fixed hand-written prompts (one sample per prompt)
+ *   matched              base self-edits concatenated to a target length
+ *   written              a self-edit written by a rule (rule-based QA)
+ * Every self-edit condition also trains on the passage when the parse options' `appendPassage` is set (the default),
+ * exactly as the RL reward does.
  * Each (condition, context) is repeated over seeds; the reported mean ± 95% CI is over contexts of their seed means.
  */
 
@@ -45,8 +49,11 @@ export interface EvalSettings {
 }
 
 export interface ConditionResult extends MeanCi {
+  /** Seen-wording accuracy per context (mean over seeds); the mean ± CI above is over these. */
   readonly perContext: Readonly<Record<string, number>>;
   readonly seeds: number;
+  /** The same on the contexts' held-out-wording questions (when they have any). */
+  readonly heldOut?: MeanCi & { readonly perContext: Readonly<Record<string, number>> };
   /** Mean self-edit length in tokens (selfedit conditions): the length-matched baseline's target. */
   readonly selfEditTokens?: number;
 }
@@ -86,6 +93,13 @@ function sequencesFor(
   tokens?: number[],
 ): string[][] {
   const passageOnly = (c: Context) => selfEditSequences('', c, { ...s.parse, appendPassage: true });
+  // The passage joins a self-edit's sequences exactly when the run's parse options say so — the same rule the
+  // reward's inner loop follows (SealDomain.plan), so reward and evaluation train on the same data.
+  const edit = (text: string, c: Context) => selfEditSequences(text, c, { ...s.parse, appendPassage: false });
+  const withPassage = (seqs: readonly string[], c: Context) => [
+    ...seqs,
+    ...(s.parse.appendPassage ? passageOnly(c) : []),
+  ];
   const sampleWithTokens = (prompt: (x: Context) => string, policy: LoraAdapter | undefined, salt: number) =>
     sampleForEval(p, contexts, prompt, policy, { seed, salt }, s);
   const sample = (prompt: (x: Context) => string, policy: LoraAdapter | undefined, salt: number) =>
@@ -98,17 +112,16 @@ function sequencesFor(
     case 'selfedit': {
       const edits = sampleWithTokens((c) => p.domain.selfEditPrompt(c), cond.policy, 0);
       tokens?.push(...edits.map((e) => e.tokens));
-      return contexts.map((c, i) => [
-        ...selfEditSequences(edits[i]!.completion, c, s.parse),
-        ...passageOnly(c),
-      ]);
+      return contexts.map((c, i) => withPassage(edit(edits[i]!.completion, c), c));
     }
     case 'static': {
       const perPrompt = cond.prompts.map((prompt, j) => sample(prompt, undefined, j + 1));
-      return contexts.map((c, i) => [
-        ...perPrompt.flatMap((edits) => selfEditSequences(edits[i]!, c, s.parse)),
-        ...passageOnly(c),
-      ]);
+      return contexts.map((c, i) =>
+        withPassage(
+          perPrompt.flatMap((edits) => edit(edits[i]!, c)),
+          c,
+        ),
+      );
     }
     case 'matched': {
       // Draw 0 is the base self-edit of the selfedit condition (salt 0); further draws only while a context is
@@ -119,14 +132,14 @@ function sequencesFor(
         const draw = sampleWithTokens((c) => p.domain.selfEditPrompt(c), undefined, j === 0 ? 0 : 100 + j);
         contexts.forEach((c, i) => {
           if (tokens[i]! >= cond.targetTokens) return;
-          seqs[i]!.push(...selfEditSequences(draw[i]!.completion, c, s.parse));
+          seqs[i]!.push(...edit(draw[i]!.completion, c));
           tokens[i]! += draw[i]!.tokens;
         });
       }
-      return contexts.map((c, i) => [...seqs[i]!, ...passageOnly(c)]);
+      return contexts.map((c, i) => withPassage(seqs[i]!, c));
     }
     case 'written':
-      return contexts.map((c) => [...selfEditSequences(cond.write(c), c, s.parse), ...passageOnly(c)]);
+      return contexts.map((c) => withPassage(edit(cond.write(c), c), c));
     default: {
       const never: never = cond;
       throw new Error(`unreachable condition ${String(never)}`);
@@ -164,28 +177,37 @@ export async function evaluateConditions(
       onResult: () => progress.tick(1, cond.name),
     });
     const perContext: Record<string, number> = {};
+    const heldOutPerContext: Record<string, number> = {};
     contexts.forEach((c, ci) => {
       let sum = 0;
+      let heldOutSum = 0;
       s.seeds.forEach((seed, si) => {
         const k = ci * s.seeds.length + si;
         const r = results[k]!;
         sum += r.accuracy;
+        heldOutSum += r.heldOutAccuracy ?? 0;
         run?.append({
           kind: 'eval',
           condition: cond.name,
           context: c.id,
           seed,
           accuracy: r.accuracy,
+          ...(r.heldOutAccuracy === undefined ? {} : { heldOutAccuracy: r.heldOutAccuracy }),
           sequences: jobs[k]!.sequences.length,
           diverged: r.diverged,
         });
       });
       perContext[c.id] = sum / s.seeds.length;
+      if ((c.heldOutQuestions?.length ?? 0) > 0) heldOutPerContext[c.id] = heldOutSum / s.seeds.length;
     });
+    const heldOutValues = Object.values(heldOutPerContext);
     out[cond.name] = {
       ...meanCi(Object.values(perContext)),
       perContext,
       seeds: s.seeds.length,
+      ...(heldOutValues.length === 0
+        ? {}
+        : { heldOut: { ...meanCi(heldOutValues), perContext: heldOutPerContext } }),
       ...(tokens.length === 0 ? {} : { selfEditTokens: tokens.reduce((a, b) => a + b, 0) / tokens.length }),
     };
   }
@@ -285,10 +307,25 @@ function formatRows(head: readonly string[], rows: readonly (readonly string[])[
 
 const ci = (r: MeanCi) => `[${(100 * r.ci95[0]).toFixed(1)}, ${(100 * r.ci95[1]).toFixed(1)}]`;
 
-export function formatTable(results: Readonly<Record<string, MeanCi>>): string {
+/** Accuracy per condition; with held-out-wording columns beside the seen ones when any condition has them. */
+export function formatTable(results: Readonly<Record<string, MeanCi & { heldOut?: MeanCi }>>): string {
+  const entries = Object.entries(results);
+  if (!entries.some(([, r]) => r.heldOut !== undefined)) {
+    return formatRows(
+      ['condition', 'accuracy %', '95% CI', 'n'],
+      entries.map(([name, r]) => [name, (100 * r.mean).toFixed(1), ci(r), String(r.n)]),
+    );
+  }
   return formatRows(
-    ['condition', 'accuracy %', '95% CI', 'n'],
-    Object.entries(results).map(([name, r]) => [name, (100 * r.mean).toFixed(1), ci(r), String(r.n)]),
+    ['condition', 'seen %', '95% CI', 'held-out %', '95% CI', 'n'],
+    entries.map(([name, r]) => [
+      name,
+      (100 * r.mean).toFixed(1),
+      ci(r),
+      r.heldOut === undefined ? '-' : (100 * r.heldOut.mean).toFixed(1),
+      r.heldOut === undefined ? '-' : ci(r.heldOut),
+      String(r.n),
+    ]),
   );
 }
 

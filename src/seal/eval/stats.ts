@@ -50,3 +50,23 @@ export function pairedAgainst(
     if (other !== name) out[`${name}_vs_${other}`] = pairedDifference(mine, values);
   return out;
 }
+
+/**
+ * One-sided paired t test that `after` is lower than `before` (same contexts, same order): true when the mean drop
+ * is significant at level `alpha`, i.e. t = mean(d) / (sd(d)/√n) < −t_{1−alpha, n−1} with d = after − before. Under
+ * no change it fires with probability ≈ alpha (exactly, for normal differences). Needs n ≥ 2 and some spread.
+ */
+export function significantDrop(
+  before: readonly number[],
+  after: readonly number[],
+  alpha = 0.05,
+): { readonly drop: boolean; readonly t: number; readonly n: number } {
+  const n = Math.min(before.length, after.length);
+  if (n < 2) return { drop: false, t: Number.NaN, n };
+  const d = after.slice(0, n).map((x, i) => x - (before[i] as number));
+  const mean = d.reduce((s, v) => s + v, 0) / n;
+  const sd = Math.sqrt(d.reduce((s, v) => s + (v - mean) ** 2, 0) / (n - 1));
+  if (sd === 0) return { drop: false, t: mean === 0 ? 0 : mean > 0 ? Infinity : -Infinity, n };
+  const t = mean / (sd / Math.sqrt(n));
+  return { drop: t < -tQuantile(1 - alpha, n - 1), t, n };
+}

@@ -7,6 +7,7 @@
  */
 import { LoraAdapter } from '../../lora/adapter.js';
 import type { Context } from '../../tasks/types.js';
+import { deriveSeed } from '../../util/rng.js';
 import { fitAdapter, type InnerEnv, type InnerLoopConfig } from './inner-loop.js';
 import { answerQuestions, meanScore } from './qa-eval.js';
 
@@ -60,7 +61,7 @@ export function forgettingMatrix(
   const matrix: number[][] = [];
   try {
     for (const [i, it] of items.entries()) {
-      const fit = fitAdapter(env, adapter, it.sequences, cfg, seed * 31 + i);
+      const fit = fitAdapter(env, adapter, it.sequences, cfg, deriveSeed('sequential-edit', seed, i));
       if (!fit.finite) {
         while (matrix.length < items.length) matrix.push(items.map(() => 0));
         return { matrix, diverged: true };

@@ -8,11 +8,13 @@
 import { z } from 'zod';
 import { LoraAdapter } from '../../lora/adapter.js';
 import { LoraConfigSchema } from '../../lora/config.js';
+import type { LinearDelta } from '../../model/linear.js';
 import type { Transformer } from '../../model/model.js';
 import type { Context, Task } from '../../tasks/types.js';
 import type { Tokenizer } from '../../tokenizer/types.js';
 import type { Example } from '../../train/data.js';
 import { type FitResult, fitAdapterEpochs } from '../../train/fit.js';
+import { deriveSeed } from '../../util/rng.js';
 import { type AnsweredQuestion, answerQuestions, meanScore } from './qa-eval.js';
 
 export const InnerLoopConfigSchema = z.strictObject({
@@ -72,6 +74,11 @@ export interface InnerEnv {
 export interface InnerLoopResult {
   /** Mean no-context accuracy after adaptation (0 when training diverged). */
   readonly accuracy: number;
+  /**
+   * Mean accuracy on the context's held-out-wording questions (absent when it has none). Never a reward: only
+   * evaluation reads it.
+   */
+  readonly heldOutAccuracy?: number;
   readonly perRepeat: readonly number[];
   readonly finalLoss: number;
   readonly steps: number;
@@ -132,26 +139,43 @@ export function runInnerLoop(
 ): InnerLoopResult {
   const t0 = performance.now();
   const perRepeat: number[] = [];
+  const heldOutPerRepeat: number[] = [];
+  const hasHeldOut = (context.heldOutQuestions?.length ?? 0) > 0;
   let answers: AnsweredQuestion[] = [];
   let finalLoss = Number.NaN;
   let steps = 0;
   let diverged = false;
-  for (let r = 0; r < cfg.evalTimes; r++) {
-    const trained =
-      sequences.length === 0
-        ? { adapter: undefined, finalLoss: Number.NaN, steps: 0 }
-        : trainAdapter(env, sequences, cfg, seed * 7919 + r);
+  const ask = (deltas: readonly LinearDelta[]) => {
+    answers = answerQuestions(env.model, env.tok, env.task, [context], { deltas, heldOut: hasHeldOut });
+    perRepeat.push(meanScore(answers, false));
+    heldOutPerRepeat.push(meanScore(answers, true));
+  };
+  if (sequences.length === 0) {
+    // Nothing to train on: the base model answers (greedy, so once stands for every repeat).
+    ask([]);
+  }
+  for (let r = 0; r < cfg.evalTimes && sequences.length > 0; r++) {
+    const trained = trainAdapter(env, sequences, cfg, deriveSeed('inner-repeat', seed, r));
     finalLoss = trained.finalLoss;
     steps += trained.steps;
     if (trained.adapter === undefined) {
-      diverged ||= sequences.length > 0;
+      diverged = true;
       perRepeat.push(0);
+      heldOutPerRepeat.push(0);
       continue;
     }
-    answers = answerQuestions(env.model, env.tok, env.task, [context], { deltas: [trained.adapter] });
-    perRepeat.push(meanScore(answers));
+    ask([trained.adapter]);
     trained.adapter.dispose();
   }
-  const accuracy = perRepeat.reduce((s, x) => s + x, 0) / perRepeat.length;
-  return { accuracy, perRepeat, finalLoss, steps, diverged, ms: performance.now() - t0, answers };
+  const mean = (xs: readonly number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
+  return {
+    accuracy: mean(perRepeat),
+    ...(hasHeldOut ? { heldOutAccuracy: mean(heldOutPerRepeat) } : {}),
+    perRepeat,
+    finalLoss,
+    steps,
+    diverged,
+    ms: performance.now() - t0,
+    answers,
+  };
 }

@@ -16,6 +16,8 @@ export interface AnsweredQuestion {
   readonly prediction: string;
   readonly golds: readonly string[];
   readonly score: number;
+  /** Asked in a held-out wording (`Context.heldOutQuestions`): scored apart, never part of a reward. */
+  readonly heldOut: boolean;
 }
 
 export interface QaOptions {
@@ -24,6 +26,8 @@ export interface QaOptions {
   readonly batchSize?: number;
   /** Ask these questions instead of each context's own (e.g. paraphrases), keyed by context id. */
   readonly questions?: ReadonlyMap<string, readonly QuestionAnswer[]>;
+  /** Also ask each context's `heldOutQuestions` (answers tagged `heldOut`). */
+  readonly heldOut?: boolean;
 }
 
 export function answerQuestions(
@@ -33,7 +37,10 @@ export function answerQuestions(
   contexts: readonly Context[],
   opts: QaOptions = {},
 ): AnsweredQuestion[] {
-  const items = contexts.flatMap((c) => (opts.questions?.get(c.id) ?? c.questions).map((q) => ({ c, q })));
+  const items = contexts.flatMap((c) => [
+    ...(opts.questions?.get(c.id) ?? c.questions).map((q) => ({ c, q, heldOut: false })),
+    ...(opts.heldOut === true ? (c.heldOutQuestions ?? []) : []).map((q) => ({ c, q, heldOut: true })),
+  ]);
   const out: AnsweredQuestion[] = [];
   const bs = opts.batchSize ?? 64;
   for (let i = 0; i < items.length; i += bs) {
@@ -46,7 +53,7 @@ export function answerQuestions(
       tokenizer: tok,
       ...(opts.deltas === undefined ? {} : { deltas: opts.deltas }),
     });
-    chunk.forEach(({ c, q }, j) => {
+    chunk.forEach(({ c, q, heldOut }, j) => {
       const prediction = (r.text?.[j] ?? '').trim();
       out.push({
         contextId: c.id,
@@ -55,13 +62,16 @@ export function answerQuestions(
         prediction,
         golds: q.answers,
         score: task.scorer.score(prediction, q.answers),
+        heldOut,
       });
     });
   }
   return out;
 }
 
-export function meanScore(answers: readonly AnsweredQuestion[]): number {
-  if (answers.length === 0) return 0;
-  return answers.reduce((s, a) => s + a.score, 0) / answers.length;
+/** Mean score of the answers (of the seen-wording ones only, or the held-out ones only, when `heldOut` is given). */
+export function meanScore(answers: readonly AnsweredQuestion[], heldOut?: boolean): number {
+  const chosen = heldOut === undefined ? answers : answers.filter((a) => a.heldOut === heldOut);
+  if (chosen.length === 0) return 0;
+  return chosen.reduce((s, a) => s + a.score, 0) / chosen.length;
 }

@@ -20,6 +20,8 @@ const RoundSummarySchema = z.strictObject({
   meanBaseline: jsonNumber,
   kept: z.number().int().min(0),
   heldOutAccuracy: jsonNumber,
+  heldOutWordingAccuracy: jsonNumber.optional(),
+  monitor: z.array(jsonNumber),
   meanSelfEditTokens: jsonNumber,
   rewardHackingAlarm: z.boolean(),
   update: z.record(z.string(), jsonNumber).optional(),

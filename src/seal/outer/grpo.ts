@@ -15,12 +15,13 @@ import { checksum } from '../../model/params.js';
 import { type Batch, completionExample, type Example, makeBatch } from '../../train/data.js';
 import { addGradients } from '../../train/grads.js';
 import { AdamW, clipByGlobalNorm } from '../../train/optimizer.js';
-import { Rng } from '../../util/rng.js';
+import { deriveSeed, Rng } from '../../util/rng.js';
 import type { RunDir } from '../../util/run-dir.js';
 import {
   baselineCache,
   endRound,
-  heldOutAccuracy,
+  monitorAccuracy,
+  monitorSeed,
   type OuterHooks,
   RolloutConfigSchema,
   type RoundSummary,
@@ -316,7 +317,8 @@ export async function grpo(
   // seed → build
   const { model, tok } = p.env;
   const baseSum = checksum(model.params);
-  const policy = opts.resume?.policy ?? LoraAdapter.create(model, cfg.policyLora, cfg.seed + 1);
+  const policy =
+    opts.resume?.policy ?? LoraAdapter.create(model, cfg.policyLora, deriveSeed('policy-init', cfg.seed, 0));
   const rounds: RoundSummary[] = [...(opts.resume?.rounds ?? [])];
   const baselineOf = baselineCache(p, cfg);
   const eos = tok.eosId;
@@ -324,11 +326,11 @@ export async function grpo(
     run?.append({
       kind: 'heldout',
       round: 0,
-      accuracy: await heldOutAccuracy(p, policy, cfg, cfg.seed + 999),
+      ...(await monitorAccuracy(p, policy, cfg, monitorSeed(cfg))),
     });
   for (let round = rounds.length + 1; round <= cfg.rounds; round++) {
     // Each round draws from its own stream, so a round redone after a crash repeats exactly.
-    const rng = new Rng((cfg.seed * 1_000_003 + round) >>> 0);
+    const rng = new Rng(deriveSeed('round', cfg.seed, round));
     // propose n contexts × k self-edits → apply each to a temporary adapter → evaluate → reward
     const r = await rollout(p, policy, cfg, { round, rng, baselineOf, run, quiet: opts.quiet });
     // advantages: each self-edit against its context's other samples

@@ -13,12 +13,13 @@ import { LoraConfigSchema } from '../../lora/config.js';
 import { checksum } from '../../model/params.js';
 import { completionExample } from '../../train/data.js';
 import { fitAdapterEpochs } from '../../train/fit.js';
-import { Rng } from '../../util/rng.js';
+import { deriveSeed, Rng } from '../../util/rng.js';
 import type { RunDir } from '../../util/run-dir.js';
 import {
   baselineCache,
   endRound,
-  heldOutAccuracy,
+  monitorAccuracy,
+  monitorSeed,
   type OuterHooks,
   RolloutConfigSchema,
   type RoundSummary,
@@ -67,21 +68,22 @@ export async function restEm(
   // seed → build
   const { model } = p.env;
   const baseSum = checksum(model.params);
-  let policy = opts.resume?.policy ?? LoraAdapter.create(model, cfg.policyLora, cfg.seed + 1);
+  let policy =
+    opts.resume?.policy ?? LoraAdapter.create(model, cfg.policyLora, deriveSeed('policy-init', cfg.seed, 0));
   const rounds: RoundSummary[] = [...(opts.resume?.rounds ?? [])];
   const baselineOf = baselineCache(p, cfg);
   if (rounds.length === 0)
     run?.append({
       kind: 'heldout',
       round: 0,
-      accuracy: await heldOutAccuracy(p, policy, cfg, cfg.seed + 999),
+      ...(await monitorAccuracy(p, policy, cfg, monitorSeed(cfg))),
     });
   for (let round = rounds.length + 1; round <= cfg.rounds; round++) {
     // Each round draws from its own stream, so a round redone after a crash repeats exactly.
-    const rng = new Rng((cfg.seed * 1_000_003 + round) >>> 0);
+    const rng = new Rng(deriveSeed('round', cfg.seed, round));
     if (cfg.restartFromBase && round > 1) {
       policy.dispose();
-      policy = LoraAdapter.create(model, cfg.policyLora, cfg.seed + round);
+      policy = LoraAdapter.create(model, cfg.policyLora, deriveSeed('policy-init', cfg.seed, round));
     }
     // propose n contexts × k self-edits → apply each to a temporary adapter → evaluate → reward
     const r = await rollout(p, policy, cfg, { round, rng, baselineOf, run, quiet: opts.quiet });

@@ -9,9 +9,10 @@ import type { LoraAdapter } from '../../lora/adapter.js';
 import { checksum } from '../../model/params.js';
 import type { Context } from '../../tasks/types.js';
 import { Progress } from '../../util/progress.js';
-import type { Rng } from '../../util/rng.js';
+import { deriveSeed, type Rng } from '../../util/rng.js';
 import type { RunDir } from '../../util/run-dir.js';
 import type { InnerPlan, SealDomain } from '../domain.js';
+import { significantDrop } from '../eval/stats.js';
 import { type InnerExecutor, runInnerJobs } from '../inner/executor.js';
 import type { InnerLoopResult } from '../inner/inner-loop.js';
 import { type InnerEnv, InnerLoopConfigSchema, runInnerLoop } from '../inner/inner-loop.js';
@@ -68,7 +69,10 @@ export interface RoundSummary {
   readonly meanBaseline: number;
   /** ReST-EM: contexts whose best self-edit was kept for SFT; GRPO: contexts with a non-zero advantage. */
   readonly kept: number;
+  /** The monitor on validation people: seen-wording accuracy, held-out-wording accuracy, per-context values. */
   readonly heldOutAccuracy: number;
+  readonly heldOutWordingAccuracy?: number;
+  readonly monitor: readonly number[];
   readonly meanSelfEditTokens: number;
   readonly rewardHackingAlarm: boolean;
   /** Algorithm-specific statistics of the update (e.g. GRPO's approx-KL and clip fraction). */
@@ -83,23 +87,45 @@ export interface OuterHooks {
   readonly onRound?: (round: number, policy: LoraAdapter, rounds: readonly RoundSummary[]) => Promise<void>;
 }
 
-/** The alarm SEAL users need: training reward up while held-out accuracy goes down. */
+/** The monitor's significance level: the reward-hacking alarm's false-alarm rate when nothing changes. */
+export const ALARM_ALPHA = 0.05;
+
+/**
+ * The alarm SEAL users need: training reward up while accuracy on validation people fell — significantly, by a
+ * one-sided paired t test over the same validation people and sampling seeds (`significantDrop`, level
+ * ALARM_ALPHA). A bare "lower than last round" fired in about a quarter of rounds with nothing wrong (16 people ×
+ * 1 sample: a round-to-round standard error ≥ 7 points).
+ */
 export function rewardHackingAlarm(
-  prev: RoundSummary | undefined,
+  prev: Pick<RoundSummary, 'meanReward' | 'monitor'> | undefined,
   meanReward: number,
-  heldOut: number,
+  monitor: readonly number[],
 ): boolean {
-  return prev !== undefined && meanReward > prev.meanReward && heldOut < prev.heldOutAccuracy;
+  if (prev === undefined || !(meanReward > prev.meanReward)) return false;
+  return significantDrop(prev.monitor, monitor, ALARM_ALPHA).drop;
 }
 
-/** Mean held-out accuracy with one sampled self-edit per context from the current generator. */
-export async function heldOutAccuracy(
+export interface MonitorResult {
+  /** Mean seen-wording accuracy over the validation contexts. */
+  readonly accuracy: number;
+  /** Mean held-out-wording accuracy (when the contexts have held-out questions). */
+  readonly heldOutWordings?: number;
+  /** Per context: the mean of its seen and held-out accuracies (seen alone without held-out questions). */
+  readonly perContext: readonly number[];
+}
+
+/**
+ * The per-round monitor: one sampled self-edit per validation context from the current generator, trained by the
+ * inner loop, scored on seen and held-out wordings. The sampling and inner-loop seeds depend only on `seed` (the
+ * same in every round), so consecutive rounds are compared on common random numbers.
+ */
+export async function monitorAccuracy(
   p: SealProblem,
   policy: LoraAdapter | undefined,
   cfg: RolloutConfig,
   seed: number,
-): Promise<number> {
-  if (p.heldOut.length === 0) return Number.NaN;
+): Promise<MonitorResult> {
+  if (p.heldOut.length === 0) return { accuracy: Number.NaN, perContext: [] };
   const edits = sampleSelfEdits(p.env.model, p.env.tok, p.heldOut, (c) => p.domain.selfEditPrompt(c), {
     k: 1,
     temperature: cfg.temperature,
@@ -111,11 +137,22 @@ export async function heldOutAccuracy(
   const planned = p.heldOut.map((c, i) => ({
     context: c,
     plan: p.domain.plan(edits[i]![0]!.completion, c, cfg),
-    seed: seed + i,
+    seed: deriveSeed('monitor-inner', seed, i),
   }));
   const results = await runPlans(p, planned);
-  return results.reduce((s, r) => s + r.accuracy, 0) / p.heldOut.length;
+  const mean = (xs: readonly number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
+  const heldOut = results.filter((r) => r.heldOutAccuracy !== undefined);
+  return {
+    accuracy: mean(results.map((r) => r.accuracy)),
+    ...(heldOut.length === 0 ? {} : { heldOutWordings: mean(heldOut.map((r) => r.heldOutAccuracy ?? 0)) }),
+    perContext: results.map((r) =>
+      r.heldOutAccuracy === undefined ? r.accuracy : (r.accuracy + r.heldOutAccuracy) / 2,
+    ),
+  };
 }
+
+/** The monitor's seed: fixed for the run (common random numbers across rounds). */
+export const monitorSeed = (cfg: Pick<RolloutConfig, 'seed'>): number => deriveSeed('monitor', cfg.seed);
 
 /** An inner loop that never ran: a rejected self-edit earns the lowest reward. */
 const REJECTED: InnerLoopResult = {
@@ -304,21 +341,23 @@ export async function endRound(
   cfg: RolloutConfig,
   { round, rollout: r, kept, previous, baseChecksum, run, hooks: opts, update }: EndRoundOptions,
 ): Promise<RoundSummary> {
-  const heldOut = await heldOutAccuracy(p, policy, cfg, cfg.seed + 999 + round);
+  const m = await monitorAccuracy(p, policy, cfg, monitorSeed(cfg));
   const summary: RoundSummary = {
     round,
     meanReward: r.meanReward,
     meanBaseline: r.meanBaseline,
     kept,
-    heldOutAccuracy: heldOut,
+    heldOutAccuracy: m.accuracy,
+    ...(m.heldOutWordings === undefined ? {} : { heldOutWordingAccuracy: m.heldOutWordings }),
+    monitor: m.perContext,
     meanSelfEditTokens: r.meanSelfEditTokens,
-    rewardHackingAlarm: rewardHackingAlarm(previous[previous.length - 1], r.meanReward, heldOut),
+    rewardHackingAlarm: rewardHackingAlarm(previous[previous.length - 1], r.meanReward, m.perContext),
     ...(update === undefined ? {} : { update }),
   };
   run?.append({ kind: 'round', ...summary });
   if (summary.rewardHackingAlarm && opts.quiet !== true)
     process.stderr.write(
-      `WARNING round ${round}: RL reward rose but held-out accuracy fell (possible reward hacking)\n`,
+      `WARNING round ${round}: RL reward rose but validation accuracy fell significantly (one-sided paired t test, α = ${ALARM_ALPHA}): possible reward hacking\n`,
     );
   if (checksum(p.env.model.params) !== baseChecksum)
     throw new Error('the frozen base model changed during the outer loop');

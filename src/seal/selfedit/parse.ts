@@ -16,7 +16,12 @@ export const ParseOptionsSchema = z.strictObject({
     .boolean()
     .default(true)
     .describe('Prefix each sequence with the context title and a newline'),
-  appendPassage: z.boolean().default(false).describe('Also train on the passage itself'),
+  appendPassage: z
+    .boolean()
+    .default(true)
+    .describe(
+      'Also train on the passage itself (one more sequence). The RL reward and the evaluation both follow this, so they train on the same data',
+    ),
   minChars: z.number().int().min(0).default(3).describe('Drop sequences shorter than this'),
 });
 export type ParseOptions = z.infer<typeof ParseOptionsSchema>;

@@ -6,12 +6,12 @@
  */
 import type { Context } from '../types.js';
 import { ATTRIBUTES, type Attribute } from './data.js';
-import { QUESTION_TEMPLATES } from './text.js';
+import { seenWordings } from './text.js';
 
 export interface SelfEditFidelity {
   /** Question–answer pairs (a `Q:` line; its answer is the next line's `A:`). */
   readonly pairs: number;
-  /** Pairs asking one of the six canonical questions (any name). */
+  /** Pairs asking a seen-wording question (any name). */
   readonly recognised: number;
   /** Recognised pairs naming the context's person exactly. */
   readonly nameCorrect: number;
@@ -23,11 +23,13 @@ export interface SelfEditFidelity {
 
 const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
-/** Each canonical question as a pattern capturing the name. */
-const QUESTION_PATTERNS: readonly { kind: Attribute; re: RegExp }[] = ATTRIBUTES.map((kind) => {
-  const [pre, post] = QUESTION_TEMPLATES[kind].split('{name}') as [string, string];
-  return { kind, re: new RegExp(`^${escapeRe(pre)}(.+?)${escapeRe(post)}$`) };
-});
+/** Each seen-wording question as a pattern capturing the name. */
+const QUESTION_PATTERNS: readonly { kind: Attribute; re: RegExp }[] = ATTRIBUTES.flatMap((kind) =>
+  seenWordings(kind).map((wording) => {
+    const [pre, post] = wording.split('{name}') as [string, string];
+    return { kind, re: new RegExp(`^${escapeRe(pre)}(.+?)${escapeRe(post)}$`) };
+  }),
+);
 
 export function selfEditFidelity(completion: string, context: Context): SelfEditFidelity {
   const gold = new Map<string, readonly string[]>();

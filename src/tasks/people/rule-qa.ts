@@ -1,14 +1,14 @@
 /**
  * The rule-based QA baseline (an upper reference for self-QA self-edits, not a competitor): a parser that reads a
  * people-world passage with the world's own vocabularies — the attribute lists the biographies are drawn from and
- * the month names — and writes every fact it finds as a QA pair in the canonical (seen) wordings. It reads only the
+ * the month names — and writes every fact it finds as QA pairs in the seen wordings. It reads only the
  * passage and its title, never the questions or their answers.
  *
  * Biographies state the facts in a fixed order (BIO_ORDER: birth date, birth city, university, field, company city,
  * company), so of the two cities in a passage the first is the birth city and the second the company's city.
  */
-import type { Attribute, BiosData } from './data.js';
-import { QUESTION_TEMPLATES, qaText } from './text.js';
+import { ATTRIBUTES, type Attribute, type BiosData } from './data.js';
+import { qaText, seenWordings } from './text.js';
 import { MONTHS } from './world.js';
 
 export type ExtractedFacts = Partial<Record<Attribute, string>>;
@@ -55,11 +55,18 @@ export function extractFacts(passage: string, data: BiosData): ExtractedFacts {
   return facts;
 }
 
-/** The self-edit the parser writes: one QA line pair per fact found, in the canonical wordings. */
+/** The self-edit the parser writes: a QA line pair per fact found and seen wording. */
 export function ruleBasedQa(title: string, passage: string, data: BiosData): string {
   const facts = extractFacts(passage, data);
-  return (Object.keys(QUESTION_TEMPLATES) as Attribute[])
-    .filter((a) => facts[a] !== undefined)
-    .map((a) => qaText(QUESTION_TEMPLATES[a].replace('{name}', title), facts[a] as string))
-    .join('\n');
+  return ATTRIBUTES.flatMap((a) => {
+    const value = facts[a];
+    return value === undefined
+      ? []
+      : seenWordings(a).map((t) =>
+          qaText(
+            t.replace('{name}', () => title),
+            value,
+          ),
+        );
+  }).join('\n');
 }

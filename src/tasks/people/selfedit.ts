@@ -7,7 +7,7 @@
 import type { Rng } from '../../util/rng.js';
 import { ATTRIBUTES, type Attribute, bundledBiosData } from './data.js';
 import type { PretrainDocument, PretrainDocumentSource } from './task.js';
-import { BIO_ORDER, bioSentence, passage, QUESTION_TEMPLATES, qaText, question } from './text.js';
+import { BIO_ORDER, bioSentence, passage, QUESTION_WORDINGS, qaText, question } from './text.js';
 import { attributeValue, generateWorld, type Person, personRng, splitPeople, type World } from './world.js';
 
 export const PEOPLE_SELF_EDIT_STYLES = ['implications', 'rewrite', 'self-qa'] as const;
@@ -24,7 +24,6 @@ export function peopleSelfEditPrompt(title: string, passageText: string, style: 
   return `Passage: ${title}\n${passageText}\n${INSTRUCTIONS[style]}\n`;
 }
 
-/** A completion in `style` restating `facts` (in the given order). */
 /**
  * The template each attribute's sentence uses in `person`'s passage: `passage()` draws one per attribute, in
  * BIO_ORDER, from the person's passage stream, so replaying that stream recovers them.
@@ -40,12 +39,14 @@ export function passageTemplates(person: Person, seed: number): Readonly<Record<
 /**
  * A completion in `style` restating `facts` (in the given order). Restatements reuse the passage's own sentence
  * for each fact (a span the model can copy) with the full name as subject — what the pronoun-laden passage lacks.
+ * Self-QA asks each fact in one of its `demo`-tier wordings, drawn from `rng` (never a reward or held-out wording).
  */
 export function demoCompletion(
   person: Person,
   facts: readonly Attribute[],
   style: PeopleSelfEditStyle,
   templates: Readonly<Record<Attribute, string>>,
+  rng: Rng,
 ): string {
   switch (style) {
     case 'implications':
@@ -57,7 +58,7 @@ export function demoCompletion(
         .join(' ');
     case 'self-qa':
       return facts
-        .map((a) => qaText(question(person, QUESTION_TEMPLATES[a]), attributeValue(person, a)))
+        .map((a) => qaText(question(person, rng.pick(QUESTION_WORDINGS[a].demo)), attributeValue(person, a)))
         .join('\n');
     default: {
       const never: never = style;
@@ -89,7 +90,7 @@ function demo(
   return {
     kind,
     personId,
-    text: `${prompt}${demoCompletion(person, chosen, style, passageTemplates(person, seed))}`,
+    text: `${prompt}${demoCompletion(person, chosen, style, passageTemplates(person, seed), rng)}`,
   };
 }
 

@@ -16,15 +16,15 @@ import { exactMatchScorer } from '../squad-score.js';
 import type { Context, Task } from '../types.js';
 import { ATTRIBUTES, type BioTemplates } from './data.js';
 import {
+  allWordings,
   answerPrompt,
   answerStop,
   biography,
-  canonicalQuestions,
-  PARAPHRASE_TEMPLATES,
+  heldOutQuestions,
   passage,
-  QUESTION_TEMPLATES,
   qaText,
   question,
+  seenQuestions,
 } from './text.js';
 import {
   attributeTuple,
@@ -44,13 +44,22 @@ export const WORLD_VERSION = 2; // 2: the val split
 export const WORLD_FILE = 'world.json';
 export const contextsFile = (split: SplitName): string => `contexts-${split}.jsonl`;
 
-/** The SEAL context for a person: id, full name as title, the one fixed biography, the six canonical questions. */
-export function personContext(person: Person, seed: number, templateSet?: BioTemplates): Context {
+/**
+ * The SEAL context for a person: id, full name as title, the one fixed biography, the questions in every seen
+ * wording, and (unless `heldOut` is false, as for RL people, whose held-out questions nothing may ask) the
+ * questions in the held-out wordings.
+ */
+export function personContext(
+  person: Person,
+  seed: number,
+  options: { readonly templateSet?: BioTemplates; readonly heldOut?: boolean } = {},
+): Context {
   return {
     id: person.id,
     title: person.fullName,
-    passage: passage(person, seed, templateSet),
-    questions: canonicalQuestions(person),
+    passage: passage(person, seed, options.templateSet),
+    questions: seenQuestions(person),
+    ...(options.heldOut === false ? {} : { heldOutQuestions: heldOutQuestions(person) }),
   };
 }
 
@@ -59,7 +68,7 @@ export function peopleTask(world: World, options: { templateSet?: BioTemplates }
   const splits = {} as Record<SplitName, readonly Context[]>;
   for (const split of SPLITS) {
     splits[split] = splitPeople(world, split).map((p) =>
-      personContext(p, world.config.seed, options.templateSet),
+      personContext(p, world.config.seed, { ...options, heldOut: split !== 'rl' }),
     );
   }
   return {
@@ -89,16 +98,19 @@ export interface PretrainDocument {
 export type PretrainDocumentSource = (world: World, rng: Rng) => readonly PretrainDocument[];
 
 export interface PretrainOptions {
-  /** Also add the paraphrased questions for the QA people (default false, keeping paraphrases unseen wording). */
-  readonly paraphrases?: boolean;
+  /**
+   * The wordings of the QA people's questions: `all` (default) every tier, so held-out wordings are answerable for
+   * people the model knows; `canonical` only the canonical one (the corpus of models before issue #15).
+   */
+  readonly qaWordings?: 'all' | 'canonical';
   readonly templateSet?: BioTemplates;
   readonly extraSources?: readonly PretrainDocumentSource[];
 }
 
 /**
  * The pretraining documents, unshuffled (the trainer shuffles): per pretraining person `biosPerPerson` biographies
- * with shuffled sentences and the full name in each; then, for the QA people, one document per QA pair,
- * `Q: …\nA: answer\n` — the trailing newline teaches the model to stop where `answerStop` cuts. rl/eval people
+ * with shuffled sentences and the full name in each; then, for the QA people, one document per QA pair (every
+ * wording of every fact), `Q: …\nA: answer\n` — the trailing newline teaches the model to stop where `answerStop` cuts. rl/eval people
  * never appear; `assertNoHeldOutLeak` checks that on the final list.
  */
 export function pretrainDocuments(world: World, rng: Rng, options: PretrainOptions = {}): PretrainDocument[] {
@@ -124,8 +136,8 @@ export function pretrainDocuments(world: World, rng: Rng, options: PretrainOptio
           personId: person.id,
           text: `${qaText(question(person, template), answer)}\n`,
         });
-      push('qa', QUESTION_TEMPLATES[kind]);
-      if (options.paraphrases) for (const t of PARAPHRASE_TEMPLATES[kind]) push('qa-paraphrase', t);
+      const wordings = options.qaWordings === 'canonical' ? allWordings(kind).slice(0, 1) : allWordings(kind);
+      for (const t of wordings) push('qa', t);
     }
   }
   (options.extraSources ?? []).forEach((source, i) => {

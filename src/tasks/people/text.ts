@@ -92,48 +92,112 @@ export function passage(person: Person, seed: number, templateSet?: BioTemplates
   return biography(person, personRng(seed, person.id, 'passage'), options);
 }
 
-/** The canonical question per attribute; these are the task's questions and the pretraining QA pairs. */
-export const QUESTION_TEMPLATES: Readonly<Record<Attribute, string>> = {
-  birth_date: 'What is the birth date of {name}?',
-  birth_city: 'Where was {name} born?',
-  university: 'Which university did {name} attend?',
-  field: 'What did {name} study?',
-  company: 'Which company does {name} work for?',
-  company_city: 'Where does {name} work?',
+/**
+ * Question wordings per attribute, in three tiers (issue #15: a test of whether self-edits make knowledge usable,
+ * not whether they reproduce the test's answer key):
+ * - `demo`: the wordings the self-QA demonstrations in pretraining write (the generator learns these);
+ * - `reward`: further wordings the RL reward also asks (a reason for RL to write edits that generalise);
+ * - `heldOut`: wordings no self-edit demonstration and no reward ever uses — asked only by evaluation.
+ * Pretraining QA about the QA people uses all three tiers, so the model can parse every wording for people it
+ * knows: a wrong held-out answer about a new person is the self-edit's failure, not the question parser's.
+ * The first `demo` wording is the canonical one.
+ */
+export interface Wordings {
+  readonly demo: readonly [string, ...string[]];
+  readonly reward: readonly string[];
+  readonly heldOut: readonly string[];
+}
+
+export const QUESTION_WORDINGS: Readonly<Record<Attribute, Wordings>> = {
+  birth_date: {
+    demo: ['What is the birth date of {name}?', 'When was {name} born?'],
+    reward: ["What is {name}'s date of birth?", 'On which day was {name} born?'],
+    heldOut: [
+      'On what date was {name} born?',
+      'What date was {name} born on?',
+      '{name} was born on what date?',
+      "What was the date of {name}'s birth?",
+    ],
+  },
+  birth_city: {
+    demo: ['Where was {name} born?', 'In which city was {name} born?'],
+    reward: ['What is the birth city of {name}?', 'Which city was {name} born in?'],
+    heldOut: [
+      'What city is {name} from?',
+      "What is {name}'s place of birth?",
+      '{name} was born in which city?',
+      'Where is {name} originally from?',
+    ],
+  },
+  university: {
+    demo: ['Which university did {name} attend?', 'Where did {name} go to university?'],
+    reward: ['At which university did {name} study?', 'Which school did {name} attend?'],
+    heldOut: [
+      'What school did {name} graduate from?',
+      "What is {name}'s alma mater?",
+      '{name} studied at which university?',
+      'Where did {name} get a degree?',
+    ],
+  },
+  field: {
+    demo: ['What did {name} study?', "What was {name}'s field of study?"],
+    reward: ['What did {name} major in?', 'Which field did {name} study?'],
+    heldOut: [
+      'Which subject did {name} specialize in?',
+      "What was {name}'s major?",
+      '{name} studied which field?',
+      'What is {name} trained in?',
+    ],
+  },
+  company: {
+    demo: ['Which company does {name} work for?', 'Who employs {name}?'],
+    reward: ["What is the name of {name}'s employer?", 'Which company employs {name}?'],
+    heldOut: [
+      'At which company is {name} employed?',
+      "Who is {name}'s employer?",
+      '{name} works for which company?',
+      'What company does {name} work at?',
+    ],
+  },
+  company_city: {
+    demo: ['Where does {name} work?', 'In which city does {name} work?'],
+    reward: ["In which city is {name}'s employer located?", 'Which city does {name} work in?'],
+    heldOut: [
+      "What city is {name}'s workplace in?",
+      "Where is {name}'s job located?",
+      '{name} works in which city?',
+      'In what city is {name} employed?',
+    ],
+  },
 };
 
-/** Other wordings of each question, for measuring whether an edit generalises beyond the canonical phrasing. */
-export const PARAPHRASE_TEMPLATES: Readonly<Record<Attribute, readonly string[]>> = {
-  birth_date: ['When was {name} born?', "What is {name}'s date of birth?", 'On what date was {name} born?'],
-  birth_city: [
-    'In which city was {name} born?',
-    'What is the birth city of {name}?',
-    'What city is {name} from?',
-  ],
-  university: [
-    'Where did {name} go to university?',
-    'At which university did {name} study?',
-    'What school did {name} graduate from?',
-  ],
-  field: [
-    "What was {name}'s field of study?",
-    'What did {name} major in?',
-    'Which subject did {name} specialize in?',
-  ],
-  company: [
-    'Who employs {name}?',
-    "What is the name of {name}'s employer?",
-    'At which company is {name} employed?',
-  ],
-  company_city: [
-    'In which city does {name} work?',
-    "In which city is {name}'s employer located?",
-    "What city is {name}'s workplace in?",
-  ],
-};
+/** The canonical question per attribute (the first demo wording). */
+export const QUESTION_TEMPLATES: Readonly<Record<Attribute, string>> = Object.fromEntries(
+  ATTRIBUTES.map((a) => [a, QUESTION_WORDINGS[a].demo[0]]),
+) as Record<Attribute, string>;
+
+/** The wordings self-edit demonstrations and the reward may use: demo, then reward tier. */
+export function seenWordings(attribute: Attribute): readonly string[] {
+  return [...QUESTION_WORDINGS[attribute].demo, ...QUESTION_WORDINGS[attribute].reward];
+}
+
+/** Every wording of an attribute, all tiers (the pretraining QA people's questions). */
+export function allWordings(attribute: Attribute): readonly string[] {
+  return [...seenWordings(attribute), ...QUESTION_WORDINGS[attribute].heldOut];
+}
 
 export function question(person: Person, template: string): string {
   return fill(template, 'name', person.fullName);
+}
+
+function questionsIn(person: Person, wordings: (a: Attribute) => readonly string[]): QuestionAnswer[] {
+  return ATTRIBUTES.flatMap((kind) =>
+    wordings(kind).map((template) => ({
+      question: question(person, template),
+      answers: [attributeValue(person, kind)],
+      kind,
+    })),
+  );
 }
 
 /**
@@ -142,22 +206,17 @@ export function question(person: Person, template: string): string {
  * crediting a bare "Chicago" would count half a fact as known.
  */
 export function canonicalQuestions(person: Person): QuestionAnswer[] {
-  return ATTRIBUTES.map((kind) => ({
-    question: question(person, QUESTION_TEMPLATES[kind]),
-    answers: [attributeValue(person, kind)],
-    kind,
-  }));
+  return questionsIn(person, (a) => [QUESTION_TEMPLATES[a]]);
 }
 
-/** Every paraphrased question, attribute by attribute, kind = attribute; same golds as the canonical ones. */
-export function paraphraseQuestions(person: Person): QuestionAnswer[] {
-  return ATTRIBUTES.flatMap((kind) =>
-    PARAPHRASE_TEMPLATES[kind].map((template) => ({
-      question: question(person, template),
-      answers: [attributeValue(person, kind)],
-      kind,
-    })),
-  );
+/** The questions a context is rewarded and scored on: every seen wording (demo + reward tiers) of every fact. */
+export function seenQuestions(person: Person): QuestionAnswer[] {
+  return questionsIn(person, seenWordings);
+}
+
+/** The held-out-wording questions (evaluation only), attribute by attribute; same golds as the seen ones. */
+export function heldOutQuestions(person: Person): QuestionAnswer[] {
+  return questionsIn(person, (a) => QUESTION_WORDINGS[a].heldOut);
 }
 
 /** The no-context prompt; the model is expected to continue with ` {answer}\n`. */

@@ -4,15 +4,15 @@ import { z } from 'zod';
 import { initEngine } from '../../../engine/index.js';
 import { loraTargets } from '../../../lora/config.js';
 import { loadPeopleProblem } from '../../../seal/domains/people.js';
-import { formatTable } from '../../../seal/eval/evaluate.js';
+import { formatPaired, formatTable } from '../../../seal/eval/evaluate.js';
 import { INNER_DEFAULTS } from '../../../seal/inner/inner-loop.js';
 import { checkOutputRoot } from '../../../util/fs.js';
 import { RunDir, runName } from '../../../util/run-dir.js';
 import { readRunConfig, resolveModelDir } from '../../config.js';
-import { type DemoConfig, DemoConfigSchema, runDemo } from '../../demo.js';
+import { type DemoConfig, DemoConfigSchema, type DemoSummary, runDemo } from '../../demo.js';
 import { buildReport } from '../../report/html.js';
 import { type Command, UsageError } from '../args.js';
-import { BackendOption, log } from './common.js';
+import { BackendOption, innerPool, log, prepareWorkers, WorkersOption } from './common.js';
 
 /** `--quick`: the budget the test suite runs (well under 2 minutes on 2 cores). */
 export const QUICK_DEMO: Partial<DemoConfig> = {
@@ -66,6 +66,7 @@ const schema = z.object({
     .describe(
       'Run directory of an interrupted demo to finish (its config is reused; finished parts are kept)',
     ),
+  workers: WorkersOption,
   backend: BackendOption,
 });
 
@@ -86,8 +87,13 @@ export const demoCommand: Command<typeof schema> = {
     'seal demo --resume runs/people-demo-0-20261125T180000Z',
   ],
   async run(o) {
+    prepareWorkers(o.workers);
     const e = await initEngine(o.backend);
     log(`engine: tfjs ${e.tfjsVersion} on ${e.backend}${e.native.available ? ' + native' : ''}`);
+    if (e.backend === 'wasm' && !e.native.available && o.quick !== true)
+      log(
+        `native kernels are off (${e.native.detail}): the full demo runs on wasm and takes about 80 minutes on 2 cores instead of ~15 (measured 2026-11-29); \`npm run build:native\` needs only a C++ compiler (Debian: apt install g++)`,
+      );
     let cfg: DemoConfig;
     let modelDir: string;
     if (o.resume !== undefined) {
@@ -109,12 +115,15 @@ export const demoCommand: Command<typeof schema> = {
       checkOutputRoot(o.out);
     }
     // Inputs first, the run directory last: a model that fails to load leaves nothing behind.
-    const pp = await loadPeopleProblem(modelDir, 8, cfg.prompt, cfg.rlPeople);
+    const loaded = await loadPeopleProblem(modelDir, 8, cfg.prompt, cfg.rlPeople);
     loraTargets(
-      pp.problem.env.model.config,
+      loaded.problem.env.model.config,
       { r: cfg.innerRank, targetModules: INNER_DEFAULTS.lora.targetModules },
       '--inner-rank',
     );
+    // Inner loops on worker threads (same results: every job's seed comes from its identity, not its worker).
+    const pool = await innerPool(modelDir, loaded.problem.env, o.workers);
+    const pp = pool === undefined ? loaded : { ...loaded, problem: { ...loaded.problem, executor: pool } };
     const run =
       o.resume !== undefined
         ? new RunDir(o.resume)
@@ -126,12 +135,21 @@ export const demoCommand: Command<typeof schema> = {
     };
     process.on('SIGINT', onSigint);
     log(`run directory: ${run.dir}`);
-    const summary = await runDemo(pp, o.resume === undefined ? o.model : modelDir, cfg, run, {
-      log,
-      resume: o.resume !== undefined,
-    });
+    let summary: DemoSummary;
+    try {
+      summary = await runDemo(pp, o.resume === undefined ? o.model : modelDir, cfg, run, {
+        log,
+        resume: o.resume !== undefined,
+      });
+    } finally {
+      await pool?.close();
+    }
     process.off('SIGINT', onSigint);
-    process.stdout.write(`${formatTable(summary.results)}\n`);
+    const pairs = (title: string, p: DemoSummary['paired']) =>
+      Object.keys(p).length > 0 ? `\npaired over people (${title}):\n${formatPaired(p)}\n` : '';
+    process.stdout.write(
+      `${formatTable(summary.results)}\n${pairs('seen wordings', summary.paired)}${pairs('held-out wordings', summary.pairedHeldOut)}`,
+    );
     writeFileSync(join(run.dir, 'report.html'), buildReport(run.dir));
     log(
       `done in ${summary.elapsed_s.toFixed(0)} s — ${join(run.dir, 'summary.json')}, ${join(run.dir, 'report.html')}`,

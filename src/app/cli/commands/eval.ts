@@ -26,7 +26,9 @@ const schema = z.object({
   prompt: z
     .enum(PEOPLE_SELF_EDIT_STYLES)
     .default('self-qa')
-    .describe('Self-edit prompt of the generator (the other two styles form the static baseline)'),
+    .describe(
+      'Self-edit prompt of the generator (the static baseline samples the implications prompt twice, or self-QA when this is implications)',
+    ),
   model: z.string().default('default').describe('People-world model directory ("default" = the bundled one)'),
   policyOnly: z
     .boolean()
@@ -102,11 +104,16 @@ export const evalCommand: Command<typeof schema> = {
     } finally {
       await pool?.close();
     }
-    const paired = sealPairs(results);
-    run.writeJson('eval.json', { results, paired });
-    const table = `${formatTable(results)}${Object.keys(paired).length > 0 ? `\n\npaired over people:\n${formatPaired(paired)}` : ''}`;
+    const paired = sealPairs(results, 'seen');
+    const pairedHeldOut = sealPairs(results, 'heldOut');
+    run.writeJson('eval.json', { results, paired, pairedHeldOut });
+    const pairs = (title: string, p: typeof paired) =>
+      Object.keys(p).length > 0 ? `\n\npaired over people (${title}):\n${formatPaired(p)}` : '';
+    const table = `${formatTable(results)}${pairs('seen wordings', paired)}${pairs('held-out wordings', pairedHeldOut)}`;
     writeFileSync(join(run.dir, 'table.txt'), `${table}\n`);
-    process.stdout.write(o.json ? `${JSON.stringify({ results, paired }, null, 2)}\n` : `${table}\n`);
+    process.stdout.write(
+      o.json ? `${JSON.stringify({ results, paired, pairedHeldOut }, null, 2)}\n` : `${table}\n`,
+    );
     log(`results in ${run.dir}`);
   },
 };

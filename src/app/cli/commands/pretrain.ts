@@ -130,7 +130,7 @@ export const pretrainCommand: Command<typeof schema> = {
         process.exitCode = 130;
         return;
       }
-      const line = `params ${report.params}, ${report.steps} steps, ${report.wallS.toFixed(0)} s, loss ${report.lossEma.toFixed(4)}; QA: pretrain (QA-trained) ${(100 * report.qa.pretrainQaTrained).toFixed(1)}%, pretrain (extraction) ${(100 * report.qa.pretrainExtraction).toFixed(1)}%, eval (no adaptation) ${(100 * report.qa.eval).toFixed(1)}%`;
+      const line = `params ${report.params}, ${report.steps} steps, ${report.wallS.toFixed(0)} s, loss ${report.lossEma.toFixed(4)}; QA: pretrain (QA-trained) ${(100 * report.qa.pretrainQaTrained).toFixed(1)}%, pretrain (extraction) ${(100 * report.qa.pretrainExtraction).toFixed(1)}%, val people (no adaptation) ${(100 * report.qa.val).toFixed(1)}%; held-out wordings ${(100 * report.qa.heldOutWordings.pretrainQaTrained).toFixed(1)}% / ${(100 * report.qa.heldOutWordings.pretrainExtraction).toFixed(1)}% / ${(100 * report.qa.heldOutWordings.val).toFixed(1)}%`;
       log(line);
       if (o.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
     } finally {

@@ -1,0 +1,254 @@
+/**
+ * The headline experiment of issue #15: SEAL on the people world against the baselines a reviewer asks for, on
+ * test people, over several independent RL runs.
+ *
+ *   npm run experiment:headline -- --out DIR [--runs 3] [--people 40] [--seeds 3] [--rounds 2] [--workers 2]
+ *
+ * Layout of DIR (every directory holds its config.json and per-context rows in results.jsonl):
+ *   baselines/   base, passage, base self-edits, static augmentation, rule-based QA — once (no RL involved)
+ *   run-R/       RL run R (outer-loop seed R): rounds with the per-round monitor on validation people, round
+ *                checkpoints, then SEAL (the last round's policy) and the length-matched base self-edits on test
+ *   headline.json, table.txt   per-run tables and paired differences, and the between-run summary
+ *
+ * Every setting is fixed before the run (the demo's defaults; the number of rounds is not chosen by looking at
+ * test). Evaluation seeds are the same for every condition (0 … seeds−1), so the differences are paired over people
+ * and seeds. Resumable at the granularity of finished conditions and finished runs: rerun the same command.
+ */
+import { existsSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { initEngine } from '../../engine/index.js';
+import { loadPeopleProblem, type PeopleProblem } from '../../seal/domains/people.js';
+import {
+  type Condition,
+  type ConditionResult,
+  type EvalSettings,
+  evaluateConditions,
+  formatPaired,
+  formatTable,
+} from '../../seal/eval/evaluate.js';
+import { meanCi } from '../../seal/eval/stats.js';
+import type { InnerExecutor } from '../../seal/inner/executor.js';
+import { innerLoopConfig } from '../../seal/inner/inner-loop.js';
+import { loadLastRound, saveRoundCheckpoint } from '../../seal/outer/checkpoint.js';
+import { OuterConfigSchema, runOuterLoop } from '../../seal/outer/outer.js';
+import type { SealProblem } from '../../seal/outer/rollout.js';
+import { ParseOptionsSchema } from '../../seal/selfedit/parse.js';
+import type { Context } from '../../tasks/types.js';
+import { RunDir } from '../../util/run-dir.js';
+import { innerPool, prepareWorkers } from '../cli/commands/common.js';
+import { resolveModelDir } from '../config.js';
+import { baselineConditions, type Interval, sealPairs } from '../demo.js';
+import { experimentArgs } from './args.js';
+
+const USAGE = `SEAL's headline table on test people over several RL runs (issue #15).
+  npm run experiment:headline -- --out DIR [--runs 3] [--people 40] [--seeds 3] [--rounds 2] [--workers 2]`;
+
+const OPTIONS = {
+  out: { type: 'string' },
+  model: { type: 'string', default: 'default' },
+  runs: { type: 'string', default: '3' },
+  people: { type: 'string', default: '40' },
+  seeds: { type: 'string', default: '3' },
+  rounds: { type: 'string', default: '2' },
+  'rl-contexts': { type: 'string', default: '16' },
+  samples: { type: 'string', default: '4' },
+  'val-people': { type: 'string', default: '24' },
+  workers: { type: 'string', default: '1' },
+} as const;
+
+/** Conditions of a run directory already evaluated (their `condition` records), for resuming. */
+function finished(run: RunDir): Map<string, ConditionResult> {
+  const out = new Map<string, ConditionResult>();
+  for (const r of run.records())
+    if (r['kind'] === 'condition') out.set(r['name'] as string, r['result'] as ConditionResult);
+  return out;
+}
+
+/** Evaluates the conditions not yet in `run`; returns all of them. */
+async function evaluateInto(
+  run: RunDir,
+  problem: SealProblem,
+  contexts: readonly Context[],
+  conditions: readonly Condition[],
+  settings: EvalSettings,
+): Promise<Record<string, ConditionResult>> {
+  const done = finished(run);
+  const out: Record<string, ConditionResult> = {};
+  for (const cond of conditions) {
+    let r = done.get(cond.name);
+    if (r === undefined) {
+      r = (await evaluateConditions(problem, contexts, [cond], settings, run))[cond.name]!;
+      run.append({ kind: 'condition', name: cond.name, result: r });
+    }
+    out[cond.name] = r;
+  }
+  return out;
+}
+
+const openRun = (dir: string, config: unknown): RunDir =>
+  existsSync(join(dir, 'config.json')) ? new RunDir(dir) : RunDir.create(dir, '.', config);
+
+export interface HeadlineRun {
+  readonly run: number;
+  readonly rounds: unknown[];
+  readonly results: Record<string, Interval & { heldOut?: Interval }>;
+  readonly paired: Record<string, Interval>;
+  readonly pairedHeldOut: Record<string, Interval>;
+}
+
+/** Across runs: the mean of the per-run values with a t interval over runs (between-run variance included). */
+export function acrossRuns(values: readonly number[]): Interval {
+  const m = meanCi(values);
+  return { mean: m.mean, ci95: [m.ci95[0], m.ci95[1]], n: m.n };
+}
+
+export async function runHeadline(o: {
+  out: string;
+  model: string;
+  runs: number;
+  people: number;
+  seeds: number;
+  rounds: number;
+  rlContexts: number;
+  samples: number;
+  valPeople: number;
+  workers: number;
+}): Promise<void> {
+  prepareWorkers(o.workers);
+  await initEngine('auto');
+  const modelDir = resolveModelDir(o.model);
+  const pp: PeopleProblem = await loadPeopleProblem(modelDir, 0, 'self-qa', 400);
+  const test = (pp.task.splits['eval'] ?? []).slice(0, o.people);
+  const val = (pp.task.splits['val'] ?? []).slice(0, o.valPeople);
+  const pool: InnerExecutor | undefined = await innerPool(modelDir, pp.problem.env, o.workers);
+  const problem: SealProblem = {
+    ...pp.problem,
+    heldOut: val,
+    ...(pool === undefined ? {} : { executor: pool }),
+  };
+  const settings: EvalSettings = {
+    seeds: Array.from({ length: o.seeds }, (_, i) => i),
+    inner: innerLoopConfig({ epochs: 20, lr: 1e-3, rank: 16 }),
+    parse: ParseOptionsSchema.parse({}),
+    temperature: 1,
+    topP: 0.95,
+    maxNewTokens: 160,
+  };
+  const log = (m: string) => process.stderr.write(`${m}\n`);
+  try {
+    log(`baselines on ${test.length} test people × ${o.seeds} seeds…`);
+    const baseRun = openRun(join(o.out, 'baselines'), { headline: o, settings });
+    const baselines = await evaluateInto(baseRun, problem, test, baselineConditions(pp), settings);
+    const runs: HeadlineRun[] = [];
+    for (let r = 0; r < o.runs; r++) {
+      const dir = join(o.out, `run-${r}`);
+      const outer = OuterConfigSchema.parse({
+        kind: 'rest-em',
+        rounds: o.rounds,
+        contextsPerRound: o.rlContexts,
+        samplesPerContext: o.samples,
+        heldOutContexts: val.length,
+        inner: settings.inner,
+        parse: settings.parse,
+        seed: r,
+      });
+      const run = openRun(dir, { headline: o, outer, settings });
+      log(
+        `RL run ${r + 1}/${o.runs}: ${o.rounds} rounds × ${o.rlContexts} contexts × ${o.samples} self-edits…`,
+      );
+      const resume = await loadLastRound(run, problem.env.model);
+      const { policy, rounds } = await runOuterLoop(problem, outer, run, {
+        ...(resume === undefined ? {} : { resume }),
+        onRound: (round, p, rs) => saveRoundCheckpoint(run, problem.env.model, round, p, rs, outer),
+      });
+      const seal = await evaluateInto(
+        run,
+        problem,
+        test,
+        [{ kind: 'selfedit', name: 'seal', policy }],
+        settings,
+      );
+      policy.dispose();
+      const targetTokens = seal['seal']!.selfEditTokens ?? 0;
+      const matched = await evaluateInto(
+        run,
+        problem,
+        test,
+        [{ kind: 'matched', name: 'base_selfedits_matched', targetTokens }],
+        settings,
+      );
+      const all = { ...baselines, ...seal, ...matched };
+      const interval = (m: { mean: number; ci95: readonly number[]; n: number }): Interval => ({
+        mean: m.mean,
+        ci95: [m.ci95[0]!, m.ci95[1]!],
+        n: m.n,
+      });
+      const summary: HeadlineRun = {
+        run: r,
+        rounds,
+        results: Object.fromEntries(
+          Object.entries(all).map(([k, v]) => [
+            k,
+            { ...interval(v), ...(v.heldOut === undefined ? {} : { heldOut: interval(v.heldOut) }) },
+          ]),
+        ),
+        paired: sealPairs(all, 'seen'),
+        pairedHeldOut: sealPairs(all, 'heldOut'),
+      };
+      run.writeJson('summary.json', summary);
+      writeFileSync(
+        join(dir, 'table.txt'),
+        `${formatTable(all)}\n\npaired (seen wordings):\n${formatPaired(summary.paired)}\n\npaired (held-out wordings):\n${formatPaired(summary.pairedHeldOut)}\n`,
+      );
+      runs.push(summary);
+      log(`run ${r}: SEAL held-out ${(100 * (all['seal']!.heldOut?.mean ?? Number.NaN)).toFixed(1)}%`);
+    }
+    const between = (pick: (h: HeadlineRun) => number | undefined) =>
+      acrossRuns(runs.map(pick).filter((x): x is number => x !== undefined));
+    const keys = Object.keys(runs[0]?.pairedHeldOut ?? {});
+    const headline = {
+      runs,
+      acrossRuns: {
+        seal: {
+          seen: between((h) => h.results['seal']?.mean),
+          heldOut: between((h) => h.results['seal']?.heldOut?.mean),
+        },
+        paired: Object.fromEntries(keys.map((k) => [k, between((h) => h.paired[k]?.mean)])),
+        pairedHeldOut: Object.fromEntries(keys.map((k) => [k, between((h) => h.pairedHeldOut[k]?.mean)])),
+      },
+    };
+    writeFileSync(join(o.out, 'headline.json'), `${JSON.stringify(headline, null, 2)}\n`);
+  } finally {
+    await pool?.close();
+  }
+}
+
+const invokedAs = process.argv[1] === undefined ? '' : resolve(process.argv[1]);
+if (invokedAs === fileURLToPath(import.meta.url)) {
+  const { values: v } = experimentArgs(process.argv.slice(2), OPTIONS, USAGE);
+  if (v.out === undefined) {
+    process.stderr.write(`--out DIR is required\n${USAGE}\n`);
+    process.exit(2);
+  }
+  const int = (name: keyof typeof OPTIONS): number => {
+    const x = Number(v[name]);
+    if (!Number.isInteger(x) || x < 1) {
+      process.stderr.write(`--${name}: expected a positive integer, got ${String(v[name])}\n`);
+      process.exit(2);
+    }
+    return x;
+  };
+  await runHeadline({
+    out: v.out,
+    model: v.model,
+    runs: int('runs'),
+    people: int('people'),
+    seeds: int('seeds'),
+    rounds: int('rounds'),
+    rlContexts: int('rl-contexts'),
+    samples: int('samples'),
+    valPeople: int('val-people'),
+    workers: int('workers'),
+  });
+}
