@@ -1,14 +1,22 @@
 /** `npm run results` rebuilds, from the committed per-context rows, exactly the numbers the runs' summaries hold. */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { sealPairs } from '../src/app/demo.js';
-import { README_RUNS, tableFromRecords } from '../src/app/experiments/results.js';
+import {
+  headlineFromRecords,
+  headlineRuns,
+  README_RUNS,
+  tableFromRecords,
+} from '../src/app/experiments/results.js';
 import { RunDir } from '../src/util/run-dir.js';
 import { ROOT } from './helpers/paths.js';
 
 describe('results rebuilt from raw rows', () => {
-  it.each(README_RUNS.map((d) => [d]))('%s: the table and paired CIs equal its summary.json', (dir) => {
+  const single = README_RUNS.filter((d) => !existsSync(join(ROOT, d, 'baselines')));
+  const headlines = README_RUNS.filter((d) => existsSync(join(ROOT, d, 'baselines')));
+
+  it.each(single.map((d) => [d]))('%s: the table and paired CIs equal its summary.json', (dir) => {
     const abs = join(ROOT, dir);
     const summary = JSON.parse(readFileSync(join(abs, 'summary.json'), 'utf8')) as {
       results: Record<string, { mean: number; ci95: number[]; n: number }>;
@@ -36,4 +44,45 @@ describe('results rebuilt from raw rows', () => {
       expect(d.ci95[1], name).toBeCloseTo(summary.pairedHeldOut![name]!.ci95[1]!, 12);
     }
   });
+
+  it.each(headlines.map((d) => [d]))(
+    "%s: every run's table and paired CIs, and the between-run summary, equal headline.json",
+    (dir) => {
+      const abs = join(ROOT, dir);
+      type Interval = { mean: number; ci95: number[]; n: number };
+      const saved = JSON.parse(readFileSync(join(abs, 'headline.json'), 'utf8')) as {
+        runs: {
+          results: Record<string, Interval & { heldOut?: Interval }>;
+          paired: Record<string, Interval>;
+          pairedHeldOut: Record<string, Interval>;
+        }[];
+        acrossRuns: {
+          seal: { seen: Interval; heldOut: Interval };
+          paired: Record<string, Interval>;
+          pairedHeldOut: Record<string, Interval>;
+        };
+      };
+      const rebuilt = headlineFromRecords(abs);
+      expect(headlineRuns(abs).length).toBeGreaterThanOrEqual(3);
+      expect(rebuilt.runs.length).toBe(saved.runs.length);
+      const close = (a: { mean: number; ci95: readonly number[] }, b: Interval, what: string) => {
+        expect(a.mean, what).toBeCloseTo(b.mean, 12);
+        expect(a.ci95[0], what).toBeCloseTo(b.ci95[0]!, 12);
+        expect(a.ci95[1], what).toBeCloseTo(b.ci95[1]!, 12);
+      };
+      rebuilt.runs.forEach((t, i) => {
+        const s = saved.runs[i]!;
+        for (const [name, r] of Object.entries(s.results)) {
+          close(t[name]!, r, `run ${i} ${name}`);
+          if (r.heldOut !== undefined) close(t[name]!.heldOut!, r.heldOut, `run ${i} ${name} held-out`);
+        }
+        for (const [k, d] of Object.entries(s.paired)) close(sealPairs(t, 'seen')[k]!, d, `run ${i} ${k}`);
+        for (const [k, d] of Object.entries(s.pairedHeldOut))
+          close(sealPairs(t, 'heldOut')[k]!, d, `run ${i} ${k} held-out`);
+      });
+      close(rebuilt.acrossRuns['seal']!['heldOut']!, saved.acrossRuns.seal.heldOut, 'across seal held-out');
+      for (const [k, d] of Object.entries(saved.acrossRuns.pairedHeldOut))
+        close(rebuilt.acrossRuns['pairedHeldOut']![k]!, d, `across ${k}`);
+    },
+  );
 });

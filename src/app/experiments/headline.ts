@@ -10,8 +10,8 @@
  *                checkpoints, then SEAL (the last round's policy) and the length-matched base self-edits on test
  *   headline.json, table.txt   per-run tables and paired differences, and the between-run summary
  *
- * Every setting is fixed before the run (the demo's defaults; the number of rounds is not chosen by looking at
- * test). Evaluation seeds are the same for every condition (0 … seeds−1), so the differences are paired over people
+ * Every setting is fixed before the run; `--select val` picks each run's round by its validation monitor (the mean
+ * of the per-person values over seen and held-out wordings), never by test. Evaluation seeds are the same for every condition (0 … seeds−1), so the differences are paired over people
  * and seeds. Resumable at the granularity of finished conditions and finished runs: rerun the same command.
  */
 import { existsSync, writeFileSync } from 'node:fs';
@@ -30,7 +30,7 @@ import {
 import { meanCi } from '../../seal/eval/stats.js';
 import type { InnerExecutor } from '../../seal/inner/executor.js';
 import { innerLoopConfig } from '../../seal/inner/inner-loop.js';
-import { loadLastRound, saveRoundCheckpoint } from '../../seal/outer/checkpoint.js';
+import { loadLastRound, loadRoundPolicy, saveRoundCheckpoint } from '../../seal/outer/checkpoint.js';
 import { OuterConfigSchema, runOuterLoop } from '../../seal/outer/outer.js';
 import type { SealProblem } from '../../seal/outer/rollout.js';
 import { ParseOptionsSchema } from '../../seal/selfedit/parse.js';
@@ -42,7 +42,8 @@ import { baselineConditions, type Interval, sealPairs } from '../demo.js';
 import { experimentArgs } from './args.js';
 
 const USAGE = `SEAL's headline table on test people over several RL runs (issue #15).
-  npm run experiment:headline -- --out DIR [--runs 3] [--people 40] [--seeds 3] [--rounds 2] [--workers 2]`;
+  npm run experiment:headline -- --out DIR [--runs 3] [--people 40] [--seeds 3] [--rounds 2] [--workers 2]
+      [--select last|val]   the policy tested: the last round's, or the round with the best validation monitor`;
 
 const OPTIONS = {
   out: { type: 'string' },
@@ -55,6 +56,7 @@ const OPTIONS = {
   samples: { type: 'string', default: '4' },
   'val-people': { type: 'string', default: '24' },
   workers: { type: 'string', default: '1' },
+  select: { type: 'string', default: 'last' },
 } as const;
 
 /** Conditions of a run directory already evaluated (their `condition` records), for resuming. */
@@ -91,6 +93,7 @@ const openRun = (dir: string, config: unknown): RunDir =>
 
 export interface HeadlineRun {
   readonly run: number;
+  readonly selectedRound: number;
   readonly rounds: unknown[];
   readonly results: Record<string, Interval & { heldOut?: Interval }>;
   readonly paired: Record<string, Interval>;
@@ -114,6 +117,8 @@ export async function runHeadline(o: {
   samples: number;
   valPeople: number;
   workers: number;
+  /** The policy evaluated on test: the last round's, or the round with the best validation monitor. */
+  select: 'last' | 'val';
 }): Promise<void> {
   prepareWorkers(o.workers);
   await initEngine('auto');
@@ -162,13 +167,24 @@ export async function runHeadline(o: {
         ...(resume === undefined ? {} : { resume }),
         onRound: (round, p, rs) => saveRoundCheckpoint(run, problem.env.model, round, p, rs, outer),
       });
+      // The policy to test: chosen on validation people only (never on test).
+      const monitorMean = (m: readonly number[]) => m.reduce((a, b) => a + b, 0) / Math.max(1, m.length);
+      const selectedRound =
+        o.select === 'last'
+          ? rounds.length
+          : rounds.reduce((best, x) => (monitorMean(x.monitor) > monitorMean(best.monitor) ? x : best)).round;
+      const chosen =
+        selectedRound === rounds.length
+          ? policy
+          : await loadRoundPolicy(run, selectedRound, problem.env.model);
       const seal = await evaluateInto(
         run,
         problem,
         test,
-        [{ kind: 'selfedit', name: 'seal', policy }],
+        [{ kind: 'selfedit', name: 'seal', policy: chosen }],
         settings,
       );
+      if (chosen !== policy) chosen.dispose();
       policy.dispose();
       const targetTokens = seal['seal']!.selfEditTokens ?? 0;
       const matched = await evaluateInto(
@@ -186,6 +202,7 @@ export async function runHeadline(o: {
       });
       const summary: HeadlineRun = {
         run: r,
+        selectedRound,
         rounds,
         results: Object.fromEntries(
           Object.entries(all).map(([k, v]) => [
@@ -231,6 +248,10 @@ if (invokedAs === fileURLToPath(import.meta.url)) {
     process.stderr.write(`--out DIR is required\n${USAGE}\n`);
     process.exit(2);
   }
+  const usage = (m: string): never => {
+    process.stderr.write(`${m}\n${USAGE}\n`);
+    process.exit(2);
+  };
   const int = (name: keyof typeof OPTIONS): number => {
     const x = Number(v[name]);
     if (!Number.isInteger(x) || x < 1) {
@@ -250,5 +271,7 @@ if (invokedAs === fileURLToPath(import.meta.url)) {
     samples: int('samples'),
     valPeople: int('val-people'),
     workers: int('workers'),
+    select:
+      v.select === 'val' ? 'val' : v.select === 'last' ? 'last' : usage(`--select ${v.select}: last or val`),
   });
 }

@@ -5,15 +5,20 @@
  *
  *   npm run results [-- RUN_DIR …]      (default: the runs the README quotes)
  */
+import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type ConditionResult, formatPaired, formatTable } from '../../seal/eval/evaluate.js';
-import { meanCi } from '../../seal/eval/stats.js';
+import { type MeanCi, meanCi } from '../../seal/eval/stats.js';
 import { RunDir } from '../../util/run-dir.js';
 import { sealPairs } from '../demo.js';
 
 /** The runs whose numbers the README quotes. */
-export const README_RUNS = ['experiments/results/session5/demo-own-sgemm'] as const;
+export const README_RUNS = [
+  'experiments/results/session6/headline-2rounds',
+  'experiments/results/session6/headline-5rounds-val',
+  'experiments/results/session5/demo-own-sgemm',
+] as const;
 
 /**
  * Per condition: the mean over seeds per context, then mean ± t-CI over contexts (as the evaluation computes it);
@@ -56,6 +61,70 @@ export function tableFromRecords(
   return out;
 }
 
+function tableText(title: string, results: Record<string, ConditionResult>): string {
+  const heldOut = sealPairs(results, 'heldOut');
+  return `${title}\n${formatTable(results)}\n\npaired over people (seen wordings):\n${formatPaired(sealPairs(results, 'seen'))}\n${Object.keys(heldOut).length === 0 ? '' : `\npaired over people (held-out wordings):\n${formatPaired(heldOut)}\n`}`;
+}
+
+/** The RL runs of a headline directory (`run-0`, `run-1`, …), in order. */
+export function headlineRuns(dir: string): string[] {
+  return readdirSync(dir)
+    .filter((d) => /^run-\d+$/.test(d))
+    .sort((a, b) => Number(a.slice(4)) - Number(b.slice(4)));
+}
+
+/**
+ * Per run, the table from the shared baselines' rows and the run's own rows (SEAL and the length-matched row); then,
+ * across runs, each paired difference's mean over runs with a t interval over runs (between-run variance).
+ */
+export function headlineFromRecords(dir: string): {
+  runs: Record<string, ConditionResult>[];
+  acrossRuns: Record<string, Record<string, MeanCi>>;
+} {
+  const base = new RunDir(join(dir, 'baselines')).records();
+  const runs = headlineRuns(dir).map((r) =>
+    tableFromRecords([...base, ...new RunDir(join(dir, r)).records()]),
+  );
+  const across = (pick: (t: Record<string, ConditionResult>) => number | undefined) =>
+    meanCi(runs.map(pick).filter((x): x is number => x !== undefined));
+  const keys = Object.keys(runs[0] === undefined ? {} : sealPairs(runs[0], 'seen'));
+  return {
+    runs,
+    acrossRuns: {
+      seal: {
+        seen: across((t) => t['seal']?.mean),
+        heldOut: across((t) => t['seal']?.heldOut?.mean),
+      },
+      paired: Object.fromEntries(keys.map((k) => [k, across((t) => sealPairs(t, 'seen')[k]?.mean)])),
+      pairedHeldOut: Object.fromEntries(
+        keys.map((k) => [k, across((t) => sealPairs(t, 'heldOut')[k]?.mean)]),
+      ),
+    },
+  };
+}
+
+/** The text `npm run results` prints for one directory: a run's table, or a headline's per-run tables and summary. */
+export function rebuild(dir: string): string {
+  if (!existsSync(join(dir, 'baselines')))
+    return tableText(join(dir, 'results.jsonl'), tableFromRecords(new RunDir(dir).records()));
+  const h = headlineFromRecords(dir);
+  const names = headlineRuns(dir);
+  const perRun = h.runs.map((t, i) => tableText(`${join(dir, names[i]!)} (+ baselines)`, t)).join('\n');
+  const rows = (r: Record<string, MeanCi>) =>
+    Object.entries(r).map(
+      ([k, v]) =>
+        `  ${k.padEnd(32)} ${(100 * v.mean).toFixed(1).padStart(6)}  [${(100 * v.ci95[0]).toFixed(1)}, ${(100 * v.ci95[1]).toFixed(1)}]  runs ${v.n}`,
+    );
+  return `${perRun}\nacross ${h.runs.length} RL runs (mean of the per-run values; 95% t interval over runs):\n${[
+    '  SEAL accuracy (seen, held-out wordings):',
+    ...rows(h.acrossRuns['seal']!),
+    '  paired differences, seen wordings (points):',
+    ...rows(h.acrossRuns['paired']!),
+    '  paired differences, held-out wordings (points):',
+    ...rows(h.acrossRuns['pairedHeldOut']!),
+  ].join('\n')}\n`;
+}
+
 const USAGE =
   'npm run results [-- RUN_DIR …]   tables and paired differences rebuilt from committed per-context rows';
 const invokedAs = process.argv[1] === undefined ? '' : resolve(process.argv[1]);
@@ -70,11 +139,5 @@ if (invokedAs === fileURLToPath(import.meta.url)) {
     process.stderr.write(`unknown option ${unknown}\n${USAGE}\n`);
     process.exit(2);
   }
-  for (const dir of args.length > 0 ? args : README_RUNS) {
-    const results = tableFromRecords(new RunDir(dir).records());
-    const heldOut = sealPairs(results, 'heldOut');
-    process.stdout.write(
-      `${join(dir, 'results.jsonl')}\n${formatTable(results)}\n\npaired over people (seen wordings):\n${formatPaired(sealPairs(results, 'seen'))}\n${Object.keys(heldOut).length === 0 ? '' : `\npaired over people (held-out wordings):\n${formatPaired(heldOut)}\n`}\n`,
-    );
-  }
+  for (const dir of args.length > 0 ? args : README_RUNS) process.stdout.write(`${rebuild(dir)}\n`);
 }
