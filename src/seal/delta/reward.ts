@@ -31,11 +31,26 @@ export interface RewardEnv {
   readonly task: Pick<Task, 'answerPrompt' | 'answerStop' | 'scorer'>;
 }
 
+/**
+ * One question per fact (the first of each `kind`; untagged questions all kept): what delta mode trains on. The people
+ * world asks each fact in 4 seen wordings, and a 4× larger answer batch made every EditGenerator step ~3× slower
+ * (0.87 instead of 2.5 steps/s) for the same facts.
+ */
+export function onePerFact(questions: readonly QuestionAnswer[]): QuestionAnswer[] {
+  const seen = new Set<string>();
+  return questions.filter((q) => {
+    if (q.kind === undefined) return true;
+    if (seen.has(q.kind)) return false;
+    seen.add(q.kind);
+    return true;
+  });
+}
+
 /** Teacher-forced batch of `answerPrompt(q) + " " + gold` with only the answer tokens as targets. */
 export function answerBatch(
   env: RewardEnv,
   c: Context,
-  questions: readonly QuestionAnswer[] = c.questions,
+  questions: readonly QuestionAnswer[] = onePerFact(c.questions),
 ): Batch {
   const { tok } = env;
   const examples = questions.map((q) =>
