@@ -113,7 +113,8 @@ export interface Interval {
   readonly n: number;
 }
 
-const interval = (r: { mean: number; ci95: readonly [number, number] | number[]; n: number }): Interval => ({
+/** A MeanCi as plain JSON (a mutable 2-tuple). */
+export const interval = (r: { mean: number; ci95: readonly number[]; n: number }): Interval => ({
   mean: r.mean,
   ci95: [r.ci95[0]!, r.ci95[1]!],
   n: r.n,

@@ -38,7 +38,7 @@ import type { Context } from '../../tasks/types.js';
 import { RunDir } from '../../util/run-dir.js';
 import { innerPool, prepareWorkers } from '../cli/commands/common.js';
 import { resolveModelDir } from '../config.js';
-import { baselineConditions, type Interval, sealPairs } from '../demo.js';
+import { baselineConditions, type Interval, interval, sealPairs } from '../demo.js';
 import { experimentArgs } from './args.js';
 
 const USAGE = `SEAL's headline table on test people over several RL runs (issue #15).
@@ -195,11 +195,6 @@ export async function runHeadline(o: {
         settings,
       );
       const all = { ...baselines, ...seal, ...matched };
-      const interval = (m: { mean: number; ci95: readonly number[]; n: number }): Interval => ({
-        mean: m.mean,
-        ci95: [m.ci95[0]!, m.ci95[1]!],
-        n: m.n,
-      });
       const summary: HeadlineRun = {
         run: r,
         selectedRound,
