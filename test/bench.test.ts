@@ -6,6 +6,8 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { SHAPES, trainFlopsPerStep } from '../src/app/bench/configs.js';
+import { nativeInfo } from '../src/engine/index.js';
 import { ROOT, tempDir } from './helpers/paths.js';
 
 const BENCH = join(ROOT, 'dist', 'app', 'bench', 'run.js');
@@ -77,6 +79,64 @@ describe('bench entry point', () => {
     // Same model, same batch, same seed: recomputing the blocks changes nothing but memory.
     expect(auto['loss_first'] as number).toBeCloseTo(off['loss_first'] as number, 4);
   });
+
+  it('counts model FLOPs per step: 6·N·T-style for full fine-tuning, activation gradients only for LoRA', () => {
+    // A by hand: 2,048 tokens; weights 12·4·128² + 128·512 = 851,968 → 2·851,968 per token; attention 4·128·128·4.
+    const forwardA = 2048 * (2 * 851_968 + 4 * 128 * 128 * 4);
+    expect(trainFlopsPerStep(SHAPES.A)).toBe(3 * forwardA);
+    // LoRA r 8 on c_attn (128 → 384) and c_proj (128 → 128): per layer per token 2·(128·8 + 8·384 + 128·8 + 8·128).
+    const adapters = 2048 * 2 * 4 * (128 * 8 + 8 * 384 + 128 * 8 + 8 * 128);
+    const attention = 2048 * 4 * 128 * 128 * 4;
+    expect(trainFlopsPerStep(SHAPES.A, { r: 8, targets: 'attn' })).toBe(
+      2 * forwardA + attention + 3 * adapters,
+    );
+    // GPT-2 small LoRA: about 2/3 of full fine-tuning (no weight gradients), ≈ 0.27 TFLOP per 512-token step.
+    const b = trainFlopsPerStep(SHAPES.B, { r: 8, targets: 'attn' });
+    expect(b / trainFlopsPerStep(SHAPES.B)).toBeGreaterThan(0.66);
+    expect(b / trainFlopsPerStep(SHAPES.B)).toBeLessThan(0.7);
+    expect(b / 1e9).toBeGreaterThan(260);
+    expect(b / 1e9).toBeLessThan(275);
+  });
+
+  it.skipIf(!nativeInfo().available)(
+    'native rows: the SGEMM peak measured in the same run, GFLOP/s and fraction of peak per training row',
+    () => {
+      const r = bench([
+        '--tiny',
+        '--only',
+        'A-lora',
+        '--steps',
+        '1',
+        '--warmup',
+        '0',
+        '--paths',
+        'native,native-own',
+        '--out-dir',
+        tempDir('seal-bench-native-'),
+      ]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toMatch(/SGEMM peak \(1024³ on the pool\): own \d/);
+      const entries = JSON.parse(r.stdout) as Array<Record<string, unknown>>;
+      const openblas = /OpenBLAS/.test(nativeInfo().detail);
+      expect(entries.map((e) => e['path'])).toEqual(openblas ? ['native', 'native-own'] : ['native']);
+      for (const e of entries) {
+        expect(e['model_gflop_per_step']).toBeCloseTo(
+          trainFlopsPerStep(
+            { vocab: 64, dim: 32, layers: 2, heads: 2, seq: 16, batch: 2, maxSeqLen: 16 },
+            {
+              r: 8,
+              targets: 'attn',
+            },
+          ) / 1e9,
+          12,
+        );
+        expect(e['achieved_gflops'] as number).toBeGreaterThan(0);
+        expect(e['fraction_of_peak'] as number).toBeGreaterThan(0);
+        expect(e['losses']).toHaveLength(1);
+      }
+      expect(entries.at(-1)?.['kernels']).toMatch(/^own SGEMM (avx512|avx2|scalar)$/);
+    },
+  );
 
   it('documents its flags and rejects unknown benchmarks with exit code 2', () => {
     const help = bench(['--help']);

@@ -89,6 +89,10 @@ napi_value Str(napi_env env, const std::string& s) {
 napi_value Info(napi_env env, napi_callback_info) {
   std::string s = seal::gemm_describe();
   s += ", " + std::to_string(seal::pool_threads()) + " threads";
+  if (seal::pool_threads() > 1 && !seal::home_thread())
+    s += " (1 on this thread: only the main thread uses the pool)";
+  else if (seal::pool_adapts())
+    s += " (fewer while other processes keep cores busy)";
   if (seal::bf16_available()) s += ", bf16 matmul available (oneDNN)";
   return Str(env, s);
 }
@@ -144,6 +148,13 @@ napi_value GemmConfig(napi_env env, napi_callback_info) {
   return out;
 }
 
+// threadsNow(): number — threads the main thread's parallel regions use now (fewer while the machine is busy).
+napi_value ThreadsNow(napi_env env, napi_callback_info) {
+  napi_value out;
+  napi_create_int32(env, seal::threads_now(), &out);
+  return out;
+}
+
 // setBf16(on: boolean): boolean — switches bf16 products on or off; returns whether they are on now.
 napi_value SetBf16(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -169,7 +180,7 @@ napi_value Init(napi_env env, napi_value exports) {
     napi_set_named_property(env, exports, e.name, fn);
   }
   const std::pair<const char*, napi_callback> extras[] = {
-      {"info", Info}, {"setBf16", SetBf16}, {"setGemm", SetGemm}, {"setGemmIsa", SetGemmIsa}, {"gemmConfig", GemmConfig}};
+      {"info", Info}, {"threadsNow", ThreadsNow}, {"setBf16", SetBf16}, {"setGemm", SetGemm}, {"setGemmIsa", SetGemmIsa}, {"gemmConfig", GemmConfig}};
   for (const auto& [name, cb] : extras) {
     napi_value fn;
     napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, nullptr, &fn);

@@ -3,9 +3,15 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <thread>
 #include <vector>
+#if defined(__linux__)
+#include <unistd.h>
+#endif
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
@@ -35,6 +41,14 @@ struct Pool {
   // Held by the thread whose job the workers serve. Another JS thread (worker_threads) runs its job inline.
   std::mutex owner;
   std::atomic<int> sleepers{0};
+  // The thread that loaded the addon (the main JS thread). Only it uses the workers: JS worker threads, which
+  // run inner loops side by side, each get one core's worth of work inline and never share the pool.
+  std::thread::id home;
+  // Cores free for this process, re-measured every kProbeEvery by the home thread (see `probe`); 0 = not yet.
+  bool adapt = true;
+  int active = 0;
+  std::chrono::steady_clock::time_point next_probe{};
+  uint64_t last_total = 0, last_idle = 0, last_self = 0;
 };
 
 Pool* pool = nullptr;
@@ -58,6 +72,69 @@ void drain(Pool* p, uint32_t gen) {
     (*p->fn.load(std::memory_order_relaxed))(idx, n * idx / chunks, n * (idx + 1) / chunks);
     p->done.fetch_add(1, std::memory_order_acq_rel);
   }
+}
+
+// How many threads to run with now: the pool size while the machine is otherwise idle, one when other processes
+// keep a core busy. Two threads that each get a share of a core are slower than one with a whole core: every
+// parallel region waits for the slowest chunk, and a worker preempted holding one stalls the caller for a time
+// slice (measured: a training step 3.6x slower with one competing `yes` process, against 1.5x expected from the
+// CPU share). Others' load is the machine's busy time (/proc/stat) minus this process's (/proc/self/stat), niced
+// processes excluded (they yield to us anyway). Which thread runs a chunk never changes a result: chunk_count
+// depends on the pool size only.
+constexpr auto kProbeEvery = std::chrono::milliseconds(250);
+
+#if defined(__linux__)
+bool read_times(uint64_t& total, uint64_t& idle, uint64_t& self) {
+  char buf[512];
+  FILE* f = std::fopen("/proc/stat", "r");
+  if (f == nullptr) return false;
+  const bool ok = std::fgets(buf, sizeof buf, f) != nullptr;
+  std::fclose(f);
+  unsigned long long v[8] = {0};  // user nice system idle iowait irq softirq steal
+  if (!ok || std::sscanf(buf, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4],
+                         &v[5], &v[6], &v[7]) != 8)
+    return false;
+  total = v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6] + v[7];
+  idle = v[1] + v[3] + v[4];  // niced time counts as free
+  f = std::fopen("/proc/self/stat", "r");
+  if (f == nullptr) return false;
+  const size_t len = std::fread(buf, 1, sizeof buf - 1, f);
+  std::fclose(f);
+  buf[len] = 0;
+  const char* s = std::strrchr(buf, ')');  // the command name may contain spaces
+  if (s == nullptr) return false;
+  unsigned long long utime = 0, stime = 0;
+  // After ") ": state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt utime stime
+  if (std::sscanf(s + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) != 2) return false;
+  self = utime + stime;
+  return true;
+}
+#endif
+
+int active_threads(Pool* p) {
+  if (!p->adapt || p->threads == 1) return p->threads;
+#if defined(__linux__)
+  const auto now = std::chrono::steady_clock::now();
+  if (p->active > 0 && now < p->next_probe) return p->active;
+  p->next_probe = now + kProbeEvery;
+  uint64_t total = 0, idle = 0, self = 0;
+  if (!read_times(total, idle, self)) {
+    p->adapt = false;
+    return p->threads;
+  }
+  const uint64_t dt = total - p->last_total, di = idle - p->last_idle, ds = self - p->last_self;
+  const bool first = p->last_total == 0;
+  p->last_total = total, p->last_idle = idle, p->last_self = self;
+  if (first || dt == 0) return p->active = p->threads;
+  static const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  // Busy cores of other processes over the last window; our own time (spinning included) is ours to use.
+  const double others = (static_cast<double>(dt) - di - ds) / dt * static_cast<double>(cpus);
+  const int free_cores = static_cast<int>(static_cast<double>(cpus) - (others > 0 ? others : 0) + 0.5);
+  p->active = free_cores < 1 ? 1 : (free_cores < p->threads ? free_cores : p->threads);
+  return p->active;
+#else
+  return p->threads;
+#endif
 }
 
 void worker(Pool* p) {
@@ -88,11 +165,22 @@ void pool_init(int threads) {
   if (pool != nullptr) return;
   pool = new Pool();
   pool->threads = threads < 1 ? 1 : threads;
+  pool->home = std::this_thread::get_id();
+  if (const char* a = std::getenv("SEAL_NATIVE_ADAPT")) pool->adapt = std::strcmp(a, "0") != 0;
   // Workers live as long as the process (an addon is never unloaded); detached so exit does not wait for them.
   for (int i = 1; i < pool->threads; i++) std::thread(worker, pool).detach();
 }
 
 int pool_threads() { return pool == nullptr ? 1 : pool->threads; }
+
+bool home_thread() { return pool != nullptr && std::this_thread::get_id() == pool->home; }
+
+bool pool_adapts() { return pool != nullptr && pool->adapt && pool->threads > 1; }
+
+int threads_now() {
+  if (pool == nullptr) return 1;
+  return pool->adapt && pool->active > 0 ? pool->active : pool->threads;
+}
 
 int64_t chunk_count(int64_t n, int64_t grain) {
   const int threads = pool_threads();
@@ -106,8 +194,10 @@ void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, in
   if (n <= 0) return;
   const int64_t chunks = chunk_count(n, grain);
   Pool* p = pool;
+  // JS worker threads run inline (see Pool::home); so does the home thread while other processes hold a core.
+  thread_local const bool home = p != nullptr && std::this_thread::get_id() == p->home;
   std::unique_lock<std::mutex> own;
-  if (p != nullptr && chunks > 1) own = std::unique_lock<std::mutex>(p->owner, std::try_to_lock);
+  if (home && chunks > 1 && active_threads(p) > 1) own = std::unique_lock<std::mutex>(p->owner, std::try_to_lock);
   if (!own.owns_lock()) {
     for (int64_t c = 0; c < chunks; c++) fn(c, n * c / chunks, n * (c + 1) / chunks);
     return;

@@ -9,6 +9,13 @@ namespace seal {
 
 void pool_init(int threads);
 int pool_threads();
+// Whether this is the thread that loaded the addon: the only one whose parallel regions use the workers (others run
+// them inline, on one core each).
+bool home_thread();
+// Whether the home thread drops to one thread while other processes keep a core busy (SEAL_NATIVE_ADAPT=0: never).
+bool pool_adapts();
+// Threads the home thread's parallel regions ran on at the last probe (the pool size before any).
+int threads_now();
 
 // How many chunks parallel_for(n, grain, ...) cuts [0, n) into. It depends only on n, grain and the pool size,
 // never on timing, so per-chunk partial sums reduced in chunk order give the same bits on every run.

@@ -118,5 +118,6 @@ export {
   nativeAdamWActive,
   nativeEnabled,
   nativeInfo,
+  setNativeGemm,
 } from './native/index.js';
 export { tf } from './tf.js';

@@ -61,6 +61,31 @@ export const LORA = { r: 8, alpha: 16, targetModules: ['attn.c_attn', 'attn.c_pr
 
 export const TRAIN = { lr: 1e-3, clipNorm: 1.0, seed: 1234 } as const;
 
+/**
+ * Model FLOPs of one training step (multiply-adds count 2), the work any implementation must do, not what ours
+ * happens to execute. Forward per token: every weight matrix (per block 12·d² — qkv 3d², out d², MLP 8d² — and the
+ * tied head d·V) plus attention's two S×S products over the full causal square (4·S·d per block, as computed).
+ * Full fine-tuning: backward = 2× forward (gradients of activations and of weights). LoRA: the frozen weights need
+ * only the activation gradients (1× forward); the adapters' own products, 3 forward + 3 backward per matrix of
+ * rank r, are added exactly. Norms, GELU, softmax and the optimizer are left out (< 2% here).
+ */
+export function trainFlopsPerStep(
+  s: ShapeSpec,
+  lora?: { readonly r: number; readonly targets: 'attn' },
+): number {
+  const tokens = s.batch * s.seq;
+  const weights = 12 * s.layers * s.dim * s.dim + s.dim * s.vocab;
+  const forward = tokens * (2 * weights + 4 * s.seq * s.dim * s.layers);
+  if (lora === undefined) return 3 * forward;
+  // Adapters on c_attn (d → 3d) and c_proj (d → d): x·A (d·r), (x·A)·B (r·out), each 2 FLOPs per multiply-add;
+  // backward: dB, d(x·A), dA — the same three products again, twice over (forward 1×, backward 2×).
+  const adapterForward =
+    tokens * 2 * s.layers * (s.dim * lora.r + lora.r * 3 * s.dim + s.dim * lora.r + lora.r * s.dim);
+  // Attention's backward needs both S×S products' gradients (2× its forward) even when only adapters train.
+  const attention = tokens * 4 * s.seq * s.dim * s.layers;
+  return 2 * forward + attention + 3 * adapterForward;
+}
+
 export interface GenSpec {
   readonly promptLen: number;
   readonly newTokens: number;

@@ -11,8 +11,8 @@
  * initialised model of the same shape, whose QA is meaningless but whose compute is about the same).
  * "cores used" is the process's CPU time (all threads) per wall second: on a shared machine it shows whether the
  * workers actually got both cores, which the load average alone does not (sessions share CPU fairly by autogroup).
- * --engine native: the native addon in the parent and in every worker. Workers need SEAL_NATIVE_THREADS=1 (one
- * kernel thread per worker); without it only `--workers 1` runs, on the addon's own 2-thread pool.
+ * --engine native: the native addon in the parent and in every worker; workers run kernels one thread each, the
+ * parent (`--workers 1`) on the addon's 2-thread pool.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';

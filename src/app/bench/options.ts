@@ -15,13 +15,15 @@ export const BENCH_NAMES = [
 export type BenchName = (typeof BENCH_NAMES)[number];
 
 /**
- * Paths a user can ask for; `pytorch` expands to the fp32 and bf16 reference entries. `native-bf16` (the addon's
- * opt-in bf16 matrix products) is not in the default set, so the default output keeps the four documented paths.
+ * Paths a user can ask for; `pytorch` expands to the fp32 and bf16 reference entries. `native` is the addon's
+ * default matrix products (OpenBLAS when built in, else our SGEMM), `native-own` our SGEMM even when OpenBLAS is
+ * there (skipped when the addon has no OpenBLAS: it would repeat `native`). `native-bf16` (the addon's opt-in bf16
+ * matrix products, builds with oneDNN) is not in the default set.
  */
-export const PATH_CHOICES = ['wasm', 'native', 'native-bf16', 'pytorch'] as const;
-export const DEFAULT_PATHS: PathChoice[] = ['wasm', 'native', 'pytorch'];
+export const PATH_CHOICES = ['wasm', 'native', 'native-own', 'native-bf16', 'pytorch'] as const;
+export const DEFAULT_PATHS: PathChoice[] = ['wasm', 'native', 'native-own', 'pytorch'];
 export type PathChoice = (typeof PATH_CHOICES)[number];
-export type EnginePath = 'wasm' | 'native' | 'native-bf16';
+export type EnginePath = 'wasm' | 'native' | 'native-own' | 'native-bf16';
 export type EntryPath = EnginePath | 'pytorch-fp32' | 'pytorch-bf16';
 
 export const TRAIN_NAMES: readonly BenchName[] = ['A-full', 'A-lora', 'B-lora'];
@@ -39,7 +41,7 @@ export const BenchOptionsSchema = z.object({
   paths: csvList(PATH_CHOICES)
     .default(DEFAULT_PATHS)
     .describe(
-      'Comma-separated paths: wasm, native (when the addon is built), native-bf16 (opt-in), pytorch (when torch imports)',
+      'Comma-separated paths: wasm, native (when the addon is built: OpenBLAS if linked), native-own (our SGEMM), native-bf16 (opt-in), pytorch (when torch imports)',
     ),
   steps: z.coerce
     .number()
@@ -174,6 +176,15 @@ export interface BenchEntry {
   /** Training: loss of the first and last timed step (a sanity check that both engines train the same thing). */
   loss_first?: number;
   loss_last?: number;
+  /** Training: the loss of every step, warm-up included (compares the curves of fp32 and bf16 products). */
+  losses?: number[];
+  /** Training: model FLOPs per step (configs.ts trainFlopsPerStep), what they make per second, and that as a
+   * fraction of the SGEMM peak this run measured (`machine.sgemm_peak` of the results file). */
+  model_gflop_per_step?: number;
+  achieved_gflops?: number;
+  fraction_of_peak?: number | null;
+  /** What ran the matrix products: the addon's path ("openblas", "own SGEMM avx512"), or "torch 1.13.1". */
+  kernels?: string;
   /** Generation: new tokens per run, and the first greedy tokens (compared across engines for stories260K). */
   new_tokens?: number;
   first_tokens?: number[];
@@ -187,11 +198,24 @@ export interface BenchEntry {
   error?: string;
 }
 
-/** The parent→worker message (one JSON argument) and the marker of the worker's result line on stdout. */
-export interface WorkerJob {
-  readonly name: BenchName;
-  readonly path: EnginePath;
-  readonly opts: BenchOptions;
+/**
+ * The parent→worker message (one JSON argument) and the marker of the worker's result line on stdout. `peak`
+ * measures the machine's SGEMM peak (a 1024³ product on the addon's pool, each native path) in the same run.
+ */
+export type WorkerJob =
+  | {
+      readonly kind: 'bench';
+      readonly name: BenchName;
+      readonly path: EnginePath;
+      readonly opts: BenchOptions;
+    }
+  | { readonly kind: 'peak'; readonly opts: BenchOptions };
+
+/** GFLOP/s of a 1024³ product on the pool, per native path (null: not built), and their maximum. */
+export interface SgemmPeak {
+  readonly own: number;
+  readonly openblas: number | null;
+  readonly peak: number;
 }
 
 export const RESULT_PREFIX = 'BENCH_RESULT ';

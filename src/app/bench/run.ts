@@ -11,7 +11,7 @@ import { isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { nativeInfo } from '../../engine/index.js';
 import { packageVersion } from '../../version.js';
-import { LORA, shapes } from './configs.js';
+import { LORA, shapes, trainFlopsPerStep } from './configs.js';
 import {
   BENCH_NAMES,
   type BenchEntry,
@@ -23,13 +23,22 @@ import {
   helpText,
   parseBenchArgs,
   RESULT_PREFIX,
+  type SgemmPeak,
+  TRAIN_NAMES,
   type WorkerJob,
 } from './options.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const WORKER = fileURLToPath(new URL('./worker.js', import.meta.url));
 const PYTORCH_REF = join(ROOT, 'bench', 'pytorch_ref.py');
-const PATH_ORDER: readonly EntryPath[] = ['wasm', 'native', 'native-bf16', 'pytorch-fp32', 'pytorch-bf16'];
+const PATH_ORDER: readonly EntryPath[] = [
+  'wasm',
+  'native',
+  'native-own',
+  'native-bf16',
+  'pytorch-fp32',
+  'pytorch-bf16',
+];
 
 const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
 
@@ -45,16 +54,30 @@ function lastResultLine(stdout: string): unknown {
   return line === undefined ? undefined : JSON.parse(line.slice(RESULT_PREFIX.length));
 }
 
-function runWorker(name: BenchName, path: EnginePath, opts: BenchOptions): BenchEntry {
-  const job: WorkerJob = { name, path, opts };
-  const t0 = Date.now();
-  const r = spawnSync(process.execPath, [WORKER, JSON.stringify(job)], {
+function spawnWorker(job: WorkerJob) {
+  return spawnSync(process.execPath, [WORKER, JSON.stringify(job)], {
     cwd: ROOT,
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
-    timeout: opts.timeoutS * 1000,
+    timeout: job.opts.timeoutS * 1000,
     maxBuffer: 64 * 1024 * 1024,
   });
+}
+
+/** The SGEMM peak, measured by a worker of this run (null when it failed: the fraction column is then empty). */
+function runPeak(opts: BenchOptions): SgemmPeak | null {
+  const r = spawnWorker({ kind: 'peak', opts });
+  try {
+    const p = r.status === 0 ? (lastResultLine(r.stdout) as SgemmPeak | undefined) : undefined;
+    if (p !== undefined && Number.isFinite(p.peak)) return p;
+  } catch {}
+  log(`SGEMM peak not measured (worker exit ${r.status}${r.signal === null ? '' : `, ${r.signal}`})`);
+  return null;
+}
+
+function runWorker(name: BenchName, path: EnginePath, opts: BenchOptions): BenchEntry {
+  const t0 = Date.now();
+  const r = spawnWorker({ kind: 'bench', name, path, opts });
   const wall = ((Date.now() - t0) / 1000).toFixed(1);
   if (r.error !== undefined || r.signal !== null) {
     const why =
@@ -134,6 +157,21 @@ function addRatios(entries: BenchEntry[]): void {
   }
 }
 
+/** Model FLOPs per step of every training row (PyTorch's too), GFLOP/s, and the fraction of this run's peak. */
+function addFlops(entries: BenchEntry[], opts: BenchOptions, peak: SgemmPeak | null): void {
+  for (const e of entries) {
+    if (!TRAIN_NAMES.includes(e.name) || e.ms_per_step === null) continue;
+    const shape = e.name.startsWith('A') ? shapes(opts.tiny).A : shapes(opts.tiny).B;
+    const flops = trainFlopsPerStep(
+      shape,
+      e.name.endsWith('lora') ? { r: LORA.r, targets: 'attn' } : undefined,
+    );
+    e.model_gflop_per_step = flops / 1e9;
+    e.achieved_gflops = flops / 1e9 / (e.ms_per_step / 1000);
+    e.fraction_of_peak = peak === null ? null : e.achieved_gflops / peak.peak;
+  }
+}
+
 function gitCommit(): { commit: string | null; dirty: boolean | null } {
   const head = spawnSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT, encoding: 'utf8' });
   if (head.status !== 0) return { commit: null, dirty: null };
@@ -144,10 +182,11 @@ function gitCommit(): { commit: string | null; dirty: boolean | null } {
 const fmt = (x: number | null | undefined, digits: number) => (x == null ? '–' : x.toFixed(digits));
 
 function table(entries: readonly BenchEntry[]): string {
-  const head = `${'name'.padEnd(16)} ${'path'.padEnd(13)} ${'ms/step'.padStart(10)} ${'tokens/s'.padStart(10)} ${'ratio'.padStart(7)}`;
+  const head = `${'name'.padEnd(16)} ${'path'.padEnd(13)} ${'ms/step'.padStart(10)} ${'tokens/s'.padStart(10)} ${'ratio'.padStart(7)} ${'GFLOP/s'.padStart(8)} ${'%peak'.padStart(6)}`;
+  const pct = (x: number | null | undefined) => (x == null ? null : 100 * x);
   const rows = entries.map(
     (e) =>
-      `${e.name.padEnd(16)} ${e.path.padEnd(13)} ${fmt(e.ms_per_step, 1).padStart(10)} ${fmt(e.tokens_per_s, 1).padStart(10)} ${fmt(e.ratio_to_pytorch_fp32, 2).padStart(7)}${e.error ? `  error: ${e.error}` : ''}`,
+      `${e.name.padEnd(16)} ${e.path.padEnd(13)} ${fmt(e.ms_per_step, 1).padStart(10)} ${fmt(e.tokens_per_s, 1).padStart(10)} ${fmt(e.ratio_to_pytorch_fp32, 2).padStart(7)} ${fmt(e.achieved_gflops, 1).padStart(8)} ${fmt(pct(e.fraction_of_peak), 1).padStart(6)}${e.error ? `  error: ${e.error}` : ''}`,
   );
   return [head, ...rows].join('\n');
 }
@@ -192,11 +231,19 @@ async function main(argv: readonly string[]): Promise<number> {
   const native = nativeInfo();
   const enginePaths: EnginePath[] = [];
   if (opts.paths.includes('wasm')) enginePaths.push('wasm');
-  for (const p of ['native', 'native-bf16'] as const) {
+  for (const p of ['native', 'native-own', 'native-bf16'] as const) {
     if (!opts.paths.includes(p)) continue;
-    if (native.available) enginePaths.push(p);
-    else log(`${p} path skipped: ${native.detail}`);
+    if (!native.available) log(`${p} path skipped: ${native.detail}`);
+    // Without OpenBLAS, `native` already runs our SGEMM: a second row would time the same thing.
+    else if (p === 'native-own' && !/OpenBLAS/.test(native.detail) && opts.paths.includes('native'))
+      log('native-own path skipped: the addon has no OpenBLAS, so `native` is our SGEMM already');
+    else enginePaths.push(p);
   }
+  // The hardware anchor, measured now on this machine: every training row's fraction of peak divides by it.
+  const peak =
+    enginePaths.some((p) => p !== 'wasm') && names.some((n) => TRAIN_NAMES.includes(n))
+      ? runPeak(opts)
+      : null;
   let torch = false;
   if (opts.paths.includes('pytorch')) {
     torch = existsSync(PYTORCH_REF) && pythonHasTorch(opts.python);
@@ -217,7 +264,9 @@ async function main(argv: readonly string[]): Promise<number> {
       entries.push(emptyEntry(name, 'pytorch-fp32', r));
     } else {
       pytorchMeta ??= r.meta;
-      entries.push(...r.entries);
+      // Labelled with its version: a reference point, not a speed claim (Debian's 1.13 fp32 path is slow here).
+      const version = `torch ${String(r.meta['torch'] ?? '?')}`;
+      entries.push(...r.entries.map((e) => ({ ...e, kernels: version })));
     }
   }
   entries.sort(
@@ -226,6 +275,7 @@ async function main(argv: readonly string[]): Promise<number> {
       PATH_ORDER.indexOf(a.path) - PATH_ORDER.indexOf(b.path),
   );
   addRatios(entries);
+  addFlops(entries, opts, peak);
 
   const cpu = cpus();
   const doc = {
@@ -239,6 +289,7 @@ async function main(argv: readonly string[]): Promise<number> {
       platform: `${process.platform}-${process.arch}`,
       node: process.version,
       load_average_1m: { start: loadStart, end: loadavg()[0] ?? 0 },
+      sgemm_peak: peak,
     },
     native,
     pytorch: pytorchMeta,

@@ -6,7 +6,8 @@
  */
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { initEngine, tf } from '../../engine/index.js';
+import { initEngine, setNativeGemm, tf } from '../../engine/index.js';
+import { loadNative } from '../../engine/native/loader.js';
 import { LoraAdapter } from '../../lora/adapter.js';
 import { LoraConfigSchema } from '../../lora/config.js';
 import { generate } from '../../model/generate.js';
@@ -23,6 +24,7 @@ import {
   type BenchOptions,
   type EnginePath,
   RESULT_PREFIX,
+  type SgemmPeak,
   type WorkerJob,
 } from './options.js';
 
@@ -92,6 +94,7 @@ function trainBench(name: BenchName, opts: BenchOptions, gradientCheckpointing: 
     gradientCheckpointing,
   };
   let baseline: number | undefined;
+  const all: number[] = [];
   const step = (): { ms: number; loss: number } => {
     const t0 = performance.now();
     // trainStep reads the loss back (dataSync), so the work has finished when it returns.
@@ -99,6 +102,7 @@ function trainBench(name: BenchName, opts: BenchOptions, gradientCheckpointing: 
     const ms = performance.now() - t0;
     // The optimizer allocates its moments on the first update: count tensors from after that step.
     baseline ??= tf.memory().numTensors;
+    all.push(r.loss);
     return { ms, loss: r.loss };
   };
   for (let i = 0; i < opts.warmup; i++) {
@@ -122,6 +126,7 @@ function trainBench(name: BenchName, opts: BenchOptions, gradientCheckpointing: 
     runs: opts.steps,
     loss_first: losses[0] as number,
     loss_last: losses[losses.length - 1] as number,
+    losses: all,
     leaked_tensors: leaked,
     gradient_checkpointing: gradientCheckpointing,
   };
@@ -176,11 +181,53 @@ async function genBench(name: BenchName, opts: BenchOptions): Promise<Measured> 
   };
 }
 
-export async function runJob(job: WorkerJob): Promise<BenchEntry> {
+/**
+ * The machine's SGEMM peak as this bench measures it: a 1024³ product on the addon's pool, median of 5 samples of
+ * ≥ 200 ms each, for our SGEMM and OpenBLAS (when built in). The fraction-of-peak column divides by the larger.
+ */
+export function measurePeak(): SgemmPeak {
+  const { addon, detail } = loadNative();
+  if (addon === undefined) throw new Error(`native addon unavailable: ${detail}`);
+  const n = 1024;
+  const buf = new ArrayBuffer(3 * n * n * 4);
+  const f = new Float32Array(buf);
+  for (let i = 0; i < f.length; i++) f[i] = ((i * 7919) % 1000) / 1000 - 0.5;
+  const call = () => addon.sgemm(buf, 0, 0, n, n, n, 1, 0, n, n * n * 4, n, 0, 2 * n * n * 4, n, 1);
+  const gflops = (path: 'own' | 'openblas'): number => {
+    addon.setGemm(path);
+    call();
+    const samples: number[] = [];
+    for (let s = 0; s < 5; s++) {
+      let iters = 0;
+      const t0 = performance.now();
+      while (performance.now() - t0 < 200) {
+        call();
+        iters++;
+      }
+      samples.push((2 * n * n * n * iters) / ((performance.now() - t0) * 1e6));
+    }
+    return median(samples);
+  };
+  const own = gflops('own');
+  const openblas = addon.gemmConfig().openblas ? gflops('openblas') : null;
+  addon.setGemm('auto');
+  log(
+    `SGEMM peak (1024³ on the pool): own ${own.toFixed(1)} GFLOP/s, OpenBLAS ${openblas?.toFixed(1) ?? '–'}`,
+  );
+  return { own, openblas, peak: Math.max(own, openblas ?? 0) };
+}
+
+export async function runJob(job: Extract<WorkerJob, { kind: 'bench' }>): Promise<BenchEntry> {
   // bf16 is explicit both ways: SEAL_NATIVE_BF16=1 in the environment must not turn "native" into bf16.
   const info = await initEngine('wasm', { native: job.path !== 'wasm', bf16: job.path === 'native-bf16' });
   if (job.path !== 'wasm' && !info.native.available)
     throw new Error(`native path unavailable: ${info.native.detail}`);
+  // `native-own`: our SGEMM even where OpenBLAS is linked; the other native paths take the addon's default.
+  let kernels: string | undefined;
+  if (job.path !== 'wasm') {
+    const g = setNativeGemm({ path: job.path === 'native-own' ? 'own' : 'auto' });
+    kernels = g.path === 'own' ? `own SGEMM ${g.isa}` : g.path;
+  }
   if (job.path === 'native-bf16' && !info.native.detail.includes('bf16 matmuls ON'))
     throw new Error(`bf16 matmuls unavailable: ${info.native.detail}`);
   log(`${job.name} on ${job.path} (${info.native.detail})`);
@@ -192,6 +239,7 @@ export async function runJob(job: WorkerJob): Promise<BenchEntry> {
     name: job.name,
     path: job.path,
     ...m,
+    ...(kernels === undefined ? {} : { kernels }),
     ...(heap === undefined ? {} : { wasm_heap_mib: heap }),
     ratio_to_pytorch_fp32: null,
   };
@@ -200,12 +248,13 @@ export async function runJob(job: WorkerJob): Promise<BenchEntry> {
 async function main(): Promise<void> {
   const job = JSON.parse(process.argv[2] ?? '{}') as WorkerJob;
   try {
-    const entry = await runJob(job);
-    process.stdout.write(`${RESULT_PREFIX}${JSON.stringify(entry)}\n`);
+    const result = job.kind === 'peak' ? measurePeak() : await runJob(job);
+    process.stdout.write(`${RESULT_PREFIX}${JSON.stringify(result)}\n`);
   } catch (e) {
     const heap = wasmHeapMiB();
     const msg = `${e instanceof Error ? e.message : String(e)}${heap === undefined ? '' : ` (wasm heap ${heap} MiB of 4096)`}`;
-    log(`${job.name} on ${job.path} failed: ${e instanceof Error && e.stack !== undefined ? e.stack : msg}`);
+    const what = job.kind === 'peak' ? 'SGEMM peak' : `${job.name} on ${job.path}`;
+    log(`${what} failed: ${e instanceof Error && e.stack !== undefined ? e.stack : msg}`);
     process.stdout.write(`${RESULT_PREFIX}${JSON.stringify({ error: msg })}\n`);
     process.exitCode = 1;
   }

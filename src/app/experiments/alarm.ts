@@ -18,7 +18,7 @@ import { loadPeopleProblem } from '../../seal/domains/people.js';
 import { significantDrop } from '../../seal/eval/stats.js';
 import { ALARM_ALPHA, monitorAccuracy, RolloutConfigSchema } from '../../seal/outer/rollout.js';
 import { deriveSeed } from '../../util/rng.js';
-import { innerPool, prepareWorkers } from '../cli/commands/common.js';
+import { innerPool } from '../cli/commands/common.js';
 import { resolveModelDir } from '../config.js';
 import { experimentArgs } from './args.js';
 
@@ -48,7 +48,6 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       process.stderr.write(`--${k}: expected an integer ≥ ${k === 'repeats' ? 2 : 1}\n${USAGE}\n`);
       process.exit(2);
     }
-  prepareWorkers(workers);
   await initEngine('auto');
   const modelDir = resolveModelDir(v.model);
   const pp = await loadPeopleProblem(modelDir, 0);

@@ -36,7 +36,7 @@ import type { SealProblem } from '../../seal/outer/rollout.js';
 import { ParseOptionsSchema } from '../../seal/selfedit/parse.js';
 import type { Context } from '../../tasks/types.js';
 import { RunDir } from '../../util/run-dir.js';
-import { innerPool, prepareWorkers } from '../cli/commands/common.js';
+import { innerPool } from '../cli/commands/common.js';
 import { resolveModelDir } from '../config.js';
 import { baselineConditions, type Interval, interval, sealPairs } from '../demo.js';
 import { experimentArgs } from './args.js';
@@ -120,7 +120,6 @@ export async function runHeadline(o: {
   /** The policy evaluated on test: the last round's, or the round with the best validation monitor. */
   select: 'last' | 'val';
 }): Promise<void> {
-  prepareWorkers(o.workers);
   await initEngine('auto');
   const modelDir = resolveModelDir(o.model);
   const pp: PeopleProblem = await loadPeopleProblem(modelDir, 0, 'self-qa', 400);

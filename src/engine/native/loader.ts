@@ -36,6 +36,8 @@ export interface NativeAddon {
   readonly addBcast: KernelCall;
   readonly permuteRows: KernelCall;
   info(): string;
+  /** Threads the main thread's parallel regions use now: the pool size, or fewer while other processes are busy. */
+  threadsNow(): number;
   /** Switches bf16 matrix products on or off (builds with oneDNN only); returns whether they are on. */
   setBf16(on: boolean): boolean;
   /** Selects the matrix-product path; returns the one in use. Throws for 'openblas' in a build without it. */

@@ -8,10 +8,9 @@
  * arithmetic: `workers: 1` runs in-process on the parent's engine, workers run `backend` with `native` (default:
  * the parent's backend, native off). Keep the parent on `initEngine(backend, {native: false})` when comparing.
  *
- * Native kernels in workers: the addon's thread pool is process-wide and not re-entrant, so two workers calling a
- * multi-threaded pool at once would race. `native: true` is therefore allowed only when the process was started
- * with SEAL_NATIVE_THREADS=1 (the addon reads it once, on first load, from the process environment): each worker
- * then runs its kernels on its own thread, and each worker checks the pool really has one thread.
+ * Native kernels in workers: the addon's thread pool serves only the thread that loaded the addon (the parent,
+ * which `create` makes load it first), so each worker runs its kernels inline on one core, with the same chunking
+ * as the parent's pool (the same bits), and the parent keeps both cores for its own phases (sampling, SFT).
  *
  * Worker script: `dist/seal/inner/worker.js`. From dist it sits beside this module; when this module runs from src
  * (vitest transforms TS in-process, but a Worker is a plain Node thread that cannot load .ts or resolve
@@ -23,6 +22,7 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { type BackendName, engineInfo } from '../../engine/index.js';
+import { loadNative } from '../../engine/native/loader.js';
 import type { Transformer } from '../../model/model.js';
 import { checksum } from '../../model/params.js';
 import type { Tokenizer } from '../../tokenizer/types.js';
@@ -49,7 +49,7 @@ export interface InnerLoopPoolOptions {
   readonly expectedChecksum?: string;
   /** Workers' tfjs backend; default the parent's (engineInfo()), else wasm. */
   readonly backend?: BackendName;
-  /** Native addon in workers; needs SEAL_NATIVE_THREADS=1 (see the module comment). Default false. */
+  /** Native addon in workers, one thread each (see the module comment). Default false. */
   readonly native?: boolean;
   /** Worker entry; default `defaultWorkerScript()`. */
   readonly workerScript?: URL;
@@ -146,11 +146,8 @@ export class InnerLoopPool implements InnerExecutor {
       const { env } = await loadInnerEnv(opts.modelDir, opts.task, opts.expectedChecksum);
       return new InnerLoopPool([], env, true, 'in-process');
     }
-    if (opts.native === true && process.env['SEAL_NATIVE_THREADS'] !== '1')
-      throw new Error(
-        "native kernels in worker threads need SEAL_NATIVE_THREADS=1 in the process environment (the addon's " +
-          'thread pool is process-wide and not re-entrant); or use workers: 1 with native kernels in-process',
-      );
+    // The addon's pool belongs to the thread that loads it first: make that this one, not a worker.
+    if (opts.native === true) loadNative();
     const expected =
       opts.expectedChecksum ?? (opts.local === undefined ? undefined : checksum(opts.local.model.params));
     if (expected === undefined) throw new Error('InnerLoopPool needs `local` or `expectedChecksum`');

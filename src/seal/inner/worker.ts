@@ -24,11 +24,9 @@ async function main(): Promise<void> {
   let env: InnerEnv;
   try {
     const info = await initEngine(init.backend, { native: init.native });
-    // The pool's guard (SEAL_NATIVE_THREADS=1) is only as good as the addon's actual pool size: check it here.
-    if (init.native && !(info.native.available && /\b1 threads?\b/.test(info.native.detail)))
-      throw new Error(
-        `native kernels need the addon with a 1-thread pool in workers; got: ${info.native.detail}`,
-      );
+    // Workers must run kernels inline (the parent owns the addon's pool): check the addon agrees.
+    if (init.native && !(info.native.available && /\b1 threads?\b|1 on this thread/.test(info.native.detail)))
+      throw new Error(`native kernels in a worker must run on its own thread; got: ${info.native.detail}`);
     const loaded = await loadInnerEnv(init.modelDir, init.task, init.expectedChecksum);
     env = loaded.env;
     post({

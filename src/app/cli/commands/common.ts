@@ -4,7 +4,6 @@ import { engineInfo } from '../../../engine/index.js';
 import type { Transformer } from '../../../model/model.js';
 import { InnerLoopPool } from '../../../seal/inner/pool.js';
 import type { Tokenizer } from '../../../tokenizer/types.js';
-import { UsageError } from '../args.js';
 
 export const BackendOption = z
   .enum(['auto', 'wasm', 'cpu', 'tensorflow'])
@@ -23,22 +22,8 @@ export const WorkersOption = z
   .max(16)
   .default(1)
   .describe(
-    'Inner loops on N worker threads (2 = both cores); native kernels then run one thread per worker, sampling included',
+    'Inner loops on N worker threads (2 = both cores), native kernels one thread per worker; the main thread keeps the whole pool for sampling and training',
   );
-
-/**
- * Call before `initEngine`: native kernels in worker threads need the addon's thread pool at one thread, and the
- * addon reads SEAL_NATIVE_THREADS once, when it loads.
- */
-export function prepareWorkers(workers: number): void {
-  if (workers <= 1) return;
-  const threads = process.env['SEAL_NATIVE_THREADS'];
-  if (threads !== undefined && threads !== '1')
-    throw new UsageError(
-      `--workers ${workers} runs native kernels one thread per worker, but SEAL_NATIVE_THREADS is ${threads}: unset it or use --workers 1`,
-    );
-  process.env['SEAL_NATIVE_THREADS'] = '1';
-}
 
 /** The inner-loop worker pool of `--workers N` (undefined for 1: inner loops run in this thread). */
 export async function innerPool(

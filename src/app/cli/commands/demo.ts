@@ -12,7 +12,7 @@ import { readRunConfig, resolveModelDir } from '../../config.js';
 import { type DemoConfig, DemoConfigSchema, type DemoSummary, runDemo } from '../../demo.js';
 import { buildReport } from '../../report/html.js';
 import { type Command, UsageError } from '../args.js';
-import { BackendOption, innerPool, log, prepareWorkers, WorkersOption } from './common.js';
+import { BackendOption, innerPool, log, WorkersOption } from './common.js';
 
 /** `--quick`: the budget the test suite runs (well under 2 minutes on 2 cores). */
 export const QUICK_DEMO: Partial<DemoConfig> = {
@@ -87,7 +87,6 @@ export const demoCommand: Command<typeof schema> = {
     'seal demo --resume runs/people-demo-0-20261125T180000Z',
   ],
   async run(o) {
-    prepareWorkers(o.workers);
     const e = await initEngine(o.backend);
     log(`engine: tfjs ${e.tfjsVersion} on ${e.backend}${e.native.available ? ' + native' : ''}`);
     if (e.backend === 'wasm' && !e.native.available && o.quick !== true)

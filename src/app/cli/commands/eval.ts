@@ -20,7 +20,7 @@ import { RunDir, runName } from '../../../util/run-dir.js';
 import { resolveModelDir } from '../../config.js';
 import { baselineConditions, sealPairs } from '../../demo.js';
 import { type Command, UsageError } from '../args.js';
-import { BackendOption, innerPool, log, prepareWorkers, WorkersOption } from './common.js';
+import { BackendOption, innerPool, log, WorkersOption } from './common.js';
 
 const schema = z.object({
   prompt: z
@@ -58,7 +58,6 @@ export const evalCommand: Command<typeof schema> = {
     if (o.policyOnly && o.policy === undefined)
       throw new UsageError('--policy-only evaluates the policy of --policy ADAPTER: pass one');
     checkOutputRoot(o.out);
-    prepareWorkers(o.workers);
     await initEngine(o.backend);
     const modelDir = resolveModelDir(o.model);
     // Inputs first (model, world, policy), the run directory last: a bad input leaves nothing behind.

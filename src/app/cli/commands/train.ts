@@ -13,7 +13,7 @@ import { RunDir, runName } from '../../../util/run-dir.js';
 import { readRunConfig, resolveModelDir, type SealTrainConfig, SealTrainConfigSchema } from '../../config.js';
 import type { Command } from '../args.js';
 import { readJsonConfig } from '../args.js';
-import { BackendOption, innerPool, log, prepareWorkers, WorkersOption } from './common.js';
+import { BackendOption, innerPool, log, WorkersOption } from './common.js';
 
 const schema = z.object({
   config: z
@@ -39,7 +39,6 @@ export const trainCommand: Command<typeof schema> = {
     'seal train --config experiments/rest-em-large.json --workers 2',
   ],
   async run(o) {
-    prepareWorkers(o.workers);
     await initEngine(o.backend);
     let cfg: SealTrainConfig;
     if (o.resume !== undefined) cfg = readRunConfig(SealTrainConfigSchema, o.resume).config;
