@@ -12,7 +12,7 @@ import { readRunConfig, resolveModelDir } from '../../config.js';
 import { type DemoConfig, DemoConfigSchema, type DemoSummary, runDemo } from '../../demo.js';
 import { buildReport } from '../../report/html.js';
 import { type Command, UsageError } from '../args.js';
-import { BackendOption, innerPool, log, WorkersOption } from './common.js';
+import { BackendOption, DemoWorkersOption, innerPool, log } from './common.js';
 
 /** `--quick`: the budget the test suite runs (well under 2 minutes on 2 cores). */
 export const QUICK_DEMO: Partial<DemoConfig> = {
@@ -66,7 +66,7 @@ const schema = z.object({
     .describe(
       'Run directory of an interrupted demo to finish (its config is reused; finished parts are kept)',
     ),
-  workers: WorkersOption,
+  workers: DemoWorkersOption,
   backend: BackendOption,
 });
 
