@@ -138,6 +138,15 @@ describe('bench entry point', () => {
     },
   );
 
+  it('--repeats N runs each path N times in turns and reports the median run with every repeat', () => {
+    const r = bench([...tinyWasm('A-lora'), '--repeats', '3', '--no-save']);
+    expect(r.code, r.stderr).toBe(0);
+    const [e] = JSON.parse(r.stdout) as Array<Record<string, unknown>>;
+    const runs = e?.['repeat_ms'] as number[];
+    expect(runs).toHaveLength(3);
+    expect(e?.['ms_per_step']).toBe([...runs].sort((a, b) => a - b)[1]);
+  });
+
   it('documents its flags and rejects unknown benchmarks with exit code 2', () => {
     const help = bench(['--help']);
     expect(help.code).toBe(0);

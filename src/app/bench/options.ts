@@ -78,6 +78,14 @@ export const BenchOptionsSchema = z.object({
     .default(2)
     .describe('torch.set_num_threads for the reference (2 = the notes; 1 is steadier on a busy machine)'),
   python: z.string().default('/usr/bin/python3').describe('Python interpreter for the PyTorch reference'),
+  repeats: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(1)
+    .describe(
+      'Fresh worker processes per (benchmark, path), run in turns (A B A B …) so that a drift in machine speed hits every path alike; each row reports the median run (ms_per_step) and all of them (repeat_ms)',
+    ),
   timeoutS: z.coerce
     .number()
     .int()
@@ -171,6 +179,8 @@ export interface BenchEntry {
   ms_per_step: number | null;
   tokens_per_s: number | null;
   ratio_to_pytorch_fp32: number | null;
+  /** With --repeats N: ms_per_step of each repeat, in run order (the row is the median one). */
+  repeat_ms?: number[];
   /** Training: measured steps; generation: measured runs. */
   runs?: number;
   /** Training: loss of the first and last timed step (a sanity check that both engines train the same thing). */

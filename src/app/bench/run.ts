@@ -97,6 +97,25 @@ function runWorker(name: BenchName, path: EnginePath, opts: BenchOptions): Bench
   return p as BenchEntry;
 }
 
+/**
+ * Every path of one benchmark, `opts.repeats` times in turns (A B A B …): each path's row is its median repeat, with
+ * every repeat's ms/step beside it. On a shared machine whose speed drifts, turns keep the ratios honest.
+ */
+function runInTurns(name: BenchName, paths: readonly EnginePath[], opts: BenchOptions): BenchEntry[] {
+  const runs = new Map<EnginePath, BenchEntry[]>(paths.map((p) => [p, []]));
+  for (let r = 0; r < opts.repeats; r++)
+    for (const path of paths) runs.get(path)?.push(runWorker(name, path, opts));
+  return paths.map((path) => {
+    const all = runs.get(path) ?? [];
+    if (opts.repeats === 1 || all.length === 0) return all[0] ?? emptyEntry(name, path, 'not run');
+    const ok = all.filter((e) => e.ms_per_step !== null);
+    if (ok.length === 0) return all[0] as BenchEntry;
+    const sorted = [...ok].sort((a, b) => (a.ms_per_step ?? 0) - (b.ms_per_step ?? 0));
+    const mid = sorted[(sorted.length - 1) >> 1] as BenchEntry;
+    return { ...mid, repeat_ms: ok.map((e) => e.ms_per_step as number) };
+  });
+}
+
 function pythonHasTorch(python: string): boolean {
   const r = spawnSync(python, ['-c', 'import torch'], { stdio: 'ignore', timeout: 60_000 });
   return r.status === 0;
@@ -256,7 +275,7 @@ async function main(argv: readonly string[]): Promise<number> {
   // PyTorch runs right after our paths for the same benchmark, so a load change on a shared machine skews both
   // sides of a ratio alike rather than one side only.
   for (const name of names) {
-    for (const path of enginePaths) entries.push(runWorker(name, path, opts));
+    entries.push(...runInTurns(name, enginePaths, opts));
     if (!torch) continue;
     const r = runPytorch([name], opts);
     if (typeof r === 'string') {

@@ -91,7 +91,7 @@ export const demoCommand: Command<typeof schema> = {
     log(`engine: tfjs ${e.tfjsVersion} on ${e.backend}${e.native.available ? ' + native' : ''}`);
     if (e.backend === 'wasm' && !e.native.available && o.quick !== true)
       log(
-        `native kernels are off (${e.native.detail}): the full demo runs on wasm and takes about 80 minutes on 2 cores instead of ~15 (measured 2026-11-29); \`npm run build:native\` needs only a C++ compiler (Debian: apt install g++)`,
+        `native kernels are off (${e.native.detail}): the demo runs on wasm, several times slower than the ~10 minutes of the native build on 2 cores (measured 2026-11-29: 80 minutes on wasm, when it still trained delta mode and ran in one thread); \`npm run build:native\` needs only a C++ compiler (Debian: apt install g++)`,
       );
     let cfg: DemoConfig;
     let modelDir: string;
