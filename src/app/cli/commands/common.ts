@@ -1,8 +1,13 @@
 /** Options shared by several commands. */
 import { z } from 'zod';
 import { engineInfo } from '../../../engine/index.js';
+import { SealError } from '../../../errors.js';
 import type { Transformer } from '../../../model/model.js';
+import { checksum } from '../../../model/params.js';
+import type { InnerExecutor } from '../../../seal/inner/executor.js';
 import { InnerLoopPool } from '../../../seal/inner/pool.js';
+import { parseQueueUrl } from '../../../seal/inner/queue/connection.js';
+import { QueueExecutor, QueueUnavailableError } from '../../../seal/inner/queue/executor.js';
 import type { Tokenizer } from '../../../tokenizer/types.js';
 import { UsageError } from '../args.js';
 
@@ -56,4 +61,50 @@ export async function innerPool(
   });
   log(`inner loops: ${pool.description}`);
   return pool;
+}
+
+export const QueueOption = z
+  .string()
+  .optional()
+  .describe(
+    'Run inner loops on `seal worker` processes through this Redis: redis://[user:password@]HOST:PORT/DB or rediss://… (docs/distributed.md)',
+  );
+
+/** Call first: --queue must be a redis:// or rediss:// URL, and excludes --workers N. */
+export function prepareQueue(workers: number, queue: string | undefined): void {
+  if (queue === undefined) return;
+  if (workers > 1)
+    throw new UsageError(
+      `--queue and --workers ${workers} exclude each other: with --queue, inner loops run on \`seal worker\` processes (start more of them, or give them --concurrency)`,
+    );
+  try {
+    parseQueueUrl(queue);
+  } catch (e) {
+    throw e instanceof SealError ? new UsageError(e.message) : e;
+  }
+}
+
+/** Where inner loops run: the queue of `--queue`, else the pool of `--workers N` (undefined: this thread). */
+export async function innerExecutor(
+  modelDir: string,
+  env: { readonly model: Transformer; readonly tok: Tokenizer },
+  workers: number,
+  queue: string | undefined,
+): Promise<InnerExecutor | undefined> {
+  if (queue === undefined) return innerPool(modelDir, env, workers);
+  const e = engineInfo();
+  const ex = await QueueExecutor.create({
+    queue,
+    model: checksum(env.model.params),
+    engine: `${e.backend}${e.native.available ? '+native' : ''}`,
+    task: { kind: 'people' },
+    log,
+  });
+  log(`inner loops: ${ex.description}`);
+  return ex;
+}
+
+/** A queue that stayed unreachable stops the run: the error then says how to carry on. */
+export function withResumeHint(e: unknown, resume: string): unknown {
+  return e instanceof QueueUnavailableError ? new SealError(`${e.message}; continue with: ${resume}`) : e;
 }

@@ -12,7 +12,16 @@ import { readRunConfig, resolveModelDir } from '../../config.js';
 import { type DemoConfig, DemoConfigSchema, type DemoSummary, runDemo } from '../../demo.js';
 import { buildReport } from '../../report/html.js';
 import { type Command, UsageError } from '../args.js';
-import { BackendOption, innerPool, log, prepareWorkers, WorkersOption } from './common.js';
+import {
+  BackendOption,
+  innerExecutor,
+  log,
+  prepareQueue,
+  prepareWorkers,
+  QueueOption,
+  WorkersOption,
+  withResumeHint,
+} from './common.js';
 
 /** `--quick`: the budget the test suite runs (well under 2 minutes on 2 cores). */
 export const QUICK_DEMO: Partial<DemoConfig> = {
@@ -67,6 +76,7 @@ const schema = z.object({
       'Run directory of an interrupted demo to finish (its config is reused; finished parts are kept)',
     ),
   workers: WorkersOption,
+  queue: QueueOption,
   backend: BackendOption,
 });
 
@@ -87,6 +97,7 @@ export const demoCommand: Command<typeof schema> = {
     'seal demo --resume runs/people-demo-0-20261125T180000Z',
   ],
   async run(o) {
+    prepareQueue(o.workers, o.queue);
     prepareWorkers(o.workers);
     const e = await initEngine(o.backend);
     log(`engine: tfjs ${e.tfjsVersion} on ${e.backend}${e.native.available ? ' + native' : ''}`);
@@ -122,7 +133,7 @@ export const demoCommand: Command<typeof schema> = {
       '--inner-rank',
     );
     // Inner loops on worker threads (same results: every job's seed comes from its identity, not its worker).
-    const pool = await innerPool(modelDir, loaded.problem.env, o.workers);
+    const pool = await innerExecutor(modelDir, loaded.problem.env, o.workers, o.queue);
     const pp = pool === undefined ? loaded : { ...loaded, problem: { ...loaded.problem, executor: pool } };
     const run =
       o.resume !== undefined
@@ -141,6 +152,8 @@ export const demoCommand: Command<typeof schema> = {
         log,
         resume: o.resume !== undefined,
       });
+    } catch (e) {
+      throw withResumeHint(e, `seal demo --resume ${run.dir} --queue URL`);
     } finally {
       await pool?.close();
     }

@@ -20,7 +20,15 @@ import { RunDir, runName } from '../../../util/run-dir.js';
 import { resolveModelDir } from '../../config.js';
 import { baselineConditions, sealPairs } from '../../demo.js';
 import { type Command, UsageError } from '../args.js';
-import { BackendOption, innerPool, log, prepareWorkers, WorkersOption } from './common.js';
+import {
+  BackendOption,
+  innerExecutor,
+  log,
+  prepareQueue,
+  prepareWorkers,
+  QueueOption,
+  WorkersOption,
+} from './common.js';
 
 const schema = z.object({
   prompt: z
@@ -43,6 +51,7 @@ const schema = z.object({
   out: z.string().default('runs').describe('Parent directory of the run directory'),
   json: z.boolean().default(false).describe('Print the results as JSON instead of a table'),
   workers: WorkersOption,
+  queue: QueueOption,
   backend: BackendOption,
 });
 
@@ -58,6 +67,7 @@ export const evalCommand: Command<typeof schema> = {
     if (o.policyOnly && o.policy === undefined)
       throw new UsageError('--policy-only evaluates the policy of --policy ADAPTER: pass one');
     checkOutputRoot(o.out);
+    prepareQueue(o.workers, o.queue);
     prepareWorkers(o.workers);
     await initEngine(o.backend);
     const modelDir = resolveModelDir(o.model);
@@ -78,7 +88,7 @@ export const evalCommand: Command<typeof schema> = {
         name: 'seal',
         policy: await loadAdapter(o.policy, pp.problem.env.model),
       });
-    const pool = await innerPool(modelDir, pp.problem.env, o.workers);
+    const pool = await innerExecutor(modelDir, pp.problem.env, o.workers, o.queue);
     const problem = pool === undefined ? pp.problem : { ...pp.problem, executor: pool };
     const run = RunDir.create(o.out, runName('people', 'eval', 0), o);
     const seeds = Array.from({ length: o.seeds }, (_, i) => i);
