@@ -16,7 +16,7 @@ import { loadModel } from '../src/model/io/load.js';
 import { checksum } from '../src/model/params.js';
 import { PretrainConfigSchema, pretrainPeopleModel } from '../src/seal/domains/people-pretrain.js';
 import { InnerLoopConfigSchema } from '../src/seal/inner/inner-loop.js';
-import { parseQueueUrl } from '../src/seal/inner/queue/connection.js';
+import { exposureWarning, parseQueueUrl } from '../src/seal/inner/queue/connection.js';
 import { QueueExecutor } from '../src/seal/inner/queue/executor.js';
 import {
   lowestResult,
@@ -395,6 +395,14 @@ describe('--queue on the command line', () => {
     expect(parseQueueUrl('rediss://:s3cret@queue.example:6380/2').redacted).toBe(
       'rediss://:***@queue.example:6380/2',
     );
+    const fromEnv = parseQueueUrl('redis://10.0.0.5:6379/0', '--queue', { SEAL_QUEUE_PASSWORD: 'p@ss' });
+    expect(fromEnv.url).toBe('redis://:p%40ss@10.0.0.5:6379/0');
+    expect(fromEnv.redacted).toBe('redis://:***@10.0.0.5:6379/0');
+    expect(exposureWarning(fromEnv)).toMatch(/has no TLS \(rediss:\/\/\)/);
+    expect(exposureWarning(parseQueueUrl('redis://10.0.0.5:6379/0', '--queue', {}))).toMatch(
+      /no password and no TLS/,
+    );
+    expect(exposureWarning(parseQueueUrl('redis://127.0.0.1:6379/0'))).toBeUndefined();
   });
 });
 

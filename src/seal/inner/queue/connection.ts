@@ -18,8 +18,11 @@ export interface QueueUrl {
   readonly hasPassword: boolean;
 }
 
-/** Parses and checks a queue URL; a bad one is a SealError naming `flag` and what is wrong. */
-export function parseQueueUrl(raw: string, flag = '--queue'): QueueUrl {
+/**
+ * Parses and checks a queue URL; a bad one is a SealError naming `flag` and what is wrong. A URL without a password
+ * takes SEAL_QUEUE_PASSWORD from the environment, which keeps the password out of `ps` and shell history.
+ */
+export function parseQueueUrl(raw: string, flag = '--queue', env: NodeJS.ProcessEnv = process.env): QueueUrl {
   let u: URL;
   try {
     u = new URL(raw);
@@ -36,6 +39,8 @@ export function parseQueueUrl(raw: string, flag = '--queue'): QueueUrl {
     throw new SealError(`${flag}: database "${db}" is not a number from 0 to 99`);
   if (u.search !== '' || u.hash !== '')
     throw new SealError(`${flag}: query strings and fragments are not supported`);
+  const envPassword = env['SEAL_QUEUE_PASSWORD'];
+  if (u.password === '' && envPassword !== undefined && envPassword !== '') u.password = envPassword;
   const redactedUrl = new URL(u.href);
   if (redactedUrl.password !== '') redactedUrl.password = '***';
   return {

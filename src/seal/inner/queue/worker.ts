@@ -15,6 +15,7 @@ import { Worker as ThreadWorker } from 'node:worker_threads';
 import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { BackendChoice } from '../../../engine/index.js';
+import { SealError } from '../../../errors.js';
 import type { InnerLoopResult } from '../inner-loop.js';
 import type { FromWorker } from '../job.js';
 import { exposureWarning, parseQueueUrl, redisClient } from './connection.js';
@@ -140,7 +141,13 @@ export class QueueWorker {
       w.lastErrorLog = Date.now();
       opts.log(`queue error (reconnecting): ${e.message}`);
     });
-    await bull.waitUntilReady();
+    // An unreachable Redis is retried for ever (workers may start before it); say so rather than sit silent.
+    const waiting = setInterval(() => opts.log(`waiting for the queue at ${url.redacted} …`), 10_000);
+    try {
+      await bull.waitUntilReady();
+    } finally {
+      clearInterval(waiting);
+    }
     opts.log(
       `worker ${opts.name}: queue ${w.queueName} on ${url.redacted}, ${opts.concurrency} thread(s), ${first.engine}, model ${first.checksum.slice(0, 16)}…`,
     );
@@ -258,7 +265,7 @@ function threadReady(thread: ThreadWorker, i: number): Promise<{ engine: string;
         resolve({ engine: m.engine, checksum: m.checksum });
       } else if (m.type === 'init-error') {
         cleanup();
-        reject(new Error(`queue worker thread ${i} failed to start: ${m.message}`));
+        reject(new SealError(`queue worker thread ${i} failed to start: ${m.message}`));
       }
     };
     const onExit = (code: number) => {
