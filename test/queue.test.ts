@@ -237,10 +237,32 @@ describe.skipIf(!hasRedis)('inner loops over a Redis queue with seal worker proc
     // Mid-rollout: the round's other jobs wait in Redis, and are lost with it.
     await until('a finished rollout job', () => rolloutLines(a).length + rolloutLines(b).length >= 1);
     await redis.kill();
-    await new Promise((r) => setTimeout(r, 1500));
+    // Long enough for the orchestrator to say it is waiting (after 5 s without an answer).
+    await new Promise((r) => setTimeout(r, 6500));
     await redis.launch();
     expect(await t.done, t.out).toBe(0);
+    expect(t.out).toMatch(/not answering .*waiting up to 300 s/);
     expect(t.out).toMatch(/missing from the queue .*queued again/);
+    expect(t.out).toMatch(/[1-9] retried/);
+    expect(comparable(parent).lines).toEqual(reference.lines);
+    await stopAll();
+  }, 180_000);
+
+  it('Redis gone for longer than --queue-wait: the run stops saying how to resume; --resume then finishes the same', async () => {
+    const [a, b] = [await worker('wA', 8), await worker('wB', 8)];
+    const parent = tempDir();
+    const t = train(parent, 8, ['--queue-wait', '4']);
+    await until('a finished rollout job', () => rolloutLines(a).length + rolloutLines(b).length >= 1);
+    await redis.kill();
+    expect(await t.done, t.out).toBe(1);
+    expect(t.out).toMatch(
+      /seal train: error: queue redis:\/\/127\.0\.0\.1:\d+\/8 unreachable for 4 s .*; continue with: seal train --resume \S+ --queue URL/,
+    );
+    await redis.launch();
+    const run = join(parent, readdirSync(parent)[0] as string);
+    const r = start(['train', '--resume', run, '--queue', url(8), '--quiet']);
+    procs.push(r);
+    expect(await r.done, r.out).toBe(0);
     expect(comparable(parent).lines).toEqual(reference.lines);
     await stopAll();
   }, 180_000);
@@ -249,7 +271,8 @@ describe.skipIf(!hasRedis)('inner loops over a Redis queue with seal worker proc
     const w = await worker('wA', 5);
     const name = /queue (seal-inner-\S+) on/.exec(w.out)?.[1] as string;
     const client = new Redis(url(5), { maxRetriesPerRequest: null });
-    const events = new QueueEvents(name, { connection: new Redis(url(5), { maxRetriesPerRequest: null }) });
+    const eventsClient = new Redis(url(5), { maxRetriesPerRequest: null });
+    const events = new QueueEvents(name, { connection: eventsClient });
     const queue = new Queue(name, { connection: client });
     const marker = join(tempDir(), 'pwned');
     try {
@@ -306,7 +329,9 @@ describe.skipIf(!hasRedis)('inner loops over a Redis queue with seal worker proc
     } finally {
       await events.close();
       await queue.close();
+      // BullMQ leaves clients it was handed open.
       client.disconnect();
+      eventsClient.disconnect();
       await stopAll();
     }
   }, 120_000);
@@ -333,6 +358,7 @@ describe.skipIf(!hasRedis)('QueueExecutor against hostile workers and a missing 
       reconcileMs: 200,
     });
     let ran = 0;
+    const evilClient = new Redis(url, { maxRetriesPerRequest: null });
     // A real BullMQ worker that lies: a string for one job, NaN accuracy (null once in JSON) for the other.
     const evil = new Worker(
       ex.name,
@@ -342,7 +368,7 @@ describe.skipIf(!hasRedis)('QueueExecutor against hostile workers and a missing 
           ? 'garbage'
           : { v: 1, worker: 'evil', result: { ...lowestResult(job.data.job), accuracy: Number.NaN } };
       },
-      { connection: new Redis(url, { maxRetriesPerRequest: null }) },
+      { connection: evilClient },
     );
     try {
       const context = { id: 'c', title: 'C', passage: 'C was born in Paris.', questions: [] };
@@ -359,6 +385,7 @@ describe.skipIf(!hasRedis)('QueueExecutor against hostile workers and a missing 
       expect(ran).toBe(2);
     } finally {
       await evil.close();
+      evilClient.disconnect();
       await ex.close();
     }
   }, 60_000);

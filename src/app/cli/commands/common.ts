@@ -70,6 +70,14 @@ export const QueueOption = z
     'Run inner loops on `seal worker` processes through this Redis: redis://[user:password@]HOST:PORT/DB or rediss://… (docs/distributed.md)',
   );
 
+export const QueueWaitOption = z
+  .number()
+  .int()
+  .min(1)
+  .max(86_400)
+  .default(300)
+  .describe('With --queue: seconds to wait for an unreachable Redis before stopping (resumable with --resume)');
+
 /** Call first: --queue must be a redis:// or rediss:// URL, and excludes --workers N. */
 export function prepareQueue(workers: number, queue: string | undefined): void {
   if (queue === undefined) return;
@@ -90,11 +98,13 @@ export async function innerExecutor(
   env: { readonly model: Transformer; readonly tok: Tokenizer },
   workers: number,
   queue: string | undefined,
+  queueWaitS = 300,
 ): Promise<InnerExecutor | undefined> {
   if (queue === undefined) return innerPool(modelDir, env, workers);
   const e = engineInfo();
   const ex = await QueueExecutor.create({
     queue,
+    unavailableMs: queueWaitS * 1000,
     model: checksum(env.model.params),
     engine: `${e.backend}${e.native.available ? '+native' : ''}`,
     task: { kind: 'people' },

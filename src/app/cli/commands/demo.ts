@@ -19,6 +19,7 @@ import {
   prepareQueue,
   prepareWorkers,
   QueueOption,
+  QueueWaitOption,
   WorkersOption,
   withResumeHint,
 } from './common.js';
@@ -77,6 +78,7 @@ const schema = z.object({
     ),
   workers: WorkersOption,
   queue: QueueOption,
+  queueWait: QueueWaitOption,
   backend: BackendOption,
 });
 
@@ -133,7 +135,7 @@ export const demoCommand: Command<typeof schema> = {
       '--inner-rank',
     );
     // Inner loops on worker threads (same results: every job's seed comes from its identity, not its worker).
-    const pool = await innerExecutor(modelDir, loaded.problem.env, o.workers, o.queue);
+    const pool = await innerExecutor(modelDir, loaded.problem.env, o.workers, o.queue, o.queueWait);
     const pp = pool === undefined ? loaded : { ...loaded, problem: { ...loaded.problem, executor: pool } };
     const run =
       o.resume !== undefined

@@ -27,6 +27,7 @@ import {
   prepareQueue,
   prepareWorkers,
   QueueOption,
+  QueueWaitOption,
   WorkersOption,
 } from './common.js';
 
@@ -52,6 +53,7 @@ const schema = z.object({
   json: z.boolean().default(false).describe('Print the results as JSON instead of a table'),
   workers: WorkersOption,
   queue: QueueOption,
+  queueWait: QueueWaitOption,
   backend: BackendOption,
 });
 
@@ -88,7 +90,7 @@ export const evalCommand: Command<typeof schema> = {
         name: 'seal',
         policy: await loadAdapter(o.policy, pp.problem.env.model),
       });
-    const pool = await innerExecutor(modelDir, pp.problem.env, o.workers, o.queue);
+    const pool = await innerExecutor(modelDir, pp.problem.env, o.workers, o.queue, o.queueWait);
     const problem = pool === undefined ? pp.problem : { ...pp.problem, executor: pool };
     const run = RunDir.create(o.out, runName('people', 'eval', 0), o);
     const seeds = Array.from({ length: o.seeds }, (_, i) => i);

@@ -20,6 +20,7 @@ import {
   prepareQueue,
   prepareWorkers,
   QueueOption,
+  QueueWaitOption,
   WorkersOption,
   withResumeHint,
 } from './common.js';
@@ -34,6 +35,7 @@ const schema = z.object({
   quiet: z.boolean().default(false).describe('No progress bars'),
   workers: WorkersOption,
   queue: QueueOption,
+  queueWait: QueueWaitOption,
   backend: BackendOption,
 });
 
@@ -65,7 +67,7 @@ export const trainCommand: Command<typeof schema> = {
       o.resume !== undefined
         ? new RunDir(o.resume)
         : RunDir.create(o.out, runName('people', cfg.outer.kind, cfg.outer.seed), cfg);
-    const pool = await innerExecutor(modelDir, loaded.problem.env, o.workers, o.queue);
+    const pool = await innerExecutor(modelDir, loaded.problem.env, o.workers, o.queue, o.queueWait);
     const problem = pool === undefined ? loaded.problem : { ...loaded.problem, executor: pool };
     const model = problem.env.model;
     const resume = o.resume === undefined ? undefined : await loadLastRound(run, model);

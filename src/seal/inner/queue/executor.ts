@@ -70,6 +70,8 @@ export class QueueExecutor implements InnerExecutor {
   private readonly log: (line: string) => void;
   private readonly unavailableMs: number;
   private readonly reconcileMs: number;
+  /** When Redis last answered: outages are timed from here, not from the call that happens to be waiting. */
+  private lastOk = Date.now();
 
   private constructor(
     private readonly opts: QueueExecutorOptions,
@@ -166,6 +168,8 @@ export class QueueExecutor implements InnerExecutor {
       wake: () => {},
     };
     this.batches.add(batch);
+    // Time between runs (sampling, training) is not an outage.
+    this.lastOk = Date.now();
     try {
       const add = [...indices].map(([id, [i]]) => ({
         name: INNER_LOOP_KIND,
@@ -303,6 +307,7 @@ export class QueueExecutor implements InnerExecutor {
       } else if (state === 'unknown') lost.push(id);
     }
     if (lost.length > 0) {
+      for (const id of lost) b.retried.add(id);
       this.log(
         `${lost.length} job(s) missing from the queue (Redis restarted without persistence?): queued again`,
       );
@@ -325,6 +330,7 @@ export class QueueExecutor implements InnerExecutor {
    */
   private async guard<T>(p: Promise<T>, what: string): Promise<T> {
     p.catch(() => {}); // may settle after the deadline: never an unhandled rejection
+    const silent = Date.now() - this.lastOk;
     let warned = false;
     let warnTimer: NodeJS.Timeout | undefined;
     let deadline: NodeJS.Timeout | undefined;
@@ -334,7 +340,7 @@ export class QueueExecutor implements InnerExecutor {
         this.log(
           `queue ${this.url.redacted} not answering (${what}); waiting up to ${Math.round(this.unavailableMs / 1000)} s for it`,
         );
-      }, 5000);
+      }, Math.max(0, 5000 - silent));
       deadline = setTimeout(
         () =>
           reject(
@@ -342,15 +348,17 @@ export class QueueExecutor implements InnerExecutor {
               `queue ${this.url.redacted} unreachable for ${Math.round(this.unavailableMs / 1000)} s (${what}); finished jobs stay in Redis and are reused on --resume`,
             ),
           ),
-        this.unavailableMs,
+        Math.max(0, this.unavailableMs - silent),
       );
     });
     try {
-      return await Promise.race([p, timeout]);
+      const r = await Promise.race([p, timeout]);
+      this.lastOk = Date.now();
+      if (warned) this.log(`queue ${this.url.redacted} answering again`);
+      return r;
     } finally {
       clearTimeout(warnTimer);
       clearTimeout(deadline);
-      if (warned) this.log(`queue ${this.url.redacted} answering again`);
     }
   }
 }
