@@ -16,7 +16,6 @@ import { loadModel } from '../src/model/io/load.js';
 import { checksum } from '../src/model/params.js';
 import { PretrainConfigSchema, pretrainPeopleModel } from '../src/seal/domains/people-pretrain.js';
 import { InnerLoopConfigSchema } from '../src/seal/inner/inner-loop.js';
-import { exposureWarning, parseQueueUrl } from '../src/seal/inner/queue/connection.js';
 import { QueueExecutor } from '../src/seal/inner/queue/executor.js';
 import {
   lowestResult,
@@ -24,6 +23,7 @@ import {
   QueueResultSchema,
   queueJobId,
 } from '../src/seal/inner/queue/payload.js';
+import { exposureWarning, parseQueueUrl } from '../src/seal/inner/queue/url.js';
 import { seal } from './helpers/cli.js';
 import { CLI, tempDir } from './helpers/paths.js';
 import { hasRedis, NO_REDIS, RedisServer } from './helpers/redis.js';

@@ -6,8 +6,8 @@ import type { Transformer } from '../../../model/model.js';
 import { checksum } from '../../../model/params.js';
 import type { InnerExecutor } from '../../../seal/inner/executor.js';
 import { InnerLoopPool } from '../../../seal/inner/pool.js';
-import { parseQueueUrl } from '../../../seal/inner/queue/connection.js';
-import { QueueExecutor, QueueUnavailableError } from '../../../seal/inner/queue/executor.js';
+import { QueueUnavailableError } from '../../../seal/inner/queue/errors.js';
+import { parseQueueUrl } from '../../../seal/inner/queue/url.js';
 import type { Tokenizer } from '../../../tokenizer/types.js';
 import { UsageError } from '../args.js';
 
@@ -76,7 +76,9 @@ export const QueueWaitOption = z
   .min(1)
   .max(86_400)
   .default(300)
-  .describe('With --queue: seconds to wait for an unreachable Redis before stopping (resumable with --resume)');
+  .describe(
+    'With --queue: seconds to wait for an unreachable Redis before stopping (resumable with --resume)',
+  );
 
 /** Call first: --queue must be a redis:// or rediss:// URL, and excludes --workers N. */
 export function prepareQueue(workers: number, queue: string | undefined): void {
@@ -101,6 +103,8 @@ export async function innerExecutor(
   queueWaitS = 300,
 ): Promise<InnerExecutor | undefined> {
   if (queue === undefined) return innerPool(modelDir, env, workers);
+  // Loaded only here: BullMQ and its Redis client cost every other command ~0.3 s of start-up.
+  const { QueueExecutor } = await import('../../../seal/inner/queue/executor.js');
   const e = engineInfo();
   const ex = await QueueExecutor.create({
     queue,

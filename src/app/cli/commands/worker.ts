@@ -1,6 +1,5 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { QueueWorker } from '../../../seal/inner/queue/worker.js';
 import { resolveModelDir } from '../../config.js';
 import type { Command } from '../args.js';
 import { BackendOption, log, prepareQueue, prepareWorkers } from './common.js';
@@ -46,6 +45,8 @@ export const workerCommand: Command<typeof schema> = {
     prepareQueue(1, o.queue);
     // Native kernels in several threads need the addon's pool at one thread (set before any thread loads it).
     prepareWorkers(o.concurrency);
+    // Loaded here, not at start-up: `seal` must not pay for BullMQ in every other command.
+    const { QueueWorker } = await import('../../../seal/inner/queue/worker.js');
     const worker = await QueueWorker.start({
       queue: o.queue,
       modelDir: resolveModelDir(o.model),

@@ -15,13 +15,14 @@
  */
 import { Job, Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { SealError } from '../../../errors.js';
 import type { InnerExecutor, RunOptions } from '../executor.js';
 import type { InnerLoopResult } from '../inner-loop.js';
 import type { InnerJob } from '../job.js';
 import type { TaskSpec } from '../task-spec.js';
-import { exposureWarning, parseQueueUrl, type QueueUrl, redisClient } from './connection.js';
+import { redisClient } from './connection.js';
+import { QueueJobError, QueueUnavailableError } from './errors.js';
 import { decodeResult, INNER_LOOP_KIND, lowestResult, queueJobId, queueName, toQueueJob } from './payload.js';
+import { exposureWarning, parseQueueUrl, type QueueUrl } from './url.js';
 
 export interface QueueExecutorOptions {
   /** redis://[user:password@]host:port/db or rediss://… */
@@ -42,11 +43,7 @@ export interface QueueExecutorOptions {
   readonly keepS?: number;
 }
 
-/** Redis could not be reached for too long: the run stops; finished jobs stay in Redis for `--resume`. */
-export class QueueUnavailableError extends SealError {}
-
-/** A job failed on its worker for good (its retries spent, or refused as invalid). */
-export class QueueJobError extends SealError {}
+export { QueueJobError, QueueUnavailableError } from './errors.js';
 
 interface Batch {
   readonly jobs: readonly InnerJob[];
@@ -335,12 +332,15 @@ export class QueueExecutor implements InnerExecutor {
     let warnTimer: NodeJS.Timeout | undefined;
     let deadline: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      warnTimer = setTimeout(() => {
-        warned = true;
-        this.log(
-          `queue ${this.url.redacted} not answering (${what}); waiting up to ${Math.round(this.unavailableMs / 1000)} s for it`,
-        );
-      }, Math.max(0, 5000 - silent));
+      warnTimer = setTimeout(
+        () => {
+          warned = true;
+          this.log(
+            `queue ${this.url.redacted} not answering (${what}); waiting up to ${Math.round(this.unavailableMs / 1000)} s for it`,
+          );
+        },
+        Math.max(0, 5000 - silent),
+      );
       deadline = setTimeout(
         () =>
           reject(

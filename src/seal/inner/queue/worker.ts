@@ -18,7 +18,7 @@ import type { BackendChoice } from '../../../engine/index.js';
 import { SealError } from '../../../errors.js';
 import type { InnerLoopResult } from '../inner-loop.js';
 import type { FromWorker } from '../job.js';
-import { exposureWarning, parseQueueUrl, redisClient } from './connection.js';
+import { redisClient } from './connection.js';
 import {
   encodeResult,
   INNER_LOOP_KIND,
@@ -30,6 +30,7 @@ import {
   queueName,
 } from './payload.js';
 import type { QueueThreadInit, ToQueueThread } from './thread.js';
+import { exposureWarning, parseQueueUrl } from './url.js';
 
 export interface QueueWorkerOptions {
   readonly queue: string;
