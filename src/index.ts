@@ -47,6 +47,10 @@ export {
   trainAdapter,
 } from './seal/inner/inner-loop.js';
 export { answerQuestions, meanScore } from './seal/inner/qa-eval.js';
+// Inner loops over a distributed queue (BullMQ on Redis): the orchestrator's executor and the worker
+export { QueueExecutor, QueueJobError, QueueUnavailableError } from './seal/inner/queue/executor.js';
+export { QueueJobSchema, QueueResultSchema } from './seal/inner/queue/payload.js';
+export { QueueWorker } from './seal/inner/queue/worker.js';
 export { groupAdvantages, grpo } from './seal/outer/grpo.js';
 export { OuterConfigSchema, runOuterLoop } from './seal/outer/outer.js';
 export { RestEmConfigSchema, restEm } from './seal/outer/rest-em.js';

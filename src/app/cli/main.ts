@@ -17,6 +17,7 @@ import { pretrainCommand } from './commands/pretrain.js';
 import { reportCommand } from './commands/report.js';
 import { runsCommand } from './commands/runs.js';
 import { trainCommand } from './commands/train.js';
+import { workerCommand } from './commands/worker.js';
 import { worldCommand } from './commands/world.js';
 
 const commands: readonly Command<AnyObject>[] = [
@@ -27,6 +28,7 @@ const commands: readonly Command<AnyObject>[] = [
   pretrainCommand,
   trainCommand,
   evalCommand,
+  workerCommand,
   adaptCommand,
   askCommand,
   reportCommand,

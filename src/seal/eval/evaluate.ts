@@ -19,6 +19,7 @@ import { Progress } from '../../util/progress.js';
 import { deriveSeed } from '../../util/rng.js';
 import type { RunDir } from '../../util/run-dir.js';
 import { continuedPretraining, forgettingMatrix, forgettingStats } from '../inner/continual.js';
+import { executorProgress } from '../inner/executor.js';
 import type { InnerLoopConfig } from '../inner/inner-loop.js';
 import { runInnerJobs } from '../inner/pool.js';
 import type { SealProblem } from '../outer/rollout.js';
@@ -174,7 +175,7 @@ export async function evaluateConditions(
       })),
     );
     const results = await runInnerJobs(p.env, jobs, p.executor, {
-      onResult: () => progress.tick(1, cond.name),
+      onResult: () => progress.tick(1, `${cond.name}${executorProgress(p.executor)}`),
     });
     const perContext: Record<string, number> = {};
     const heldOutPerContext: Record<string, number> = {};

@@ -19,6 +19,14 @@ export interface InnerExecutor {
   /** Runs the jobs; resolves with their results in job order. */
   run(jobs: readonly InnerJob[], opts?: RunOptions): Promise<InnerLoopResult[]>;
   close(): Promise<void>;
+  /** Where the jobs in flight stand, for progress bars (e.g. a queue's queued / running / done / retried). */
+  progress?(): string;
+}
+
+/** `executor.progress()` prefixed for a progress bar's info text; empty when the executor reports nothing. */
+export function executorProgress(executor: InnerExecutor | undefined): string {
+  const s = executor?.progress?.() ?? '';
+  return s === '' ? '' : ` | ${s}`;
 }
 
 /** Jobs one after another in this thread, on the caller's model. */

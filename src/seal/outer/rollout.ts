@@ -13,7 +13,7 @@ import { deriveSeed, type Rng } from '../../util/rng.js';
 import type { RunDir } from '../../util/run-dir.js';
 import type { InnerPlan, SealDomain } from '../domain.js';
 import { significantDrop } from '../eval/stats.js';
-import { type InnerExecutor, runInnerJobs } from '../inner/executor.js';
+import { executorProgress, type InnerExecutor, runInnerJobs } from '../inner/executor.js';
 import type { InnerLoopResult } from '../inner/inner-loop.js';
 import { type InnerEnv, InnerLoopConfigSchema, runInnerLoop } from '../inner/inner-loop.js';
 import type { InnerJob } from '../inner/job.js';
@@ -270,7 +270,7 @@ export async function rollout(
   let liveSum = 0;
   const results = await runPlans(p, jobs, (r) => {
     liveSum += r.accuracy;
-    progress.tick(1, `mean reward ${(liveSum / ++done).toFixed(3)}`);
+    progress.tick(1, `mean reward ${(liveSum / ++done).toFixed(3)}${executorProgress(p.executor)}`);
   });
   progress.finish();
   let k = 0;

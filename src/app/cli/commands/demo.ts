@@ -12,7 +12,17 @@ import { readRunConfig, resolveModelDir } from '../../config.js';
 import { type DemoConfig, DemoConfigSchema, type DemoSummary, runDemo } from '../../demo.js';
 import { buildReport } from '../../report/html.js';
 import { type Command, UsageError } from '../args.js';
-import { BackendOption, DemoWorkersOption, innerPool, log } from './common.js';
+import {
+  BackendOption,
+  DemoWorkersOption,
+  demoWorkers,
+  innerExecutor,
+  log,
+  prepareQueue,
+  QueueOption,
+  QueueWaitOption,
+  withResumeHint,
+} from './common.js';
 
 /** `--quick`: the budget the test suite runs (well under 2 minutes on 2 cores). */
 export const QUICK_DEMO: Partial<DemoConfig> = {
@@ -67,6 +77,8 @@ const schema = z.object({
       'Run directory of an interrupted demo to finish (its config is reused; finished parts are kept)',
     ),
   workers: DemoWorkersOption,
+  queue: QueueOption,
+  queueWait: QueueWaitOption,
   backend: BackendOption,
 });
 
@@ -87,6 +99,8 @@ export const demoCommand: Command<typeof schema> = {
     'seal demo --resume runs/people-demo-0-20261125T180000Z',
   ],
   async run(o) {
+    const workers = demoWorkers(o.workers, o.queue);
+    prepareQueue(workers, o.queue);
     const e = await initEngine(o.backend);
     log(`engine: tfjs ${e.tfjsVersion} on ${e.backend}${e.native.available ? ' + native' : ''}`);
     if (e.backend === 'wasm' && !e.native.available && o.quick !== true)
@@ -121,7 +135,7 @@ export const demoCommand: Command<typeof schema> = {
       '--inner-rank',
     );
     // Inner loops on worker threads (same results: every job's seed comes from its identity, not its worker).
-    const pool = await innerPool(modelDir, loaded.problem.env, o.workers);
+    const pool = await innerExecutor(modelDir, loaded.problem.env, workers, o.queue, o.queueWait);
     const pp = pool === undefined ? loaded : { ...loaded, problem: { ...loaded.problem, executor: pool } };
     const run =
       o.resume !== undefined
@@ -140,6 +154,8 @@ export const demoCommand: Command<typeof schema> = {
         log,
         resume: o.resume !== undefined,
       });
+    } catch (e) {
+      throw withResumeHint(e, `seal demo --resume ${run.dir} --queue URL`);
     } finally {
       await pool?.close();
     }

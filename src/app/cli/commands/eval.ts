@@ -20,7 +20,15 @@ import { RunDir, runName } from '../../../util/run-dir.js';
 import { resolveModelDir } from '../../config.js';
 import { baselineConditions, sealPairs } from '../../demo.js';
 import { type Command, UsageError } from '../args.js';
-import { BackendOption, innerPool, log, WorkersOption } from './common.js';
+import {
+  BackendOption,
+  innerExecutor,
+  log,
+  prepareQueue,
+  QueueOption,
+  QueueWaitOption,
+  WorkersOption,
+} from './common.js';
 
 const schema = z.object({
   prompt: z
@@ -43,6 +51,8 @@ const schema = z.object({
   out: z.string().default('runs').describe('Parent directory of the run directory'),
   json: z.boolean().default(false).describe('Print the results as JSON instead of a table'),
   workers: WorkersOption,
+  queue: QueueOption,
+  queueWait: QueueWaitOption,
   backend: BackendOption,
 });
 
@@ -58,6 +68,7 @@ export const evalCommand: Command<typeof schema> = {
     if (o.policyOnly && o.policy === undefined)
       throw new UsageError('--policy-only evaluates the policy of --policy ADAPTER: pass one');
     checkOutputRoot(o.out);
+    prepareQueue(o.workers, o.queue);
     await initEngine(o.backend);
     const modelDir = resolveModelDir(o.model);
     // Inputs first (model, world, policy), the run directory last: a bad input leaves nothing behind.
@@ -77,7 +88,7 @@ export const evalCommand: Command<typeof schema> = {
         name: 'seal',
         policy: await loadAdapter(o.policy, pp.problem.env.model),
       });
-    const pool = await innerPool(modelDir, pp.problem.env, o.workers);
+    const pool = await innerExecutor(modelDir, pp.problem.env, o.workers, o.queue, o.queueWait);
     const problem = pool === undefined ? pp.problem : { ...pp.problem, executor: pool };
     const run = RunDir.create(o.out, runName('people', 'eval', 0), o);
     const seeds = Array.from({ length: o.seeds }, (_, i) => i);

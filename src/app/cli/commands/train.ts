@@ -13,7 +13,16 @@ import { RunDir, runName } from '../../../util/run-dir.js';
 import { readRunConfig, resolveModelDir, type SealTrainConfig, SealTrainConfigSchema } from '../../config.js';
 import type { Command } from '../args.js';
 import { readJsonConfig } from '../args.js';
-import { BackendOption, innerPool, log, WorkersOption } from './common.js';
+import {
+  BackendOption,
+  innerExecutor,
+  log,
+  prepareQueue,
+  QueueOption,
+  QueueWaitOption,
+  WorkersOption,
+  withResumeHint,
+} from './common.js';
 
 const schema = z.object({
   config: z
@@ -24,6 +33,8 @@ const schema = z.object({
   resume: z.string().optional().describe('Run directory to resume after a crash (its config is reused)'),
   quiet: z.boolean().default(false).describe('No progress bars'),
   workers: WorkersOption,
+  queue: QueueOption,
+  queueWait: QueueWaitOption,
   backend: BackendOption,
 });
 
@@ -39,6 +50,7 @@ export const trainCommand: Command<typeof schema> = {
     'seal train --config experiments/rest-em-large.json --workers 2',
   ],
   async run(o) {
+    prepareQueue(o.workers, o.queue);
     await initEngine(o.backend);
     let cfg: SealTrainConfig;
     if (o.resume !== undefined) cfg = readRunConfig(SealTrainConfigSchema, o.resume).config;
@@ -53,7 +65,7 @@ export const trainCommand: Command<typeof schema> = {
       o.resume !== undefined
         ? new RunDir(o.resume)
         : RunDir.create(o.out, runName('people', cfg.outer.kind, cfg.outer.seed), cfg);
-    const pool = await innerPool(modelDir, loaded.problem.env, o.workers);
+    const pool = await innerExecutor(modelDir, loaded.problem.env, o.workers, o.queue, o.queueWait);
     const problem = pool === undefined ? loaded.problem : { ...loaded.problem, executor: pool };
     const model = problem.env.model;
     const resume = o.resume === undefined ? undefined : await loadLastRound(run, model);
@@ -74,7 +86,11 @@ export const trainCommand: Command<typeof schema> = {
       quiet: o.quiet,
       ...(resume === undefined ? {} : { resume }),
       onRound: (round, policy, rounds) => saveRoundCheckpoint(run, model, round, policy, rounds, cfg),
-    }).finally(() => pool?.close());
+    })
+      .catch((e: unknown) => {
+        throw withResumeHint(e, `seal train --resume ${run.dir} --queue URL`);
+      })
+      .finally(() => pool?.close());
     process.off('SIGINT', onSigint);
     run.writeJson('summary-train.json', { rounds: result.rounds });
     for (const r of result.rounds)
