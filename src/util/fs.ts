@@ -27,7 +27,8 @@ const KINDS: Readonly<Record<OutputKind, KindSpec>> = {
   adapter: {
     label: 'an adapter',
     marker: 'adapter_config.json',
-    files: /^(adapter_config\.json|adapter_model\.safetensors|selfedit\.txt|recipe\.txt|recipe\.json|README\.md)$/,
+    files:
+      /^(adapter_config\.json|adapter_model\.safetensors|selfedit\.txt|recipe\.txt|recipe\.json|README\.md)$/,
   },
   model: {
     label: 'a model',
