@@ -39,7 +39,7 @@ export { editToAdapter, loadEditGenerator, saveEditGenerator } from './seal/delt
 export { DeltaRewardSchema, deltaReward } from './seal/delta/reward.js';
 export { DeltaTrainConfigSchema, editFor, trainEditGenerator } from './seal/delta/train.js';
 export { gridDomain, recipePlan } from './seal/domains/grids.js';
-export { gridTokenizer, solveTasks, writeRecipes } from './seal/domains/grids-model.js';
+export { gridTokenizer, solveByVote, solveTasks, writeRecipes } from './seal/domains/grids-model.js';
 export { GridPretrainConfigSchema, pretrainGridModel } from './seal/domains/grids-pretrain.js';
 export { PretrainConfigSchema, pretrainPeopleModel } from './seal/domains/people-pretrain.js';
 export {

@@ -10,12 +10,14 @@ import { initEngine } from '../src/engine/index.js';
 import { loadModel } from '../src/model/io/load.js';
 import { checksum } from '../src/model/params.js';
 import { gridDomain } from '../src/seal/domains/grids.js';
+import { DIHEDRAL_TRANSFORMS, solveByVote, solveTasks } from '../src/seal/domains/grids-model.js';
 import { GridPretrainConfigSchema, pretrainGridModel } from '../src/seal/domains/grids-pretrain.js';
 import { InnerLoopConfigSchema, runInnerLoop } from '../src/seal/inner/inner-loop.js';
 import { TaskSpecSchema, taskFromSpec } from '../src/seal/inner/task-spec.js';
 import { ParseOptionsSchema } from '../src/seal/selfedit/parse.js';
-import { loadArcChallenges, loadArcDir, writeArcTask } from '../src/tasks/grids/arc.js';
-import { type GridTask, taskTextLength } from '../src/tasks/grids/grid.js';
+import { loadArcChallenges, loadArcDir, loadArcTask, writeArcTask } from '../src/tasks/grids/arc.js';
+import { IDENTITY } from '../src/tasks/grids/augment.js';
+import { type GridTask, parseGrid, taskTextLength } from '../src/tasks/grids/grid.js';
 import { formatRecipe, RecipeSchema } from '../src/tasks/grids/recipe.js';
 import { gridContext } from '../src/tasks/grids/task.js';
 import { generateGridWorld } from '../src/tasks/grids/world.js';
@@ -109,6 +111,24 @@ describe('seal adapt --domain grids and seal solve (tiny model)', () => {
       expect(typeof parsed.predictions[0].correct).toBe('boolean');
       expect(`${parsed.predictions[0].text}\n`).toBe(s.stdout);
     }
+    const v = seal(['solve', '--model', modelDir, '--task', taskFile, '--vote', '--adapter', out]);
+    expect(v.code).toBe(0);
+    expect(v.stderr).toMatch(/vote: \d+ of \d+ parsed answers \(of 8\)/);
+    expect(v.stderr).toMatch(/test 1: (correct|wrong)/);
+  });
+
+  it('voting: with the identity alone it is the plain answer; over the 8 symmetries it counts parsed answers', async () => {
+    const { model } = await loadModel(modelDir);
+    const tok = loadTokenizer(modelDir, { vocabSize: model.config.vocabSize });
+    const task = await loadArcTask(taskFile);
+    const plain = parseGrid(solveTasks(model, tok, [task])[0]!.answers[0]!.prediction);
+    const [alone] = solveByVote(model, tok, task, [IDENTITY]);
+    expect(alone!.grid).toEqual(plain.ok ? plain.grid : null);
+    const [all] = solveByVote(model, tok, task, DIHEDRAL_TRANSFORMS);
+    expect(all!.valid).toBeLessThanOrEqual(8);
+    expect(all!.votes).toBeLessThanOrEqual(all!.valid);
+    expect([0, 1]).toContain(all!.score);
+    model.dispose();
   });
 
   it('a malformed recipe (written by the model or given) writes no adapter and says why', () => {

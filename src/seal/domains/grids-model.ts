@@ -11,11 +11,20 @@ import { generate } from '../../model/generate.js';
 import type { LinearDelta } from '../../model/linear.js';
 import type { Transformer } from '../../model/model.js';
 import {
+  augmentTask,
+  GEOMETRIES,
+  type GridTransform,
+  IDENTITY_COLOURS,
+  vote,
+} from '../../tasks/grids/augment.js';
+import {
   GRID_ALPHABET,
   type GridTask,
   gridHeight,
+  gridsEqual,
   gridWidth,
   MAX_GRID_SIDE,
+  parseGrid,
 } from '../../tasks/grids/grid.js';
 import {
   parseRecipe,
@@ -152,3 +161,49 @@ export function writeRecipes(
   }
   return out;
 }
+
+export interface VotedTest {
+  /** The majority grid in the task's own frame, or null when no augmented answer parsed. */
+  readonly grid: number[][] | null;
+  readonly votes: number;
+  /** Augmented answers that parsed. */
+  readonly valid: number;
+  /** 1 when the majority grid is exactly the known output (0 without one). */
+  readonly score: number;
+}
+
+/**
+ * Voting over augmented predictions: the task under each transform (list the identity first: it breaks ties)
+ * solved in context, each answer mapped back into the original frame by the transform's inverse, and the majority
+ * grid taken per test input (augment.ts `vote`). An equivariant solver gives every transform the same vote.
+ */
+export function solveByVote(
+  model: Transformer,
+  tok: Tokenizer,
+  task: GridTask,
+  transforms: readonly GridTransform[],
+  deltas: readonly LinearDelta[] = [],
+): VotedTest[] {
+  const solved = solveTasks(
+    model,
+    tok,
+    transforms.map((t) => augmentTask(task, t)),
+    deltas,
+  );
+  return task.test.map((test, i) => {
+    const v = vote(
+      transforms.map((t, k) => {
+        const p = parseGrid(solved[k]?.answers[i]?.prediction ?? '');
+        return { grid: p.ok ? p.grid : null, transform: t };
+      }),
+    );
+    const score = v !== null && test.output !== undefined && gridsEqual(v.grid, test.output) ? 1 : 0;
+    return { grid: v?.grid ?? null, votes: v?.votes ?? 0, valid: v?.total ?? 0, score };
+  });
+}
+
+/** The eight symmetries of the square, identity first (no colour change): the default voting transforms. */
+export const DIHEDRAL_TRANSFORMS: readonly GridTransform[] = GEOMETRIES.map((geometry) => ({
+  geometry,
+  colours: IDENTITY_COLOURS,
+}));

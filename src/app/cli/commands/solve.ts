@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { initEngine } from '../../../engine/index.js';
 import { loadAdapter } from '../../../lora/io.js';
-import { solveTasks } from '../../../seal/domains/grids-model.js';
+import { DIHEDRAL_TRANSFORMS, solveByVote, solveTasks } from '../../../seal/domains/grids-model.js';
+import { gridToText } from '../../../tasks/grids/grid.js';
 import type { Command } from '../args.js';
 import { BackendOption, log } from './common.js';
 import {
@@ -18,6 +19,12 @@ const schema = z.object({
     .string()
     .optional()
     .describe('PEFT adapter from `seal adapt --domain grids` (default: the base model alone, in context)'),
+  vote: z
+    .boolean()
+    .default(false)
+    .describe(
+      'Solve the task under the 8 symmetries of the square and print the majority answer (mapped back)',
+    ),
   json: z.boolean().default(false).describe('Print {task, predictions: [{text, correct?}]} as JSON'),
   backend: BackendOption,
 });
@@ -38,8 +45,13 @@ export const solveCommand: Command<typeof schema> = {
     const { model, tok } = await loadGridModel(modelDir);
     checkTaskFits(task, model, tok, o.task);
     const adapter = o.adapter === undefined ? undefined : await loadAdapter(o.adapter, model);
-    const [solved] = solveTasks(model, tok, [task], adapter === undefined ? [] : [adapter]);
-    const answers = solved?.answers ?? [];
+    const deltas = adapter === undefined ? [] : [adapter];
+    const answers = o.vote
+      ? solveByVote(model, tok, task, DIHEDRAL_TRANSFORMS, deltas).map((v) => {
+          log(`vote: ${v.votes} of ${v.valid} parsed answers (of ${DIHEDRAL_TRANSFORMS.length})`);
+          return { prediction: v.grid === null ? '' : gridToText(v.grid), score: v.score };
+        })
+      : (solveTasks(model, tok, [task], deltas)[0]?.answers ?? []);
     const known = task.test.map((t) => t.output !== undefined);
     if (o.json) {
       const predictions = answers.map((a, i) => ({
