@@ -41,6 +41,7 @@ export { DeltaTrainConfigSchema, editFor, trainEditGenerator } from './seal/delt
 export { gridDomain, recipePlan } from './seal/domains/grids.js';
 export { gridTokenizer, solveByVote, solveTasks, writeRecipes } from './seal/domains/grids-model.js';
 export { GridPretrainConfigSchema, pretrainGridModel } from './seal/domains/grids-pretrain.js';
+export { loadGridProblem } from './seal/domains/grids-problem.js';
 export { PretrainConfigSchema, pretrainPeopleModel } from './seal/domains/people-pretrain.js';
 export {
   type InnerLoopConfig,

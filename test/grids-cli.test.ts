@@ -12,8 +12,10 @@ import { checksum } from '../src/model/params.js';
 import { gridDomain } from '../src/seal/domains/grids.js';
 import { DIHEDRAL_TRANSFORMS, solveByVote, solveTasks } from '../src/seal/domains/grids-model.js';
 import { GridPretrainConfigSchema, pretrainGridModel } from '../src/seal/domains/grids-pretrain.js';
+import { loadGridProblem } from '../src/seal/domains/grids-problem.js';
 import { InnerLoopConfigSchema, runInnerLoop } from '../src/seal/inner/inner-loop.js';
 import { TaskSpecSchema, taskFromSpec } from '../src/seal/inner/task-spec.js';
+import { RestEmConfigSchema, restEm } from '../src/seal/outer/rest-em.js';
 import { ParseOptionsSchema } from '../src/seal/selfedit/parse.js';
 import { loadArcChallenges, loadArcDir, loadArcTask, writeArcTask } from '../src/tasks/grids/arc.js';
 import { IDENTITY } from '../src/tasks/grids/augment.js';
@@ -22,6 +24,7 @@ import { formatRecipe, RecipeSchema } from '../src/tasks/grids/recipe.js';
 import { gridContext } from '../src/tasks/grids/task.js';
 import { generateGridWorld } from '../src/tasks/grids/world.js';
 import { loadTokenizer } from '../src/tokenizer/load.js';
+import { RunDir } from '../src/util/run-dir.js';
 import { seal } from './helpers/cli.js';
 import { SHARED, tempDir } from './helpers/paths.js';
 
@@ -129,6 +132,31 @@ describe('seal adapt --domain grids and seal solve (tiny model)', () => {
     expect(all!.votes).toBeLessThanOrEqual(all!.valid);
     expect([0, 1]).toContain(all!.score);
     model.dispose();
+  });
+
+  it('the grid world as a SEAL problem: ReST-EM rolls out model-written recipes on rl tasks', async () => {
+    const { problem, world } = await loadGridProblem(modelDir, 1);
+    expect(problem.rlContexts.map((c) => c.id)).toEqual(world.splits.rl.map((t) => t.id));
+    expect(problem.heldOut.map((c) => c.id)).toEqual([world.splits.val[0]!.id]);
+    const run = RunDir.create(tempDir(), 'grid-problem-run', {});
+    const cfg = RestEmConfigSchema.parse({
+      rounds: 1,
+      contextsPerRound: 2,
+      samplesPerContext: 2,
+      maxNewTokens: 90,
+      heldOutContexts: 1,
+      inner: { seqLen: 512, lora: { r: 2, alpha: 4 }, epochs: 1 },
+      policyLora: { r: 2, alpha: 4 },
+    });
+    const before = checksum(problem.env.model.params);
+    const { rounds } = await restEm(problem, cfg, run, { quiet: true });
+    expect(rounds).toHaveLength(1);
+    const edits = run.records().filter((e) => e['kind'] === 'selfedit');
+    expect(edits).toHaveLength(4);
+    for (const e of edits)
+      expect(e['rejected'] === undefined || /^malformed recipe/.test(String(e['rejected']))).toBe(true);
+    expect(checksum(problem.env.model.params)).toBe(before);
+    problem.env.model.dispose();
   });
 
   it('a malformed recipe (written by the model or given) writes no adapter and says why', () => {
