@@ -14,6 +14,7 @@ import { readGridWorldConfig, solveTasks, writeRecipes } from '../../seal/domain
 import { familyAccuracy, pretrainFamilyEvalTasks } from '../../seal/domains/grids-pretrain.js';
 import { InnerLoopConfigSchema, runInnerLoop } from '../../seal/inner/inner-loop.js';
 import { TaskSpecSchema, taskFromSpec } from '../../seal/inner/task-spec.js';
+import { parseGrid } from '../../tasks/grids/grid.js';
 import { formatRecipe, type Recipe, RecipeSchema } from '../../tasks/grids/recipe.js';
 import { gridContext } from '../../tasks/grids/task.js';
 import { generateGridWorld, type WorldTask } from '../../tasks/grids/world.js';
@@ -99,6 +100,34 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   );
 
   const iclVal = solveTasks(model, tok, val).map((r) => r.score);
+  // How close the in-context answers come: parsed, the right shape, and the share of right cells when it is.
+  const closeness = (tasks: readonly WorldTask[]) => {
+    let parsed = 0;
+    let shaped = 0;
+    let cells = 0;
+    solveTasks(model, tok, tasks).forEach((r, i) => {
+      const gold = tasks[i]!.test[0].output;
+      const p = parseGrid(r.answers[0]?.prediction ?? '');
+      if (!p.ok) return;
+      parsed++;
+      if (p.grid.length !== gold.length || p.grid[0]!.length !== gold[0]!.length) return;
+      shaped++;
+      let right = 0;
+      gold.forEach((row, y) => row.forEach((c, x) => (right += p.grid[y]![x] === c ? 1 : 0)));
+      cells += right / (gold.length * gold[0]!.length);
+    });
+    const n = Math.max(1, tasks.length);
+    return {
+      parsed: parsed / n,
+      rightShape: shaped / n,
+      cellAccuracyWhenShaped: shaped === 0 ? 0 : cells / shaped,
+    };
+  };
+  const close = {
+    pretrainFamilies: closeness(pretrainFamilyEvalTasks(world, Number(values.pretrain))),
+    heldOutFamilies: closeness(val),
+  };
+  log(`closeness: ${JSON.stringify(close)}`);
   const written = writeRecipes(model, tok, val, { seed: 1 });
   const wellFormed = written.filter((w) => w.parsed.ok).length;
   log(`recipes: ${wellFormed}/${written.length} well-formed`);
@@ -152,6 +181,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     params: model.numParams,
     valTasks: val.length,
     icl,
+    iclCloseness: close,
     recipes: {
       n: written.length,
       wellFormed,
