@@ -38,12 +38,18 @@ export { EditGenerator, EditGeneratorConfigSchema } from './seal/delta/generator
 export { editToAdapter, loadEditGenerator, saveEditGenerator } from './seal/delta/io.js';
 export { DeltaRewardSchema, deltaReward } from './seal/delta/reward.js';
 export { DeltaTrainConfigSchema, editFor, trainEditGenerator } from './seal/delta/train.js';
+export { gridDomain, recipePlan } from './seal/domains/grids.js';
+export { gridTokenizer, solveByVote, solveTasks, writeRecipes } from './seal/domains/grids-model.js';
+export { GridPretrainConfigSchema, pretrainGridModel } from './seal/domains/grids-pretrain.js';
+export { loadGridProblem } from './seal/domains/grids-problem.js';
 export { PretrainConfigSchema, pretrainPeopleModel } from './seal/domains/people-pretrain.js';
 export {
   type InnerLoopConfig,
   InnerLoopConfigSchema,
   type InnerLoopResult,
+  type LossSegment,
   runInnerLoop,
+  type TrainingText,
   trainAdapter,
 } from './seal/inner/inner-loop.js';
 export { answerQuestions, meanScore } from './seal/inner/qa-eval.js';
@@ -66,6 +72,7 @@ export { exactMatch, exactMatchScorer, f1Score, f1Scorer, normalizeAnswer } from
 // Tasks and rewards
 export type { Context, QuestionAnswer, Scorer, Task } from './tasks/types.js';
 export { trainByteLevelBpe } from './tokenizer/bpe-train.js';
+export { charTokenizer } from './tokenizer/char.js';
 export { HfTokenizer, saveTokenizerDir } from './tokenizer/hf.js';
 export { Llama2cTokenizer } from './tokenizer/llama2c.js';
 export { loadTokenizer } from './tokenizer/load.js';

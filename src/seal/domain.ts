@@ -7,7 +7,7 @@
  * GRPO) and the rollout only ever call these two functions, so a new domain never touches them.
  */
 import type { Context } from '../tasks/types.js';
-import type { InnerLoopConfig } from './inner/inner-loop.js';
+import type { InnerLoopConfig, TrainingText } from './inner/inner-loop.js';
 import { type ParseOptions, selfEditSequences } from './selfedit/parse.js';
 
 /** The run's settings a plan starts from: its inner-loop config and self-edit parse options. */
@@ -18,7 +18,7 @@ export interface PlanDefaults {
 
 /** What one sampled self-edit asks the inner loop to do. */
 export type InnerPlan =
-  | { readonly kind: 'train'; readonly sequences: readonly string[]; readonly cfg: InnerLoopConfig }
+  | { readonly kind: 'train'; readonly sequences: readonly TrainingText[]; readonly cfg: InnerLoopConfig }
   | { readonly kind: 'rejected'; readonly reason: string };
 
 export interface SealDomain {

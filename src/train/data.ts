@@ -197,3 +197,45 @@ export function stackBatches(
   }
   return { batch: { b, t, ids, targets, weights }, rows: parts.map((p) => p.batch.b * t) };
 }
+
+/**
+ * Packs documents that carry their own target masks (each ends with its separator, e.g. EOS, and has no leading
+ * BOS) into windows of `seqLen + 1` tokens: every window starts with `sepId` (not a target, as BOS at inference;
+ * the separator doubles as BOS), documents follow in the order given and one that does not fit starts the next
+ * window, so no document is cut; the rest of a window is `sepId` padding with mask 0. A document longer than a
+ * window is dropped and counted.
+ */
+export function packMaskedDocuments(
+  docs: readonly Example[],
+  seqLen: number,
+  sepId: number,
+): { examples: Example[]; dropped: number } {
+  const width = seqLen + 1;
+  const examples: Example[] = [];
+  let ids: number[] = [sepId];
+  let mask: number[] = [0];
+  let dropped = 0;
+  const flush = () => {
+    if (ids.length < 2) return;
+    while (ids.length < width) {
+      ids.push(sepId);
+      mask.push(0);
+    }
+    examples.push({ ids, targetMask: mask });
+    ids = [sepId];
+    mask = [0];
+  };
+  for (const d of docs) {
+    if (d.ids.length + 1 > width) {
+      dropped++;
+      continue;
+    }
+    if (ids.length + d.ids.length > width) flush();
+    d.ids.forEach((id, i) => {
+      ids.push(id);
+      mask.push(d.targetMask === undefined ? 1 : (d.targetMask[i] ?? 0));
+    });
+  }
+  flush();
+  return { examples, dropped };
+}

@@ -27,13 +27,14 @@ const KINDS: Readonly<Record<OutputKind, KindSpec>> = {
   adapter: {
     label: 'an adapter',
     marker: 'adapter_config.json',
-    files: /^(adapter_config\.json|adapter_model\.safetensors|selfedit\.txt|recipe\.txt|README\.md)$/,
+    files:
+      /^(adapter_config\.json|adapter_model\.safetensors|selfedit\.txt|recipe\.txt|recipe\.json|README\.md)$/,
   },
   model: {
     label: 'a model',
     marker: 'config.json',
     files:
-      /^(config\.json|generation_config\.json|model(-\d+-of-\d+)?\.safetensors|model\.safetensors\.index\.json|tokenizer\.json|tokenizer_config\.json|special_tokens_map\.json|seal_manifest\.json|seal_world\.json|pretrain_report\.json|NOTICE\.md|README\.md)$/,
+      /^(config\.json|generation_config\.json|model(-\d+-of-\d+)?\.safetensors|model\.safetensors\.index\.json|tokenizer\.json|tokenizer_config\.json|special_tokens_map\.json|seal_manifest\.json|seal_world\.json|seal_grid_world\.json|pretrain_report\.json|NOTICE\.md|README\.md)$/,
   },
   world: { label: 'a people world', marker: 'world.json', files: /^(world\.json|contexts-[a-z]+\.jsonl)$/ },
   'edit-generator': {

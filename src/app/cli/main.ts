@@ -16,6 +16,7 @@ import { infoCommand } from './commands/info.js';
 import { pretrainCommand } from './commands/pretrain.js';
 import { reportCommand } from './commands/report.js';
 import { runsCommand } from './commands/runs.js';
+import { solveCommand } from './commands/solve.js';
 import { trainCommand } from './commands/train.js';
 import { workerCommand } from './commands/worker.js';
 import { worldCommand } from './commands/world.js';
@@ -30,6 +31,7 @@ const commands: readonly Command<AnyObject>[] = [
   evalCommand,
   workerCommand,
   adaptCommand,
+  solveCommand,
   askCommand,
   reportCommand,
   runsCommand,

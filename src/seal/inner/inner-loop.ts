@@ -68,7 +68,47 @@ export function innerLoopConfig(o: { epochs: number; lr: number; rank: number })
 export interface InnerEnv {
   readonly model: Transformer;
   readonly tok: Tokenizer;
-  readonly task: Pick<Task, 'answerPrompt' | 'answerStop' | 'scorer'>;
+  readonly task: Pick<Task, 'answerPrompt' | 'answerStop' | 'scorer'> & {
+    /** Longest answer generated, in tokens (default 24: a people-world answer). Grids need a whole grid. */
+    readonly answerMaxTokens?: number;
+  };
+}
+
+/** A piece of a training sequence; the loss is taken on its tokens only when `train` is true. */
+export interface LossSegment {
+  readonly text: string;
+  readonly train: boolean;
+}
+
+/**
+ * One inner-loop training sequence: plain text (the loss on every token, as the knowledge domain trains) or
+ * segments with loss flags (a grid recipe's `loss: outputs` trains on the output grids only).
+ */
+export type TrainingText = string | readonly LossSegment[];
+
+/**
+ * The example of one training sequence: BOS, its tokens, EOS. Plain text trains on every token after BOS. Segments
+ * are encoded one by one (so a segment boundary is a token boundary) and each token is a target exactly when its
+ * segment is trained; EOS follows the last segment's flag.
+ */
+export function trainingExample(tok: Tokenizer, text: TrainingText): Example {
+  const eos = tok.eosId;
+  if (typeof text === 'string')
+    return { ids: [...tok.encode(text, { addBos: true }), ...(eos === undefined ? [] : [eos])] };
+  const ids: number[] = tok.encode('', { addBos: true });
+  const targetMask: number[] = ids.map(() => 0);
+  for (const seg of text) {
+    const part = tok.encode(seg.text);
+    for (const id of part) {
+      ids.push(id);
+      targetMask.push(seg.train ? 1 : 0);
+    }
+  }
+  if (eos !== undefined) {
+    ids.push(eos);
+    targetMask.push(text[text.length - 1]?.train === true ? 1 : 0);
+  }
+  return { ids, targetMask };
 }
 
 export interface InnerLoopResult {
@@ -90,7 +130,7 @@ export interface InnerLoopResult {
 /** Fine-tunes a fresh adapter on `sequences`; returns it (caller disposes) or undefined if the loss went NaN/Inf. */
 export function trainAdapter(
   env: InnerEnv,
-  sequences: readonly string[],
+  sequences: readonly TrainingText[],
   cfg: InnerLoopConfig,
   seed: number,
 ): { adapter: LoraAdapter | undefined; finalLoss: number; steps: number } {
@@ -111,15 +151,12 @@ export function trainAdapter(
 export function fitAdapter(
   env: InnerEnv,
   adapter: LoraAdapter,
-  sequences: readonly string[],
+  sequences: readonly TrainingText[],
   cfg: InnerLoopConfig,
   seed: number,
 ): FitResult {
   const { model, tok } = env;
-  const eos = tok.eosId;
-  const examples: Example[] = sequences.map((s) => ({
-    ids: [...tok.encode(s, { addBos: true }), ...(eos === undefined ? [] : [eos])],
-  }));
+  const examples: Example[] = sequences.map((s) => trainingExample(tok, s));
   return fitAdapterEpochs(model, adapter, examples, {
     epochs: cfg.epochs,
     batchSize: cfg.batchSize,
@@ -133,7 +170,7 @@ export function fitAdapter(
 export function runInnerLoop(
   env: InnerEnv,
   context: Context,
-  sequences: readonly string[],
+  sequences: readonly TrainingText[],
   cfg: InnerLoopConfig,
   seed: number,
 ): InnerLoopResult {
@@ -146,7 +183,11 @@ export function runInnerLoop(
   let steps = 0;
   let diverged = false;
   const ask = (deltas: readonly LinearDelta[]) => {
-    answers = answerQuestions(env.model, env.tok, env.task, [context], { deltas, heldOut: hasHeldOut });
+    answers = answerQuestions(env.model, env.tok, env.task, [context], {
+      deltas,
+      heldOut: hasHeldOut,
+      ...(env.task.answerMaxTokens === undefined ? {} : { maxNewTokens: env.task.answerMaxTokens }),
+    });
     perRepeat.push(meanScore(answers, false));
     heldOutPerRepeat.push(meanScore(answers, true));
   };

@@ -7,13 +7,13 @@ import { loadModel } from '../../model/io/load.js';
 import { checksum } from '../../model/params.js';
 import type { Context } from '../../tasks/types.js';
 import { loadTokenizer } from '../../tokenizer/load.js';
-import type { InnerEnv, InnerLoopConfig, InnerLoopResult } from './inner-loop.js';
+import type { InnerEnv, InnerLoopConfig, InnerLoopResult, TrainingText } from './inner-loop.js';
 import { type TaskSpec, taskFromSpec } from './task-spec.js';
 
 /** One inner loop: the arguments of `runInnerLoop` after its env. Plain data, so it can cross to a worker. */
 export interface InnerJob {
   readonly context: Context;
-  readonly sequences: readonly string[];
+  readonly sequences: readonly TrainingText[];
   readonly cfg: InnerLoopConfig;
   readonly seed: number;
 }

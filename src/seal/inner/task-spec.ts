@@ -4,6 +4,8 @@
  * function: a worker can then never score with a different prompt or metric than the parent would have.
  */
 import { z } from 'zod';
+import { MAX_GRID_SIDE } from '../../tasks/grids/grid.js';
+import { gridAnswering } from '../../tasks/grids/task.js';
 import { answerStop as peopleAnswerStop, answerPrompt as peoplePrompt } from '../../tasks/people/text.js';
 import { SQUAD_SCORERS, answerPrompt as squadPrompt } from '../../tasks/squad.js';
 import { exactMatchScorer } from '../../tasks/squad-score.js';
@@ -12,6 +14,18 @@ import type { InnerEnv } from './inner-loop.js';
 export const TaskSpecSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('people') }).strict(),
   z.object({ kind: z.literal('squad'), scorer: z.enum(['exact_match', 'f1']) }).strict(),
+  z
+    .object({
+      kind: z.literal('grids'),
+      maxSide: z
+        .number()
+        .int()
+        .min(1)
+        .max(MAX_GRID_SIDE)
+        .default(MAX_GRID_SIDE)
+        .describe('Largest grid side an answer may have (bounds the answer length)'),
+    })
+    .strict(),
 ]);
 export type TaskSpec = z.infer<typeof TaskSpecSchema>;
 
@@ -29,6 +43,9 @@ export function taskFromSpec(spec: TaskSpec): InnerTask {
     case 'squad':
       // Same as squadTask(): its answer prompt ends in a newline, so the next newline ends the answer.
       return { answerPrompt: squadPrompt, answerStop: ['\n'], scorer: SQUAD_SCORERS[spec.scorer] };
+    case 'grids':
+      // Same as gridAnswering(): the solve prompt, stop at the empty line, exact grid match.
+      return gridAnswering(spec.maxSide);
     default: {
       const unknown: never = spec;
       throw new Error(`unknown task spec ${JSON.stringify(unknown)}`);

@@ -9,4 +9,5 @@ export * from './families.js';
 export * from './grid.js';
 export * from './ops.js';
 export * from './recipe.js';
+export * from './task.js';
 export * from './world.js';

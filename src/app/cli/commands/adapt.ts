@@ -17,18 +17,33 @@ import { loadTokenizer } from '../../../tokenizer/load.js';
 import { checkOutputDir } from '../../../util/fs.js';
 import { resolveModelDir } from '../../config.js';
 import { type Command, UsageError } from '../args.js';
+import { adaptGrids } from './adapt-grids.js';
 import { BackendOption, log } from './common.js';
 import { FormatOption, PeoplePromptOption, selfEditPromptFor } from './formats.js';
 
 const schema = z.object({
+  domain: z
+    .enum(['people', 'grids'])
+    .default('people')
+    .describe('people: adapt to a document (--passage); grids: test-time training on a grid task (--task)'),
   model: z
     .string()
     .default('default')
     .describe(
       'Base model: a Hugging Face directory with tokenizer.json ("default" = the bundled people model)',
     ),
-  passage: z.string().describe('Text file with the new document'),
-  out: z.string().describe('Output adapter directory (PEFT format) + selfedit.txt'),
+  passage: z.string().optional().describe('Text file with the new document (people; required there)'),
+  task: z
+    .string()
+    .optional()
+    .describe('--domain grids: ARC task file ({train, test}), or a Kaggle challenges file with --id'),
+  id: z.string().optional().describe('--domain grids: task id in a Kaggle challenges file'),
+  solutions: z.string().optional().describe('--domain grids: Kaggle solutions file for --task/--id'),
+  recipe: z
+    .string()
+    .optional()
+    .describe('--domain grids: recipe file to train with (default: the model writes the recipe)'),
+  out: z.string().describe('Output adapter directory (PEFT format) + selfedit.txt (grids: recipe.json)'),
   title: z.string().optional().describe('Title of the document (default: its first line)'),
   policy: z
     .string()
@@ -63,14 +78,29 @@ export const adaptCommand: Command<typeof schema> = {
   schema,
   examples: [
     'seal adapt --model assets/models/people-default --passage bio.txt --out adapters/bio',
+    'seal adapt --domain grids --model runs/pretrain-grids/model --task task.json --out adapters/task',
     'seal adapt --model assets/models/people-default --passage bio.txt --mode delta --generator runs/people-demo-0-…/edit-generator --out adapters/bio-delta',
   ],
   async run(o) {
+    if (o.domain === 'grids') {
+      await adaptGrids(o);
+      return;
+    }
+    for (const [flag, v] of [
+      ['--task', o.task],
+      ['--id', o.id],
+      ['--solutions', o.solutions],
+      ['--recipe', o.recipe],
+    ] as const)
+      if (v !== undefined) throw new UsageError(`${flag} is a grid option: add --domain grids`);
+    if (o.passage === undefined)
+      throw new UsageError('--passage is required (or --domain grids with --task)');
     // Everything that can be checked without the model is checked before any work: the output, the passage.
     checkOutputDir(o.out, 'adapter', o.overwrite);
     if (o.mode === 'delta' && o.generator === undefined)
       throw new UsageError('--mode delta needs --generator DIR');
     const passage = readPassage(o.passage);
+    const passageFile = o.passage;
     await initEngine(o.backend);
     const title = o.title ?? passage.split(/[\n.]/)[0]!.split(' ').slice(0, 3).join(' ');
     const modelDir = resolveModelDir(o.model);
@@ -90,7 +120,7 @@ export const adaptCommand: Command<typeof schema> = {
       if (room < 16)
         throw new SealError(
           `passage too long for the model: the self-edit prompt is ${promptTokens} tokens and the model's context ${model.config.maxSeqLen} (at least 16 must remain for the self-edit); shorten it or split it into several documents`,
-          o.passage,
+          passageFile,
         );
       if (room < o.maxNewTokens)
         log(
@@ -140,7 +170,7 @@ export const adaptCommand: Command<typeof schema> = {
     if (edit.completion.trim() === '' || seqs.length === 0)
       throw new SealError(
         `the model wrote an empty self-edit (${edit.tokens} tokens${edit.finish === 'length' ? ', cut at the length limit' : ''}): no adapter written; try another --seed or --policy`,
-        o.passage,
+        passageFile,
       );
     log(`self-edit (${seqs.length} sequences):\n${edit.completion}\n`);
     const cfg = innerLoopConfig(o);

@@ -13,11 +13,16 @@ import { validate } from '../../../util/json.js';
 import type { Command } from '../args.js';
 import { readJsonConfig, UsageError } from '../args.js';
 import { BackendOption, log } from './common.js';
+import { GRID_FLAG_NAMES, GridPretrainFlags, pretrainGrids } from './pretrain-grids.js';
 
 /** --help quotes the pretraining defaults from their one source, the config schema. */
 const D = PretrainConfigSchema.parse({});
 
 const schema = z.object({
+  domain: z
+    .enum(['people', 'grids'])
+    .default('people')
+    .describe('Which base model: the people world (knowledge) or the grid world (few-shot grid puzzles)'),
   out: z
     .string()
     .describe('Output directory: model/ (Hugging Face format + manifest), checkpoint/, report.json'),
@@ -57,6 +62,7 @@ const schema = z.object({
     .min(0)
     .optional()
     .describe(`People per split for the final QA evaluation (default ${D.evalPeople})`),
+  ...GridPretrainFlags,
   resume: z.boolean().default(false).describe('Continue the run in --out from its last checkpoint'),
   json: z.boolean().default(false).describe('Print the final report as JSON on stdout'),
   backend: BackendOption,
@@ -64,11 +70,13 @@ const schema = z.object({
 
 export const pretrainCommand: Command<typeof schema> = {
   name: 'pretrain',
-  summary: 'Pretrain the default base model on the people world (resumable; Ctrl-C saves a checkpoint).',
+  summary:
+    'Pretrain a base model on the people world or (--domain grids) the grid world (resumable; Ctrl-C saves a checkpoint).',
   schema,
   examples: [
     'seal pretrain --out runs/pretrain-default',
     'seal pretrain --out runs/pretrain-default --resume',
+    'seal pretrain --domain grids --out runs/pretrain-grids',
   ],
   async run(o) {
     if (o.resume) {
@@ -81,6 +89,13 @@ export const pretrainCommand: Command<typeof schema> = {
         `--out ${o.out} exists and is not empty: pass --resume to continue it, or choose another directory`,
       );
     else checkOutputDir(o.out, 'pretrain', false);
+    if (o.domain === 'grids') {
+      await pretrainGrids(o);
+      return;
+    }
+    for (const [flag, name] of Object.entries(GRID_FLAG_NAMES))
+      if (o[flag as keyof typeof GridPretrainFlags] !== undefined)
+        throw new UsageError(`${name} is a grid-world option: add --domain grids`);
     const c = readJsonConfig(PretrainConfigSchema, o.config);
     // Flags override the file; the merged config is validated once, naming the field (a flag or the file's).
     const merged = {

@@ -1,0 +1,306 @@
+/**
+ * `seal adapt --domain grids` and `seal solve` with a tiny grid model (pretrained here in seconds: plumbing, not
+ * accuracy), their refusals, and the grid pipeline (recipe → plan → test-time training → solve) on three real ARC
+ * tasks from ../shared/data/arc (skipped with the reason when that data is absent).
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initEngine } from '../src/engine/index.js';
+import { loadModel } from '../src/model/io/load.js';
+import { checksum } from '../src/model/params.js';
+import { gridDomain } from '../src/seal/domains/grids.js';
+import { DIHEDRAL_TRANSFORMS, solveByVote, solveTasks } from '../src/seal/domains/grids-model.js';
+import { GridPretrainConfigSchema, pretrainGridModel } from '../src/seal/domains/grids-pretrain.js';
+import { loadGridProblem } from '../src/seal/domains/grids-problem.js';
+import { InnerLoopConfigSchema, runInnerLoop } from '../src/seal/inner/inner-loop.js';
+import { TaskSpecSchema, taskFromSpec } from '../src/seal/inner/task-spec.js';
+import { RestEmConfigSchema, restEm } from '../src/seal/outer/rest-em.js';
+import { ParseOptionsSchema } from '../src/seal/selfedit/parse.js';
+import { loadArcChallenges, loadArcDir, loadArcTask, writeArcTask } from '../src/tasks/grids/arc.js';
+import { IDENTITY } from '../src/tasks/grids/augment.js';
+import { type GridTask, parseGrid, taskTextLength } from '../src/tasks/grids/grid.js';
+import { formatRecipe, RecipeSchema } from '../src/tasks/grids/recipe.js';
+import { gridContext } from '../src/tasks/grids/task.js';
+import { generateGridWorld } from '../src/tasks/grids/world.js';
+import { loadTokenizer } from '../src/tokenizer/load.js';
+import { RunDir } from '../src/util/run-dir.js';
+import { seal } from './helpers/cli.js';
+import { SHARED, tempDir } from './helpers/paths.js';
+
+const ARC = join(SHARED, 'arc');
+const hasArc = existsSync(join(ARC, 'training'));
+
+const recipeText = formatRecipe(
+  RecipeSchema.parse({
+    augment: ['rot', 'flip'],
+    copies: 2,
+    leaveOneOut: true,
+    lr: 1e-3,
+    epochs: 1,
+    loss: 'outputs',
+  }),
+);
+
+let root: string;
+let modelDir: string;
+let taskFile: string;
+
+describe('seal adapt --domain grids and seal solve (tiny model)', () => {
+  beforeAll(async () => {
+    await initEngine('wasm');
+    root = tempDir('seal-grid-cli-');
+    const cfg = GridPretrainConfigSchema.parse({
+      world: { seed: 4, pretrainTasks: 20, rlTasks: 2, valTasks: 2, testTasks: 0 },
+      recipeDemos: 4,
+      model: { dim: 16, nLayers: 1, nHeads: 2, hiddenDim: 32, maxSeqLen: 2048 },
+      train: { steps: 2, batchSize: 2, seqLen: 512, checkpointEvery: 0 },
+      evalTasks: 1,
+    });
+    await pretrainGridModel(cfg, join(root, 'pt'), { quiet: true });
+    modelDir = join(root, 'pt', 'model');
+    const world = generateGridWorld(cfg.world);
+    taskFile = join(root, 'task.json');
+    await writeArcTask(taskFile, world.splits.val[0]!);
+    writeFileSync(join(root, 'recipe.txt'), recipeText);
+  });
+
+  it('adapt trains with a given recipe and saves the PEFT adapter + recipe.json; solve prints a grid answer', () => {
+    const out = join(root, 'adapter');
+    const a = seal([
+      'adapt',
+      '--domain',
+      'grids',
+      '--model',
+      modelDir,
+      '--task',
+      taskFile,
+      '--recipe',
+      join(root, 'recipe.txt'),
+      '--out',
+      out,
+    ]);
+    expect(a.stderr).toMatch(/wrote .*adapter: \d+ sequences/);
+    expect(a.code).toBe(0);
+    for (const f of ['adapter_config.json', 'adapter_model.safetensors', 'recipe.json'])
+      expect(existsSync(join(out, f))).toBe(true);
+    const rec = JSON.parse(readFileSync(join(out, 'recipe.json'), 'utf8'));
+    expect(rec.source).toBe('file');
+    expect(rec.text).toBe(recipeText);
+    expect(rec.sequences).toBeGreaterThan(0);
+    // An existing output is never overwritten.
+    const again = seal([
+      'adapt',
+      '--domain',
+      'grids',
+      '--model',
+      modelDir,
+      '--task',
+      taskFile,
+      '--recipe',
+      join(root, 'recipe.txt'),
+      '--out',
+      out,
+    ]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/not empty/);
+    for (const extra of [[], ['--adapter', out]]) {
+      const s = seal(['solve', '--model', modelDir, '--task', taskFile, ...extra]);
+      expect(s.code).toBe(0);
+      expect(s.stderr).toMatch(/test 1: (correct|wrong) \(exact grid match\)/);
+      const j = seal(['solve', '--model', modelDir, '--task', taskFile, '--json', ...extra]);
+      const parsed = JSON.parse(j.stdout);
+      expect(parsed.predictions).toHaveLength(1);
+      expect(typeof parsed.predictions[0].correct).toBe('boolean');
+      expect(`${parsed.predictions[0].text}\n`).toBe(s.stdout);
+    }
+    const v = seal(['solve', '--model', modelDir, '--task', taskFile, '--vote', '--adapter', out]);
+    expect(v.code).toBe(0);
+    expect(v.stderr).toMatch(/vote: \d+ of \d+ parsed answers \(of 8\)/);
+    expect(v.stderr).toMatch(/test 1: (correct|wrong)/);
+  });
+
+  it('voting: with the identity alone it is the plain answer; over the 8 symmetries it counts parsed answers', async () => {
+    const { model } = await loadModel(modelDir);
+    const tok = loadTokenizer(modelDir, { vocabSize: model.config.vocabSize });
+    const task = await loadArcTask(taskFile);
+    const plain = parseGrid(solveTasks(model, tok, [task])[0]!.answers[0]!.prediction);
+    const [alone] = solveByVote(model, tok, task, [IDENTITY]);
+    expect(alone!.grid).toEqual(plain.ok ? plain.grid : null);
+    const [all] = solveByVote(model, tok, task, DIHEDRAL_TRANSFORMS);
+    expect(all!.valid).toBeLessThanOrEqual(8);
+    expect(all!.votes).toBeLessThanOrEqual(all!.valid);
+    expect([0, 1]).toContain(all!.score);
+    model.dispose();
+  });
+
+  it('the grid world as a SEAL problem: ReST-EM rolls out model-written recipes on rl tasks', async () => {
+    const { problem, world } = await loadGridProblem(modelDir, 1);
+    expect(problem.rlContexts.map((c) => c.id)).toEqual(world.splits.rl.map((t) => t.id));
+    expect(problem.heldOut.map((c) => c.id)).toEqual([world.splits.val[0]!.id]);
+    const run = RunDir.create(tempDir(), 'grid-problem-run', {});
+    const cfg = RestEmConfigSchema.parse({
+      rounds: 1,
+      contextsPerRound: 2,
+      samplesPerContext: 2,
+      maxNewTokens: 90,
+      heldOutContexts: 1,
+      inner: { seqLen: 512, lora: { r: 2, alpha: 4 }, epochs: 1 },
+      policyLora: { r: 2, alpha: 4 },
+    });
+    const before = checksum(problem.env.model.params);
+    const { rounds } = await restEm(problem, cfg, run, { quiet: true });
+    expect(rounds).toHaveLength(1);
+    const edits = run.records().filter((e) => e['kind'] === 'selfedit');
+    expect(edits).toHaveLength(4);
+    for (const e of edits)
+      expect(e['rejected'] === undefined || /^malformed recipe/.test(String(e['rejected']))).toBe(true);
+    expect(checksum(problem.env.model.params)).toBe(before);
+    problem.env.model.dispose();
+  });
+
+  it('a malformed recipe (written by the model or given) writes no adapter and says why', () => {
+    const out = join(root, 'never');
+    const byModel = seal([
+      'adapt',
+      '--domain',
+      'grids',
+      '--model',
+      modelDir,
+      '--task',
+      taskFile,
+      '--out',
+      out,
+    ]);
+    expect(byModel.code).toBe(1);
+    expect(byModel.stderr).toMatch(/the model wrote a malformed recipe/);
+    writeFileSync(join(root, 'bad-recipe.txt'), 'augment: sideways\n');
+    const given = seal([
+      'adapt',
+      '--domain',
+      'grids',
+      '--model',
+      modelDir,
+      '--task',
+      taskFile,
+      '--recipe',
+      join(root, 'bad-recipe.txt'),
+      '--out',
+      out,
+    ]);
+    expect(given.code).toBe(1);
+    expect(given.stderr).toMatch(/bad-recipe\.txt.*malformed recipe: line 1/);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('refusals: a bad task file names file and field; no bundled grid model; options of the other domain', () => {
+    writeFileSync(
+      join(root, 'bad-task.json'),
+      JSON.stringify({ train: [{ input: [[1, 2]], output: [[1, 'x']] }], test: [] }),
+    );
+    const bad = seal(['solve', '--model', modelDir, '--task', join(root, 'bad-task.json')]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/bad-task\.json/);
+    expect(bad.stderr).toMatch(/train/);
+    const noModel = seal(['solve', '--task', taskFile]);
+    expect(noModel.code).toBe(2);
+    expect(noModel.stderr).toMatch(/no grid model is bundled yet/);
+    const people = seal([
+      'adapt',
+      '--domain',
+      'grids',
+      '--model',
+      modelDir,
+      '--task',
+      taskFile,
+      '--passage',
+      taskFile,
+      '--out',
+      join(root, 'p'),
+    ]);
+    expect(people.code).toBe(2);
+    expect(people.stderr).toMatch(/--passage is a people-world option/);
+    const grid = seal(['adapt', '--task', taskFile, '--out', join(root, 'q')]);
+    expect(grid.code).toBe(2);
+    expect(grid.stderr).toMatch(/--task is a grid option/);
+    const notGrid = seal(['solve', '--model', join(root, 'pt'), '--task', taskFile]);
+    expect(notGrid.code).toBe(1);
+    expect(notGrid.stderr).toMatch(/not a grid model/);
+  });
+});
+
+/** The three real ARC tasks with the shortest text: two of the 400 training tasks and one of SEAL's 12. */
+async function threeArcTasks(): Promise<GridTask[]> {
+  const byLength = (a: GridTask, b: GridTask) =>
+    taskTextLength([...a.train, ...a.test]) - taskTextLength([...b.train, ...b.test]);
+  const training = (await loadArcDir(join(ARC, 'training'))).sort(byLength);
+  const seal12 = (
+    await loadArcChallenges(
+      join(ARC, 'arc-agi_training_challenges_filtered_1B_training_set.json'),
+      join(ARC, 'arc-agi_training_solutions_filtered_1B_training_set.json'),
+    )
+  ).sort(byLength);
+  const first = seal12[0]!;
+  return [first, ...training.filter((t) => t.id !== first.id).slice(0, 2)];
+}
+
+describe.skipIf(!hasArc)(`the grid pipeline on 3 real ARC tasks (needs ${ARC})`, () => {
+  it('recipe → plan → test-time training → in-context answer, for each; adapt + solve on one', async () => {
+    const tasks = await threeArcTasks();
+    expect(tasks).toHaveLength(3);
+    const { model } = await loadModel(modelDir);
+    const tok = loadTokenizer(modelDir, { vocabSize: model.config.vocabSize });
+    const env = { model, tok, task: taskFromSpec(TaskSpecSchema.parse({ kind: 'grids' })) };
+    const before = checksum(model.params);
+    const inner = InnerLoopConfigSchema.parse({ seqLen: model.config.maxSeqLen, lora: { r: 2, alpha: 4 } });
+    for (const t of tasks) {
+      const context = gridContext(t);
+      const plan = gridDomain.plan(recipeText, context, { inner, parse: ParseOptionsSchema.parse({}) });
+      expect(plan.kind, t.id).toBe('train');
+      if (plan.kind !== 'train') continue;
+      const r = runInnerLoop(env, context, plan.sequences, plan.cfg, 0);
+      expect(r.diverged).toBe(false);
+      expect(r.answers).toHaveLength(t.test.length);
+      expect(r.accuracy).toBeGreaterThanOrEqual(0);
+      expect(r.accuracy).toBeLessThanOrEqual(1);
+    }
+    expect(checksum(model.params)).toBe(before);
+    model.dispose();
+    const dir = join(root, 'arc');
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, `${tasks[1]!.id}.json`);
+    await writeArcTask(file, tasks[1]!);
+    const out = join(dir, 'adapter');
+    const a = seal([
+      'adapt',
+      '--domain',
+      'grids',
+      '--model',
+      modelDir,
+      '--task',
+      file,
+      '--recipe',
+      join(root, 'recipe.txt'),
+      '--out',
+      out,
+    ]);
+    expect(a.code).toBe(0);
+    const s = seal(['solve', '--model', modelDir, '--task', file, '--adapter', out]);
+    expect(s.code).toBe(0);
+    expect(s.stderr).toMatch(/test 1: (correct|wrong)/);
+    // The Kaggle layout by id, as shipped.
+    const k = seal([
+      'solve',
+      '--model',
+      modelDir,
+      '--task',
+      join(ARC, 'arc-agi_training_challenges_filtered_1B_training_set.json'),
+      '--id',
+      tasks[0]!.id,
+      '--solutions',
+      join(ARC, 'arc-agi_training_solutions_filtered_1B_training_set.json'),
+    ]);
+    expect(k.code).toBe(0);
+    expect(k.stderr).toMatch(/test 1: (correct|wrong)/);
+  });
+});

@@ -1,0 +1,186 @@
+/**
+ * The grid base model (src/seal/domains/grids-pretrain.ts, grids-model.ts): the character tokenizer, the
+ * pretraining documents (pretraining families only, recipe demonstrations that parse), packing with loss masks, and
+ * `seal pretrain --domain grids` on a tiny budget (seconds) writing a model directory that loads back.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initEngine } from '../src/engine/index.js';
+import { loadModel } from '../src/model/io/load.js';
+import {
+  GRID_MODEL_ALPHABET,
+  gridTokenizer,
+  isGridModelDir,
+  readGridWorldConfig,
+  visibleMaxSide,
+} from '../src/seal/domains/grids-model.js';
+import {
+  GridPretrainConfigSchema,
+  gridPretrainDocuments,
+  packGridDocuments,
+  pretrainFamilyEvalTasks,
+  pretrainGridModel,
+} from '../src/seal/domains/grids-pretrain.js';
+import { taskText } from '../src/tasks/grids/grid.js';
+import { parseRecipe, RECIPE_MARKER } from '../src/tasks/grids/recipe.js';
+import { generateGridWorld, HELD_OUT_FAMILIES, PRETRAIN_FAMILIES } from '../src/tasks/grids/world.js';
+import { loadTokenizer } from '../src/tokenizer/load.js';
+import { packMaskedDocuments } from '../src/train/data.js';
+import { Rng } from '../src/util/rng.js';
+import { seal } from './helpers/cli.js';
+import { tempDir } from './helpers/paths.js';
+
+const world = generateGridWorld({ seed: 5, pretrainTasks: 40, rlTasks: 4, valTasks: 4, testTasks: 4 });
+
+describe('the grid tokenizer', () => {
+  it('one token per character, round-trips task and recipe text, EOS = BOS = 0', () => {
+    const { tok } = gridTokenizer();
+    const text = `${taskText(world.splits.pretrain[0]!)}${RECIPE_MARKER}\naugment: rot,flip\nlr: 1e-3\n`;
+    const ids = tok.encode(text);
+    expect(ids).toHaveLength(text.length);
+    expect(tok.decode(ids)).toBe(text);
+    expect(tok.bosId).toBe(0);
+    expect(tok.eosId).toBe(0);
+    expect(tok.vocabSize).toBe(2 + new Set(GRID_MODEL_ALPHABET).size);
+    // A character outside the alphabet is <unk>, not dropped.
+    expect(tok.encode('1X2')).toHaveLength(3);
+  });
+});
+
+describe('pretraining data', () => {
+  it('solve documents of pretraining tasks only; recipe demonstrations parse and vary', () => {
+    const docs = gridPretrainDocuments(world, { loss: 'outputs', recipeDemos: 30 }, new Rng(1));
+    expect(docs).toHaveLength(40 + 30);
+    const heldOut = new Set(
+      [...world.splits.rl, ...world.splits.val, ...world.splits.test].map((t) => taskText(t)),
+    );
+    for (const d of docs.slice(0, 40)) {
+      const text = d.map((s) => s.text).join('');
+      expect(heldOut.has(text)).toBe(false);
+      // Loss on outputs: inputs are never trained.
+      for (const s of d) if (s.text.startsWith('in\n')) expect(s.train).toBe(false);
+    }
+    const recipes = docs.slice(40).map((d) => {
+      expect(d[0]!.train).toBe(false);
+      expect(d[0]!.text.endsWith(`${RECIPE_MARKER}\n`)).toBe(true);
+      const r = parseRecipe(d[1]!.text);
+      expect(r.ok).toBe(true);
+      return d[1]!.text;
+    });
+    expect(new Set(recipes).size).toBeGreaterThan(10);
+    expect(
+      world.splits.pretrain.every((t) => (PRETRAIN_FAMILIES as readonly string[]).includes(t.family)),
+    ).toBe(true);
+  });
+
+  it('packing keeps documents whole, starts windows with the separator, masks padding', () => {
+    const docs = [
+      { ids: [5, 6, 0], targetMask: [0, 1, 1] },
+      { ids: [7, 8, 9, 0], targetMask: [1, 1, 1, 1] },
+      { ids: Array(20).fill(3) },
+    ];
+    const { examples, dropped } = packMaskedDocuments(docs, 6, 0);
+    expect(dropped).toBe(1);
+    expect(examples).toEqual([
+      { ids: [0, 5, 6, 0, 0, 0, 0], targetMask: [0, 0, 1, 1, 0, 0, 0] },
+      { ids: [0, 7, 8, 9, 0, 0, 0], targetMask: [0, 1, 1, 1, 1, 0, 0] },
+    ]);
+    const { tok } = gridTokenizer();
+    const docs2 = gridPretrainDocuments(world, { loss: 'outputs', recipeDemos: 5 }, new Rng(1));
+    const packed = packGridDocuments(tok, docs2, 512, new Rng(2));
+    expect(packed.dropped).toBe(0);
+    const trained = packed.examples.reduce((s, e) => s + (e.targetMask ?? []).reduce((a, b) => a + b, 0), 0);
+    const expected = docs2.reduce(
+      (s, d) => s + d.reduce((a, g) => a + (g.train ? g.text.length : 0), 0) + (d.at(-1)!.train ? 1 : 0),
+      0,
+    );
+    expect(trained).toBe(expected);
+  });
+
+  it('report tasks of pretraining families are fresh; the answer bound reads only visible grids', () => {
+    const fresh = pretrainFamilyEvalTasks(world, 10);
+    expect(fresh).toHaveLength(10);
+    const hashes = new Set(world.splits.pretrain.map((t) => t.hash));
+    for (const t of fresh) expect(hashes.has(t.hash)).toBe(false);
+    expect(HELD_OUT_FAMILIES.some((f) => fresh.some((t) => t.family === f))).toBe(false);
+    expect(visibleMaxSide(world.splits.val[0]!)).toBe(6);
+  });
+
+  it('the config is validated, naming the field', () => {
+    expect(() => GridPretrainConfigSchema.parse({ model: { dim: 30, nHeads: 4 } })).toThrow(/nHeads|RoPE/);
+    expect(() => GridPretrainConfigSchema.parse({ train: { seqLen: 1024 } })).toThrow(/maxSeqLen/);
+    expect(() => GridPretrainConfigSchema.parse({ bogus: 1 })).toThrow();
+    expect(() => GridPretrainConfigSchema.parse({ model: { dim: 65536, nHeads: 4 } })).toThrow(/GiB/);
+  });
+});
+
+describe('pretraining a tiny grid model', () => {
+  beforeAll(async () => {
+    await initEngine('wasm');
+  });
+
+  it('writes a Hugging Face directory with the grid world and a report; it loads back', async () => {
+    const out = tempDir('seal-grid-pretrain-');
+    const cfg = GridPretrainConfigSchema.parse({
+      world: { seed: 2, pretrainTasks: 30, rlTasks: 2, valTasks: 3, testTasks: 2 },
+      recipeDemos: 10,
+      model: { dim: 16, nLayers: 1, nHeads: 2, hiddenDim: 32, maxSeqLen: 512 },
+      train: { steps: 3, batchSize: 2, seqLen: 512, checkpointEvery: 0 },
+      evalTasks: 3,
+    });
+    const report = await pretrainGridModel(cfg, out, { quiet: true });
+    expect(report).toBeDefined();
+    expect(report!.steps).toBe(3);
+    expect(report!.icl.pretrainFamilies.n).toBe(3);
+    expect(report!.icl.heldOutFamilies.n).toBe(3);
+    expect(report!.recipes.n).toBe(3);
+    const dir = join(out, 'model');
+    expect(isGridModelDir(dir)).toBe(true);
+    expect(readGridWorldConfig(dir)).toEqual(generateGridWorld(cfg.world).config);
+    const { model } = await loadModel(dir);
+    const tok = loadTokenizer(dir, { vocabSize: model.config.vocabSize });
+    expect(tok.encode('in\n01\n')).toEqual(gridTokenizer().tok.encode('in\n01\n'));
+    expect(model.config.maxSeqLen).toBe(512);
+    model.dispose();
+    const manifest = JSON.parse(readFileSync(join(dir, 'seal_manifest.json'), 'utf8'));
+    expect(manifest.name).toBe('seal-grids');
+    expect(Object.keys(manifest.files)).toContain('seal_grid_world.json');
+    expect(existsSync(join(out, 'report.json'))).toBe(true);
+  });
+
+  it('seal pretrain --domain grids: runs on flags; options of the other world are usage errors', () => {
+    const out = join(tempDir('seal-grid-cli-'), 'run');
+    const r = seal([
+      'pretrain',
+      '--domain',
+      'grids',
+      '--out',
+      out,
+      '--steps',
+      '2',
+      '--dim',
+      '16',
+      '--layers',
+      '1',
+      '--batch-size',
+      '2',
+      '--pretrain-tasks',
+      '20',
+      '--recipe-demos',
+      '4',
+      '--eval-tasks',
+      '2',
+      '--json',
+    ]);
+    expect(r.stderr).toMatch(/in-context accuracy: pretraining families/);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).steps).toBe(2);
+    const bad = seal(['pretrain', '--domain', 'grids', '--out', join(out, 'x'), '--copy-demos', '3']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--copy-demos is a people-world option/);
+    const bad2 = seal(['pretrain', '--out', join(out, 'y'), '--pretrain-tasks', '3']);
+    expect(bad2.code).toBe(2);
+    expect(bad2.stderr).toMatch(/--pretrain-tasks is a grid-world option/);
+  });
+});
