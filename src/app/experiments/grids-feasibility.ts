@@ -113,7 +113,8 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       if (p.grid.length !== gold.length || p.grid[0]!.length !== gold[0]!.length) return;
       shaped++;
       let right = 0;
-      gold.forEach((row, y) => row.forEach((c, x) => (right += p.grid[y]![x] === c ? 1 : 0)));
+      for (const [y, row] of gold.entries())
+        for (const [x, c] of row.entries()) if (p.grid[y]![x] === c) right++;
       cells += right / (gold.length * gold[0]!.length);
     });
     const n = Math.max(1, tasks.length);
