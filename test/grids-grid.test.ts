@@ -157,13 +157,13 @@ describe('exact-match scoring', () => {
 });
 
 describe('data layer boundary', () => {
-  it('src/tasks/grids imports only its own files, src/util, src/errors, zod and node built-ins', () => {
+  it('src/tasks/grids imports only its own files, the tasks layer types, src/util, src/errors, zod and node built-ins', () => {
     const dir = join(ROOT, 'src', 'tasks', 'grids');
     for (const file of readdirSync(dir).filter((f) => f.endsWith('.ts'))) {
       const source = readFileSync(join(dir, file), 'utf8');
       for (const [, spec] of source.matchAll(/from '([^']+)'/g)) {
         const allowed =
-          /^(\.\/[\w-]+\.js|\.\.\/\.\.\/util\/[\w-]+\.js|\.\.\/\.\.\/errors\.js|zod|node:[\w/]+)$/;
+          /^(\.\/[\w-]+\.js|\.\.\/types\.js|\.\.\/\.\.\/util\/[\w-]+\.js|\.\.\/\.\.\/errors\.js|zod|node:[\w/]+)$/;
         expect(spec, `${file} imports ${spec}`).toMatch(allowed);
       }
     }
