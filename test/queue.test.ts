@@ -79,7 +79,10 @@ const jobLines = (w: Proc) => w.out.split('\n').filter((l) => / job \S+ /.test(l
 /** Job lines of the round's rollout (not the held-out checks of val-* contexts). */
 const rolloutLines = (w: Proc) => jobLines(w).filter((l) => !l.includes(' val-'));
 
-describe.skipIf(!hasRedis)('inner loops over a Redis queue with seal worker processes', () => {
+// Without the binary these suites are skipped, and their titles say why.
+const needs = hasRedis ? '' : ` (skipped: ${NO_REDIS})`;
+
+describe.skipIf(!hasRedis)(`inner loops over a Redis queue with seal worker processes${needs}`, () => {
   let redis: RedisServer;
   let modelDir = '';
   let configFile = '';
@@ -337,7 +340,7 @@ describe.skipIf(!hasRedis)('inner loops over a Redis queue with seal worker proc
   }, 120_000);
 });
 
-describe.skipIf(!hasRedis)('QueueExecutor against hostile workers and a missing Redis', () => {
+describe.skipIf(!hasRedis)(`QueueExecutor against hostile workers and a missing Redis${needs}`, () => {
   let redis: RedisServer;
   beforeAll(async () => {
     redis = await RedisServer.start();
@@ -431,8 +434,4 @@ describe('--queue on the command line', () => {
     );
     expect(exposureWarning(parseQueueUrl('redis://127.0.0.1:6379/0'))).toBeUndefined();
   });
-});
-
-describe.skipIf(hasRedis)('queue tests', () => {
-  it.skip(`skipped: ${NO_REDIS}`, () => {});
 });
