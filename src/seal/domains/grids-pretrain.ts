@@ -1,19 +1,6 @@
-/**
- * The grid base model: a small Llama-style model with a character-level tokenizer, pretrained on the grid world's
- * `pretrain` split (pretraining families only) as in-context solving — each task's pairs in the task format, the
- * loss on the output grids — plus recipe-writing demonstrations (a task's recipe prompt followed by a recipe drawn
- * uniformly from the recipe space, the loss on the recipe), so the base model writes well-formed, varied recipes.
- * Held-out families are never seen: the model should solve pretraining families in context and fail on held-out
- * ones until test-time training adapts it. Deterministic from the config's seeds; resumable; writes a Hugging Face
- * directory with seal_grid_world.json and a manifest, and a report of in-context accuracy per family group.
- */
-import { createHash } from 'node:crypto';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { engineInfo } from '../../engine/index.js';
-import { parseModelConfig } from '../../model/config.js';
-import { saveHfModel } from '../../model/io/hf.js';
 import { Transformer } from '../../model/model.js';
 import type { GridPair } from '../../tasks/grids/grid.js';
 import {
@@ -35,10 +22,10 @@ import type { Tokenizer } from '../../tokenizer/types.js';
 import { type Example, packMaskedDocuments } from '../../train/data.js';
 import { TrainConfigSchema, trainLoop } from '../../train/loop.js';
 import { Rng } from '../../util/rng.js';
-import { packageVersion } from '../../version.js';
 import { type LossSegment, trainingExample } from '../inner/inner-loop.js';
 import { GRID_WORLD_FILE, gridTokenizer, solveTasks, writeRecipes } from './grids-model.js';
 import { pretrainBytes } from './people-pretrain.js';
+import { lossEma, smallLlamaConfig, writePretrainOutput } from './pretrain-model.js';
 
 /** tfjs-wasm addresses at most 4 GiB; leave room for the corpus and the allocator (as the people model does). */
 const TRAIN_MEMORY_LIMIT = 3 * 2 ** 30;
@@ -240,26 +227,7 @@ export async function pretrainGridModel(
   const { examples, dropped } = packGridDocuments(tok, docs, cfg.train.seqLen, new Rng(cfg.train.seed + 17));
   const tokens = examples.length * cfg.train.seqLen;
   const eos = tok.eosId as number;
-  const config = parseModelConfig(
-    {
-      arch: 'llama',
-      modelType: 'llama',
-      vocabSize: tok.vocabSize,
-      dim: cfg.model.dim,
-      nLayers: cfg.model.nLayers,
-      nHeads: cfg.model.nHeads,
-      nKvHeads: cfg.model.nHeads,
-      hiddenDim: cfg.model.hiddenDim,
-      maxSeqLen: cfg.model.maxSeqLen,
-      normEps: 1e-5,
-      ropeTheta: 10000,
-      tieEmbeddings: true,
-      attnBias: false,
-      bosId: eos,
-      eosId: eos,
-    },
-    'grid pretrain config',
-  );
+  const config = smallLlamaConfig(cfg.model, tok.vocabSize, eos, 'grid pretrain config');
   const model = Transformer.init(config, cfg.model.seed);
   log(
     `grid world: ${world.splits.pretrain.length} pretraining tasks + ${cfg.recipeDemos} recipe demonstrations = ${docs.length} documents (${dropped} too long); ${examples.length} windows × ${cfg.train.seqLen} (${tokens} tokens/epoch, ${((cfg.train.steps * cfg.train.batchSize) / Math.max(1, examples.length)).toFixed(2)} epochs); tokenizer ${tok.vocabSize} characters; model ${model.numParams.toLocaleString('en-US')} params; engine ${engineInfo().backend}${engineInfo().native.available ? '+native' : ''}`,
@@ -283,7 +251,6 @@ export async function pretrainGridModel(
   const recipeTasks = world.splits.val.slice(0, Math.max(1, Math.min(cfg.evalTasks, 32)));
   const written = writeRecipes(model, tok, recipeTasks, { seed: 1 });
   const ok = written.flatMap((w) => (w.parsed.ok ? [formatRecipe(w.parsed.recipe)] : []));
-  const tail = result.losses.slice(-50);
   const report: GridPretrainReport = {
     params: model.numParams,
     documents: docs.length,
@@ -293,7 +260,7 @@ export async function pretrainGridModel(
     steps: result.steps,
     wallS: (performance.now() - t0) / 1000,
     finalLoss: result.finalLoss,
-    lossEma: tail.length > 0 ? tail.reduce((s, x) => s + x, 0) / tail.length : Number.NaN,
+    lossEma: lossEma(result.losses),
     icl,
     recipes: {
       n: written.length,
@@ -302,32 +269,18 @@ export async function pretrainGridModel(
       samples: written.slice(0, 3).map((w) => w.text),
     },
   };
-  const modelDir = join(outDir, 'model');
-  await saveHfModel(model, modelDir, {
-    overwrite: true,
+  await writePretrainOutput(model, outDir, {
+    name: 'seal-grids',
+    command: opts.command ?? 'seal pretrain --domain grids',
+    config: cfg,
     extraFiles: {
       'tokenizer.json': serializeTokenizerJson(json),
       'tokenizer_config.json': `${JSON.stringify(charTokenizerConfig(config.maxSeqLen), null, 2)}\n`,
       [GRID_WORLD_FILE]: `${JSON.stringify(world.config, null, 2)}\n`,
     },
+    report,
+    manifestReport: { ...report, recipes: { ...report.recipes, samples: undefined } },
   });
-  const files: Record<string, string> = {};
-  for (const f of (await readdir(modelDir)).sort())
-    files[f] = createHash('sha256')
-      .update(await readFile(join(modelDir, f)))
-      .digest('hex');
-  const manifest = {
-    name: 'seal-grids',
-    version: packageVersion(),
-    command: opts.command ?? 'seal pretrain --domain grids',
-    config: cfg,
-    engine: engineInfo(),
-    report: { ...report, recipes: { ...report.recipes, samples: undefined } },
-    files,
-    date: new Date().toISOString(),
-  };
-  await writeFile(join(modelDir, 'seal_manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
-  await writeFile(join(outDir, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
   model.dispose();
   return report;
 }

@@ -1,17 +1,7 @@
-/**
- * The default base model: a small Llama-style model with its own byte-level BPE tokenizer, pretrained on the
- * people world's pretraining split — augmented biographies, QA about part of the people, and demonstrations of the
- * self-edit prompts. Deterministic from the config's seeds; resumable; writes a Hugging Face directory plus a
- * manifest (command, seeds, sha256 of every file, measurements).
- */
-import { createHash } from 'node:crypto';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { engineInfo } from '../../engine/index.js';
-import { parseModelConfig } from '../../model/config.js';
 import { generate } from '../../model/generate.js';
-import { saveHfModel } from '../../model/io/hf.js';
 import { Transformer } from '../../model/model.js';
 import { copyDemos, peopleSelfEditPrompt, selfEditDemos } from '../../tasks/people/selfedit.js';
 import { peopleTask, pretrainDocuments } from '../../tasks/people/task.js';
@@ -25,8 +15,8 @@ import type { Tokenizer } from '../../tokenizer/types.js';
 import { packDocumentsAligned } from '../../train/data.js';
 import { TrainConfigSchema, trainLoop } from '../../train/loop.js';
 import { Rng } from '../../util/rng.js';
-import { packageVersion } from '../../version.js';
 import { answerQuestions, meanScore } from '../inner/qa-eval.js';
+import { lossEma, smallLlamaConfig, writePretrainOutput } from './pretrain-model.js';
 
 export const EOS_TOKEN = '<|endoftext|>';
 
@@ -232,26 +222,7 @@ export async function pretrainPeopleModel(
     { bos: true, rng: new Rng(cfg.train.seed + 29) },
   );
   const tokens = examples.length * cfg.train.seqLen;
-  const config = parseModelConfig(
-    {
-      arch: 'llama',
-      modelType: 'llama',
-      vocabSize: tok.vocabSize,
-      dim: cfg.model.dim,
-      nLayers: cfg.model.nLayers,
-      nHeads: cfg.model.nHeads,
-      nKvHeads: cfg.model.nHeads,
-      hiddenDim: cfg.model.hiddenDim,
-      maxSeqLen: cfg.model.maxSeqLen,
-      normEps: 1e-5,
-      ropeTheta: 10000,
-      tieEmbeddings: true,
-      attnBias: false,
-      bosId: eos,
-      eosId: eos,
-    },
-    'pretrain config',
-  );
+  const config = smallLlamaConfig(cfg.model, tok.vocabSize, eos, 'pretrain config');
   const model = Transformer.init(config, cfg.model.seed);
   const log = (m: string) => {
     if (opts.quiet !== true) process.stderr.write(`${m}\n`);
@@ -302,43 +273,28 @@ export async function pretrainPeopleModel(
     selfEdit: gen.text?.[i] ?? '',
   }));
   const wallS = (performance.now() - t0) / 1000;
-  const tail = result.losses.slice(-50);
   const report: PretrainReport = {
     params: model.numParams,
     tokens,
     steps: result.steps,
     wallS,
     finalLoss: result.finalLoss,
-    lossEma: tail.length > 0 ? tail.reduce((s, x) => s + x, 0) / tail.length : Number.NaN,
+    lossEma: lossEma(result.losses),
     qa,
     samples,
   };
-  const modelDir = join(outDir, 'model');
-  await saveHfModel(model, modelDir, {
-    overwrite: true,
+  await writePretrainOutput(model, outDir, {
+    name: 'seal-people-default',
+    command: opts.command ?? 'seal pretrain',
+    config: cfg,
     extraFiles: {
       'tokenizer.json': serializeTokenizerJson(json),
       'tokenizer_config.json': `${JSON.stringify({ bos_token: EOS_TOKEN, eos_token: EOS_TOKEN, clean_up_tokenization_spaces: false, model_max_length: config.maxSeqLen, tokenizer_class: 'PreTrainedTokenizerFast' }, null, 2)}\n`,
       'seal_world.json': `${JSON.stringify(cfg.world, null, 2)}\n`,
     },
+    report,
+    manifestReport: { ...report, samples: undefined },
   });
-  const files: Record<string, string> = {};
-  for (const f of (await readdir(modelDir)).sort())
-    files[f] = createHash('sha256')
-      .update(await readFile(join(modelDir, f)))
-      .digest('hex');
-  const manifest = {
-    name: 'seal-people-default',
-    version: packageVersion(),
-    command: opts.command ?? 'seal pretrain',
-    config: cfg,
-    engine: engineInfo(),
-    report: { ...report, samples: undefined },
-    files,
-    date: new Date().toISOString(),
-  };
-  await writeFile(join(modelDir, 'seal_manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
-  await writeFile(join(outDir, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
   model.dispose();
   return report;
 }
