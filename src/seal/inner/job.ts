@@ -57,3 +57,15 @@ export type FromWorker =
   | { readonly type: 'init-error'; readonly message: string; readonly stack?: string }
   | { readonly type: 'result'; readonly id: number; readonly result: InnerLoopResult }
   | { readonly type: 'error'; readonly id: number; readonly message: string; readonly stack?: string };
+
+/** An error as plain data for a worker message. */
+export function describeError(e: unknown): { message: string; stack?: string } {
+  if (e instanceof Error)
+    return e.stack === undefined ? { message: e.message } : { message: e.message, stack: e.stack };
+  return { message: String(e) };
+}
+
+/** Whether an addon's `info()` says kernels run on the calling thread alone (a 1-thread pool, or not its owner). */
+export function runsInline(nativeDetail: string): boolean {
+  return /\b1 threads?\b|1 on this thread/.test(nativeDetail);
+}

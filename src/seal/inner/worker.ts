@@ -7,13 +7,14 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { initEngine } from '../../engine/index.js';
 import { type InnerEnv, runInnerLoop } from './inner-loop.js';
-import { type FromWorker, loadInnerEnv, type ToWorker, type WorkerInit } from './job.js';
-
-function describe(e: unknown): { message: string; stack?: string } {
-  if (e instanceof Error)
-    return e.stack === undefined ? { message: e.message } : { message: e.message, stack: e.stack };
-  return { message: String(e) };
-}
+import {
+  describeError,
+  type FromWorker,
+  loadInnerEnv,
+  runsInline,
+  type ToWorker,
+  type WorkerInit,
+} from './job.js';
 
 async function main(): Promise<void> {
   const port = parentPort;
@@ -25,7 +26,7 @@ async function main(): Promise<void> {
   try {
     const info = await initEngine(init.backend, { native: init.native });
     // Workers must run kernels inline (the parent owns the addon's pool): check the addon agrees.
-    if (init.native && !(info.native.available && /\b1 threads?\b|1 on this thread/.test(info.native.detail)))
+    if (init.native && !(info.native.available && runsInline(info.native.detail)))
       throw new Error(`native kernels in a worker must run on its own thread; got: ${info.native.detail}`);
     const loaded = await loadInnerEnv(init.modelDir, init.task, init.expectedChecksum);
     env = loaded.env;
@@ -36,7 +37,7 @@ async function main(): Promise<void> {
     });
   } catch (e) {
     // The parent terminates every worker when one fails to start; nothing more to do here.
-    post({ type: 'init-error', ...describe(e) });
+    post({ type: 'init-error', ...describeError(e) });
     return;
   }
   port.on('message', (m: ToWorker) => {
@@ -45,7 +46,7 @@ async function main(): Promise<void> {
       const { context, sequences, cfg, seed } = m.job;
       post({ type: 'result', id: m.id, result: runInnerLoop(env, context, sequences, cfg, seed) });
     } catch (e) {
-      post({ type: 'error', id: m.id, ...describe(e) });
+      post({ type: 'error', id: m.id, ...describeError(e) });
     }
   });
 }

@@ -10,7 +10,7 @@ import { type BackendChoice, initEngine } from '../../../engine/index.js';
 import type { Transformer } from '../../../model/model.js';
 import type { Tokenizer } from '../../../tokenizer/types.js';
 import { runInnerLoop } from '../inner-loop.js';
-import { type FromWorker, type InnerJob, loadInnerEnv } from '../job.js';
+import { describeError, type FromWorker, type InnerJob, loadInnerEnv, runsInline } from '../job.js';
 import { type TaskSpec, taskFromSpec } from '../task-spec.js';
 
 export interface QueueThreadInit {
@@ -29,12 +29,6 @@ export type ToQueueThread = {
   readonly job: InnerJob;
 };
 
-function describe(e: unknown): { message: string; stack?: string } {
-  if (e instanceof Error)
-    return e.stack === undefined ? { message: e.message } : { message: e.message, stack: e.stack };
-  return { message: String(e) };
-}
-
 async function main(): Promise<void> {
   const port = parentPort;
   if (port === null)
@@ -44,7 +38,7 @@ async function main(): Promise<void> {
   let base: { model: Transformer; tok: Tokenizer };
   try {
     const info = await initEngine(init.backend, init.native === undefined ? {} : { native: init.native });
-    if (init.shared && info.native.available && !/\b1 threads?\b|1 on this thread/.test(info.native.detail))
+    if (init.shared && info.native.available && !runsInline(info.native.detail))
       throw new Error(
         `native kernels must run on this thread alone when several job threads share the process; got: ${info.native.detail}`,
       );
@@ -57,7 +51,7 @@ async function main(): Promise<void> {
       checksum: loaded.checksum,
     });
   } catch (e) {
-    post({ type: 'init-error', ...describe(e) });
+    post({ type: 'init-error', ...describeError(e) });
     return;
   }
   port.on('message', (m: ToQueueThread) => {
@@ -67,7 +61,7 @@ async function main(): Promise<void> {
       const { context, sequences, cfg, seed } = m.job;
       post({ type: 'result', id: m.id, result: runInnerLoop(env, context, sequences, cfg, seed) });
     } catch (e) {
-      post({ type: 'error', id: m.id, ...describe(e) });
+      post({ type: 'error', id: m.id, ...describeError(e) });
     }
   });
 }
