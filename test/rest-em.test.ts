@@ -2,7 +2,13 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initEngine } from '../src/engine/index.js';
 import { checksum } from '../src/model/params.js';
 import { significantDrop } from '../src/seal/eval/stats.js';
-import { RestEmConfigSchema, restEm, selectBest } from '../src/seal/outer/rest-em.js';
+import {
+  lengthSlope,
+  RestEmConfigSchema,
+  restEm,
+  selectBest,
+  selectionScores,
+} from '../src/seal/outer/rest-em.js';
 import { rewardHackingAlarm, sampledCompletion } from '../src/seal/outer/rollout.js';
 import { completionExample, makeBatch } from '../src/train/data.js';
 import { lmLoss } from '../src/train/step.js';
@@ -22,6 +28,49 @@ describe('ReST-EM pieces', () => {
     expect(selectBest(s, 0.8, true)).toBeUndefined();
     expect(selectBest(s, 0.8, false)?.id).toBe('b');
     expect(selectBest([], 0, false)).toBeUndefined();
+    // Other scores choose another sample; the positive-gain filter still reads the raw reward.
+    expect(selectBest(s, 0, true, [0.9, 0.1, 0.2])?.id).toBe('a');
+    expect(selectBest(s, 0.6, true, [0.9, 0.1, 0.2])).toBeUndefined();
+  });
+
+  it('lengthSlope is the within-context slope of reward on tokens, floored at 0', () => {
+    // Context 2 is easier (+0.5 everywhere) and has longer samples: pooled OLS would see a steeper slope; the
+    // within-context slope is exactly 0.01 per token in both.
+    const g1 = [
+      { tokens: 10, reward: 0.1 },
+      { tokens: 30, reward: 0.3 },
+    ];
+    const g2 = [
+      { tokens: 50, reward: 0.9 },
+      { tokens: 70, reward: 1.1 },
+    ];
+    expect(lengthSlope([g1, g2])).toBeCloseTo(0.01, 12);
+    expect(lengthSlope([[...g1].reverse().map((x, i) => ({ ...x, reward: g1[i]!.reward }))])).toBe(0); // negative → 0
+    expect(lengthSlope([[{ tokens: 5, reward: 1 }], []])).toBe(0);
+  });
+
+  it('length-neutral selection keeps the sample that is best for its length', () => {
+    // Reward rises with length within each context (slope 0.0075 per token): the 80-token sample of context 0 has
+    // the highest reward, the 40-token one the highest reward for its length.
+    const groups = [
+      [
+        { tokens: 40, reward: 0.6 },
+        { tokens: 80, reward: 0.8 },
+        { tokens: 60, reward: 0.5 },
+      ],
+      [
+        { tokens: 20, reward: 0.2 },
+        { tokens: 60, reward: 0.6 },
+      ],
+    ];
+    const byReward = selectionScores(groups, 'reward');
+    const neutral = selectionScores(groups, 'length-neutral');
+    const pick = (sc: number[]) => sc.indexOf(Math.max(...sc));
+    expect(pick(byReward[0]!)).toBe(1);
+    expect(pick(neutral[0]!)).toBe(0);
+    const b = lengthSlope(groups);
+    expect(b).toBeCloseTo(0.0075, 12);
+    expect(neutral[1]![1]!).toBeCloseTo(0.6 - 60 * b, 12);
   });
 
   it('reward-hacking alarm: reward up while validation accuracy fell significantly (paired, one-sided)', () => {

@@ -32,6 +32,7 @@ import type { InnerExecutor } from '../../seal/inner/executor.js';
 import { innerLoopConfig } from '../../seal/inner/inner-loop.js';
 import { loadLastRound, loadRoundPolicy, saveRoundCheckpoint } from '../../seal/outer/checkpoint.js';
 import { OuterConfigSchema, runOuterLoop } from '../../seal/outer/outer.js';
+import type { RestEmConfig } from '../../seal/outer/rest-em.js';
 import type { SealProblem } from '../../seal/outer/rollout.js';
 import { ParseOptionsSchema } from '../../seal/selfedit/parse.js';
 import type { Context } from '../../tasks/types.js';
@@ -43,7 +44,10 @@ import { experimentArgs } from './args.js';
 
 const USAGE = `SEAL's headline table on test people over several RL runs (issue #15).
   npm run experiment:headline -- --out DIR [--runs 3] [--people 40] [--seeds 3] [--rounds 2] [--workers 2]
-      [--select last|val]   the policy tested: the last round's, or the round with the best validation monitor`;
+      [--select last|val]   the policy tested: the last round's, or the round with the best validation monitor
+      [--selection reward|length-neutral]   ReST-EM's kept sample per context (see RestEmConfig.selection)
+      [--split test|val]    the people the table is measured on: test (the final evaluation, once) or val (to
+                            choose settings; the monitor reads val people too)`;
 
 const OPTIONS = {
   out: { type: 'string' },
@@ -57,6 +61,8 @@ const OPTIONS = {
   'val-people': { type: 'string', default: '24' },
   workers: { type: 'string', default: '1' },
   select: { type: 'string', default: 'last' },
+  selection: { type: 'string', default: 'reward' },
+  split: { type: 'string', default: 'test' },
 } as const;
 
 /** Conditions of a run directory already evaluated (their `condition` records), for resuming. */
@@ -119,11 +125,14 @@ export async function runHeadline(o: {
   workers: number;
   /** The policy evaluated on test: the last round's, or the round with the best validation monitor. */
   select: 'last' | 'val';
+  selection: RestEmConfig['selection'];
+  /** The people of the table: test (the final evaluation) or val (choosing settings). */
+  split: 'test' | 'val';
 }): Promise<void> {
   await initEngine('auto');
   const modelDir = resolveModelDir(o.model);
   const pp: PeopleProblem = await loadPeopleProblem(modelDir, 0, 'self-qa', 400);
-  const test = (pp.task.splits['eval'] ?? []).slice(0, o.people);
+  const test = (pp.task.splits[o.split === 'test' ? 'eval' : 'val'] ?? []).slice(0, o.people);
   const val = (pp.task.splits['val'] ?? []).slice(0, o.valPeople);
   const pool: InnerExecutor | undefined = await innerPool(modelDir, pp.problem.env, o.workers);
   const problem: SealProblem = {
@@ -141,7 +150,7 @@ export async function runHeadline(o: {
   };
   const log = (m: string) => process.stderr.write(`${m}\n`);
   try {
-    log(`baselines on ${test.length} test people × ${o.seeds} seeds…`);
+    log(`baselines on ${test.length} ${o.split} people × ${o.seeds} seeds…`);
     const baseRun = openRun(join(o.out, 'baselines'), { headline: o, settings });
     const baselines = await evaluateInto(baseRun, problem, test, baselineConditions(pp), settings);
     const runs: HeadlineRun[] = [];
@@ -156,6 +165,7 @@ export async function runHeadline(o: {
         inner: settings.inner,
         parse: settings.parse,
         seed: r,
+        selection: o.selection,
       });
       const run = openRun(dir, { headline: o, outer, settings });
       log(
@@ -267,5 +277,10 @@ if (invokedAs === fileURLToPath(import.meta.url)) {
     workers: int('workers'),
     select:
       v.select === 'val' ? 'val' : v.select === 'last' ? 'last' : usage(`--select ${v.select}: last or val`),
+    selection:
+      v.selection === 'reward' || v.selection === 'length-neutral'
+        ? v.selection
+        : usage(`--selection ${v.selection}: reward or length-neutral`),
+    split: v.split === 'test' || v.split === 'val' ? v.split : usage(`--split ${v.split}: test or val`),
   });
 }

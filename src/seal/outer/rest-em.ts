@@ -44,19 +44,79 @@ export const RestEmConfigSchema = RolloutConfigSchema.extend({
   sftEpochs: z.number().int().min(1).max(1000).default(4).describe('SFT passes over the kept self-edits'),
   sftLr: z.number().positive().default(1e-3).describe('SFT learning rate'),
   sftBatchSize: z.number().int().min(1).max(4096).default(8).describe('SFT sequences per step'),
+  selection: z
+    .enum(['reward', 'length-neutral'])
+    .default('reward')
+    .describe(
+      "Which sample per context is kept: the highest reward (SEAL), or the highest reward for its length (reward minus the round's within-context reward-per-token slope × tokens), so that writing more is not what is learned",
+    ),
 });
 export type RestEmConfig = z.infer<typeof RestEmConfigSchema>;
 
-/** Best sample per context: highest reward, first on ties; undefined when it does not beat the baseline (if required). */
+/**
+ * Best sample per context: the highest selection score (the reward unless `scores` is given), first on ties;
+ * undefined when its raw reward does not beat the baseline (if required) — a kept self-edit must beat no adaptation.
+ */
 export function selectBest<T extends { reward: number }>(
   samples: readonly T[],
   baseline: number,
   onlyPositiveGain: boolean,
+  scores: readonly number[] = samples.map((s) => s.reward),
 ): T | undefined {
-  let best: T | undefined;
-  for (const s of samples) if (best === undefined || s.reward > best.reward) best = s;
+  const j = argmax(scores);
+  const best = j < 0 ? undefined : samples[j];
   if (best === undefined) return undefined;
   return onlyPositiveGain && best.reward <= baseline ? undefined : best;
+}
+
+/** Index of the largest score, first on ties; −1 for none. */
+function argmax(xs: readonly number[]): number {
+  let j = -1;
+  for (let i = 0; i < xs.length; i++) if (j < 0 || xs[i]! > xs[j]!) j = i;
+  return j;
+}
+
+/**
+ * The round's length slope: the within-context least-squares slope of reward on self-edit length (each context's
+ * samples centred on their own means, so contexts that are easier do not count as "longer is better"), floored at 0
+ * (only length's payoff is removed; a negative slope would pay for brevity instead). 0 when no context varies in length.
+ */
+export function lengthSlope(groups: readonly (readonly { reward: number; tokens: number }[])[]): number {
+  let sxy = 0;
+  let sxx = 0;
+  for (const g of groups) {
+    if (g.length < 2) continue;
+    const mt = g.reduce((a, s) => a + s.tokens, 0) / g.length;
+    const mr = g.reduce((a, s) => a + s.reward, 0) / g.length;
+    for (const s of g) {
+      sxy += (s.tokens - mt) * (s.reward - mr);
+      sxx += (s.tokens - mt) ** 2;
+    }
+  }
+  return sxx > 0 ? Math.max(0, sxy / sxx) : 0;
+}
+
+/**
+ * Per-sample selection scores: the reward itself, or the reward minus what its length alone predicts
+ * (`lengthSlope` × tokens). Best-of-k on the raw reward keeps the longest sample more often than not, and SFT on it
+ * teaches "write more" — which length-matched base samples do as well (issue #15).
+ */
+export function selectionScores(
+  groups: readonly (readonly { reward: number; tokens: number }[])[],
+  selection: RestEmConfig['selection'],
+): number[][] {
+  switch (selection) {
+    case 'reward':
+      return groups.map((g) => g.map((s) => s.reward));
+    case 'length-neutral': {
+      const b = lengthSlope(groups);
+      return groups.map((g) => g.map((s) => s.reward - b * s.tokens));
+    }
+    default: {
+      const never: never = selection;
+      throw new Error(`unknown selection ${String(never)}`);
+    }
+  }
 }
 
 export async function restEm(
@@ -88,11 +148,14 @@ export async function restEm(
     // propose n contexts × k self-edits → apply each to a temporary adapter → evaluate → reward
     const r = await rollout(p, policy, cfg, { round, rng, baselineOf, run, quiet: opts.quiet });
     // keep the best self-edit per context (if it beats the baseline)
+    const groups = r.groups.map((g) => g.map((s) => ({ reward: s.reward, tokens: s.ids.length })));
+    const scores = selectionScores(groups, cfg.selection);
     const kept: ScoredSelfEdit[] = [];
     for (const [ci, group] of r.groups.entries()) {
-      const best = selectBest(group, r.baselines[ci]!, cfg.onlyPositiveGain);
+      const best = selectBest(group, r.baselines[ci]!, cfg.onlyPositiveGain, scores[ci]!);
       if (best !== undefined) kept.push(best);
     }
+    const keptTokens = kept.reduce((a, k) => a + k.ids.length, 0) / Math.max(1, kept.length);
     // update: SFT the generator's adapter on the kept (prompt, self-edit) pairs, completion tokens only
     if (kept.length > 0) sft(p, policy, kept, cfg, rng.nextU32());
     // held-out accuracy → log → checkpoint
@@ -101,6 +164,7 @@ export async function restEm(
         round,
         rollout: r,
         kept: kept.length,
+        update: { lengthSlope: lengthSlope(groups), keptTokens },
         previous: rounds,
         baseChecksum: baseSum,
         run,
