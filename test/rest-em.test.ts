@@ -2,14 +2,13 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initEngine } from '../src/engine/index.js';
 import { checksum } from '../src/model/params.js';
 import { significantDrop } from '../src/seal/eval/stats.js';
+import { RestEmConfigSchema, restEm, selectBest } from '../src/seal/outer/rest-em.js';
 import {
   lengthSlope,
-  RestEmConfigSchema,
-  restEm,
-  selectBest,
-  selectionScores,
-} from '../src/seal/outer/rest-em.js';
-import { rewardHackingAlarm, sampledCompletion } from '../src/seal/outer/rollout.js';
+  rewardHackingAlarm,
+  sampledCompletion,
+  sampleScores,
+} from '../src/seal/outer/rollout.js';
 import { completionExample, makeBatch } from '../src/train/data.js';
 import { lmLoss } from '../src/train/step.js';
 import { Rng } from '../src/util/rng.js';
@@ -63,8 +62,8 @@ describe('ReST-EM pieces', () => {
         { tokens: 60, reward: 0.6 },
       ],
     ];
-    const byReward = selectionScores(groups, 'reward');
-    const neutral = selectionScores(groups, 'length-neutral');
+    const byReward = sampleScores(groups, 'reward');
+    const neutral = sampleScores(groups, 'length-neutral');
     const pick = (sc: number[]) => sc.indexOf(Math.max(...sc));
     expect(pick(byReward[0]!)).toBe(1);
     expect(pick(neutral[0]!)).toBe(0);

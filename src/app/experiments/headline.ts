@@ -31,9 +31,8 @@ import { meanCi } from '../../seal/eval/stats.js';
 import type { InnerExecutor } from '../../seal/inner/executor.js';
 import { innerLoopConfig } from '../../seal/inner/inner-loop.js';
 import { loadLastRound, loadRoundPolicy, saveRoundCheckpoint } from '../../seal/outer/checkpoint.js';
-import { OuterConfigSchema, runOuterLoop } from '../../seal/outer/outer.js';
-import type { RestEmConfig } from '../../seal/outer/rest-em.js';
-import type { SealProblem } from '../../seal/outer/rollout.js';
+import { OuterConfigSchema, type OuterKind, runOuterLoop } from '../../seal/outer/outer.js';
+import type { RolloutConfig, SealProblem } from '../../seal/outer/rollout.js';
 import { ParseOptionsSchema } from '../../seal/selfedit/parse.js';
 import type { Context } from '../../tasks/types.js';
 import { RunDir } from '../../util/run-dir.js';
@@ -45,7 +44,8 @@ import { experimentArgs } from './args.js';
 const USAGE = `SEAL's headline table on test people over several RL runs (issue #15).
   npm run experiment:headline -- --out DIR [--runs 3] [--people 40] [--seeds 3] [--rounds 2] [--workers 2]
       [--select last|val]   the policy tested: the last round's, or the round with the best validation monitor
-      [--selection reward|length-neutral]   ReST-EM's kept sample per context (see RestEmConfig.selection)
+      [--outer rest-em|grpo]   the outer loop (SEAL: rest-em)
+      [--score reward|length-neutral]   what ranks a context's self-edits (see RolloutConfig.score)
       [--split test|val]    the people the table is measured on: test (the final evaluation, once) or val (to
                             choose settings; the monitor reads val people too)`;
 
@@ -61,7 +61,8 @@ const OPTIONS = {
   'val-people': { type: 'string', default: '24' },
   workers: { type: 'string', default: '1' },
   select: { type: 'string', default: 'last' },
-  selection: { type: 'string', default: 'reward' },
+  score: { type: 'string', default: 'reward' },
+  outer: { type: 'string', default: 'rest-em' },
   split: { type: 'string', default: 'test' },
 } as const;
 
@@ -125,7 +126,8 @@ export async function runHeadline(o: {
   workers: number;
   /** The policy evaluated on test: the last round's, or the round with the best validation monitor. */
   select: 'last' | 'val';
-  selection: RestEmConfig['selection'];
+  score: RolloutConfig['score'];
+  outer: OuterKind;
   /** The people of the table: test (the final evaluation) or val (choosing settings). */
   split: 'test' | 'val';
 }): Promise<void> {
@@ -157,7 +159,7 @@ export async function runHeadline(o: {
     for (let r = 0; r < o.runs; r++) {
       const dir = join(o.out, `run-${r}`);
       const outer = OuterConfigSchema.parse({
-        kind: 'rest-em',
+        kind: o.outer,
         rounds: o.rounds,
         contextsPerRound: o.rlContexts,
         samplesPerContext: o.samples,
@@ -165,11 +167,11 @@ export async function runHeadline(o: {
         inner: settings.inner,
         parse: settings.parse,
         seed: r,
-        selection: o.selection,
+        score: o.score,
       });
       const run = openRun(dir, { headline: o, outer, settings });
       log(
-        `RL run ${r + 1}/${o.runs}: ${o.rounds} rounds × ${o.rlContexts} contexts × ${o.samples} self-edits…`,
+        `RL run ${r + 1}/${o.runs} (${o.outer}, score ${o.score}): ${o.rounds} rounds × ${o.rlContexts} contexts × ${o.samples} self-edits…`,
       );
       const resume = await loadLastRound(run, problem.env.model);
       const { policy, rounds } = await runOuterLoop(problem, outer, run, {
@@ -277,10 +279,12 @@ if (invokedAs === fileURLToPath(import.meta.url)) {
     workers: int('workers'),
     select:
       v.select === 'val' ? 'val' : v.select === 'last' ? 'last' : usage(`--select ${v.select}: last or val`),
-    selection:
-      v.selection === 'reward' || v.selection === 'length-neutral'
-        ? v.selection
-        : usage(`--selection ${v.selection}: reward or length-neutral`),
+    score:
+      v.score === 'reward' || v.score === 'length-neutral'
+        ? v.score
+        : usage(`--score ${v.score}: reward or length-neutral`),
+    outer:
+      v.outer === 'rest-em' || v.outer === 'grpo' ? v.outer : usage(`--outer ${v.outer}: rest-em or grpo`),
     split: v.split === 'test' || v.split === 'val' ? v.split : usage(`--split ${v.split}: test or val`),
   });
 }

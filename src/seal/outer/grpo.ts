@@ -25,7 +25,9 @@ import {
   type OuterHooks,
   RolloutConfigSchema,
   type RoundSummary,
+  lengthSlope,
   rollout,
+  sampleScores,
   type SealProblem,
   sampledCompletion,
 } from './rollout.js';
@@ -334,13 +336,12 @@ export async function grpo(
     // propose n contexts × k self-edits → apply each to a temporary adapter → evaluate → reward
     const r = await rollout(p, policy, cfg, { round, rng, baselineOf, run, quiet: opts.quiet });
     // advantages: each self-edit against its context's other samples
+    const groups = r.groups.map((g) => g.map((s) => ({ reward: s.reward, tokens: s.ids.length })));
+    const scores = sampleScores(groups, cfg.score);
     const samples: PgSample[] = [];
     let active = 0;
-    for (const group of r.groups) {
-      const adv = groupAdvantages(
-        group.map((s) => s.reward),
-        cfg.scaleRewards,
-      );
+    for (const [ci, group] of r.groups.entries()) {
+      const adv = groupAdvantages(scores[ci]!, cfg.scaleRewards);
       if (adv.some((a) => a !== 0)) active++;
       group.forEach((s, i) => {
         const completion = sampledCompletion(s, eos);
@@ -363,7 +364,7 @@ export async function grpo(
         baseChecksum: baseSum,
         run,
         hooks: opts,
-        update,
+        update: { ...update, lengthSlope: lengthSlope(groups) },
       }),
     );
   }

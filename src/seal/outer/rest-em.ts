@@ -24,6 +24,8 @@ import {
   RolloutConfigSchema,
   type RoundSummary,
   rollout,
+  lengthSlope,
+  sampleScores,
   type ScoredSelfEdit,
   type SealProblem,
   sampledCompletion,
@@ -44,12 +46,6 @@ export const RestEmConfigSchema = RolloutConfigSchema.extend({
   sftEpochs: z.number().int().min(1).max(1000).default(4).describe('SFT passes over the kept self-edits'),
   sftLr: z.number().positive().default(1e-3).describe('SFT learning rate'),
   sftBatchSize: z.number().int().min(1).max(4096).default(8).describe('SFT sequences per step'),
-  selection: z
-    .enum(['reward', 'length-neutral'])
-    .default('reward')
-    .describe(
-      "Which sample per context is kept: the highest reward (SEAL), or the highest reward for its length (reward minus the round's within-context reward-per-token slope × tokens), so that writing more is not what is learned",
-    ),
 });
 export type RestEmConfig = z.infer<typeof RestEmConfigSchema>;
 
@@ -74,49 +70,6 @@ function argmax(xs: readonly number[]): number {
   let j = -1;
   for (let i = 0; i < xs.length; i++) if (j < 0 || xs[i]! > xs[j]!) j = i;
   return j;
-}
-
-/**
- * The round's length slope: the within-context least-squares slope of reward on self-edit length (each context's
- * samples centred on their own means, so contexts that are easier do not count as "longer is better"), floored at 0
- * (only length's payoff is removed; a negative slope would pay for brevity instead). 0 when no context varies in length.
- */
-export function lengthSlope(groups: readonly (readonly { reward: number; tokens: number }[])[]): number {
-  let sxy = 0;
-  let sxx = 0;
-  for (const g of groups) {
-    if (g.length < 2) continue;
-    const mt = g.reduce((a, s) => a + s.tokens, 0) / g.length;
-    const mr = g.reduce((a, s) => a + s.reward, 0) / g.length;
-    for (const s of g) {
-      sxy += (s.tokens - mt) * (s.reward - mr);
-      sxx += (s.tokens - mt) ** 2;
-    }
-  }
-  return sxx > 0 ? Math.max(0, sxy / sxx) : 0;
-}
-
-/**
- * Per-sample selection scores: the reward itself, or the reward minus what its length alone predicts
- * (`lengthSlope` × tokens). Best-of-k on the raw reward keeps the longest sample more often than not, and SFT on it
- * teaches "write more" — which length-matched base samples do as well (issue #15).
- */
-export function selectionScores(
-  groups: readonly (readonly { reward: number; tokens: number }[])[],
-  selection: RestEmConfig['selection'],
-): number[][] {
-  switch (selection) {
-    case 'reward':
-      return groups.map((g) => g.map((s) => s.reward));
-    case 'length-neutral': {
-      const b = lengthSlope(groups);
-      return groups.map((g) => g.map((s) => s.reward - b * s.tokens));
-    }
-    default: {
-      const never: never = selection;
-      throw new Error(`unknown selection ${String(never)}`);
-    }
-  }
 }
 
 export async function restEm(
@@ -149,7 +102,7 @@ export async function restEm(
     const r = await rollout(p, policy, cfg, { round, rng, baselineOf, run, quiet: opts.quiet });
     // keep the best self-edit per context (if it beats the baseline)
     const groups = r.groups.map((g) => g.map((s) => ({ reward: s.reward, tokens: s.ids.length })));
-    const scores = selectionScores(groups, cfg.selection);
+    const scores = sampleScores(groups, cfg.score);
     const kept: ScoredSelfEdit[] = [];
     for (const [ci, group] of r.groups.entries()) {
       const best = selectBest(group, r.baselines[ci]!, cfg.onlyPositiveGain, scores[ci]!);

@@ -50,6 +50,12 @@ export const RolloutConfigSchema = z.strictObject({
   inner: InnerLoopConfigSchema.default(InnerLoopConfigSchema.parse({})),
   parse: ParseOptionsSchema.default(ParseOptionsSchema.parse({})),
   seed: z.number().int().min(0).default(0).describe('Seed of context choice, sampling and inner loops'),
+  score: z
+    .enum(['reward', 'length-neutral'])
+    .default('reward')
+    .describe(
+      "What ranks a context's k self-edits against each other (ReST-EM keeps the best; GRPO's advantages centre on it): the reward, or the reward for its length (reward minus the round's within-context reward-per-token slope × tokens), so that writing more is not what is learned",
+    ),
 });
 export type RolloutConfig = z.infer<typeof RolloutConfigSchema>;
 
@@ -197,6 +203,49 @@ export function baselineCache(p: SealProblem, cfg: RolloutConfig): (c: Context) 
     }
     return b;
   };
+}
+
+/**
+ * The round's length slope: the within-context least-squares slope of reward on self-edit length (each context's
+ * samples centred on their own means, so contexts that are easier do not count as "longer is better"), floored at 0
+ * (only length's payoff is removed; a negative slope would pay for brevity instead). 0 when no context varies in length.
+ */
+export function lengthSlope(groups: readonly (readonly { reward: number; tokens: number }[])[]): number {
+  let sxy = 0;
+  let sxx = 0;
+  for (const g of groups) {
+    if (g.length < 2) continue;
+    const mt = g.reduce((a, s) => a + s.tokens, 0) / g.length;
+    const mr = g.reduce((a, s) => a + s.reward, 0) / g.length;
+    for (const s of g) {
+      sxy += (s.tokens - mt) * (s.reward - mr);
+      sxx += (s.tokens - mt) ** 2;
+    }
+  }
+  return sxx > 0 ? Math.max(0, sxy / sxx) : 0;
+}
+
+/**
+ * Per-sample scores within each context: the reward itself, or the reward minus what its length alone predicts
+ * (`lengthSlope` × tokens). Ranked by the raw reward, the longest sample wins more often than not, and learning
+ * from it teaches "write more" — which length-matched base samples do as well (issue #15).
+ */
+export function sampleScores(
+  groups: readonly (readonly { reward: number; tokens: number }[])[],
+  score: RolloutConfig['score'],
+): number[][] {
+  switch (score) {
+    case 'reward':
+      return groups.map((g) => g.map((s) => s.reward));
+    case 'length-neutral': {
+      const b = lengthSlope(groups);
+      return groups.map((g) => g.map((s) => s.reward - b * s.tokens));
+    }
+    default: {
+      const never: never = score;
+      throw new Error(`unknown score ${String(never)}`);
+    }
+  }
 }
 
 export interface ScoredSelfEdit extends SampledSelfEdit {
