@@ -50,7 +50,7 @@ describe('statistics', () => {
 });
 
 describe('baseline conditions on a tiny model', () => {
-  it('length-matched base self-edits concatenate draws up to the target; rule-written self-edits are trained as given', async () => {
+  it('length-matched base self-edits concatenate lines of draws to the target; rule-written self-edits are trained as given', async () => {
     await initEngine('wasm');
     const p = tinySealProblem();
     const run = RunDir.create(tempDir(), 'eval-run', {});
@@ -73,7 +73,7 @@ describe('baseline conditions on a tiny model', () => {
     );
     const one = first['base_selfedits']!.selfEditTokens!;
     expect(one).toBeGreaterThan(0);
-    await evaluateConditions(
+    const second = await evaluateConditions(
       p,
       contexts,
       [
@@ -94,6 +94,11 @@ describe('baseline conditions on a tiny model', () => {
     const matched = seqs('matched');
     expect(matched.reduce((a, b) => a + b, 0)).toBeGreaterThan(base.reduce((a, b) => a + b, 0));
     for (const [i, m] of matched.entries()) expect(m).toBeGreaterThanOrEqual(base[i]!);
+    // Lines join while at least half of each fits: the realised length is the target within half a line (a line
+    // is at most maxNewTokens + 1 = 9 tokens here), not the target plus up to a whole sample.
+    const realised = second['matched']!.selfEditTokens!;
+    expect(realised).toBeGreaterThan(one);
+    expect(realised).toBeLessThanOrEqual(3 * one + 4.5);
     expect(seqs('written').every((n) => n >= 1)).toBe(true);
   });
 });

@@ -6,7 +6,7 @@
  *   passage              train on the passage alone
  *   selfedit             a self-edit sampled from the generator (base, or base + a trained policy adapter)
  *   static               self-edits from fixed hand-written prompts (one sample per prompt)
- *   matched              base self-edits concatenated to a target length
+ *   matched              lines of base self-edits concatenated to a target length
  *   written              a self-edit written by a rule (rule-based QA)
  * Every self-edit condition also trains on the passage when the parse options' `appendPassage` is set (the default),
  * exactly as the RL reward does.
@@ -33,8 +33,8 @@ export type Condition =
   | { readonly kind: 'selfedit'; readonly name: string; readonly policy: LoraAdapter | undefined }
   | { readonly kind: 'static'; readonly name: string; readonly prompts: readonly ((c: Context) => string)[] }
   /**
-   * Base self-edits concatenated until they reach `targetTokens` per context (SEAL's mean self-edit length): the
-   * length-matched baseline — RL lengthens self-edits, and more base text may be all it adds.
+   * Lines of base self-edits concatenated to `targetTokens` per context, within half a line (SEAL's mean self-edit
+   * length): the length-matched baseline — RL lengthens self-edits, and more base text may be all it adds.
    */
   | { readonly kind: 'matched'; readonly name: string; readonly targetTokens: number }
   /** A self-edit written by a rule (no sampling), e.g. the rule-based QA reference; trained like a self-edit. */
@@ -55,7 +55,10 @@ export interface ConditionResult extends MeanCi {
   readonly seeds: number;
   /** The same on the contexts' held-out-wording questions (when they have any). */
   readonly heldOut?: MeanCi & { readonly perContext: Readonly<Record<string, number>> };
-  /** Mean self-edit length in tokens (selfedit conditions): the length-matched baseline's target. */
+  /**
+   * Mean self-edit length in tokens: of the sampled self-edits (selfedit conditions: the length-matched baseline's
+   * target), or of the concatenated lines (matched: what the target became).
+   */
   readonly selfEditTokens?: number;
 }
 
@@ -101,6 +104,8 @@ function sequencesFor(
     ...seqs,
     ...(s.parse.appendPassage ? passageOnly(c) : []),
   ];
+  // A line's length as it stands in a self-edit: its tokens and the newline after it.
+  const lineTokens = (line: string) => p.env.tok.encode(line).length + 1;
   const sampleWithTokens = (prompt: (x: Context) => string, policy: LoraAdapter | undefined, salt: number) =>
     sampleForEval(p, contexts, prompt, policy, { seed, salt }, s);
   const sample = (prompt: (x: Context) => string, policy: LoraAdapter | undefined, salt: number) =>
@@ -125,19 +130,31 @@ function sequencesFor(
       );
     }
     case 'matched': {
-      // Draw 0 is the base self-edit of the selfedit condition (salt 0); further draws only while a context is
-      // short of the target, at most MAX_MATCHED_DRAWS.
-      const seqs = contexts.map(() => [] as string[]);
-      const tokens = contexts.map(() => 0);
-      for (let j = 0; j < MAX_MATCHED_DRAWS && tokens.some((t) => t < cond.targetTokens); j++) {
+      // Lines of successive base self-edits (draw 0 is the selfedit condition's base self-edit, salt 0; further
+      // draws only while a context is short) until the context reaches the target. A line joins when at least half
+      // of it fits, so every context's length is the target within half a line — neither longer nor shorter on
+      // average. (Whole samples until the target was reached, as before session 8, overshot it by about half a
+      // sample per context and gave the baseline more text than SEAL.)
+      const lines = contexts.map(() => [] as string[]);
+      const used = contexts.map(() => 0);
+      const open = contexts.map(() => true);
+      for (let j = 0; j < MAX_MATCHED_DRAWS && open.some((o) => o); j++) {
         const draw = sampleWithTokens((c) => p.domain.selfEditPrompt(c), undefined, j === 0 ? 0 : 100 + j);
-        contexts.forEach((c, i) => {
-          if (tokens[i]! >= cond.targetTokens) return;
-          seqs[i]!.push(...edit(draw[i]!.completion, c));
-          tokens[i]! += draw[i]!.tokens;
+        contexts.forEach((_, i) => {
+          for (const line of draw[i]!.completion.split('\n')) {
+            if (!open[i]) return;
+            if (line.trim() === '') continue;
+            const n = lineTokens(line);
+            if (used[i]! + n / 2 > cond.targetTokens) open[i] = false;
+            else {
+              lines[i]!.push(line);
+              used[i]! += n;
+            }
+          }
         });
       }
-      return contexts.map((c, i) => withPassage(seqs[i]!, c));
+      tokens?.push(...used);
+      return contexts.map((c, i) => withPassage(edit(lines[i]!.join('\n'), c), c));
     }
     case 'written':
       return contexts.map((c) => withPassage(edit(cond.write(c), c), c));
