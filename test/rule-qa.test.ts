@@ -26,5 +26,9 @@ describe('rule-based QA', () => {
     for (const q of seenQuestions(p)) expect(text).toContain(qaText(q.question, q.answers[0]!));
     for (const q of heldOutQuestions(p)) expect(text).not.toContain(q.question);
     expect(ruleBasedQa('Nobody', 'Nothing to see here.', data)).toBe('');
+    // One pair per fact: six pairs, each the fact's first demonstration wording.
+    const short = ruleBasedQa(p.fullName, passage(p, world.config.seed), data, { onePerFact: true });
+    expect(short.split('\n').filter((l) => l.startsWith('Q: '))).toHaveLength(6);
+    for (const line of short.split('\n')) expect(text).toContain(line);
   });
 });

@@ -357,7 +357,7 @@ export function sealPairs(
 
 /** The comparison conditions of SEAL's table, shared by `seal demo` and `seal eval`. */
 export function baselineConditions(
-  pp: Pick<PeopleProblem, 'staticPrompts' | 'ruleBasedSelfEdit'>,
+  pp: Pick<PeopleProblem, 'staticPrompts' | 'ruleBasedSelfEdit' | 'ruleBasedShortSelfEdit'>,
 ): Condition[] {
   return [
     { kind: 'base', name: 'base' },
@@ -366,5 +366,7 @@ export function baselineConditions(
     { kind: 'static', name: 'static_augmentation', prompts: pp.staticPrompts },
     // An upper reference, not a competitor: a parser writes every fact of the passage as seen-wording QA.
     { kind: 'written', name: 'rule_based_qa', write: pp.ruleBasedSelfEdit },
+    // The same at about SEAL's length: one pair per fact — what a perfect self-edit of that length reaches.
+    { kind: 'written', name: 'rule_based_qa_one', write: pp.ruleBasedShortSelfEdit },
   ];
 }

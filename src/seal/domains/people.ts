@@ -32,6 +32,8 @@ export interface PeopleProblem {
   readonly staticPrompts: readonly ((c: Context) => string)[];
   /** The rule-based QA reference: every fact the passage states, as QA in the seen wordings. */
   readonly ruleBasedSelfEdit: (c: Context) => string;
+  /** The same with one QA pair per fact (its first demonstration wording): a perfect self-edit of SEAL's length. */
+  readonly ruleBasedShortSelfEdit: (c: Context) => string;
 }
 
 export function readWorldConfig(modelDir: string) {
@@ -118,5 +120,7 @@ export async function loadPeopleProblem(
       (s) => (c: Context) => peopleSelfEditPrompt(c.title, c.passage, s),
     ),
     ruleBasedSelfEdit: (c: Context) => ruleBasedQa(c.title, c.passage, bundledBiosData()),
+    ruleBasedShortSelfEdit: (c: Context) =>
+      ruleBasedQa(c.title, c.passage, bundledBiosData(), { onePerFact: true }),
   };
 }

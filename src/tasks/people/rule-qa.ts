@@ -55,14 +55,24 @@ export function extractFacts(passage: string, data: BiosData): ExtractedFacts {
   return facts;
 }
 
-/** The self-edit the parser writes: a QA line pair per fact found and seen wording. */
-export function ruleBasedQa(title: string, passage: string, data: BiosData): string {
+/**
+ * The self-edit the parser writes: a QA line pair per fact found and seen wording, or with `onePerFact` one pair
+ * per fact in its first demonstration wording (about SEAL's self-edit length: what a perfect self-edit of that
+ * length could hold).
+ */
+export function ruleBasedQa(
+  title: string,
+  passage: string,
+  data: BiosData,
+  opts: { onePerFact?: boolean } = {},
+): string {
   const facts = extractFacts(passage, data);
   return ATTRIBUTES.flatMap((a) => {
     const value = facts[a];
+    const wordings = seenWordings(a);
     return value === undefined
       ? []
-      : seenWordings(a).map((t) =>
+      : (opts.onePerFact === true ? wordings.slice(0, 1) : wordings).map((t) =>
           qaText(
             t.replace('{name}', () => title),
             value,
