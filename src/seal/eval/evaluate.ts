@@ -6,7 +6,7 @@
  *   passage              train on the passage alone
  *   selfedit             a self-edit sampled from the generator (base, or base + a trained policy adapter)
  *   static               self-edits from fixed hand-written prompts (one sample per prompt)
- *   matched              lines of base self-edits concatenated to a target length
+ *   matched              base self-edits concatenated to a target length (in expectation)
  *   written              a self-edit written by a rule (rule-based QA)
  * Every self-edit condition also trains on the passage when the parse options' `appendPassage` is set (the default),
  * exactly as the RL reward does.
@@ -16,7 +16,7 @@
 import type { LoraAdapter } from '../../lora/adapter.js';
 import type { Context } from '../../tasks/types.js';
 import { Progress } from '../../util/progress.js';
-import { deriveSeed } from '../../util/rng.js';
+import { deriveSeed, Rng } from '../../util/rng.js';
 import type { RunDir } from '../../util/run-dir.js';
 import { continuedPretraining, forgettingMatrix, forgettingStats } from '../inner/continual.js';
 import { executorProgress } from '../inner/executor.js';
@@ -33,8 +33,8 @@ export type Condition =
   | { readonly kind: 'selfedit'; readonly name: string; readonly policy: LoraAdapter | undefined }
   | { readonly kind: 'static'; readonly name: string; readonly prompts: readonly ((c: Context) => string)[] }
   /**
-   * Lines of base self-edits concatenated to `targetTokens` per context, within half a line (SEAL's mean self-edit
-   * length): the length-matched baseline — RL lengthens self-edits, and more base text may be all it adds.
+   * Base self-edits concatenated to `targetTokens` per context in expectation (SEAL's mean self-edit length; see
+   * `matchedStep`): the length-matched baseline — RL lengthens self-edits, and more base text may be all it adds.
    */
   | { readonly kind: 'matched'; readonly name: string; readonly targetTokens: number }
   /** A self-edit written by a rule (no sampling), e.g. the rule-based QA reference; trained like a self-edit. */
@@ -57,12 +57,29 @@ export interface ConditionResult extends MeanCi {
   readonly heldOut?: MeanCi & { readonly perContext: Readonly<Record<string, number>> };
   /**
    * Mean self-edit length in tokens: of the sampled self-edits (selfedit conditions: the length-matched baseline's
-   * target), or of the concatenated lines (matched: what the target became).
+   * target), or of the concatenated samples (matched: what the target became).
    */
   readonly selfEditTokens?: number;
 }
 
 const MAX_MATCHED_DRAWS = 8;
+
+/**
+ * One step of the length-matched baseline for a context that holds `used` tokens and is offered a sample of
+ * `tokens`: take it whole when it fits the target; when it would cross the target, take it with probability
+ * (target − used) / tokens (randomised rounding, `u` uniform in [0, 1)), so that the expected total is the target.
+ * `more`: whether further samples may follow.
+ */
+export function matchedStep(
+  used: number,
+  tokens: number,
+  target: number,
+  u: number,
+): { take: boolean; more: boolean } {
+  if (used >= target) return { take: false, more: false };
+  if (used + tokens <= target) return { take: true, more: used + tokens < target };
+  return { take: u < (target - used) / tokens, more: false };
+}
 
 /** One self-edit per context (batched), seeded by the evaluation seed and a salt naming the prompt or draw. */
 function sampleForEval(
@@ -104,8 +121,6 @@ function sequencesFor(
     ...seqs,
     ...(s.parse.appendPassage ? passageOnly(c) : []),
   ];
-  // A line's length as it stands in a self-edit: its tokens and the newline after it.
-  const lineTokens = (line: string) => p.env.tok.encode(line).length + 1;
   const sampleWithTokens = (prompt: (x: Context) => string, policy: LoraAdapter | undefined, salt: number) =>
     sampleForEval(p, contexts, prompt, policy, { seed, salt }, s);
   const sample = (prompt: (x: Context) => string, policy: LoraAdapter | undefined, salt: number) =>
@@ -130,31 +145,29 @@ function sequencesFor(
       );
     }
     case 'matched': {
-      // Lines of successive base self-edits (draw 0 is the selfedit condition's base self-edit, salt 0; further
-      // draws only while a context is short) until the context reaches the target. A line joins when at least half
-      // of it fits, so every context's length is the target within half a line — neither longer nor shorter on
-      // average. (Whole samples until the target was reached, as before session 8, overshot it by about half a
-      // sample per context and gave the baseline more text than SEAL.)
-      const lines = contexts.map(() => [] as string[]);
+      // Whole base self-edits (draw 0 is the selfedit condition's base self-edit, salt 0; further draws only while
+      // a context is short) with randomised rounding at the target: each context's expected length is the target
+      // exactly, and no self-edit is cut (a cut QA pair is wasted text). Whole samples until the target was
+      // reached, as before session 8, overshot it by about half a sample per context and gave the baseline more
+      // text than SEAL; cutting at line boundaries left half-pairs.
+      const seqs = contexts.map(() => [] as string[]);
       const used = contexts.map(() => 0);
       const open = contexts.map(() => true);
+      const rngs = contexts.map((_, i) => new Rng(deriveSeed('matched', seed, i)));
       for (let j = 0; j < MAX_MATCHED_DRAWS && open.some((o) => o); j++) {
         const draw = sampleWithTokens((c) => p.domain.selfEditPrompt(c), undefined, j === 0 ? 0 : 100 + j);
-        contexts.forEach((_, i) => {
-          for (const line of draw[i]!.completion.split('\n')) {
-            if (!open[i]) return;
-            if (line.trim() === '') continue;
-            const n = lineTokens(line);
-            if (used[i]! + n / 2 > cond.targetTokens) open[i] = false;
-            else {
-              lines[i]!.push(line);
-              used[i]! += n;
-            }
+        contexts.forEach((c, i) => {
+          if (!open[i]) return;
+          const step = matchedStep(used[i]!, draw[i]!.tokens, cond.targetTokens, rngs[i]!.next());
+          if (step.take) {
+            seqs[i]!.push(...edit(draw[i]!.completion, c));
+            used[i]! += draw[i]!.tokens;
           }
+          open[i] = step.more;
         });
       }
       tokens?.push(...used);
-      return contexts.map((c, i) => withPassage(edit(lines[i]!.join('\n'), c), c));
+      return contexts.map((c, i) => withPassage(seqs[i]!, c));
     }
     case 'written':
       return contexts.map((c) => withPassage(edit(cond.write(c), c), c));
