@@ -23,7 +23,7 @@ describe('seal demo --quick and its report', () => {
     const r = seal(['demo', '--quick', '--rounds', '2', '--out', runs], 240_000);
     expect(r.code, r.stderr).toBe(0);
     runDir = join(runs, readdirSync(runs)[0] as string);
-  });
+  }, 300_000); // the demo's own limit (240 s) plus margin, not the 120 s default
 
   it('finishes with every condition in summary.json', () => {
     const summary = JSON.parse(readFileSync(join(runDir, 'summary.json'), 'utf8')) as {
@@ -36,6 +36,8 @@ describe('seal demo --quick and its report', () => {
       'passage',
       'base_selfedits',
       'static_augmentation',
+      'rule_based_qa',
+      'rule_based_qa_one',
       'seal',
       'seal_round_1',
       'seal_round_2',
