@@ -3,6 +3,10 @@
  * test people, over several independent RL runs.
  *
  *   npm run experiment:headline -- --out DIR [--runs 3] [--people 40] [--seeds 3] [--rounds 2] [--workers 2]
+ *     [--outer rest-em|grpo] [--score reward|length-neutral] [--select last|val] [--split test|val]
+ *
+ * Settings are chosen with `--split val` (the table on validation people; the monitor reads them too), and the
+ * chosen setting is then run once with the default `--split test`.
  *
  * Layout of DIR (every directory holds its config.json and per-context rows in results.jsonl):
  *   baselines/   base, passage, base self-edits, static augmentation, rule-based QA — once (no RL involved)
