@@ -15,8 +15,13 @@ import { sealPairs } from '../demo.js';
 
 /** The runs whose numbers the README quotes. */
 export const README_RUNS = [
+  'experiments/results/session8/headline-test',
+  'experiments/results/session8/val/reward-k4',
+  'experiments/results/session8/val/reward-k4-fair2',
+  'experiments/results/session8/val/neutral-k4-fair2',
+  'experiments/results/session8/val/neutral-k8-fair2',
+  'experiments/results/session8/val/grpo-reward-k8',
   'experiments/results/session6/headline-2rounds',
-  'experiments/results/session6/headline-5rounds-val',
   'experiments/results/session5/demo-own-sgemm',
 ] as const;
 
