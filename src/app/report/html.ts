@@ -159,8 +159,8 @@ person's six facts without the passage, in the wordings the generator's demonstr
 samples of a fixed prompt (SEAL's "implications"); <code>rule_based_qa</code>, a parser of the passage writing every
 fact as QA in the seen wordings (an upper reference, not a competitor), and <code>rule_based_qa_one</code>, the same
 with one pair per fact (about SEAL's length: what a perfect self-edit of that length reaches); <code>seal_round_N</code> / <code>seal</code>,
-one self-edit from the generator after N rounds of RL; <code>base_selfedits_matched</code>, lines of base
-self-edits concatenated until they are as long as SEAL's, within half a line (RL lengthens self-edits; this row asks whether length alone explains
+one self-edit from the generator after N rounds of RL; <code>base_selfedits_matched</code>, whole base
+self-edits concatenated to SEAL's mean length (in expectation: randomised rounding at the target) (RL lengthens self-edits; this row asks whether length alone explains
 the gain); <code>cpt_*</code>, all passages in one adapter (continued pretraining); <code>delta_*</code>, delta mode's
 edit success. Differences below are SEAL minus each row, paired over the same people and seeds.</p>
 ${pairedRows === '' ? '' : `<table id="paired"><tr><th>difference</th><th>seen (points)</th><th>95% CI</th><th>held-out (points)</th><th>95% CI</th><th>n</th></tr>\n${pairedRows}</table>`}

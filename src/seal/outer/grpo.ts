@@ -25,9 +25,8 @@ import {
   type OuterHooks,
   RolloutConfigSchema,
   type RoundSummary,
-  lengthSlope,
+  rankRound,
   rollout,
-  sampleScores,
   type SealProblem,
   sampledCompletion,
 } from './rollout.js';
@@ -336,8 +335,7 @@ export async function grpo(
     // propose n contexts × k self-edits → apply each to a temporary adapter → evaluate → reward
     const r = await rollout(p, policy, cfg, { round, rng, baselineOf, run, quiet: opts.quiet });
     // advantages: each self-edit against its context's other samples
-    const groups = r.groups.map((g) => g.map((s) => ({ reward: s.reward, tokens: s.ids.length })));
-    const scores = sampleScores(groups, cfg.score);
+    const { scores, lengthSlope } = rankRound(r.groups, cfg.score);
     const samples: PgSample[] = [];
     let active = 0;
     for (const [ci, group] of r.groups.entries()) {
@@ -364,7 +362,7 @@ export async function grpo(
         baseChecksum: baseSum,
         run,
         hooks: opts,
-        update: { ...update, lengthSlope: lengthSlope(groups) },
+        update: { ...update, lengthSlope },
       }),
     );
   }

@@ -23,9 +23,8 @@ import {
   type OuterHooks,
   RolloutConfigSchema,
   type RoundSummary,
+  rankRound,
   rollout,
-  lengthSlope,
-  sampleScores,
   type ScoredSelfEdit,
   type SealProblem,
   sampledCompletion,
@@ -101,8 +100,7 @@ export async function restEm(
     // propose n contexts × k self-edits → apply each to a temporary adapter → evaluate → reward
     const r = await rollout(p, policy, cfg, { round, rng, baselineOf, run, quiet: opts.quiet });
     // keep the best self-edit per context (if it beats the baseline)
-    const groups = r.groups.map((g) => g.map((s) => ({ reward: s.reward, tokens: s.ids.length })));
-    const scores = sampleScores(groups, cfg.score);
+    const { scores, lengthSlope } = rankRound(r.groups, cfg.score);
     const kept: ScoredSelfEdit[] = [];
     for (const [ci, group] of r.groups.entries()) {
       const best = selectBest(group, r.baselines[ci]!, cfg.onlyPositiveGain, scores[ci]!);
@@ -117,7 +115,7 @@ export async function restEm(
         round,
         rollout: r,
         kept: kept.length,
-        update: { lengthSlope: lengthSlope(groups), keptTokens },
+        update: { lengthSlope, keptTokens },
         previous: rounds,
         baseChecksum: baseSum,
         run,

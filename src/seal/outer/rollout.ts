@@ -248,6 +248,15 @@ export function sampleScores(
   }
 }
 
+/** A round's samples ranked by `score` (per context, aligned with `groups`), and the round's length slope. */
+export function rankRound(
+  groups: readonly (readonly Pick<ScoredSelfEdit, 'reward' | 'ids'>[])[],
+  score: RolloutConfig['score'],
+): { scores: number[][]; lengthSlope: number } {
+  const rt = groups.map((g) => g.map((s) => ({ reward: s.reward, tokens: s.ids.length })));
+  return { scores: sampleScores(rt, score), lengthSlope: lengthSlope(rt) };
+}
+
 export interface ScoredSelfEdit extends SampledSelfEdit {
   readonly reward: number;
 }
