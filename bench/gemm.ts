@@ -4,8 +4,11 @@
  * benchmark configurations (src/app/bench/configs.ts) and a 1024³ "peak" product. Prints JSON (medians of repeats).
  *   tsc -p tsconfig.json --noEmit false --outDir dist-check && node dist-check/bench/gemm.js
  *     [--repeats 5] [--sets A,B,gen,peak] [--variants own-avx512,own-avx2,own-scalar,openblas] [--min-ms 40]
+ *     [--settle-ms 150]
  * Variants the CPU or the build lacks are left out. Samples of the variants are interleaved per shape, so a
- * change in machine load hits them all alike; `load` reports the load average before and after.
+ * change in machine load hits them all alike; `load` reports the load average before and after. Before each pooled
+ * sample the variant runs untimed for settle-ms, so that the previous variant's spinning threads have gone to sleep
+ * (two thread pools in one process never happen in training).
  */
 import { cpus, loadavg } from 'node:os';
 import { SHAPES } from '../src/app/bench/configs.js';
@@ -101,6 +104,7 @@ function main(): void {
   const cfg = addon.gemmConfig();
   const repeats = Number(arg('repeats', '5'));
   const minMs = Number(arg('min-ms', '40'));
+  const settleMs = Number(arg('settle-ms', '150'));
   const sets = arg('sets', 'A,B,gen,peak').split(',');
   const wanted = arg('variants', 'own-avx512,own-avx2,openblas').split(',');
   const all: Variant[] = [
@@ -179,6 +183,11 @@ function main(): void {
     return (2 * s.batch * s.m * s.n * s.k) / (ms * 1e6);
   };
 
+  const settle = (s: Shape, ms: number) => {
+    const t0 = performance.now();
+    while (performance.now() - t0 < ms) call(s, true);
+  };
+
   const loadBefore = loadavg();
   const results = list.map((s) => {
     const gflops: Record<string, { single: number; pool: number }> = {};
@@ -197,6 +206,9 @@ function main(): void {
       for (let r = 0; r < repeats; r++)
         for (const v of variants) {
           select(v);
+          // On the pool, the previous variant's threads may still be spinning (OpenBLAS's for ~0.1 s after its
+          // last call) and take a core from this one's; calls of this variant, untimed, outlast them first.
+          if (pool) settle(s, settleMs);
           runs.get(v.name)?.push(sample(s, pool, iters.get(v.name) ?? 1));
         }
       for (const v of variants) {

@@ -378,6 +378,71 @@ for (const isa of ISAS) {
         }
       });
 
+      it('dot-product tiles sum their accumulators together with the bits of one at a time', () => {
+        // Full dot tiles reduce all their accumulators in one shuffle tree (vsum_all); a 1 × 1 product runs the
+        // single-accumulator sum (vsum). Both must be the same halving tree, so every element must match bit
+        // for bit: rows against a transposed B (the generation path), and x·A of LoRA (transposed copy of A).
+        const rng = new Rng(31);
+        const k = 300; // 18 whole 16-float steps and a masked tail
+        const one = (x: Float32Array, y: Float32Array) => {
+          const c: Case = {
+            label: '1x1',
+            ta: false,
+            tb: true,
+            m: 1,
+            n: 1,
+            k,
+            alpha: 1,
+            beta: 0,
+            lda: k,
+            ldb: k,
+            ldc: 1,
+            a: x,
+            b: y,
+            c0: new Float32Array(1),
+            ref: new Float64Array(1),
+          };
+          return runCase(c, 0)[0] as number;
+        };
+        for (const [m, n, tb] of [
+          [8, 12, true],
+          [64, 8, false],
+        ] as const) {
+          const a = randArray(rng, m * k);
+          const b = randArray(rng, k * n);
+          const c: Case = {
+            label: `${m}x${n}x${k}`,
+            ta: false,
+            tb,
+            m,
+            n,
+            k,
+            alpha: 1,
+            beta: 0,
+            lda: k,
+            ldb: tb ? k : n,
+            ldc: n,
+            a,
+            b,
+            c0: new Float32Array(m * n),
+            ref: new Float64Array(m * n),
+          };
+          for (const threads of [0, 2] as const) {
+            const got = runCase(c, threads);
+            for (let i = 0; i < m; i++)
+              for (let j = 0; j < n; j++) {
+                const col = tb
+                  ? b.subarray(j * k, (j + 1) * k)
+                  : Float32Array.from({ length: k }, (_, p) => b[p * n + j] as number);
+                const want = one(a.subarray(i * k, (i + 1) * k), col);
+                expect(Object.is(got[i * n + j], want), `${c.label} (${i}, ${j}) threads ${threads}`).toBe(
+                  true,
+                );
+              }
+          }
+        }
+      });
+
       it("tfjs's BatchMatMul and the attention core match the wasm kernels", async () => {
         const run = async (native: boolean) => {
           await initEngine('wasm', { native });

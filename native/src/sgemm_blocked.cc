@@ -213,8 +213,15 @@ void run_dot(const Isa& isa, const Problem& p, int threads) {
   int64_t lda = p.ras;
   if (p.cas != 1) {
     float* buf = tlsA.get(static_cast<size_t>(p.m * p.k));
+    int64_t i8 = 0, q8 = 0;  // the part done by 8 × 8 blocks
+    if (isa.t8 != nullptr && p.ras == 1) {
+      i8 = p.m / 8 * 8;
+      q8 = p.k / 8 * 8;
+      for (int64_t i = 0; i < i8; i += 8)
+        for (int64_t q = 0; q < q8; q += 8) isa.t8(p.a + i + q * p.cas, p.cas, buf + i * p.k + q, p.k);
+    }
     for (int64_t i = 0; i < p.m; i++)
-      for (int64_t q = 0; q < p.k; q++) buf[i * p.k + q] = p.a[i * p.ras + q * p.cas];
+      for (int64_t q = i < i8 ? q8 : 0; q < p.k; q++) buf[i * p.k + q] = p.a[i * p.ras + q * p.cas];
     a = buf;
     lda = p.k;
   }

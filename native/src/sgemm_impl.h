@@ -34,6 +34,9 @@ constexpr int kRowsMaxM = 2;  // more rows are faster as tiles (4 rows: ~80 agai
 using Rows = void (*)(int64_t k, const float* a, int64_t ras, int64_t cas, const float* b, int64_t ldb, int64_t n,
                       float* acc);
 
+// Transposes an 8 × 8 block: out[j·ldo + i] = a[i·lda + j].
+using Transpose8 = void (*)(const float* a, int64_t lda, float* out, int64_t ldo);
+
 struct Isa {
   const char* name;
   int vl;      // floats per vector register
@@ -48,6 +51,7 @@ struct Isa {
   Rows rows[kRowsMaxM];         // [rows − 1]
   PackA pack_a;
   PackB pack_b;
+  Transpose8 t8;  // null where there is no vector transpose (the portable variant)
   int nr() const { return nv * vl; }
 };
 
