@@ -4,6 +4,7 @@
  *
  *   npm run experiment:headline -- --out DIR [--runs 3] [--people 40] [--seeds 3] [--rounds 2] [--workers 2]
  *     [--outer rest-em|grpo] [--score reward|length-neutral] [--select last|val] [--split test|val]
+ *     [--sft-epochs N]
  *
  * Settings are chosen with `--split val` (the table on validation people; the monitor reads them too), and the
  * chosen setting is then run once with the default `--split test`.
@@ -51,7 +52,8 @@ const USAGE = `SEAL's headline table on test people over several RL runs (issue 
       [--outer rest-em|grpo]   the outer loop (SEAL: rest-em)
       [--score reward|length-neutral]   what ranks a context's self-edits (see RolloutConfig.score)
       [--split test|val]    the people the table is measured on: test (the final evaluation, once) or val (to
-                            choose settings; the monitor reads val people too)`;
+                            choose settings; the monitor reads val people too)
+      [--sft-epochs 4]      ReST-EM only: SFT passes over each round's kept self-edits`;
 
 const OPTIONS = {
   out: { type: 'string' },
@@ -68,6 +70,7 @@ const OPTIONS = {
   score: { type: 'string', default: 'reward' },
   outer: { type: 'string', default: 'rest-em' },
   split: { type: 'string', default: 'test' },
+  'sft-epochs': { type: 'string' },
 } as const;
 
 /** Conditions of a run directory already evaluated (their `condition` records), for resuming. */
@@ -134,6 +137,8 @@ export async function runHeadline(o: {
   outer: OuterKind;
   /** The people of the table: test (the final evaluation) or val (choosing settings). */
   split: 'test' | 'val';
+  /** ReST-EM's SFT passes per round (its default when absent). */
+  sftEpochs?: number;
 }): Promise<void> {
   await initEngine('auto');
   const modelDir = resolveModelDir(o.model);
@@ -172,6 +177,7 @@ export async function runHeadline(o: {
         parse: settings.parse,
         seed: r,
         score: o.score,
+        ...(o.sftEpochs === undefined ? {} : { sftEpochs: o.sftEpochs }),
       });
       const run = openRun(dir, { headline: o, outer, settings });
       log(
@@ -290,5 +296,8 @@ if (invokedAs === fileURLToPath(import.meta.url)) {
     outer:
       v.outer === 'rest-em' || v.outer === 'grpo' ? v.outer : usage(`--outer ${v.outer}: rest-em or grpo`),
     split: v.split === 'test' || v.split === 'val' ? v.split : usage(`--split ${v.split}: test or val`),
+    ...(v['sft-epochs'] === undefined
+      ? {}
+      : { sftEpochs: v.outer === 'rest-em' ? int('sft-epochs') : usage('--sft-epochs: ReST-EM only') }),
   });
 }
