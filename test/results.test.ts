@@ -7,6 +7,7 @@ import {
   headlineFromRecords,
   headlineRuns,
   README_RUNS,
+  rebuild,
   tableFromRecords,
 } from '../src/app/experiments/results.js';
 import { RunDir } from '../src/util/run-dir.js';
@@ -70,6 +71,9 @@ describe('results rebuilt from raw rows', () => {
         }
       ).config.headline.split;
       if (split !== 'val') expect(headlineRuns(abs).length).toBeGreaterThanOrEqual(3);
+      // One run has no between-run interval: the text says so rather than printing [x, x].
+      const text = rebuild(abs);
+      expect(text.includes('no interval (one run)')).toBe(saved.runs.length === 1);
       expect(rebuilt.runs.length).toBe(saved.runs.length);
       const close = (a: { mean: number; ci95: readonly number[] }, b: Interval, what: string) => {
         expect(a.mean, what).toBeCloseTo(b.mean, 12);

@@ -115,10 +115,11 @@ export function rebuild(dir: string): string {
   const h = headlineFromRecords(dir);
   const names = headlineRuns(dir);
   const perRun = h.runs.map((t, i) => tableText(`${join(dir, names[i]!)} (+ baselines)`, t)).join('\n');
+  // One run has no between-run interval (meanCi returns [mean, mean]); say so instead of printing a zero width.
   const rows = (r: Record<string, MeanCi>) =>
     Object.entries(r).map(
       ([k, v]) =>
-        `  ${k.padEnd(32)} ${(100 * v.mean).toFixed(1).padStart(6)}  [${(100 * v.ci95[0]).toFixed(1)}, ${(100 * v.ci95[1]).toFixed(1)}]  runs ${v.n}`,
+        `  ${k.padEnd(32)} ${(100 * v.mean).toFixed(1).padStart(6)}  ${v.n < 2 ? 'no interval (one run)' : `[${(100 * v.ci95[0]).toFixed(1)}, ${(100 * v.ci95[1]).toFixed(1)}]`}  runs ${v.n}`,
     );
   return `${perRun}\nacross ${h.runs.length} RL runs (mean of the per-run values; 95% t interval over runs):\n${[
     '  SEAL accuracy (seen, held-out wordings):',
