@@ -23,6 +23,7 @@ export const README_RUNS = [
   'experiments/results/session8/val/grpo-reward-k8',
   'experiments/results/session9/val/sft12',
   'experiments/results/session9/val/neutral-k16',
+  'experiments/results/session9/val/neutral-k16-r5',
   'experiments/results/session6/headline-2rounds',
   'experiments/results/session5/demo-own-sgemm',
 ] as const;
