@@ -171,7 +171,9 @@ describe.skipIf(!hasRedis)(`inner loops over a Redis queue with seal worker proc
     const q = comparable(parent);
     expect(q.lines).toEqual(reference.lines);
     expect(q.policy.equals(reference.policy)).toBe(true);
-    // Both workers ran jobs; each of the 9 inner loops ran exactly once.
+    // Both workers ran jobs; each of the 9 inner loops ran exactly once. (Workers log through a pipe that can
+    // trail the results in Redis, so wait for the lines before counting them.)
+    await until('9 job lines', () => jobLines(a).length + jobLines(b).length >= 9, 30_000);
     expect(jobLines(a).length).toBeGreaterThan(0);
     expect(jobLines(b).length).toBeGreaterThan(0);
     expect(jobLines(a).length + jobLines(b).length).toBe(9);
@@ -198,6 +200,7 @@ describe.skipIf(!hasRedis)(`inner loops over a Redis queue with seal worker proc
     expect(await r.done, r.out).toBe(0);
     expect(r.out).toContain('resuming');
     expect(comparable(parent).lines).toEqual(reference.lines);
+    await until('9 job lines', () => jobLines(a).length + jobLines(b).length >= 9, 30_000);
     expect(jobLines(a).length + jobLines(b).length).toBe(9);
     await stopAll();
   }, 180_000);
@@ -227,6 +230,7 @@ describe.skipIf(!hasRedis)(`inner loops over a Redis queue with seal worker proc
     }
     expect(comparable(parent).lines).toEqual(reference.lines);
     // The killed worker never finished the job; the other one did, after the stalled-job check gave it back.
+    await until('wB logs the retried job', () => jobLines(b).some((l) => l.includes(victim.slice(0, 15))), 30_000);
     expect(jobLines(a).some((l) => l.includes(victim.slice(0, 15)))).toBe(false);
     expect(jobLines(b).some((l) => l.includes(victim.slice(0, 15)))).toBe(true);
     expect(t.out).toMatch(/[1-9] retried/);
@@ -320,6 +324,9 @@ describe.skipIf(!hasRedis)(`inner loops over a Redis queue with seal worker proc
       await expect(forged.waitUntilFinished(events, 60_000)).rejects.toThrow(
         /id is not the hash of its payload/,
       );
+      // The worker logs before it fails the job, but its stdout reaches us through a pipe that can trail the
+      // Redis event: wait for the lines, then check there are exactly as many as refused jobs.
+      await until('the refusals in the worker log', () => jobLines(w).length >= cases.length + 1, 30_000);
       const refused = jobLines(w);
       expect(refused).toHaveLength(cases.length + 1);
       expect(refused.every((l) => l.includes('refused:'))).toBe(true);
