@@ -230,7 +230,11 @@ describe.skipIf(!hasRedis)(`inner loops over a Redis queue with seal worker proc
     }
     expect(comparable(parent).lines).toEqual(reference.lines);
     // The killed worker never finished the job; the other one did, after the stalled-job check gave it back.
-    await until('wB logs the retried job', () => jobLines(b).some((l) => l.includes(victim.slice(0, 15))), 30_000);
+    await until(
+      'wB logs the retried job',
+      () => jobLines(b).some((l) => l.includes(victim.slice(0, 15))),
+      30_000,
+    );
     expect(jobLines(a).some((l) => l.includes(victim.slice(0, 15)))).toBe(false);
     expect(jobLines(b).some((l) => l.includes(victim.slice(0, 15)))).toBe(true);
     expect(t.out).toMatch(/[1-9] retried/);
