@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initEngine } from '../src/engine/index.js';
 import { checksum } from '../src/model/params.js';
 import { significantDrop } from '../src/seal/eval/stats.js';
-import { RestEmConfigSchema, restEm, selectBest } from '../src/seal/outer/rest-em.js';
+import { RestEmConfigSchema, restEm, selectBest, selectTop } from '../src/seal/outer/rest-em.js';
 import {
   lengthSlope,
   rewardHackingAlarm,
@@ -30,6 +30,24 @@ describe('ReST-EM pieces', () => {
     // Other scores choose another sample; the positive-gain filter still reads the raw reward.
     expect(selectBest(s, 0, true, [0.9, 0.1, 0.2])?.id).toBe('a');
     expect(selectBest(s, 0.6, true, [0.9, 0.1, 0.2])).toBeUndefined();
+  });
+
+  it('selectTop keeps the n best, best first, earlier first on ties, each beating the baseline', () => {
+    const s = [
+      { reward: 0.5, id: 'a' },
+      { reward: 0.8, id: 'b' },
+      { reward: 0.2, id: 'c' },
+      { reward: 0.8, id: 'd' },
+    ];
+    const ids = (xs: { id: string }[]) => xs.map((x) => x.id);
+    expect(ids(selectTop(s, 0, true, 2))).toEqual(['b', 'd']);
+    expect(ids(selectTop(s, 0, true, 3))).toEqual(['b', 'd', 'a']);
+    expect(ids(selectTop(s, 0, true, 10))).toEqual(['b', 'd', 'a', 'c']);
+    expect(ids(selectTop(s, 0.6, true, 3))).toEqual(['b', 'd']);
+    expect(ids(selectTop(s, 0.6, false, 3))).toEqual(['b', 'd', 'a']);
+    // Ranked by the given scores; the baseline filter still reads the raw reward.
+    expect(ids(selectTop(s, 0.3, true, 2, [0.1, 0.2, 0.9, 0.3]))).toEqual(['d']);
+    expect(selectTop([], 0, false, 2)).toEqual([]);
   });
 
   it('lengthSlope is the within-context slope of reward on tokens, floored at 0', () => {

@@ -4,7 +4,7 @@
  *
  *   npm run experiment:headline -- --out DIR [--runs 3] [--people 40] [--seeds 3] [--rounds 2] [--workers 2]
  *     [--outer rest-em|grpo] [--score reward|length-neutral] [--select last|val] [--split test|val]
- *     [--sft-epochs N]
+ *     [--sft-epochs N] [--keep N]
  *
  * Settings are chosen with `--split val` (the table on validation people; the monitor reads them too), and the
  * chosen setting is then run once with the default `--split test`.
@@ -53,7 +53,8 @@ const USAGE = `SEAL's headline table on test people over several RL runs (issue 
       [--score reward|length-neutral]   what ranks a context's self-edits (see RolloutConfig.score)
       [--split test|val]    the people the table is measured on: test (the final evaluation, once) or val (to
                             choose settings; the monitor reads val people too)
-      [--sft-epochs 4]      ReST-EM only: SFT passes over each round's kept self-edits`;
+      [--sft-epochs 4]      ReST-EM only: SFT passes over each round's kept self-edits
+      [--keep 1]            ReST-EM only: SFT on each context's N best self-edits (each beating no adaptation)`;
 
 const OPTIONS = {
   out: { type: 'string' },
@@ -71,6 +72,7 @@ const OPTIONS = {
   outer: { type: 'string', default: 'rest-em' },
   split: { type: 'string', default: 'test' },
   'sft-epochs': { type: 'string' },
+  keep: { type: 'string' },
 } as const;
 
 /** Conditions of a run directory already evaluated (their `condition` records), for resuming. */
@@ -139,6 +141,8 @@ export async function runHeadline(o: {
   split: 'test' | 'val';
   /** ReST-EM's SFT passes per round (its default when absent). */
   sftEpochs?: number;
+  /** ReST-EM's self-edits kept per context (its default when absent). */
+  keepPerContext?: number;
 }): Promise<void> {
   await initEngine('auto');
   const modelDir = resolveModelDir(o.model);
@@ -178,6 +182,7 @@ export async function runHeadline(o: {
         seed: r,
         score: o.score,
         ...(o.sftEpochs === undefined ? {} : { sftEpochs: o.sftEpochs }),
+        ...(o.keepPerContext === undefined ? {} : { keepPerContext: o.keepPerContext }),
       });
       const run = openRun(dir, { headline: o, outer, settings });
       log(
@@ -299,5 +304,8 @@ if (invokedAs === fileURLToPath(import.meta.url)) {
     ...(v['sft-epochs'] === undefined
       ? {}
       : { sftEpochs: v.outer === 'rest-em' ? int('sft-epochs') : usage('--sft-epochs: ReST-EM only') }),
+    ...(v.keep === undefined
+      ? {}
+      : { keepPerContext: v.outer === 'rest-em' ? int('keep') : usage('--keep: ReST-EM only') }),
   });
 }

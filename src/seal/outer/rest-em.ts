@@ -1,7 +1,7 @@
 /**
  * ReST-EM, SEAL's outer loop (Singh et al. 2023; Zweiger et al. 2025), reading top to bottom like CleanRL:
  *   seed → build → for each round { pick RL contexts → sample k self-edits each → inner loop per self-edit
- *   (fresh LoRA on the frozen base, no-context QA) → reward → keep the best per context → SFT the generator on
+ *   (fresh LoRA on the frozen base, no-context QA) → reward → keep the best per context (or N best) → SFT the generator on
  *   the kept (prompt, self-edit) pairs → held-out accuracy → log, checkpoint }.
  * The generator is the base model plus a "policy" LoRA adapter that SFT trains; the inner loops adapt the frozen
  * base itself, so every condition (baselines, every round) injects knowledge into the same weights.
@@ -42,6 +42,13 @@ export const RestEmConfigSchema = RolloutConfigSchema.extend({
   policyLora: LoraConfigSchema.default(LoraConfigSchema.parse({ r: 16, alpha: 32 })).describe(
     'The generator adapter SFT trains',
   ),
+  keepPerContext: z
+    .number()
+    .int()
+    .min(1)
+    .max(64)
+    .default(1)
+    .describe("SFT on each context's N best self-edits (each must beat the baseline if onlyPositiveGain)"),
   sftEpochs: z.number().int().min(1).max(1000).default(4).describe('SFT passes over the kept self-edits'),
   sftLr: z.number().positive().default(1e-3).describe('SFT learning rate'),
   sftBatchSize: z.number().int().min(1).max(4096).default(8).describe('SFT sequences per step'),
@@ -49,26 +56,32 @@ export const RestEmConfigSchema = RolloutConfigSchema.extend({
 export type RestEmConfig = z.infer<typeof RestEmConfigSchema>;
 
 /**
- * Best sample per context: the highest selection score (the reward unless `scores` is given), first on ties;
- * undefined when its raw reward does not beat the baseline (if required) — a kept self-edit must beat no adaptation.
+ * The `n` best samples of a context, best first: the highest selection scores (the reward unless `scores` is
+ * given), earlier samples first on ties; a sample whose raw reward does not beat the baseline is left out (if
+ * required) — a kept self-edit must beat no adaptation.
  */
+export function selectTop<T extends { reward: number }>(
+  samples: readonly T[],
+  baseline: number,
+  onlyPositiveGain: boolean,
+  n: number,
+  scores: readonly number[] = samples.map((s) => s.reward),
+): T[] {
+  const order = samples.map((_, i) => i).sort((a, b) => scores[b]! - scores[a]! || a - b);
+  return order
+    .slice(0, n)
+    .map((i) => samples[i]!)
+    .filter((s) => !onlyPositiveGain || s.reward > baseline);
+}
+
+/** The best sample of a context (`selectTop` with n = 1), or undefined. */
 export function selectBest<T extends { reward: number }>(
   samples: readonly T[],
   baseline: number,
   onlyPositiveGain: boolean,
   scores: readonly number[] = samples.map((s) => s.reward),
 ): T | undefined {
-  const j = argmax(scores);
-  const best = j < 0 ? undefined : samples[j];
-  if (best === undefined) return undefined;
-  return onlyPositiveGain && best.reward <= baseline ? undefined : best;
-}
-
-/** Index of the largest score, first on ties; −1 for none. */
-function argmax(xs: readonly number[]): number {
-  let j = -1;
-  for (let i = 0; i < xs.length; i++) if (j < 0 || xs[i]! > xs[j]!) j = i;
-  return j;
+  return selectTop(samples, baseline, onlyPositiveGain, 1, scores)[0];
 }
 
 export async function restEm(
@@ -99,13 +112,11 @@ export async function restEm(
     }
     // propose n contexts × k self-edits → apply each to a temporary adapter → evaluate → reward
     const r = await rollout(p, policy, cfg, { round, rng, baselineOf, run, quiet: opts.quiet });
-    // keep the best self-edit per context (if it beats the baseline)
+    // keep the best self-edits per context (if they beat the baseline)
     const { scores, lengthSlope } = rankRound(r.groups, cfg.score);
-    const kept: ScoredSelfEdit[] = [];
-    for (const [ci, group] of r.groups.entries()) {
-      const best = selectBest(group, r.baselines[ci]!, cfg.onlyPositiveGain, scores[ci]!);
-      if (best !== undefined) kept.push(best);
-    }
+    const kept: ScoredSelfEdit[] = r.groups.flatMap((group, ci) =>
+      selectTop(group, r.baselines[ci]!, cfg.onlyPositiveGain, cfg.keepPerContext, scores[ci]!),
+    );
     const keptTokens = kept.reduce((a, k) => a + k.ids.length, 0) / Math.max(1, kept.length);
     // update: SFT the generator's adapter on the kept (prompt, self-edit) pairs, completion tokens only
     if (kept.length > 0) sft(p, policy, kept, cfg, rng.nextU32());
