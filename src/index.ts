@@ -37,6 +37,7 @@ export { evaluateEdits, generatorConditions } from './seal/delta/eval.js';
 export { EditGenerator, EditGeneratorConfigSchema } from './seal/delta/generator.js';
 export { editToAdapter, loadEditGenerator, saveEditGenerator } from './seal/delta/io.js';
 export { DeltaRewardSchema, deltaReward } from './seal/delta/reward.js';
+export { evaluateStacks, STACK_SIZES, summariseStacks } from './seal/delta/stack.js';
 export { DeltaTrainConfigSchema, editFor, trainEditGenerator } from './seal/delta/train.js';
 export { gridDomain, recipePlan } from './seal/domains/grids.js';
 export { gridTokenizer, solveByVote, solveTasks, writeRecipes } from './seal/domains/grids-model.js';

@@ -7,12 +7,20 @@ import { RowGroupedDelta } from '../src/model/linear.js';
 import { Transformer } from '../src/model/model.js';
 import { checksum } from '../src/model/params.js';
 import { contextEmbedding, readContext } from '../src/seal/delta/embedding.js';
-import { evaluateEdits, generatorConditions } from '../src/seal/delta/eval.js';
+import {
+  evaluateEdits,
+  generatorConditions,
+  knownPicks,
+  neighbourPicks,
+  shuffledSource,
+} from '../src/seal/delta/eval.js';
 import { EditGenerator, EditGeneratorConfigSchema } from '../src/seal/delta/generator.js';
 import { editToAdapter, loadEditGenerator, saveEditGenerator } from '../src/seal/delta/io.js';
 import { answerBatch, answerNll, textBatch } from '../src/seal/delta/reward.js';
+import { evaluateStacks, stackGroups, summariseStacks } from '../src/seal/delta/stack.js';
 import { DeltaTrainConfigSchema, editFor, trainEditGenerator } from '../src/seal/delta/train.js';
 import { buildTokenizer } from '../src/seal/domains/people-pretrain.js';
+import { answerQuestions } from '../src/seal/inner/qa-eval.js';
 import { exactMatchScorer } from '../src/tasks/squad-score.js';
 import type { Context } from '../src/tasks/types.js';
 import { stackBatches } from '../src/train/data.js';
@@ -52,6 +60,19 @@ describe('EditGenerator (weight-delta self-edits) on a tiny model', () => {
       task,
     };
   });
+
+  /** "Known people": questions whose gold answers are the base model's own answers, so the base knows them all. */
+  const knownPeople = () => {
+    const asked = [4, 5, 6].map(ctx);
+    const base = answerQuestions(env.model, env.tok, env.task, asked);
+    return asked.map((c) => ({
+      ...c,
+      questions: c.questions.map((q) => ({
+        ...q,
+        answers: [base.find((a) => a.contextId === c.id && a.question === q.question)!.prediction],
+      })),
+    }));
+  };
 
   it('starts as the exact zero edit: edited logits equal the base, and the base is never written', () => {
     const gen = new EditGenerator(env.model, EditGeneratorConfigSchema.parse({ latent: 16, hidden: 16 }));
@@ -205,8 +226,9 @@ describe('EditGenerator (weight-delta self-edits) on a tiny model', () => {
     gen.dispose();
   });
 
-  it('edit evaluation: the zero edit leaves neighbours and unrelated text unchanged; ES/PS/NS/drawdown reported', () => {
+  it('edit evaluation: the zero edit leaves neighbours, known people and held-out text unchanged; ES/PS/NS/retention/drawdown reported', () => {
     const gen = new EditGenerator(env.model, EditGeneratorConfigSchema.parse({ latent: 8, hidden: 16 }));
+    const known = knownPeople();
     const conds = generatorConditions(env, gen, contexts, 'delta');
     const scores = evaluateEdits(env, contexts, conds, {
       paraphrases: new Map(
@@ -221,13 +243,35 @@ describe('EditGenerator (weight-delta self-edits) on a tiny model', () => {
         ]),
       ),
       neighbourhood: contexts,
-      unrelated: textBatch(env, ['City0 and City1 are cities.', 'Firm2 is a firm.']),
+      known,
+      knownPerEdit: 2,
+      heldOutText: textBatch(env, ['City0 and City1 are cities.', 'Firm2 is a firm.']),
     });
     expect(Object.keys(scores)).toEqual(['delta', 'delta_shuffled']);
     expect(scores['delta']!.ns.mean).toBe(1);
+    expect(scores['delta']!.retention).toMatchObject({ mean: 1, n: 4 });
     expect(scores['delta']!.drawdown.mean).toBe(0);
     expect(scores['delta']!.es.n).toBe(4);
     expect(scores['delta']!.perContext).toHaveLength(4);
+    // A large random edit changes what the model knows, and retention sees it.
+    const loud = evaluateEdits(
+      env,
+      contexts,
+      [
+        {
+          name: 'random',
+          make: () => ({ delta: gen.edit(tf.fill([1, 8], 40) as Tensor2D), ms: 0 }),
+        },
+      ],
+      {
+        paraphrases: new Map(),
+        neighbourhood: contexts,
+        known,
+        heldOutText: textBatch(env, ['Firm2 is a firm.']),
+      },
+    );
+    expect(loud['random']!.retention.mean).toBeLessThan(1);
+    expect(loud['random']!.drawdown.mean).toBeGreaterThan(0);
     // answerNll agrees with itself under the zero edit and the base.
     const b = answerBatch(env, contexts[0]!);
     const [x, y] = tf.tidy(() => [
@@ -235,6 +279,83 @@ describe('EditGenerator (weight-delta self-edits) on a tiny model', () => {
       answerNll(env, b, [gen.edit(tf.zeros([1, 8]) as Tensor2D)]).dataSync()[0]!,
     ]);
     expect(x).toBe(y);
+    gen.dispose();
+  });
+
+  it("neighbour sets never include the edited person or the shuffled control's source; known picks rotate", () => {
+    const people = Array.from({ length: 7 }, (_, i) => ctx(i));
+    for (let i = 0; i < people.length; i++) {
+      const picks = neighbourPicks(i, people, people, 3).map((c) => c.id);
+      expect(picks).toHaveLength(3);
+      expect(new Set(picks).size).toBe(3);
+      expect(picks).not.toContain(people[i]!.id);
+      expect(picks).not.toContain(people[shuffledSource(i, people.length)]!.id);
+    }
+    // Before this rule, person i's first neighbour was person i + 1: the shuffled control's source.
+    expect(shuffledSource(6, 7)).toBe(0);
+    expect(neighbourPicks(0, people.slice(0, 2), people.slice(0, 2), 2)).toEqual([]);
+    expect(knownPicks(0, people, 3).map((c) => c.id)).toEqual(['p0', 'p1', 'p2']);
+    expect(knownPicks(2, people, 3).map((c) => c.id)).toEqual(['p6', 'p0', 'p1']);
+    expect(knownPicks(0, people.slice(0, 2), 3)).toHaveLength(2);
+  });
+
+  it('stacked edits: disjoint groups; a stack of one scores as the edit alone; an empty stack changes nothing', () => {
+    expect(stackGroups(5, 2)).toEqual([
+      [0, 1],
+      [2, 3],
+    ]);
+    expect(stackGroups(3, 4)).toEqual([]);
+    const gen = new EditGenerator(env.model, EditGeneratorConfigSchema.parse({ latent: 8, hidden: 16 }));
+    const v = gen.fastVariables()[1]!;
+    v.assign(tf.fill(v.shape, 0.05)); // a live edit
+    const known = knownPeople();
+    const heldOutText = textBatch(env, ['City0 and City1 are cities.', 'Firm2 is a firm.']);
+    const alone = evaluateEdits(env, contexts, generatorConditions(env, gen, contexts, 'd').slice(0, 1), {
+      paraphrases: new Map(),
+      neighbourhood: contexts,
+      known,
+      heldOutText,
+    })['d']!;
+    const rows = evaluateStacks(
+      env,
+      contexts,
+      [
+        {
+          name: 'd',
+          make: (group) => {
+            const made = group.map((i) =>
+              editFor(env, gen, `${contexts[i]!.title}\n${contexts[i]!.passage}`),
+            );
+            return {
+              deltas: made.map((m) => m.edit),
+              dispose: () => {
+                for (const m of made) m.dispose();
+              },
+              ms: 0,
+            };
+          },
+        },
+        { name: 'none', make: () => ({ deltas: [], ms: 0 }) },
+      ],
+      { sizes: [1, 2, 4], known, heldOutText },
+    );
+    const ones = rows.filter((r) => r.condition === 'd' && r.size === 1);
+    expect(ones.map((r) => r.members[0]!.es)).toEqual(alone.perContext.map((r) => r.es));
+    expect(ones.map((r) => r.drawdown)).toEqual(alone.perContext.map((r) => r.drawdown));
+    expect(ones[0]!.drawdown).not.toBe(0);
+    const table = summariseStacks(rows);
+    expect(table.map((t) => `${t.condition}${t.size}:${t.es.n}`)).toEqual([
+      'd1:4',
+      'none1:4',
+      'd2:4',
+      'none2:4',
+      'd4:4',
+      'none4:4',
+    ]);
+    for (const t of table.filter((x) => x.condition === 'none')) {
+      expect(t.retention.mean).toBe(1);
+      expect(t.drawdown.mean).toBe(0);
+    }
     gen.dispose();
   });
 

@@ -135,11 +135,14 @@ export interface DemoSummary {
   readonly pairedHeldOut: Record<string, Interval>;
   readonly rounds: unknown[];
   readonly forgetting?: ForgettingResult;
-  /** Delta mode: the model-editing table (ES/PS/NS/drawdown, time per edit) of each condition. */
+  /** Delta mode: the model-editing table (ES/PS/NS/retention/drawdown, time per edit) of each condition. */
   readonly delta?: {
     readonly optimizer: string;
     readonly trainS: number;
-    readonly table: Record<string, { es: number; ps: number; ns: number; drawdown: number; editMs: number }>;
+    readonly table: Record<
+      string,
+      { es: number; ps: number; ns: number; retention: number; drawdown: number; editMs: number }
+    >;
   };
 }
 
@@ -319,7 +322,14 @@ export async function runDemo(
             table: Object.fromEntries(
               Object.entries(deltaScores).map(([k, v]) => [
                 k,
-                { es: v.es.mean, ps: v.ps.mean, ns: v.ns.mean, drawdown: v.drawdown.mean, editMs: v.editMs },
+                {
+                  es: v.es.mean,
+                  ps: v.ps.mean,
+                  ns: v.ns.mean,
+                  retention: v.retention.mean,
+                  drawdown: v.drawdown.mean,
+                  editMs: v.editMs,
+                },
               ]),
             ),
           },

@@ -1,29 +1,42 @@
 /**
  * Delta mode, the three optimisers side by side on the people world: the EditGenerator trained by PPO, REINFORCE
- * and the direct gradient on the RL people, then ES / PS / NS / drawdown / time per edit on held-out people for each,
- * its shuffled-context control, LoRA on the passage and text-mode self-edits (base generator, or --policy).
- * Prints one JSON line per optimiser and a final summary line.
+ * and the direct gradient on the RL people, then ES / PS / NS / retention / drawdown / time per edit on --split
+ * people (val to choose settings, test once) for each, its shuffled-context control, LoRA on the passage and
+ * text-mode self-edits (base generator, or --policy); with --stack, the stacking table (1, 2, 4, 8, 16 edits at
+ * once). Prints one JSON line per optimiser and a final summary line; with --out DIR, also DIR/config.json and
+ * DIR/results.jsonl with every training log, the per-context rows of every table and every stacking row.
  * The generator trains on --train-people people (the world's rl split topped up from the auxiliary world).
- *   node dist/app/experiments/delta-mode.js [--model DIR] [--people 16] [--train-people 2000] [--timesteps 2048]
+ *   node dist/app/experiments/delta-mode.js [--model DIR] [--people 16] [--split test|val] [--out DIR] [--stack]
+ *     [--train-people 2000] [--timesteps 2048]
  *     [--direct-steps 1000] [--direct-lr 1e-3] [--neighbour-kl 1] [--optimizers ppo,reinforce,direct] [--seed 0]
  *     [--save DIR (each trained generator to DIR/<optimizer>, for seal adapt --mode delta)]
  *     [--warm-start STEPS (direct steps before PPO/REINFORCE)] [--accuracy-reward W (reward weight of exact match)]
  */
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
 import { assetPath } from '../../assets.js';
 import { initEngine } from '../../engine/index.js';
 import { loadAdapter } from '../../lora/io.js';
 import { runDeltaMode } from '../../seal/delta/run.js';
+import { STACK_SIZES, summariseStacks } from '../../seal/delta/stack.js';
 import { DeltaTrainConfigSchema } from '../../seal/delta/train.js';
 import { loadPeopleProblem, rlContexts } from '../../seal/domains/people.js';
 import { InnerLoopConfigSchema } from '../../seal/inner/inner-loop.js';
 import { ParseOptionsSchema } from '../../seal/selfedit/parse.js';
+import { RunDir } from '../../util/run-dir.js';
 import { experimentArgs } from './args.js';
 
+function usage(message: string): never {
+  process.stderr.write(`${message}\n\n${USAGE}\n`);
+  process.exit(2);
+}
+
 const USAGE = `Delta mode: the EditGenerator trained by PPO, REINFORCE and/or the direct gradient, then the editing table
-(ES / PS / NS / drawdown / time per edit) on held-out people against its shuffled control, LoRA on the passage and
-text self-edits. Prints one JSON line per optimiser and a summary line.
-  node dist/app/experiments/delta-mode.js [--people 16] [--optimizers ppo,reinforce,direct] [--save DIR] …`;
+(ES / PS / NS / retention / drawdown / time per edit) on --split people against its shuffled control, LoRA on the
+passage and text self-edits; --stack adds the stacking table (1, 2, 4, 8, 16 edits at once). Prints one JSON line
+per optimiser and a summary line; --out DIR also keeps config.json and results.jsonl (every per-context row).
+  node dist/app/experiments/delta-mode.js [--people 16] [--split test|val] [--optimizers ppo,reinforce,direct]
+      [--out DIR] [--stack] [--save DIR] [--magnitude 1e-3] …`;
 
 export async function main(argv = process.argv.slice(2)): Promise<void> {
   const { values } = experimentArgs(
@@ -42,12 +55,29 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       policy: { type: 'string' },
       optimizers: { type: 'string', default: 'ppo,reinforce,direct' },
       seed: { type: 'string', default: '0' },
+      split: { type: 'string', default: 'test' },
+      out: { type: 'string' },
+      stack: { type: 'boolean', default: false },
+      magnitude: { type: 'string', default: '1e-3' },
     },
     USAGE,
   );
   await initEngine('auto');
   const pp = await loadPeopleProblem(values.model, 0);
-  const contexts = (pp.task.splits['eval'] ?? []).slice(0, Number(values.people));
+  if (values.split !== 'test' && values.split !== 'val') usage(`--split ${values.split}: test or val`);
+  if (values.out !== undefined && existsSync(values.out))
+    usage(`--out ${values.out} exists: choose a new directory (nothing is overwritten)`);
+  const contexts = (pp.task.splits[values.split === 'test' ? 'eval' : 'val'] ?? []).slice(
+    0,
+    Number(values.people),
+  );
+  const run =
+    values.out === undefined
+      ? undefined
+      : RunDir.create(resolve(values.out, '..'), basename(resolve(values.out)), {
+          experiment: 'delta-mode',
+          values,
+        });
   const trainPeople = Number(values['train-people']);
   const train = rlContexts(pp.world, pp.task, trainPeople).slice(0, trainPeople);
   const policy =
@@ -73,19 +103,13 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
         : { kind, totalTimesteps: Number(values.timesteps), warmStartSteps: Number(values['warm-start']) };
     const cfg = DeltaTrainConfigSchema.parse({
       optimizer,
-      reward: { accuracy: Number(values['accuracy-reward']) },
+      reward: { accuracy: Number(values['accuracy-reward']), magnitude: Number(values.magnitude) },
       seed: Number(values.seed),
     });
-    const r = await runDeltaMode(
-      pp,
-      train,
-      contexts,
-      policy,
-      cfg,
-      settings,
-      undefined,
-      values.save === undefined ? {} : { saveDir: join(values.save, kind) },
-    );
+    const r = await runDeltaMode(pp, train, contexts, policy, cfg, settings, run, {
+      ...(values.save === undefined ? {} : { saveDir: join(values.save, kind) }),
+      ...(values.stack ? { stackSizes: STACK_SIZES } : {}),
+    });
     const table = Object.fromEntries(
       Object.entries(r.scores).map(([k, v]) => [
         k,
@@ -94,6 +118,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
           esCi: v.es.ci95,
           ps: v.ps.mean,
           ns: v.ns.mean,
+          retention: v.retention.mean,
           drawdown: v.drawdown.mean,
           editMs: v.editMs,
         },
@@ -105,13 +130,30 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       first: r.logs[0],
       last: r.logs[r.logs.length - 1],
       table,
+      ...(r.stack === undefined
+        ? {}
+        : {
+            stack: summariseStacks(r.stack).map((x) => ({
+              condition: x.condition,
+              size: x.size,
+              es: x.es.mean,
+              retention: x.retention.mean,
+              drawdown: x.drawdown.mean,
+            })),
+          }),
     };
     process.stdout.write(`${JSON.stringify(line)}\n`);
     summary[kind] = table;
   }
-  process.stdout.write(
-    `${JSON.stringify({ summary, people: contexts.length, trainPeople: train.length, model: values.model })}\n`,
-  );
+  const last = {
+    summary,
+    people: contexts.length,
+    split: values.split,
+    trainPeople: train.length,
+    model: values.model,
+  };
+  run?.writeJson('summary.json', last);
+  process.stdout.write(`${JSON.stringify(last)}\n`);
 }
 
 await main();

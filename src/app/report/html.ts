@@ -65,7 +65,10 @@ export function buildReport(runDir: string): string {
     delta?: {
       optimizer: string;
       trainS: number;
-      table: Record<string, { es: number; ps: number; ns: number; drawdown: number; editMs: number }>;
+      table: Record<
+        string,
+        { es: number; ps: number; ns: number; retention?: number; drawdown: number; editMs: number }
+      >;
     };
   };
   const config = existsSync(join(runDir, 'config.json'))
@@ -123,14 +126,14 @@ export function buildReport(runDir: string): string {
     summary.delta === undefined
       ? ''
       : `<h2>Delta mode (EditGenerator, ${esc(summary.delta.optimizer)}, trained in ${summary.delta.trainS.toFixed(0)} s)</h2>
-<table id="delta"><tr><th>condition</th><th>ES %</th><th>PS %</th><th>NS %</th><th>drawdown (nats)</th><th>time per edit (ms)</th></tr>
+<table id="delta"><tr><th>condition</th><th>ES %</th><th>PS %</th><th>NS %</th><th>retention %</th><th>drawdown (nats)</th><th>time per edit (ms)</th></tr>
 ${Object.entries(summary.delta.table)
   .map(
     ([k, r]) =>
-      `<tr><td>${esc(k)}</td><td>${(100 * r.es).toFixed(1)}</td><td>${(100 * r.ps).toFixed(1)}</td><td>${(100 * r.ns).toFixed(1)}</td><td>${r.drawdown.toFixed(3)}</td><td>${r.editMs.toFixed(0)}</td></tr>`,
+      `<tr><td>${esc(k)}</td><td>${(100 * r.es).toFixed(1)}</td><td>${(100 * r.ps).toFixed(1)}</td><td>${(100 * r.ns).toFixed(1)}</td><td>${r.retention === undefined ? '–' : (100 * r.retention).toFixed(1)}</td><td>${r.drawdown.toFixed(3)}</td><td>${r.editMs.toFixed(0)}</td></tr>`,
   )
   .join('\n')}</table>
-<p>ES: accuracy on the passage's questions; PS: the same facts asked in other words; NS: other people's answers left unchanged; drawdown: change of cross-entropy on unrelated text. <code>_shuffled</code>: the generator fed another passage (a generator that ignores its input scores the same).</p>`;
+<p>ES: accuracy on the passage's questions; PS: the same facts asked in other words; NS: other new people's answers left unchanged; retention: of the questions about people the model knows (pretraining people) that the base answers right, the share still right; drawdown: change of cross-entropy on held-out text (biographies of people no split contains). <code>_shuffled</code>: the generator fed another passage (a generator that ignores its input scores the same).</p>`;
   const data = {
     results: summary.results,
     rounds,

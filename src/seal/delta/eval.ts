@@ -1,10 +1,21 @@
+/**
+ * The model-editing table of delta mode (MEND/ROME's measures), each edit measured alone on the frozen base:
+ *   ES         edit success: exact-match accuracy on the edited person's own questions, no passage in context
+ *   PS         paraphrase success: the same facts asked in held-out wordings
+ *   NS         neighbourhood stability: other held-out people's answers left unchanged (never the edited person, nor
+ *              the person whose passage the shuffled control reads)
+ *   retention  on people the base model knows (pretraining people, answered ~99% right): the fraction of the
+ *              questions the base answers right that the edited model still answers right
+ *   drawdown   change of mean cross-entropy (nats per token) on held-out text under the edit
+ * with per-context rows, so every interval can be recomputed.
+ */
 import { tf } from '../../engine/tf.js';
 import type { LinearDelta } from '../../model/linear.js';
 import type { Context, QuestionAnswer } from '../../tasks/types.js';
 import type { Batch } from '../../train/data.js';
 import { lmLoss } from '../../train/step.js';
 import { type MeanCi, meanCi } from '../eval/stats.js';
-import { answerQuestions, meanScore } from '../inner/qa-eval.js';
+import { type AnsweredQuestion, answerQuestions, meanScore } from '../inner/qa-eval.js';
 import type { EditGenerator } from './generator.js';
 import type { RewardEnv } from './reward.js';
 import { editFor } from './train.js';
@@ -22,24 +33,73 @@ export interface EditCondition {
   make(i: number): MadeEdit;
 }
 
+export interface EditRow {
+  readonly id: string;
+  readonly es: number;
+  readonly ps: number;
+  readonly ns: number;
+  readonly retention: number;
+  readonly drawdown: number;
+  readonly ms: number;
+}
+
 export interface EditScores {
   readonly es: MeanCi;
   readonly ps: MeanCi;
   readonly ns: MeanCi;
+  readonly retention: MeanCi;
   readonly drawdown: MeanCi;
   /** Median time to produce one edit (ms). */
   readonly editMs: number;
-  readonly perContext: readonly { id: string; es: number; ps: number; ns: number; drawdown: number }[];
+  readonly perContext: readonly EditRow[];
 }
 
 export interface EditEvalOptions {
   /** Paraphrased questions per context id (PS); contexts without any are skipped for PS. */
   readonly paraphrases: ReadonlyMap<string, readonly QuestionAnswer[]>;
-  /** Contexts whose answers must not change (NS); each edit is checked on `neighbours` of them. */
+  /** Held-out people whose answers must not change (NS); each edit is checked on `neighbours` of them. */
   readonly neighbourhood: readonly Context[];
   readonly neighbours?: number;
-  /** Unrelated text for the drawdown. */
-  readonly unrelated: Batch;
+  /** People the base model knows (retention); each edit is checked on `knownPerEdit` of them. */
+  readonly known: readonly Context[];
+  readonly knownPerEdit?: number;
+  /** Held-out text for the drawdown. */
+  readonly heldOutText: Batch;
+}
+
+/** The context whose passage the shuffled control reads for context i of n (a derangement for n ≥ 2). */
+export function shuffledSource(i: number, n: number): number {
+  return (i + 1) % n;
+}
+
+/**
+ * The `k` neighbours of context i: people of `neighbourhood` in a rotating order, never context i itself nor the
+ * owner of the passage its shuffled control reads (whose answers that control is meant to change).
+ */
+export function neighbourPicks(
+  i: number,
+  contexts: readonly Context[],
+  neighbourhood: readonly Context[],
+  k: number,
+): Context[] {
+  const own = contexts[i]?.id;
+  const shuffled = contexts[shuffledSource(i, contexts.length)]?.id;
+  const hood = neighbourhood.filter((n) => n.id !== own && n.id !== shuffled);
+  return Array.from({ length: Math.min(k, hood.length) }, (_, j) => hood[(i + j) % hood.length]!);
+}
+
+/** The `k` known people context i's edit is checked on: consecutive blocks of `known`, wrapping around. */
+export function knownPicks(i: number, known: readonly Context[], k: number): Context[] {
+  const n = Math.min(k, known.length);
+  return Array.from({ length: n }, (_, j) => known[(i * n + j) % known.length]!);
+}
+
+const key = (a: Pick<AnsweredQuestion, 'contextId' | 'question'>) => `${a.contextId}\u0000${a.question}`;
+
+/** Of the questions the base answered right (`baseRight`), the fraction still right; NaN when there are none. */
+export function retained(answers: readonly AnsweredQuestion[], baseRight: ReadonlySet<string>): number {
+  const asked = answers.filter((a) => baseRight.has(key(a)));
+  return asked.length === 0 ? Number.NaN : asked.filter((a) => a.score > 0).length / asked.length;
 }
 
 function nll(env: RewardEnv, batch: Batch, deltas: readonly LinearDelta[]): number {
@@ -58,23 +118,24 @@ export function evaluateEdits(
   opts: EditEvalOptions,
 ): Record<string, EditScores> {
   const k = opts.neighbours ?? 2;
-  const baseNll = nll(env, opts.unrelated, []);
-  // Unedited answers of the neighbourhood, once.
-  const baseAnswers = new Map(
-    answerQuestions(env.model, env.tok, env.task, opts.neighbourhood).map((a) => [
-      `${a.contextId}\u0000${a.question}`,
-      a.prediction,
-    ]),
+  const kKnown = opts.knownPerEdit ?? 4;
+  const baseNll = nll(env, opts.heldOutText, []);
+  // Unedited answers of the neighbourhood, and which known people's questions the base answers right, once.
+  const answer = (cs: readonly Context[], deltas: readonly LinearDelta[] = []) =>
+    answerQuestions(env.model, env.tok, env.task, cs, { deltas });
+  const baseAnswers = new Map(answer(opts.neighbourhood).map((a) => [key(a), a.prediction]));
+  const baseRight = new Set(
+    answer(opts.known)
+      .filter((a) => a.score > 0)
+      .map(key),
   );
   const out: Record<string, EditScores> = {};
   for (const cond of conditions) {
-    const rows: { id: string; es: number; ps: number; ns: number; drawdown: number }[] = [];
-    const times: number[] = [];
+    const rows: EditRow[] = [];
     contexts.forEach((c, i) => {
       const made = cond.make(i);
-      times.push(made.ms);
       const deltas = made.delta === undefined ? [] : [made.delta];
-      const es = meanScore(answerQuestions(env.model, env.tok, env.task, [c], { deltas }));
+      const es = meanScore(answer([c], deltas));
       const para = opts.paraphrases.get(c.id);
       const ps =
         para === undefined || para.length === 0
@@ -85,29 +146,32 @@ export function evaluateEdits(
                 questions: new Map([[c.id, para]]),
               }),
             );
-      const hood = opts.neighbourhood.filter((n) => n.id !== c.id);
-      const picked = Array.from({ length: Math.min(k, hood.length) }, (_, j) => hood[(i + j) % hood.length]!);
-      const answers = answerQuestions(env.model, env.tok, env.task, picked, { deltas });
-      const same = answers.filter(
-        (a) => baseAnswers.get(`${a.contextId}\u0000${a.question}`) === a.prediction,
-      );
+      const answers = answer(neighbourPicks(i, contexts, opts.neighbourhood, k), deltas);
+      const same = answers.filter((a) => baseAnswers.get(key(a)) === a.prediction);
       const ns = answers.length === 0 ? Number.NaN : same.length / answers.length;
-      const drawdown = nll(env, opts.unrelated, deltas) - baseNll;
+      const retention = retained(answer(knownPicks(i, opts.known, kKnown), deltas), baseRight);
+      const drawdown = nll(env, opts.heldOutText, deltas) - baseNll;
       made.dispose?.();
-      rows.push({ id: c.id, es, ps, ns, drawdown });
+      rows.push({ id: c.id, es, ps, ns, retention, drawdown, ms: made.ms });
     });
-    const stat = (key: 'es' | 'ps' | 'ns' | 'drawdown') =>
-      meanCi(rows.map((r) => r[key]).filter((x) => !Number.isNaN(x)));
-    out[cond.name] = {
-      es: stat('es'),
-      ps: stat('ps'),
-      ns: stat('ns'),
-      drawdown: stat('drawdown'),
-      editMs: median(times),
-      perContext: rows,
-    };
+    out[cond.name] = editScores(rows);
   }
   return out;
+}
+
+/** The table row of a condition from its per-context rows (NaN values, e.g. no paraphrases, left out). */
+export function editScores(rows: readonly EditRow[]): EditScores {
+  const stat = (k: 'es' | 'ps' | 'ns' | 'retention' | 'drawdown') =>
+    meanCi(rows.map((r) => r[k]).filter((x) => !Number.isNaN(x)));
+  return {
+    es: stat('es'),
+    ps: stat('ps'),
+    ns: stat('ns'),
+    retention: stat('retention'),
+    drawdown: stat('drawdown'),
+    editMs: median(rows.map((r) => r.ms)),
+    perContext: rows,
+  };
 }
 
 /** Generator conditions: the edit from each context's own embedding, and the shuffled-context control. */
@@ -125,7 +189,7 @@ export function generatorConditions(
   const n = contexts.length;
   return [
     { name, make: (i) => from(contexts[i]!) },
-    // Another passage's embedding (a derangement: i → i+1): a generator that ignores its input scores the same.
-    { name: `${name}_shuffled`, make: (i) => from(contexts[(i + 1) % n]!) },
+    // Another passage's embedding (a derangement): a generator that ignores its input scores the same.
+    { name: `${name}_shuffled`, make: (i) => from(contexts[shuffledSource(i, n)]!) },
   ];
 }

@@ -1,7 +1,8 @@
 /**
  * Delta mode on the people world, end to end: train the EditGenerator on the given people, then the
- * model-editing table on held-out people — ES / PS / NS / drawdown and the time to adapt to one document — for the
- * generated edit, the shuffled-context control, LoRA on the passage, and text-mode SEAL.
+ * model-editing table on held-out people — ES / PS / NS / retention / drawdown and the time to adapt to one document —
+ * for the generated edit, the shuffled-context control, LoRA on the passage, and text-mode SEAL; optionally the
+ * stacking table (the edits of 1 … 16 people at once).
  */
 
 import type { LoraAdapter } from '../../lora/adapter.js';
@@ -9,21 +10,54 @@ import { heldOutQuestions } from '../../tasks/people/text.js';
 import type { Context } from '../../tasks/types.js';
 import { deriveSeed } from '../../util/rng.js';
 import type { RunDir } from '../../util/run-dir.js';
-import type { PeopleProblem } from '../domains/people.js';
+import { heldOutPassages, knownPeople, type PeopleProblem } from '../domains/people.js';
 import type { EvalSettings } from '../eval/evaluate.js';
 import { trainAdapter } from '../inner/inner-loop.js';
 import { sampleSelfEdits } from '../selfedit/generate.js';
 import { selfEditSequences } from '../selfedit/parse.js';
 import { type EditCondition, type EditScores, evaluateEdits, generatorConditions } from './eval.js';
+import type { EditGenerator } from './generator.js';
 import { saveEditGenerator } from './io.js';
 import { textBatch } from './reward.js';
-import { type DeltaTrainConfig, type DeltaTrainLog, trainEditGenerator } from './train.js';
+import { evaluateStacks, type StackCondition, type StackedEdit, type StackRow } from './stack.js';
+import { type DeltaTrainConfig, type DeltaTrainLog, editFor, trainEditGenerator } from './train.js';
 
 export interface DeltaRunResult {
   readonly optimizer: DeltaTrainConfig['optimizer']['kind'];
   readonly scores: Record<string, EditScores>;
+  /** The stacking rows, when asked for. */
+  readonly stack?: readonly StackRow[];
   readonly logs: DeltaTrainLog[];
   readonly trainS: number;
+}
+
+/** The sequences a condition trains LoRA on for context i: the passage alone, or a sampled self-edit + passage. */
+function trainingSequences(
+  pp: PeopleProblem,
+  contexts: readonly Context[],
+  policy: LoraAdapter | undefined,
+  s: EvalSettings,
+  seed: number,
+) {
+  const env = pp.problem.env;
+  return {
+    passage: (i: number) => selfEditSequences('', contexts[i]!, { ...s.parse, appendPassage: true }),
+    seal: (i: number) => {
+      const c = contexts[i]!;
+      const [e] = sampleSelfEdits(env.model, env.tok, [c], (c) => pp.problem.domain.selfEditPrompt(c), {
+        k: 1,
+        temperature: s.temperature,
+        topP: s.topP,
+        maxNewTokens: s.maxNewTokens,
+        seed: deriveSeed('delta-text-sample', seed, i),
+        ...(policy === undefined ? {} : { deltas: [policy] }),
+      })[0]!;
+      return [
+        ...selfEditSequences(e!.completion, c, { ...s.parse, appendPassage: false }),
+        ...selfEditSequences('', c, { ...s.parse, appendPassage: true }),
+      ];
+    },
+  };
 }
 
 /** LoRA conditions timed like the generator: passage alone, or the generator's self-edit + passage. */
@@ -34,41 +68,73 @@ function loraConditions(
   s: EvalSettings,
   seed: number,
 ): EditCondition[] {
-  const env = pp.problem.env;
-  const train = (seqs: string[], t0: number, i: number) => {
-    const { adapter } = trainAdapter(env, seqs, s.inner, seed + i);
+  const seqs = trainingSequences(pp, contexts, policy, s, seed);
+  const train = (make: (i: number) => string[], i: number) => {
+    const t0 = performance.now();
+    const { adapter } = trainAdapter(pp.problem.env, make(i), s.inner, seed + i);
     return { delta: adapter, dispose: () => adapter?.dispose(), ms: performance.now() - t0 };
   };
   return [
+    { name: 'passage', make: (i) => train(seqs.passage, i) },
+    { name: 'seal', make: (i) => train(seqs.seal, i) },
+  ];
+}
+
+/**
+ * Stacking conditions: the generator's n edits summed, and one LoRA on the n contexts' passages (or self-edits +
+ * passages) together — SEAL's continued-pretraining setting.
+ */
+function stackConditions(
+  pp: PeopleProblem,
+  gen: EditGenerator,
+  name: string,
+  contexts: readonly Context[],
+  policy: LoraAdapter | undefined,
+  s: EvalSettings,
+  seed: number,
+): StackCondition[] {
+  const env = pp.problem.env;
+  const seqs = trainingSequences(pp, contexts, policy, s, seed);
+  const together = (make: (i: number) => string[], group: readonly number[]): StackedEdit => {
+    const t0 = performance.now();
+    const { adapter } = trainAdapter(env, group.flatMap(make), s.inner, seed + group[0]!);
+    return {
+      deltas: adapter === undefined ? [] : [adapter],
+      dispose: () => adapter?.dispose(),
+      ms: performance.now() - t0,
+    };
+  };
+  return [
     {
-      name: 'passage',
-      make: (i) =>
-        train(selfEditSequences('', contexts[i]!, { ...s.parse, appendPassage: true }), performance.now(), i),
-    },
-    {
-      name: 'seal',
-      make: (i) => {
+      name,
+      make: (group) => {
         const t0 = performance.now();
-        const c = contexts[i]!;
-        const [e] = sampleSelfEdits(env.model, env.tok, [c], (c) => pp.problem.domain.selfEditPrompt(c), {
-          k: 1,
-          temperature: s.temperature,
-          topP: s.topP,
-          maxNewTokens: s.maxNewTokens,
-          seed: deriveSeed('delta-text-sample', seed, i),
-          ...(policy === undefined ? {} : { deltas: [policy] }),
-        })[0]!;
-        return train(
-          [
-            ...selfEditSequences(e!.completion, c, { ...s.parse, appendPassage: false }),
-            ...selfEditSequences('', c, { ...s.parse, appendPassage: true }),
-          ],
-          t0,
-          i,
-        );
+        const made = group.map((i) => editFor(env, gen, `${contexts[i]!.title}\n${contexts[i]!.passage}`));
+        return {
+          deltas: made.map((m) => m.edit),
+          dispose: () => {
+            for (const m of made) m.dispose();
+          },
+          ms: performance.now() - t0,
+        };
       },
     },
+    { name: 'passage', make: (group) => together(seqs.passage, group) },
+    { name: 'seal', make: (group) => together(seqs.seal, group) },
   ];
+}
+
+/**
+ * What delta mode's locality is measured and trained on, in the people world: known people (QA-trained pretraining
+ * people; one half for the training term, the other for the retention measure) and held-out text (biographies
+ * of 8 people of no split: never pretrained on, edited or trained on) for the drawdown.
+ */
+export function editMeasures(pp: PeopleProblem) {
+  return {
+    trainLocality: knownPeople(pp.world, 'train'),
+    known: knownPeople(pp.world, 'eval'),
+    heldOutText: textBatch(pp.problem.env, heldOutPassages(pp.world, 8), 96),
+  };
 }
 
 export async function runDeltaMode(
@@ -83,16 +149,15 @@ export async function runDeltaMode(
   opts: {
     readonly quiet?: boolean /** Save the trained generator here (for `seal adapt --mode delta`). */;
     readonly saveDir?: string;
+    /** Also the stacking table, at these sizes (e.g. STACK_SIZES). */
+    readonly stackSizes?: readonly number[];
   } = {},
 ): Promise<DeltaRunResult> {
   const env = pp.problem.env;
-  const unrelated = textBatch(
-    env,
-    (pp.task.splits['pretrain'] ?? []).slice(0, 8).map((c) => c.passage),
-    96,
-  );
+  const { trainLocality, ...measures } = editMeasures(pp);
   const { generator, logs, wallS } = await trainEditGenerator(env, trainContexts, cfg, {
     ...(opts.quiet === undefined ? {} : { quiet: opts.quiet }),
+    locality: trainLocality,
     onLog: (l) => run?.append({ kind: 'delta-train', optimizer: cfg.optimizer.kind, ...l }),
   });
   const people = new Map(pp.world.people.map((p) => [p.id, p]));
@@ -110,11 +175,31 @@ export async function runDeltaMode(
       ...generatorConditions(env, generator, evalContexts, name),
       ...loraConditions(pp, evalContexts, policy, s, cfg.seed),
     ],
-    { paraphrases, neighbourhood: evalContexts, unrelated },
+    { paraphrases, neighbourhood: evalContexts, ...measures },
   );
+  run?.append({ kind: 'delta-eval', optimizer: cfg.optimizer.kind, trainS: wallS, scores });
+  const stack =
+    opts.stackSizes === undefined
+      ? undefined
+      : evaluateStacks(
+          env,
+          evalContexts,
+          stackConditions(pp, generator, name, evalContexts, policy, s, cfg.seed),
+          {
+            sizes: opts.stackSizes,
+            known: measures.known,
+            heldOutText: measures.heldOutText,
+            onRow: (row) => run?.append({ kind: 'delta-stack', optimizer: cfg.optimizer.kind, ...row }),
+          },
+        );
   if (opts.saveDir !== undefined)
     await saveEditGenerator(generator, opts.saveDir, { optimizer: cfg.optimizer });
   generator.dispose();
-  run?.append({ kind: 'delta-eval', optimizer: cfg.optimizer.kind, trainS: wallS, scores });
-  return { optimizer: cfg.optimizer.kind, scores, logs, trainS: wallS };
+  return {
+    optimizer: cfg.optimizer.kind,
+    scores,
+    logs,
+    trainS: wallS,
+    ...(stack === undefined ? {} : { stack }),
+  };
 }

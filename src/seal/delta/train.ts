@@ -76,7 +76,7 @@ const DeltaDirectSchema = z.strictObject({
     .min(0)
     .default(1)
     .describe(
-      "Weight of the locality loss on another person's questions: cross-entropy to the base's own answers there (a hard-label KL; MEND's locality term: the edit must stay about its passage)",
+      "Weight of the locality loss on a known person's questions (or another training person's without known people): cross-entropy to the base's own answers there (a hard-label KL; MEND's locality term: the edit must stay about its passage)",
     ),
   maxGradNorm: z.number().positive().default(1).describe('Global gradient-norm clip'),
   trainDecoder: z.boolean().default(true).describe('Also learn the decoder D (not only the encoder)'),
@@ -212,7 +212,11 @@ function directGradient(
   o: DirectConfig,
   cfg: DeltaTrainConfig,
   logs: DeltaTrainLog[],
-  opts: { readonly quiet?: boolean; readonly onLog?: (l: DeltaTrainLog) => void },
+  opts: {
+    readonly quiet?: boolean;
+    readonly locality?: readonly Context[];
+    readonly onLog?: (l: DeltaTrainLog) => void;
+  },
 ): void {
   const vars = new Map<string, Variable>();
   gen.encoderVariables().forEach((v, i) => {
@@ -229,7 +233,15 @@ function directGradient(
   const list = names.map((n) => vars.get(n)!);
   const opt = new AdamW(vars);
   const rng = new Rng(cfg.seed + 3);
-  const locked = o.neighbourKl > 0 ? items.map((it) => baseTargets(env, it.answers)) : [];
+  // The people whose answers each edit must keep: `locality` (people the model knows) or, without it, the other
+  // training contexts.
+  const pool = opts.locality ?? items.map((it) => it.context);
+  const locked =
+    o.neighbourKl > 0
+      ? pool.map((c, i) =>
+          baseTargets(env, opts.locality === undefined ? items[i]!.answers : answerBatch(env, c)),
+        )
+      : [];
   const progress = new Progress({
     total: o.steps,
     label: 'delta direct',
@@ -238,9 +250,9 @@ function directGradient(
   for (let step = 1; step <= o.steps; step++) {
     const chosen = Array.from({ length: o.batchContexts }, () => items[rng.int(items.length)]!);
     // Each edit's locality is checked on the questions of another (random) person.
-    const neighbours = chosen.map(() => rng.int(items.length));
+    const neighbours = chosen.map(() => rng.int(pool.length));
     const withLocality = chosen.flatMap((it, j) =>
-      locked.length > 0 && items[neighbours[j]!] !== it ? [j] : [],
+      locked.length > 0 && pool[neighbours[j]!] !== it.context ? [j] : [],
     );
     let nllValue = 0;
     let magValue = 0;
@@ -306,6 +318,8 @@ export async function trainEditGenerator(
   opts: {
     readonly quiet?: boolean;
     readonly unrelated?: Batch;
+    /** People whose answers the direct gradient's locality term keeps (default: the other training contexts). */
+    readonly locality?: readonly Context[];
     readonly onLog?: (l: DeltaTrainLog) => void;
   } = {},
 ): Promise<DeltaTrainResult> {

@@ -16,7 +16,8 @@ import {
   unclashingPeople,
 } from '../../tasks/people/selfedit.js';
 import { peopleTask, personContext } from '../../tasks/people/task.js';
-import { generateWorld, type World, WorldConfigSchema } from '../../tasks/people/world.js';
+import { canonicalQuestions } from '../../tasks/people/text.js';
+import { generateWorld, splitPeople, type World, WorldConfigSchema } from '../../tasks/people/world.js';
 import type { Context, Task } from '../../tasks/types.js';
 import { loadTokenizer } from '../../tokenizer/load.js';
 import { readJsonFile } from '../../util/json.js';
@@ -80,6 +81,39 @@ export function extraRlContexts(world: World, count: number): Context[] {
 export function rlContexts(world: World, task: Task, count: number): Context[] {
   const split = task.splits['rl'] ?? [];
   return [...split, ...extraRlContexts(world, count - split.length)];
+}
+
+const HELD_OUT_TEXT_OFFSET = 32_452_843;
+
+/**
+ * Text the model never saw and no experiment edits or trains on: biographies of `count` people of an auxiliary
+ * world whose names clash with nobody of the main world (delta mode's drawdown is measured on them).
+ */
+export function heldOutPassages(world: World, count: number): string[] {
+  const { people, seed } = unclashingPeople(
+    world,
+    HELD_OUT_TEXT_OFFSET,
+    count,
+    world.people.map((p) => p.fullName),
+    1.2,
+  );
+  return people.map((p) => personContext(p, seed, { heldOut: false }).passage);
+}
+
+/**
+ * People the model knows: the pretraining people whose QA it was trained on (answered ~100% right), each asked one
+ * canonical question per fact. Alternate people go to `train` (delta mode's locality term) and `eval` (the
+ * retention measure), so the evaluation never reads people a locality term trained on.
+ */
+export function knownPeople(world: World, part: 'train' | 'eval'): Context[] {
+  const qa = new Set(world.qaPeople);
+  return splitPeople(world, 'pretrain')
+    .filter((p) => qa.has(p.id))
+    .filter((_, i) => i % 2 === (part === 'train' ? 0 : 1))
+    .map((p) => ({
+      ...personContext(p, world.config.seed, { heldOut: false }),
+      questions: canonicalQuestions(p),
+    }));
 }
 
 /**

@@ -1,0 +1,146 @@
+/**
+ * Stacked edits: the edits of n people applied together, for n = 1, 2, 4, 8, 16. The contexts are cut into
+ * consecutive disjoint groups of n; each group gets one combined edit, and every member's questions are asked
+ * under it (edit success as the stack grows), along with known people's questions (retention) and held-out text
+ * (drawdown).
+ *
+ * How a condition combines n edits is its own business:
+ *   weight deltas   the sum of the n generated ΔW (the linear hook adds every LinearDelta it is given): fast-weight
+ *                   writes are sums of key→value outer products already, so summing keeps every association and
+ *                   costs nothing; interference is what the table measures
+ *   LoRA / text     one adapter trained on the n contexts' sequences together (SEAL's continued-pretraining
+ *                   setting), the fair analogue of one combined edit
+ * Rows are per (condition, size, group), with each member's ES, so every interval can be recomputed.
+ */
+import { tf } from '../../engine/tf.js';
+import type { LinearDelta } from '../../model/linear.js';
+import type { Context } from '../../tasks/types.js';
+import type { Batch } from '../../train/data.js';
+import { lmLoss } from '../../train/step.js';
+import { type MeanCi, meanCi } from '../eval/stats.js';
+import { answerQuestions, meanScore } from '../inner/qa-eval.js';
+import { knownPicks, retained } from './eval.js';
+import type { RewardEnv } from './reward.js';
+
+export const STACK_SIZES = [1, 2, 4, 8, 16] as const;
+
+/** One combined edit for a group of contexts (indices into the evaluated list). */
+export interface StackedEdit {
+  readonly deltas: readonly LinearDelta[];
+  readonly dispose?: () => void;
+  /** Wall time to produce the combined edit (ms). */
+  readonly ms: number;
+}
+
+export interface StackCondition {
+  readonly name: string;
+  make(group: readonly number[]): StackedEdit;
+}
+
+export interface StackRow {
+  readonly condition: string;
+  readonly size: number;
+  readonly group: number;
+  /** Each member's edit success under the group's combined edit. */
+  readonly members: readonly { readonly id: string; readonly es: number }[];
+  readonly retention: number;
+  readonly drawdown: number;
+  readonly ms: number;
+}
+
+export interface StackSummary {
+  readonly condition: string;
+  readonly size: number;
+  /** Over members (all groups of this size). */
+  readonly es: MeanCi;
+  /** Over groups. */
+  readonly retention: MeanCi;
+  readonly drawdown: MeanCi;
+}
+
+/** Consecutive disjoint groups of `size` among `n` contexts (a remainder smaller than `size` is left out). */
+export function stackGroups(n: number, size: number): number[][] {
+  return Array.from({ length: Math.floor(n / size) }, (_, g) =>
+    Array.from({ length: size }, (_, j) => g * size + j),
+  );
+}
+
+export interface StackEvalOptions {
+  readonly sizes?: readonly number[];
+  /** People the base model knows (retention); each group is checked on `knownPerEdit` of them. */
+  readonly known: readonly Context[];
+  readonly knownPerEdit?: number;
+  readonly heldOutText: Batch;
+  /** Called after each group (progress). */
+  readonly onRow?: (row: StackRow) => void;
+}
+
+export function evaluateStacks(
+  env: RewardEnv,
+  contexts: readonly Context[],
+  conditions: readonly StackCondition[],
+  opts: StackEvalOptions,
+): StackRow[] {
+  const nll = (deltas: readonly LinearDelta[]) =>
+    tf.tidy(() => lmLoss(env.model, opts.heldOutText, deltas).dataSync()[0] as number);
+  const baseNll = nll([]);
+  const baseRight = new Set(
+    answerQuestions(env.model, env.tok, env.task, opts.known)
+      .filter((a) => a.score > 0)
+      .map((a) => `${a.contextId}\u0000${a.question}`),
+  );
+  const rows: StackRow[] = [];
+  for (const size of opts.sizes ?? STACK_SIZES) {
+    for (const cond of conditions) {
+      for (const [g, group] of stackGroups(contexts.length, size).entries()) {
+        const made = cond.make(group);
+        const members = group.map((i) => {
+          const c = contexts[i]!;
+          return {
+            id: c.id,
+            es: meanScore(answerQuestions(env.model, env.tok, env.task, [c], { deltas: made.deltas })),
+          };
+        });
+        const known = knownPicks(g, opts.known, opts.knownPerEdit ?? 4);
+        const retention = retained(
+          answerQuestions(env.model, env.tok, env.task, known, { deltas: made.deltas }),
+          baseRight,
+        );
+        const row: StackRow = {
+          condition: cond.name,
+          size,
+          group: g,
+          members,
+          retention,
+          drawdown: nll(made.deltas) - baseNll,
+          ms: made.ms,
+        };
+        made.dispose?.();
+        rows.push(row);
+        opts.onRow?.(row);
+      }
+    }
+  }
+  return rows;
+}
+
+/** The table: per condition and size, ES over members, retention and drawdown over groups. */
+export function summariseStacks(rows: readonly StackRow[]): StackSummary[] {
+  const out: StackSummary[] = [];
+  const seen = new Set<string>();
+  for (const r of rows) {
+    const key = `${r.condition}\u0000${r.size}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const same = rows.filter((x) => x.condition === r.condition && x.size === r.size);
+    const finite = (xs: number[]) => xs.filter((x) => !Number.isNaN(x));
+    out.push({
+      condition: r.condition,
+      size: r.size,
+      es: meanCi(same.flatMap((x) => x.members.map((m) => m.es))),
+      retention: meanCi(finite(same.map((x) => x.retention))),
+      drawdown: meanCi(finite(same.map((x) => x.drawdown))),
+    });
+  }
+  return out;
+}
