@@ -36,7 +36,8 @@ const USAGE = `Delta mode: the EditGenerator trained by PPO, REINFORCE and/or th
 passage and text self-edits; --stack adds the stacking table (1, 2, 4, 8, 16 edits at once). Prints one JSON line
 per optimiser and a summary line; --out DIR also keeps config.json and results.jsonl (every per-context row).
   node dist/app/experiments/delta-mode.js [--people 16] [--split test|val] [--optimizers ppo,reinforce,direct]
-      [--out DIR] [--stack] [--save DIR] [--magnitude 1e-3] …`;
+      [--out DIR] [--stack] [--save DIR] [--magnitude 1e-3]
+      [--action latent|tokens] [--fast-code D] [--samples-per-context 4] [--pg-lr 1e-3] [--neighbour-reward W] …`;
 
 export async function main(argv = process.argv.slice(2)): Promise<void> {
   const { values } = experimentArgs(
@@ -59,6 +60,12 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       out: { type: 'string' },
       stack: { type: 'boolean', default: false },
       magnitude: { type: 'string', default: '1e-3' },
+      action: { type: 'string', default: 'latent' },
+      'fast-code': { type: 'string', default: '0' },
+      'code-log-std': { type: 'string', default: '-1' },
+      'samples-per-context': { type: 'string', default: '4' },
+      'pg-lr': { type: 'string', default: '1e-3' },
+      'neighbour-reward': { type: 'string', default: '0' },
     },
     USAGE,
   );
@@ -71,6 +78,38 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     0,
     Number(values.people),
   );
+  // Every configuration is checked before anything is written.
+  const configs = values.optimizers.split(',').map((kind) => {
+    const optimizer =
+      kind === 'direct'
+        ? {
+            kind,
+            steps: Number(values['direct-steps']),
+            neighbourKl: Number(values['neighbour-kl']),
+            learningRate: Number(values['direct-lr']),
+          }
+        : {
+            kind,
+            totalTimesteps: Number(values.timesteps),
+            warmStartSteps: Number(values['warm-start']),
+            action: values.action,
+            samplesPerContext: Number(values['samples-per-context']),
+            learningRate: Number(values['pg-lr']),
+          };
+    const parsed = DeltaTrainConfigSchema.safeParse({
+      generator: { fastCode: Number(values['fast-code']), initCodeLogStd: Number(values['code-log-std']) },
+      optimizer,
+      reward: {
+        accuracy: Number(values['accuracy-reward']),
+        magnitude: Number(values.magnitude),
+        neighbour: Number(values['neighbour-reward']),
+      },
+      seed: Number(values.seed),
+    });
+    if (!parsed.success)
+      usage(parsed.error.issues.map((i) => `delta config: ${i.path.join('.')}: ${i.message}`).join('\n'));
+    return { kind, cfg: parsed.data };
+  });
   const run =
     values.out === undefined
       ? undefined
@@ -91,21 +130,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     maxNewTokens: 160,
   };
   const summary: Record<string, unknown> = {};
-  for (const kind of values.optimizers.split(',')) {
-    const optimizer =
-      kind === 'direct'
-        ? {
-            kind,
-            steps: Number(values['direct-steps']),
-            neighbourKl: Number(values['neighbour-kl']),
-            learningRate: Number(values['direct-lr']),
-          }
-        : { kind, totalTimesteps: Number(values.timesteps), warmStartSteps: Number(values['warm-start']) };
-    const cfg = DeltaTrainConfigSchema.parse({
-      optimizer,
-      reward: { accuracy: Number(values['accuracy-reward']), magnitude: Number(values.magnitude) },
-      seed: Number(values.seed),
-    });
+  for (const { kind, cfg } of configs) {
     const r = await runDeltaMode(pp, train, contexts, policy, cfg, settings, run, {
       ...(values.save === undefined ? {} : { saveDir: join(values.save, kind) }),
       ...(values.stack ? { stackSizes: STACK_SIZES } : {}),

@@ -5,7 +5,9 @@
  *   accuracy   exact-match accuracy of greedy answers (not differentiable)
  *   magnitude  ‖ΔW‖²_F of the edit (penalised with weight λ)
  *   locality   KL(base ‖ edited) of next-token distributions on unrelated text (MEND's drawdown as a penalty)
- * combined as  reward = −w_nll·nll + w_acc·accuracy − λ·magnitude − w_loc·locality.
+ *   neighbour  cross-entropy to the base's own answers on a known person's questions (`baseTargets`): the
+ *              direct gradient's locality term, as a reward for the policy-gradient learners
+ * combined as  reward = −w_nll·nll + w_acc·accuracy − λ·magnitude − w_loc·locality − w_nb·neighbour.
  */
 import { z } from 'zod';
 import { type Tensor, type Tensor2D, tf } from '../../engine/tf.js';
@@ -22,6 +24,11 @@ export const DeltaRewardSchema = z.strictObject({
   accuracy: z.number().min(0).default(0).describe('Weight of greedy exact-match accuracy'),
   magnitude: z.number().min(0).default(1e-3).describe('λ: penalty per unit ‖ΔW‖²'),
   locality: z.number().min(0).default(0).describe('Penalty per nat of KL(base ‖ edited) on unrelated text'),
+  neighbour: z
+    .number()
+    .min(0)
+    .default(0)
+    .describe("Penalty per nat of cross-entropy to the base's answers on a known person's questions"),
 });
 export type DeltaReward = z.infer<typeof DeltaRewardSchema>;
 
@@ -107,6 +114,7 @@ export interface DeltaRewardParts {
   readonly accuracy: number;
   readonly magnitude: number;
   readonly locality: number;
+  readonly neighbour: number;
 }
 
 /** The combined reward of one edit on one context (no gradient). */
@@ -115,22 +123,31 @@ export function deltaReward(
   c: Context,
   edit: LinearDelta & { normSq(): Tensor },
   w: DeltaReward,
-  batches: { readonly answers: Batch; readonly unrelated?: Batch },
+  batches: { readonly answers: Batch; readonly unrelated?: Batch; readonly neighbour?: Batch },
 ): DeltaRewardParts {
-  const [nll, magnitude, locality] = tf.tidy(() => [
+  const [nll, magnitude, locality, neighbour] = tf.tidy(() => [
     answerNll(env, batches.answers, [edit]).dataSync()[0]!,
     edit.normSq().dataSync()[0]!,
     w.locality > 0 && batches.unrelated !== undefined
       ? localityKl(env, batches.unrelated, [edit]).dataSync()[0]!
       : 0,
+    w.neighbour > 0 && batches.neighbour !== undefined
+      ? lmLoss(env.model, batches.neighbour, [edit]).dataSync()[0]!
+      : 0,
   ]);
   const accuracy =
     w.accuracy > 0 ? meanScore(answerQuestions(env.model, env.tok, env.task, [c], { deltas: [edit] })) : 0;
   return {
-    reward: -w.nll * nll + w.accuracy * accuracy - w.magnitude * magnitude - w.locality * locality,
+    reward:
+      -w.nll * nll +
+      w.accuracy * accuracy -
+      w.magnitude * magnitude -
+      w.locality * locality -
+      w.neighbour * neighbour,
     nll,
     accuracy,
     magnitude,
     locality,
+    neighbour,
   };
 }

@@ -31,6 +31,7 @@ import {
   deltaReward,
   type RewardEnv,
 } from './reward.js';
+import { tokenPolicyGradient } from './token-train.js';
 
 const DeltaPpoSchema = z.strictObject({
   kind: z.literal('ppo'),
@@ -50,6 +51,18 @@ const DeltaPpoSchema = z.strictObject({
     .nullable()
     .default(0.05)
     .describe('Early-stop an update past this approx-KL'),
+  action: z
+    .enum(['latent', 'tokens'])
+    .default('latent')
+    .describe(
+      "What the policy samples: the pooled latent z (the seed's design), or one fast-weight code per passage token (needs generator.fastCode > 0; rl/token-ppo)",
+    ),
+  samplesPerContext: z
+    .number()
+    .int()
+    .min(1)
+    .default(4)
+    .describe('action "tokens": edits sampled per drawn context (their leave-one-out mean is the baseline)'),
   warmStartSteps: z
     .number()
     .int()
@@ -84,15 +97,24 @@ const DeltaDirectSchema = z.strictObject({
 
 export const DELTA_OPTIMIZERS = ['direct', 'ppo', 'reinforce'] as const;
 
-export const DeltaTrainConfigSchema = z.strictObject({
-  generator: EditGeneratorConfigSchema.prefault({}),
-  reward: DeltaRewardSchema.prefault({}),
-  optimizer: z
-    .discriminatedUnion('kind', [DeltaPpoSchema, DeltaReinforceSchema, DeltaDirectSchema])
-    .prefault({ kind: 'direct' })
-    .describe('How the generator learns: direct | ppo | reinforce'),
-  seed: z.number().int().min(0).default(0).describe('Seed of context order, actions and minibatches'),
-});
+export const DeltaTrainConfigSchema = z
+  .strictObject({
+    generator: EditGeneratorConfigSchema.prefault({}),
+    reward: DeltaRewardSchema.prefault({}),
+    optimizer: z
+      .discriminatedUnion('kind', [DeltaPpoSchema, DeltaReinforceSchema, DeltaDirectSchema])
+      .prefault({ kind: 'direct' })
+      .describe('How the generator learns: direct | ppo | reinforce'),
+    seed: z.number().int().min(0).default(0).describe('Seed of context order, actions and minibatches'),
+  })
+  .superRefine((c, ctx) => {
+    if (c.optimizer.kind !== 'direct' && c.optimizer.action === 'tokens' && c.generator.fastCode === 0)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['optimizer', 'action'],
+        message: 'action "tokens" needs generator.fastCode > 0 (the per-token code the policy samples)',
+      });
+  });
 export type DeltaTrainConfig = z.infer<typeof DeltaTrainConfigSchema>;
 
 export interface DeltaTrainLog {
@@ -345,6 +367,34 @@ export async function trainEditGenerator(
         );
       const warm = logs.length;
       const batch = o.numEnvs * o.numSteps;
+      if (o.action === 'tokens') {
+        tokenPolicyGradient(env, gen, items, { ...o, kind: o.kind, batch }, cfg.reward, cfg.seed + 1, {
+          ...(opts.quiet === undefined ? {} : { quiet: opts.quiet }),
+          ...(opts.locality === undefined
+            ? {}
+            : { neighbours: opts.locality.map((c) => baseTargets(env, answerBatch(env, c))) }),
+          onUpdate: (u) => {
+            const l: DeltaTrainLog = {
+              step: warm + u.update,
+              reward: u.parts.reward,
+              nll: u.parts.nll,
+              magnitude: u.parts.magnitude,
+              locality: u.parts.neighbour,
+              ppo: {
+                approxKl: u.approxKl,
+                clipfrac: u.clipfrac,
+                explainedVariance: u.explainedVariance,
+                entropy: Number.NaN,
+                policyLoss: u.policyLoss,
+                valueLoss: u.valueLoss,
+              },
+            };
+            logs.push(l);
+            opts.onLog?.(l);
+          },
+        });
+        break;
+      }
       const updates = Math.max(1, Math.floor(o.totalTimesteps / batch));
       const progress = new Progress({
         total: updates,

@@ -1,0 +1,268 @@
+/**
+ * PPO for one-step episodes whose action is a bag of per-token Gaussian actions: an episode observes T token
+ * states h_t (T, C), acts with a_t ~ N(μ(h_t), diag σ²) for every token (T, d), and gets one scalar reward. This is
+ * the setting of a weight-delta self-edit whose fast-weight values are per-token codes (seal/delta): the reward
+ * comes from the whole edit, the action lives on the tokens.
+ *
+ * The update is PPO's clipped surrogate (Schulman et al. 2017) with token-level ratios — every token of an episode
+ * shares the episode's advantage, as in the token-level PPO of language-model RLHF. The advantage is R − b with b
+ * the mean reward of the other episodes of the same group (several samples for one context: the leave-one-out
+ * baseline of RLOO, Kool et al. 2019), or, for an episode alone in its group, a learned linear baseline V(s) on a
+ * pooled state s; advantages are then normalised over the batch. Every episode weighs the same whatever its length.
+ * Measured on the tiny test model: with the learned baseline alone its explained variance stayed below −1 for 20
+ * updates (contexts differ in reward far more than actions do) and the answer loss barely moved. REINFORCE with a baseline is the special case of one epoch (the ratio is
+ * then exactly 1 and the surrogate's gradient is −A·∇log π).
+ */
+import { z } from 'zod';
+import { type Tensor, type Tensor1D, type Tensor2D, tf, type Variable } from '../engine/tf.js';
+import { AdamW, clipByGlobalNorm } from '../train/optimizer.js';
+import type { Rng } from '../util/rng.js';
+import { explainedVariance } from './ppo.js';
+
+const LOG_2PI = Math.log(2 * Math.PI);
+
+export const TokenPpoConfigSchema = z.strictObject({
+  updateEpochs: z.number().int().min(1).default(4).describe('Gradient epochs over each batch of episodes'),
+  learningRate: z.number().positive().default(1e-3).describe('Adam learning rate'),
+  clipCoef: z.number().positive().default(0.2).describe('PPO ratio clip ε (per token)'),
+  vfCoef: z.number().min(0).default(0.5).describe('Value (baseline) loss coefficient'),
+  maxGradNorm: z.number().positive().default(0.5).describe('Global gradient-norm clip'),
+  normAdv: z.boolean().default(true).describe('Normalise advantages over the batch'),
+  targetKl: z
+    .number()
+    .positive()
+    .nullable()
+    .default(0.05)
+    .describe('Stop an update early past this approx-KL per token'),
+});
+export type TokenPpoConfig = z.infer<typeof TokenPpoConfigSchema>;
+
+/** The policy's mean map and log-std; the mean is differentiable w.r.t. `variables`. */
+export interface TokenGaussian {
+  /** Per-token action mean (N, d) for per-token observations (N, C). */
+  mean(obs: Tensor2D): Tensor2D;
+  /** (d) */
+  readonly logStd: Variable;
+  readonly variables: readonly Variable[];
+}
+
+export interface TokenEpisode {
+  /** (T, C) per-token observations; owned by the caller. */
+  readonly obs: Tensor2D;
+  /** Pooled state the baseline reads (stateDim). */
+  readonly state: Float32Array;
+  /** (T·d) row-major actions. */
+  readonly actions: Float32Array;
+  /** (T) log π_old(a_t | h_t). */
+  readonly logProb: Float32Array;
+  readonly reward: number;
+  /** Episodes of one context sampled together share a group (leave-one-out baseline); default: alone. */
+  readonly group?: number;
+}
+
+/** R − b per episode: b the leave-one-out mean of its group when the group has others, else `fallback[i]`. */
+export function groupAdvantages(
+  rewards: ArrayLike<number>,
+  groups: readonly (number | undefined)[],
+  fallback: ArrayLike<number>,
+): Float32Array {
+  const sum = new Map<number, { s: number; n: number }>();
+  groups.forEach((g, i) => {
+    if (g === undefined) return;
+    const x = sum.get(g) ?? { s: 0, n: 0 };
+    sum.set(g, { s: x.s + rewards[i]!, n: x.n + 1 });
+  });
+  return Float32Array.from(groups, (g, i) => {
+    const x = g === undefined ? undefined : sum.get(g);
+    if (x === undefined || x.n < 2) return rewards[i]! - fallback[i]!;
+    return rewards[i]! - (x.s - rewards[i]!) / (x.n - 1);
+  });
+}
+
+/** Σ_j log N(a_j; μ_j, σ_j²) per row: (N, d), (d), (N, d) → (N). */
+export function gaussianLogProb(mean: Tensor2D, logStd: Tensor, actions: Tensor2D): Tensor1D {
+  return tf.tidy(() => {
+    const z = tf.div(tf.sub(actions, mean), tf.exp(logStd));
+    const perDim = tf.sub(tf.mul(tf.square(z), -0.5), tf.add(logStd, 0.5 * LOG_2PI));
+    return tf.sum(perDim, 1) as Tensor1D;
+  });
+}
+
+/** a_t = μ(h_t) + σ ⊙ ε_t with ε from `rng`; the actions (T·d) and their log-probabilities (T). */
+export function sampleTokenActions(
+  policy: TokenGaussian,
+  obs: Tensor2D,
+  rng: Rng,
+): { actions: Float32Array; logProb: Float32Array } {
+  return tf.tidy(() => {
+    const mean = policy.mean(obs);
+    const [n, d] = mean.shape;
+    const eps = new Float32Array(n * d).map(() => rng.normal());
+    const std = tf.exp(policy.logStd);
+    const actions = tf.add(mean, tf.mul(tf.tensor2d(eps, [n, d]), std)) as Tensor2D;
+    return {
+      actions: actions.dataSync() as Float32Array,
+      logProb: gaussianLogProb(mean, policy.logStd, actions).dataSync() as Float32Array,
+    };
+  });
+}
+
+/** A linear baseline V(s) = s·w + b. */
+export class LinearBaseline {
+  readonly w: Variable;
+  readonly b: Variable;
+
+  constructor(readonly stateDim: number) {
+    this.w = tf.variable(tf.zeros([stateDim, 1]), true);
+    this.b = tf.variable(tf.zeros([1]), true);
+  }
+
+  value(states: Tensor2D): Tensor1D {
+    return tf.tidy(() => tf.reshape(tf.add(tf.matMul(states, this.w), this.b), [-1]) as Tensor1D);
+  }
+
+  dispose(): void {
+    this.w.dispose();
+    this.b.dispose();
+  }
+}
+
+export interface TokenPpoLog {
+  readonly meanReward: number;
+  readonly policyLoss: number;
+  readonly valueLoss: number;
+  readonly approxKl: number;
+  readonly clipfrac: number;
+  readonly explainedVariance: number;
+  readonly epochs: number;
+  readonly std: number;
+  /** Entropy of π(·|h) per token, in nats: Σ_j (log σ_j + ½·log 2πe). */
+  readonly entropy: number;
+}
+
+/** The learner: policy, baseline and one Adam over both. */
+export class TokenPpo {
+  readonly baseline: LinearBaseline;
+  private readonly opt: AdamW;
+  private readonly vars: Map<string, Variable>;
+
+  constructor(
+    readonly policy: TokenGaussian,
+    stateDim: number,
+    readonly cfg: TokenPpoConfig,
+  ) {
+    this.baseline = new LinearBaseline(stateDim);
+    this.vars = new Map<string, Variable>();
+    policy.variables.forEach((v, i) => {
+      this.vars.set(`mean.${i}`, v);
+    });
+    this.vars.set('log_std', policy.logStd);
+    this.vars.set('baseline.w', this.baseline.w);
+    this.vars.set('baseline.b', this.baseline.b);
+    // No weight decay: the mean map may be a warm start that decay would pull towards zero.
+    this.opt = new AdamW(this.vars, { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 });
+  }
+
+  update(episodes: readonly TokenEpisode[], lr = this.cfg.learningRate): TokenPpoLog {
+    const e = episodes.length;
+    const d = this.policy.logStd.shape[0] as number;
+    const rewards = Float32Array.from(episodes, (x) => x.reward);
+    const states = tf.tensor2d(Float32Array.from(episodes.flatMap((x) => [...x.state])), [
+      e,
+      episodes[0]?.state.length ?? 0,
+    ]);
+    const oldValues = this.baseline.value(states).dataSync() as Float32Array;
+    // Advantages per episode, normalised over the batch, then one per token.
+    const adv = groupAdvantages(
+      rewards,
+      episodes.map((x) => x.group),
+      oldValues,
+    );
+    if (this.cfg.normAdv && e >= 2) {
+      const m = adv.reduce((s, x) => s + x, 0) / e;
+      const sd = Math.sqrt(adv.reduce((s, x) => s + (x - m) ** 2, 0) / (e - 1));
+      for (let i = 0; i < e; i++) adv[i] = (adv[i]! - m) / (sd + 1e-8);
+    }
+    const lengths = episodes.map((x) => x.obs.shape[0]);
+    const perToken = (f: (i: number) => number) =>
+      Float32Array.from(episodes.flatMap((_, i) => Array.from({ length: lengths[i]! }, () => f(i))));
+    const tokAdv = tf.tensor1d(perToken((i) => adv[i]!));
+    const tokWeight = tf.tensor1d(perToken((i) => 1 / (lengths[i]! * e)));
+    const obs = tf.concat(
+      episodes.map((x) => x.obs),
+      0,
+    ) as Tensor2D;
+    const nTok = obs.shape[0];
+    const actions = tf.tensor2d(Float32Array.from(episodes.flatMap((x) => [...x.actions])), [nTok, d]);
+    const oldLp = tf.tensor1d(Float32Array.from(episodes.flatMap((x) => [...x.logProb])));
+    const returns = tf.tensor1d(rewards);
+    let policyLoss = 0;
+    let valueLoss = 0;
+    let kl = 0;
+    let clipfrac = 0;
+    let epochs = 0;
+    const names = [...this.vars.keys()];
+    const list = names.map((n) => this.vars.get(n)!);
+    for (let epoch = 0; epoch < this.cfg.updateEpochs; epoch++) {
+      epochs++;
+      const { value, grads } = tf.variableGrads(() => {
+        const newLp = gaussianLogProb(this.policy.mean(obs), this.policy.logStd, actions);
+        const logRatio = tf.sub(newLp, oldLp);
+        const ratio = tf.exp(logRatio);
+        const pg1 = tf.mul(tf.neg(tokAdv), ratio);
+        const pg2 = tf.mul(
+          tf.neg(tokAdv),
+          tf.clipByValue(ratio, 1 - this.cfg.clipCoef, 1 + this.cfg.clipCoef),
+        );
+        const pg = tf.sum(tf.mul(tf.maximum(pg1, pg2), tokWeight));
+        const v = this.baseline.value(states);
+        const vl = tf.mul(tf.mean(tf.square(tf.sub(v, returns))), 0.5);
+        // Diagnostics of this epoch (before its step), as CleanRL logs them.
+        const stats = tf.tidy(() => [
+          tf.mean(tf.sub(tf.sub(ratio, 1), logRatio)).dataSync()[0]!,
+          tf.mean(tf.cast(tf.greater(tf.abs(tf.sub(ratio, 1)), this.cfg.clipCoef), 'float32')).dataSync()[0]!,
+        ]);
+        kl = stats[0]!;
+        clipfrac = stats[1]!;
+        policyLoss = pg.dataSync()[0]!;
+        valueLoss = vl.dataSync()[0]!;
+        return tf.add(pg, tf.mul(vl, this.cfg.vfCoef)) as tf.Scalar;
+      }, list);
+      value.dispose();
+      if (this.cfg.targetKl !== null && epoch > 0 && kl > this.cfg.targetKl) {
+        for (const g of Object.values(grads)) g.dispose();
+        break;
+      }
+      const acc = new Map<string, Tensor>();
+      names.forEach((n, i) => {
+        const g = grads[list[i]!.name];
+        if (g !== undefined) acc.set(n, g);
+      });
+      clipByGlobalNorm(acc, this.cfg.maxGradNorm);
+      this.opt.update(acc, lr);
+      for (const g of acc.values()) g.dispose();
+    }
+    const newValues = this.baseline.value(states).dataSync() as Float32Array;
+    const [std, logStdSum] = tf.tidy(() => [
+      tf.mean(tf.exp(this.policy.logStd)).dataSync()[0]!,
+      tf.sum(this.policy.logStd).dataSync()[0]!,
+    ]);
+    tf.dispose([states, tokAdv, tokWeight, obs, actions, oldLp, returns]);
+    return {
+      meanReward: rewards.reduce((s, r) => s + r, 0) / Math.max(1, e),
+      policyLoss,
+      valueLoss,
+      approxKl: kl,
+      clipfrac,
+      explainedVariance: explainedVariance(newValues, rewards),
+      epochs,
+      std: std!,
+      entropy: logStdSum! + d * 0.5 * (1 + LOG_2PI),
+    };
+  }
+
+  dispose(): void {
+    this.opt.dispose();
+    this.baseline.dispose();
+  }
+}

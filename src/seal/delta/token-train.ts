@@ -1,0 +1,171 @@
+/**
+ * The policy gradient that reaches the fast weights: PPO (or REINFORCE, one epoch) over the EditGenerator's
+ * per-token codes (generator.fastCode = d > 0). For each context the policy samples one code per passage token,
+ * c_t ~ N(h_t·M, diag σ²); the edit writes v_t = c_t·U_m under its keys; the reward is the edit's (−answer NLL,
+ * − λ‖ΔW‖², − the cross-entropy to the base's answers on a known person's questions, + exact match if weighted).
+ * The learner is rl/token-ppo (token-level clipped surrogate; `samplesPerContext` edits of each drawn context, so the
+ * baseline is the leave-one-out mean of the context's other edits).
+ * The latent part stays at its mean, and keys K_m, values U_m and the decoder stay as the warm start (if any) left
+ * them: the action is the per-token code, the part that carries the facts.
+ */
+import { type Tensor2D, tf } from '../../engine/tf.js';
+import {
+  sampleTokenActions,
+  type TokenEpisode,
+  type TokenGaussian,
+  TokenPpo,
+  TokenPpoConfigSchema,
+} from '../../rl/token-ppo.js';
+import type { Context } from '../../tasks/types.js';
+import type { Batch } from '../../train/data.js';
+import { Progress } from '../../util/progress.js';
+import { Rng } from '../../util/rng.js';
+import type { EditGenerator } from './generator.js';
+import { type DeltaReward, type DeltaRewardParts, deltaReward, type RewardEnv } from './reward.js';
+
+export interface TokenItem {
+  readonly context: Context;
+  readonly embedding: Float32Array;
+  /** (T, C) */
+  readonly hidden: Tensor2D;
+  readonly answers: Batch;
+}
+
+export interface TokenPgOptions {
+  readonly kind: 'ppo' | 'reinforce';
+  readonly totalTimesteps: number;
+  /** Episodes (edits) per update. */
+  readonly batch: number;
+  /** Edits sampled per context in an update (≥ 2: leave-one-out baseline within the context). */
+  readonly samplesPerContext: number;
+  readonly updateEpochs: number;
+  readonly learningRate: number;
+  readonly clipCoef: number;
+  readonly vfCoef: number;
+  readonly maxGradNorm: number;
+  readonly targetKl: number | null;
+}
+
+export interface TokenPgLog {
+  readonly update: number;
+  readonly parts: DeltaRewardParts;
+  readonly approxKl: number;
+  readonly clipfrac: number;
+  readonly explainedVariance: number;
+  readonly policyLoss: number;
+  readonly valueLoss: number;
+  readonly std: number;
+  readonly entropy: number;
+}
+
+const mean = (xs: readonly number[]) => xs.reduce((s, x) => s + x, 0) / Math.max(1, xs.length);
+
+export function tokenPolicyGradient(
+  env: RewardEnv,
+  gen: EditGenerator,
+  items: readonly TokenItem[],
+  o: TokenPgOptions,
+  reward: DeltaReward,
+  seed: number,
+  opts: {
+    /** Base-target batches of known people; each edit's neighbour term reads one at random. */
+    readonly neighbours?: readonly Batch[];
+    readonly quiet?: boolean;
+    readonly onUpdate?: (l: TokenPgLog) => void;
+  } = {},
+): void {
+  // seed → build
+  const code = gen.code;
+  if (code === undefined) throw new Error('the token-level policy gradient needs generator.fastCode > 0');
+  const rng = new Rng(seed);
+  const policy: TokenGaussian = {
+    mean: (obs) => tf.matMul(obs, code.m) as Tensor2D,
+    logStd: code.logStd,
+    variables: [code.m],
+  };
+  const learner = new TokenPpo(
+    policy,
+    env.model.config.dim,
+    TokenPpoConfigSchema.parse({
+      updateEpochs: o.kind === 'reinforce' ? 1 : o.updateEpochs,
+      learningRate: o.learningRate,
+      clipCoef: o.clipCoef,
+      vfCoef: o.vfCoef,
+      maxGradNorm: o.maxGradNorm,
+      normAdv: o.batch >= 2,
+      targetKl: o.kind === 'reinforce' ? null : o.targetKl,
+    }),
+  );
+  // The latent part at its mean, once per context (it is not the action here).
+  const latents = items.map((it) =>
+    tf.keep(tf.tidy(() => gen.meanLatent(tf.tensor2d(it.embedding, [1, it.embedding.length]) as Tensor2D))),
+  );
+  const updates = Math.max(1, Math.floor(o.totalTimesteps / o.batch));
+  const progress = new Progress({
+    total: updates,
+    label: `delta ${o.kind} (tokens)`,
+    ...(opts.quiet === undefined ? {} : { quiet: opts.quiet }),
+  });
+  try {
+    for (let update = 1; update <= updates; update++) {
+      // propose: sample per-token codes for a batch of contexts → apply each edit → reward
+      const episodes: TokenEpisode[] = [];
+      const parts: DeltaRewardParts[] = [];
+      let k = 0;
+      for (let e = 0; e < o.batch; e++) {
+        if (e % o.samplesPerContext === 0) k = rng.int(items.length);
+        const it = items[k]!;
+        const { actions, logProb } = sampleTokenActions(policy, it.hidden, rng);
+        const codes = tf.tensor2d(actions, [it.hidden.shape[0], code.m.shape[1] as number]);
+        const neighbour =
+          opts.neighbours === undefined || opts.neighbours.length === 0
+            ? undefined
+            : opts.neighbours[rng.int(opts.neighbours.length)];
+        const p = deltaReward(env, it.context, gen.edit(latents[k]!, it.hidden, codes), reward, {
+          answers: it.answers,
+          ...(neighbour === undefined ? {} : { neighbour }),
+        });
+        codes.dispose();
+        parts.push(p);
+        episodes.push({
+          obs: it.hidden,
+          state: it.embedding,
+          actions,
+          logProb,
+          reward: p.reward,
+          group: Math.floor(e / o.samplesPerContext),
+        });
+      }
+      // update (learning rate annealed linearly, as CleanRL)
+      const u = learner.update(episodes, o.learningRate * (1 - (update - 1) / updates));
+      const avg = (f: (p: DeltaRewardParts) => number) => mean(parts.map(f));
+      const l: TokenPgLog = {
+        update,
+        parts: {
+          reward: avg((p) => p.reward),
+          nll: avg((p) => p.nll),
+          accuracy: avg((p) => p.accuracy),
+          magnitude: avg((p) => p.magnitude),
+          locality: avg((p) => p.locality),
+          neighbour: avg((p) => p.neighbour),
+        },
+        approxKl: u.approxKl,
+        clipfrac: u.clipfrac,
+        explainedVariance: u.explainedVariance,
+        policyLoss: u.policyLoss,
+        valueLoss: u.valueLoss,
+        std: u.std,
+        entropy: u.entropy,
+      };
+      opts.onUpdate?.(l);
+      progress.tick(
+        1,
+        `reward ${l.parts.reward.toFixed(3)} nll ${l.parts.nll.toFixed(3)} σ ${l.std.toFixed(3)}`,
+      );
+    }
+  } finally {
+    progress.finish();
+    learner.dispose();
+    for (const z of latents) z.dispose();
+  }
+}
