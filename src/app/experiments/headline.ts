@@ -54,7 +54,9 @@ const USAGE = `SEAL's headline table on test people over several RL runs (issue 
       [--split test|val]    the people the table is measured on: test (the final evaluation, once) or val (to
                             choose settings; the monitor reads val people too)
       [--sft-epochs 4]      ReST-EM only: SFT passes over each round's kept self-edits
-      [--keep 1]            ReST-EM only: SFT on each context's N best self-edits (each beating no adaptation)`;
+      [--keep 1]            ReST-EM only: SFT on each context's N best self-edits (each beating no adaptation)
+      [--temperature 1]     sampling temperature of every evaluated self-edit, SEAL's and the baselines' alike (RL
+                            rollouts keep the outer loop's own)`;
 
 const OPTIONS = {
   out: { type: 'string' },
@@ -73,6 +75,7 @@ const OPTIONS = {
   split: { type: 'string', default: 'test' },
   'sft-epochs': { type: 'string' },
   keep: { type: 'string' },
+  temperature: { type: 'string', default: '1' },
 } as const;
 
 /** Conditions of a run directory already evaluated (their `condition` records), for resuming. */
@@ -143,6 +146,8 @@ export async function runHeadline(o: {
   sftEpochs?: number;
   /** ReST-EM's self-edits kept per context (its default when absent). */
   keepPerContext?: number;
+  /** Sampling temperature of the evaluated self-edits (1 when absent). */
+  temperature?: number;
 }): Promise<void> {
   await initEngine('auto');
   const modelDir = resolveModelDir(o.model);
@@ -159,7 +164,7 @@ export async function runHeadline(o: {
     seeds: Array.from({ length: o.seeds }, (_, i) => i),
     inner: innerLoopConfig({ epochs: 20, lr: 1e-3, rank: 16 }),
     parse: ParseOptionsSchema.parse({}),
-    temperature: 1,
+    temperature: o.temperature ?? 1,
     topP: 0.95,
     maxNewTokens: 160,
   };
@@ -273,6 +278,12 @@ if (invokedAs === fileURLToPath(import.meta.url)) {
     process.stderr.write(`${m}\n${USAGE}\n`);
     process.exit(2);
   };
+  const positive = (name: keyof typeof OPTIONS): number => {
+    const x = Number(v[name]);
+    return Number.isFinite(x) && x > 0
+      ? x
+      : usage(`--${name}: expected a positive number, got ${String(v[name])}`);
+  };
   const int = (name: keyof typeof OPTIONS): number => {
     const x = Number(v[name]);
     if (!Number.isInteger(x) || x < 1) {
@@ -307,5 +318,6 @@ if (invokedAs === fileURLToPath(import.meta.url)) {
     ...(v.keep === undefined
       ? {}
       : { keepPerContext: v.outer === 'rest-em' ? int('keep') : usage('--keep: ReST-EM only') }),
+    temperature: positive('temperature'),
   });
 }

@@ -10,7 +10,8 @@
  *                    loses which value belongs to which relation. Trained by the direct gradient (its parameters
  *                    are not in the policy's action); measured: held-out edit success 1% pooled-only → ~30%.
  *                    With `fastCode` d > 0 the values pass through one d-dimensional code per token,
- *                    v_t = c_t U_m with c_t = h_t M: the token-level PPO learner samples c_t around h_t M (a Gaussian
+ *                    v_t = c_t U_m with c_t = ĥ_t M (ĥ: rms-normalised): the token-level PPO learner samples c_t
+ *                    around ĥ_t M (a Gaussian
  *                    over per-token codes), so the policy gradient reaches the part that carries the facts.
  *
  * Zero edit at initialisation, exactly: the encoder's output layer starts at zero, so the mean latent is 0 and so is
@@ -69,7 +70,7 @@ export const EditGeneratorConfigSchema = z.strictObject({
     .min(0)
     .default(0)
     .describe(
-      'Per-token code size d of the fast-weight values (0: each value map reads the hidden state, V_m (C, out)); with d > 0 every module reads one code per token, v_t = c_t·U_m, c_t = h_t·M (C, d): the action of the token-level policy gradient',
+      'Per-token code size d of the fast-weight values (0: each value map reads the hidden state, V_m (C, out)); with d > 0 every module reads one code per token, v_t = c_t·U_m, c_t = rms-normalised h_t·M (C, d): the action of the token-level policy gradient',
     ),
   initCodeLogStd: z
     .number()
@@ -122,7 +123,7 @@ export class GeneratedDelta implements LinearDelta {
     const h = this.hidden;
     const code = this.gen.code;
     // What the value maps read: the hidden states, or one code per token.
-    const source = code === undefined ? h : (this.codes ?? (tf.matMul(h, code.m) as Tensor2D));
+    const source = code === undefined ? h : (this.codes ?? this.gen.codeMean(h));
     return {
       keys: tf.mul(tf.matMul(h, f.k), this.gen.config.fastScale / h.shape[0]) as Tensor2D,
       values: tf.matMul(source, f.v) as Tensor2D,
@@ -274,6 +275,20 @@ export class EditGenerator {
       ...[...this.decoder.values()].flatMap((m) => (m.fast === undefined ? [] : [m.fast.k, m.fast.v])),
       ...(this.code === undefined ? [] : [this.code.m]),
     ];
+  }
+
+  /**
+   * The mean per-token code (T, d) = rms-normalised h_t · M. Normalised because the residual stream's scale grows
+   * with depth: with raw h_t one Adam step of the code policy moved its mean by many σ (approx-KL 15 at the first
+   * update on the people model).
+   */
+  codeMean(hidden: Tensor2D): Tensor2D {
+    const code = this.code;
+    if (code === undefined) throw new Error('EditGenerator has no per-token code (fastCode = 0)');
+    return tf.tidy(() => {
+      const rms = tf.sqrt(tf.add(tf.mean(tf.square(hidden), 1, true), 1e-6));
+      return tf.matMul(tf.div(hidden, rms), code.m) as Tensor2D;
+    });
   }
 
   /** Mean latent for embeddings (N, C) → (N, latent) (differentiable w.r.t. the encoder). */

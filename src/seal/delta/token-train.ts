@@ -1,7 +1,7 @@
 /**
  * The policy gradient that reaches the fast weights: PPO (or REINFORCE, one epoch) over the EditGenerator's
  * per-token codes (generator.fastCode = d > 0). For each context the policy samples one code per passage token,
- * c_t ~ N(h_t·M, diag σ²); the edit writes v_t = c_t·U_m under its keys; the reward is the edit's (−answer NLL,
+ * c_t ~ N(ĥ_t·M, diag σ²) (ĥ: rms-normalised hidden state); the edit writes v_t = c_t·U_m under its keys; the reward is the edit's (−answer NLL,
  * − λ‖ΔW‖², − the cross-entropy to the base's answers on a known person's questions, + exact match if weighted).
  * The learner is rl/token-ppo (token-level clipped surrogate; `samplesPerContext` edits of each drawn context, so the
  * baseline is the leave-one-out mean of the context's other edits).
@@ -79,7 +79,7 @@ export function tokenPolicyGradient(
   if (code === undefined) throw new Error('the token-level policy gradient needs generator.fastCode > 0');
   const rng = new Rng(seed);
   const policy: TokenGaussian = {
-    mean: (obs) => tf.matMul(obs, code.m) as Tensor2D,
+    mean: (obs) => gen.codeMean(obs),
     logStd: code.logStd,
     variables: [code.m],
   };

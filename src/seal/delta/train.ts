@@ -384,7 +384,7 @@ export async function trainEditGenerator(
                 approxKl: u.approxKl,
                 clipfrac: u.clipfrac,
                 explainedVariance: u.explainedVariance,
-                entropy: Number.NaN,
+                entropy: u.entropy,
                 policyLoss: u.policyLoss,
                 valueLoss: u.valueLoss,
               },
