@@ -17,6 +17,7 @@ import { basename, join, resolve } from 'node:path';
 import { assetPath } from '../../assets.js';
 import { initEngine } from '../../engine/index.js';
 import { loadAdapter } from '../../lora/io.js';
+import { loadEditGenerator } from '../../seal/delta/io.js';
 import { runDeltaMode } from '../../seal/delta/run.js';
 import { STACK_SIZES, summariseStacks } from '../../seal/delta/stack.js';
 import { DeltaTrainConfigSchema } from '../../seal/delta/train.js';
@@ -37,7 +38,8 @@ passage and text self-edits; --stack adds the stacking table (1, 2, 4, 8, 16 edi
 per optimiser and a summary line; --out DIR also keeps config.json and results.jsonl (every per-context row).
   node dist/app/experiments/delta-mode.js [--people 16] [--split test|val] [--optimizers ppo,reinforce,direct]
       [--out DIR] [--stack] [--save DIR] [--magnitude 1e-3]
-      [--action latent|tokens] [--fast-code D] [--samples-per-context 4] [--pg-lr 1e-3] [--neighbour-reward W] …`;
+      [--action latent|tokens] [--fast-code D] [--samples-per-context 4] [--pg-lr 1e-3] [--neighbour-reward W]
+      [--init DIR (start every optimiser from this saved generator, e.g. --save DIR/direct: a warm start)] …`;
 
 export async function main(argv = process.argv.slice(2)): Promise<void> {
   const { values } = experimentArgs(
@@ -66,6 +68,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       'samples-per-context': { type: 'string', default: '4' },
       'pg-lr': { type: 'string', default: '1e-3' },
       'neighbour-reward': { type: 'string', default: '0' },
+      init: { type: 'string' },
     },
     USAGE,
   );
@@ -110,6 +113,15 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       usage(parsed.error.issues.map((i) => `delta config: ${i.path.join('.')}: ${i.message}`).join('\n'));
     return { kind, cfg: parsed.data };
   });
+  if (values.init !== undefined) {
+    // The warm start must be the generator this run would build (same code size, modules, …), checked up front.
+    const from = await loadEditGenerator(pp.problem.env.model, values.init);
+    const same = (c: object) => JSON.stringify({ ...c, layer: undefined });
+    const differs = configs.some((c) => same(c.cfg.generator) !== same(from.config));
+    from.dispose();
+    if (differs)
+      usage(`--init ${values.init}: its generator config differs from this run's (--fast-code, …)`);
+  }
   const run =
     values.out === undefined
       ? undefined
@@ -131,7 +143,10 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   };
   const summary: Record<string, unknown> = {};
   for (const { kind, cfg } of configs) {
+    const from =
+      values.init === undefined ? undefined : await loadEditGenerator(pp.problem.env.model, values.init);
     const r = await runDeltaMode(pp, train, contexts, policy, cfg, settings, run, {
+      ...(from === undefined ? {} : { from }),
       ...(values.save === undefined ? {} : { saveDir: join(values.save, kind) }),
       ...(values.stack ? { stackSizes: STACK_SIZES } : {}),
     });

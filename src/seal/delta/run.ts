@@ -151,6 +151,8 @@ export async function runDeltaMode(
     readonly saveDir?: string;
     /** Also the stacking table, at these sizes (e.g. STACK_SIZES). */
     readonly stackSizes?: readonly number[];
+    /** Start from this generator (trained further in place) instead of a new one. */
+    readonly from?: EditGenerator;
   } = {},
 ): Promise<DeltaRunResult> {
   const env = pp.problem.env;
@@ -158,6 +160,7 @@ export async function runDeltaMode(
   const { generator, logs, wallS } = await trainEditGenerator(env, trainContexts, cfg, {
     ...(opts.quiet === undefined ? {} : { quiet: opts.quiet }),
     locality: trainLocality,
+    ...(opts.from === undefined ? {} : { from: opts.from }),
     onLog: (l) => run?.append({ kind: 'delta-train', optimizer: cfg.optimizer.kind, ...l }),
   });
   const people = new Map(pp.world.people.map((p) => [p.id, p]));

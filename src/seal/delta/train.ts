@@ -342,13 +342,15 @@ export async function trainEditGenerator(
     readonly unrelated?: Batch;
     /** People whose answers the direct gradient's locality term keeps (default: the other training contexts). */
     readonly locality?: readonly Context[];
+    /** Train this generator further (e.g. a saved direct-gradient one, as a warm start) instead of a new one. */
+    readonly from?: EditGenerator;
     readonly onLog?: (l: DeltaTrainLog) => void;
   } = {},
 ): Promise<DeltaTrainResult> {
   // seed → build
   const t0 = performance.now();
   const base = checksum(env.model.params);
-  const gen = new EditGenerator(env.model, cfg.generator);
+  const gen = opts.from ?? new EditGenerator(env.model, cfg.generator);
   const items = prepareContexts(env, gen, contexts);
   const logs: DeltaTrainLog[] = [];
   const o = cfg.optimizer;
