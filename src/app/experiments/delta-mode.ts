@@ -12,7 +12,7 @@
  *     [--save DIR (each trained generator to DIR/<optimizer>, for seal adapt --mode delta)]
  *     [--warm-start STEPS (direct steps before PPO/REINFORCE)] [--accuracy-reward W (reward weight of exact match)]
  */
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { assetPath } from '../../assets.js';
 import { initEngine } from '../../engine/index.js';
@@ -25,6 +25,7 @@ import { loadPeopleProblem, rlContexts } from '../../seal/domains/people.js';
 import { InnerLoopConfigSchema } from '../../seal/inner/inner-loop.js';
 import { ParseOptionsSchema } from '../../seal/selfedit/parse.js';
 import { RunDir } from '../../util/run-dir.js';
+import { buildDeltaReport } from '../report/delta.js';
 import { experimentArgs } from './args.js';
 
 function usage(message: string): never {
@@ -34,10 +35,12 @@ function usage(message: string): never {
 
 const USAGE = `Delta mode: the EditGenerator trained by PPO, REINFORCE and/or the direct gradient, then the editing table
 (ES / PS / NS / retention / drawdown / time per edit) on --split people against its shuffled control, LoRA on the
-passage and text self-edits; --stack adds the stacking table (1, 2, 4, 8, 16 edits at once). Prints one JSON line
+passage and text self-edits; --stack adds the stacking table (1, 2, 4, 8, 16 edits at once; for the first
+optimiser or magnitude weight). Prints one JSON line
 per optimiser and a summary line; --out DIR also keeps config.json and results.jsonl (every per-context row).
   node dist/app/experiments/delta-mode.js [--people 16] [--split test|val] [--optimizers ppo,reinforce,direct]
       [--out DIR] [--stack] [--save DIR] [--magnitude 1e-3]
+      [--magnitudes 0,1e-3,1e-2,1e-1 (the direct gradient once per edit-magnitude weight: the trade-off curve)]
       [--action latent|tokens] [--fast-code D] [--samples-per-context 4] [--pg-lr 1e-3] [--neighbour-reward W]
       [--init DIR (start every optimiser from this saved generator, e.g. --save DIR/direct: a warm start)] …`;
 
@@ -62,6 +65,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       out: { type: 'string' },
       stack: { type: 'boolean', default: false },
       magnitude: { type: 'string', default: '1e-3' },
+      magnitudes: { type: 'string' },
       action: { type: 'string', default: 'latent' },
       'fast-code': { type: 'string', default: '0' },
       'code-log-std': { type: 'string', default: '-1' },
@@ -82,7 +86,16 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     Number(values.people),
   );
   // Every configuration is checked before anything is written.
-  const configs = values.optimizers.split(',').map((kind) => {
+  const magnitudes = values.magnitudes?.split(',').map(Number) ?? [Number(values.magnitude)];
+  if (magnitudes.some((m) => !(m >= 0))) usage(`--magnitudes ${values.magnitudes}: non-negative numbers`);
+  const runs = values.optimizers
+    .split(',')
+    .flatMap((kind) =>
+      kind === 'direct' && values.magnitudes !== undefined
+        ? magnitudes.map((m) => ({ kind, magnitude: m, name: `direct@${m}` }))
+        : [{ kind, magnitude: Number(values.magnitude), name: kind }],
+    );
+  const configs = runs.map(({ kind, magnitude, name }) => {
     const optimizer =
       kind === 'direct'
         ? {
@@ -104,14 +117,14 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       optimizer,
       reward: {
         accuracy: Number(values['accuracy-reward']),
-        magnitude: Number(values.magnitude),
+        magnitude,
         neighbour: Number(values['neighbour-reward']),
       },
       seed: Number(values.seed),
     });
     if (!parsed.success)
       usage(parsed.error.issues.map((i) => `delta config: ${i.path.join('.')}: ${i.message}`).join('\n'));
-    return { kind, cfg: parsed.data };
+    return { kind, name, cfg: parsed.data };
   });
   if (values.init !== undefined) {
     // The warm start must be the generator this run would build (same code size, modules, …), checked up front.
@@ -142,13 +155,16 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     maxNewTokens: 160,
   };
   const summary: Record<string, unknown> = {};
-  for (const { kind, cfg } of configs) {
+  for (const [i, { name, cfg }] of configs.entries()) {
     const from =
       values.init === undefined ? undefined : await loadEditGenerator(pp.problem.env.model, values.init);
     const r = await runDeltaMode(pp, train, contexts, policy, cfg, settings, run, {
       ...(from === undefined ? {} : { from }),
-      ...(values.save === undefined ? {} : { saveDir: join(values.save, kind) }),
-      ...(values.stack ? { stackSizes: STACK_SIZES } : {}),
+      ...(values.save === undefined ? {} : { saveDir: join(values.save, name) }),
+      // The stacking table of the first configuration only (a sweep's other points would repeat its LoRA rows).
+      ...(values.stack && i === 0 ? { stackSizes: STACK_SIZES } : {}),
+      // The LoRA conditions do not depend on the generator: measured once.
+      loraBaselines: i === 0,
     });
     const table = Object.fromEntries(
       Object.entries(r.scores).map(([k, v]) => [
@@ -160,12 +176,14 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
           ns: v.ns.mean,
           retention: v.retention.mean,
           drawdown: v.drawdown.mean,
+          magnitude: v.magnitude.mean,
           editMs: v.editMs,
         },
       ]),
     );
     const line = {
-      optimizer: kind,
+      optimizer: name,
+      magnitudeWeight: cfg.reward.magnitude,
       trainS: r.trainS,
       first: r.logs[0],
       last: r.logs[r.logs.length - 1],
@@ -183,7 +201,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
           }),
     };
     process.stdout.write(`${JSON.stringify(line)}\n`);
-    summary[kind] = table;
+    summary[name] = table;
   }
   const last = {
     summary,
@@ -193,6 +211,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     model: values.model,
   };
   run?.writeJson('summary.json', last);
+  if (run !== undefined) writeFileSync(join(run.dir, 'report.html'), buildDeltaReport(run.dir));
   process.stdout.write(`${JSON.stringify(last)}\n`);
 }
 

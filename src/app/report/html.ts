@@ -15,7 +15,7 @@ interface Row {
   readonly n: number;
 }
 
-function esc(s: string): string {
+export function esc(s: string): string {
   return s.replace(
     /[&<>"']/g,
     (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string,
@@ -23,11 +23,11 @@ function esc(s: string): string {
 }
 
 /** JSON safe to embed inside <script>: no closing tags or HTML comment openers survive. */
-function scriptJson(v: unknown): string {
+export function scriptJson(v: unknown): string {
   return JSON.stringify(v).replace(/</g, '\\u003c');
 }
 
-function chartJsSource(): string {
+export function chartJsSource(): string {
   // The UMD builds are not in the packages' exports maps; find them next to each package's main entry.
   const require = createRequire(import.meta.url);
   const main = require.resolve('chart.js'); // …/chart.js/dist/chart.cjs

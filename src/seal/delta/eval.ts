@@ -25,6 +25,8 @@ export interface MadeEdit {
   readonly dispose?: () => void;
   /** Wall time to produce the edit (ms). */
   readonly ms: number;
+  /** ‖ΔW‖²_F summed over modules, when the condition knows it (generated edits). */
+  readonly magnitude?: number;
 }
 
 export interface EditCondition {
@@ -41,6 +43,8 @@ export interface EditRow {
   readonly retention: number;
   readonly drawdown: number;
   readonly ms: number;
+  /** ‖ΔW‖²_F of the edit (NaN when the condition does not report it). */
+  readonly magnitude: number;
 }
 
 export interface EditScores {
@@ -49,6 +53,8 @@ export interface EditScores {
   readonly ns: MeanCi;
   readonly retention: MeanCi;
   readonly drawdown: MeanCi;
+  /** Mean ‖ΔW‖²_F (n = 0 when the condition does not report it). */
+  readonly magnitude: MeanCi;
   /** Median time to produce one edit (ms). */
   readonly editMs: number;
   readonly perContext: readonly EditRow[];
@@ -152,7 +158,16 @@ export function evaluateEdits(
       const retention = retained(answer(knownPicks(i, opts.known, kKnown), deltas), baseRight);
       const drawdown = nll(env, opts.heldOutText, deltas) - baseNll;
       made.dispose?.();
-      rows.push({ id: c.id, es, ps, ns, retention, drawdown, ms: made.ms });
+      rows.push({
+        id: c.id,
+        es,
+        ps,
+        ns,
+        retention,
+        drawdown,
+        ms: made.ms,
+        magnitude: made.magnitude ?? Number.NaN,
+      });
     });
     out[cond.name] = editScores(rows);
   }
@@ -161,7 +176,7 @@ export function evaluateEdits(
 
 /** The table row of a condition from its per-context rows (NaN values, e.g. no paraphrases, left out). */
 export function editScores(rows: readonly EditRow[]): EditScores {
-  const stat = (k: 'es' | 'ps' | 'ns' | 'retention' | 'drawdown') =>
+  const stat = (k: 'es' | 'ps' | 'ns' | 'retention' | 'drawdown' | 'magnitude') =>
     meanCi(rows.map((r) => r[k]).filter((x) => !Number.isNaN(x)));
   return {
     es: stat('es'),
@@ -169,6 +184,7 @@ export function editScores(rows: readonly EditRow[]): EditScores {
     ns: stat('ns'),
     retention: stat('retention'),
     drawdown: stat('drawdown'),
+    magnitude: stat('magnitude'),
     editMs: median(rows.map((r) => r.ms)),
     perContext: rows,
   };
@@ -184,7 +200,8 @@ export function generatorConditions(
   const from = (c: Context): MadeEdit => {
     const t0 = performance.now();
     const { edit, dispose } = editFor(env, gen, `${c.title}\n${c.passage}`);
-    return { delta: edit, dispose, ms: performance.now() - t0 };
+    const ms = performance.now() - t0;
+    return { delta: edit, dispose, ms, magnitude: tf.tidy(() => edit.normSq().dataSync()[0]!) };
   };
   const n = contexts.length;
   return [

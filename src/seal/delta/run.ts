@@ -153,6 +153,8 @@ export async function runDeltaMode(
     readonly stackSizes?: readonly number[];
     /** Start from this generator (trained further in place) instead of a new one. */
     readonly from?: EditGenerator;
+    /** Also the LoRA conditions (passage, text self-edit) — they do not depend on the generator (default true). */
+    readonly loraBaselines?: boolean;
   } = {},
 ): Promise<DeltaRunResult> {
   const env = pp.problem.env;
@@ -176,11 +178,17 @@ export async function runDeltaMode(
     evalContexts,
     [
       ...generatorConditions(env, generator, evalContexts, name),
-      ...loraConditions(pp, evalContexts, policy, s, cfg.seed),
+      ...(opts.loraBaselines === false ? [] : loraConditions(pp, evalContexts, policy, s, cfg.seed)),
     ],
     { paraphrases, neighbourhood: evalContexts, ...measures },
   );
-  run?.append({ kind: 'delta-eval', optimizer: cfg.optimizer.kind, trainS: wallS, scores });
+  run?.append({
+    kind: 'delta-eval',
+    optimizer: cfg.optimizer.kind,
+    magnitudeWeight: cfg.reward.magnitude,
+    trainS: wallS,
+    scores,
+  });
   const stack =
     opts.stackSizes === undefined
       ? undefined

@@ -1,0 +1,125 @@
+/**
+ * The delta-mode experiment end to end on the bundled model with tiny budgets: every table keeps its per-context
+ * rows, the magnitude sweep gives the trade-off points, the stacking rows are written, and the report renders its
+ * charts in headless Chromium (skipped where Chromium is not installed; .ci/run installs it).
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { chromium } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ROOT, tempDir } from './helpers/paths.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const SCRIPT = join(ROOT, 'dist', 'app', 'experiments', 'delta-mode.js');
+
+describe('experiment:delta with --magnitudes and --stack', () => {
+  const out = join(tempDir(), 'delta');
+  let stdout = '';
+
+  beforeAll(() => {
+    const r = spawnSync(
+      process.execPath,
+      [
+        SCRIPT,
+        '--people',
+        '4',
+        '--split',
+        'val',
+        '--train-people',
+        '40',
+        '--optimizers',
+        'direct',
+        '--direct-steps',
+        '4',
+        '--magnitudes',
+        '0,0.01',
+        '--stack',
+        '--out',
+        out,
+      ],
+      { encoding: 'utf8', timeout: 240_000 },
+    );
+    expect(r.status, r.stderr).toBe(0);
+    stdout = r.stdout;
+  }, 300_000);
+
+  it('writes every per-context row, one table per magnitude weight, and the stacking rows', () => {
+    const records = readFileSync(join(out, 'results.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const evals = records.filter((r) => r['kind'] === 'delta-eval') as {
+      magnitudeWeight: number;
+      scores: Record<string, { perContext: { id: string; retention: number }[] }>;
+    }[];
+    expect(evals.map((e) => e.magnitudeWeight)).toEqual([0, 0.01]);
+    // The LoRA rows are measured once (they do not depend on the generator).
+    expect(Object.keys(evals[0]!.scores)).toEqual([
+      'delta_direct',
+      'delta_direct_shuffled',
+      'passage',
+      'seal',
+    ]);
+    expect(Object.keys(evals[1]!.scores)).toEqual(['delta_direct', 'delta_direct_shuffled']);
+    for (const e of evals)
+      for (const s of Object.values(e.scores)) {
+        expect(s.perContext.map((r) => r.id)).toEqual(['val-0000', 'val-0001', 'val-0002', 'val-0003']);
+        for (const r of s.perContext) expect(r.retention).toBeGreaterThanOrEqual(0);
+      }
+    // 4 people: groups of 1, 2 and 4 (8 and 16 need more people), for the generator and both LoRA conditions.
+    const stack = records.filter((r) => r['kind'] === 'delta-stack') as {
+      size: number;
+      members: unknown[];
+    }[];
+    expect(stack.map((r) => r.size)).toEqual([1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 4, 4, 4]);
+    for (const r of stack) expect(r.members).toHaveLength(r.size);
+    expect(stdout).toContain('"optimizer":"direct@0.01"');
+    expect(JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'))).toHaveProperty([
+      'summary',
+      'direct@0',
+    ]);
+  });
+
+  it('refuses an existing --out and a bad flag before writing anything', () => {
+    const again = spawnSync(process.execPath, [SCRIPT, '--out', out], { encoding: 'utf8' });
+    expect(again.status).toBe(2);
+    expect(again.stderr).toMatch(/--out .* exists/);
+    const fresh = join(tempDir(), 'never');
+    const bad = spawnSync(
+      process.execPath,
+      [SCRIPT, '--optimizers', 'ppo', '--action', 'tokens', '--out', fresh],
+      { encoding: 'utf8' },
+    );
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/optimizer\.action: .*fastCode/);
+    expect(existsSync(fresh)).toBe(false);
+  });
+
+  it.runIf(existsSync(CHROMIUM))(
+    'the report draws the trade-off and stacking charts with no console error',
+    async () => {
+      const file = join(out, 'report.html');
+      const browser = await chromium.launch({
+        executablePath: CHROMIUM,
+        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+      });
+      try {
+        const page = await browser.newPage();
+        const errors: string[] = [];
+        page.on('console', (m) => {
+          if (m.type() === 'error') errors.push(m.text());
+        });
+        page.on('pageerror', (e) => errors.push(String(e)));
+        await page.goto(pathToFileURL(file).href);
+        await page.waitForFunction('window.__chartsRendered === 2', undefined, { timeout: 10_000 });
+        expect(await page.textContent('#tradeoff')).toMatch(/weight 0: .*weight 0\.01: /);
+        expect(await page.textContent('#stack')).toContain('delta_direct');
+        expect(errors).toEqual([]);
+      } finally {
+        await browser.close();
+      }
+    },
+  );
+});
