@@ -24,6 +24,8 @@ export const README_RUNS = [
   'experiments/results/session9/val/sft12',
   'experiments/results/session9/val/neutral-k16',
   'experiments/results/session9/val/neutral-k16-r5',
+  'experiments/results/session10/val/k16-t07',
+  'experiments/results/session10/val/k16-t05',
   'experiments/results/session6/headline-2rounds',
   'experiments/results/session5/demo-own-sgemm',
 ] as const;

@@ -1,12 +1,12 @@
 /**
  * The policy gradient that reaches the fast weights: PPO (or REINFORCE, one epoch) over the EditGenerator's
  * per-token codes (generator.fastCode = d > 0). For each context the policy samples one code per passage token,
- * c_t ~ N(ĥ_t·M, diag σ²) (ĥ: rms-normalised hidden state); the edit writes v_t = c_t·U_m under its keys; the reward is the edit's (−answer NLL,
- * − λ‖ΔW‖², − the cross-entropy to the base's answers on a known person's questions, + exact match if weighted).
- * The learner is rl/token-ppo (token-level clipped surrogate; `samplesPerContext` edits of each drawn context, so the
- * baseline is the leave-one-out mean of the context's other edits).
- * The latent part stays at its mean, and keys K_m, values U_m and the decoder stay as the warm start (if any) left
- * them: the action is the per-token code, the part that carries the facts.
+ * c_t ~ N(ĥ_t·M, diag σ²) (ĥ: rms-normalised hidden state); the edit writes v_t = h_t·V_m + c_t·U_m under its
+ * keys; the reward is the edit's (−answer NLL, − λ‖ΔW‖², − the cross-entropy to the base's answers on a known
+ * person's questions, + exact match if weighted). The learner is rl/token-ppo (token-level clipped surrogate;
+ * `samplesPerContext` edits of each drawn context, so the baseline is the leave-one-out mean of the context's other
+ * edits). The latent part stays at its mean; keys K_m, values V_m and U_m and the decoder stay as the warm start
+ * (if any) left them: the action is the per-token code, a part of what carries the facts.
  */
 import { type Tensor2D, tf } from '../../engine/tf.js';
 import {
