@@ -54,6 +54,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       'direct-steps': { type: 'string', default: '1000' },
       'train-people': { type: 'string', default: '2000' },
       'neighbour-kl': { type: 'string', default: '1' },
+      'neighbours-per-edit': { type: 'string', default: '1' },
       'direct-lr': { type: 'string', default: '1e-3' },
       save: { type: 'string' },
       'warm-start': { type: 'string', default: '0' },
@@ -102,6 +103,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
             kind,
             steps: Number(values['direct-steps']),
             neighbourKl: Number(values['neighbour-kl']),
+            neighboursPerEdit: Number(values['neighbours-per-edit']),
             learningRate: Number(values['direct-lr']),
           }
         : {

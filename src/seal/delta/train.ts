@@ -91,6 +91,13 @@ const DeltaDirectSchema = z.strictObject({
     .describe(
       "Weight of the locality loss on a known person's questions (or another training person's without known people): cross-entropy to the base's own answers there (a hard-label KL; MEND's locality term: the edit must stay about its passage)",
     ),
+  neighboursPerEdit: z
+    .number()
+    .int()
+    .min(1)
+    .max(64)
+    .default(1)
+    .describe("People each edit's locality term is checked on, per step"),
   maxGradNorm: z.number().positive().default(1).describe('Global gradient-norm clip'),
   trainDecoder: z.boolean().default(true).describe('Also learn the decoder D (not only the encoder)'),
 });
@@ -271,11 +278,15 @@ function directGradient(
   });
   for (let step = 1; step <= o.steps; step++) {
     const chosen = Array.from({ length: o.batchContexts }, () => items[rng.int(items.length)]!);
-    // Each edit's locality is checked on the questions of another (random) person.
-    const neighbours = chosen.map(() => rng.int(pool.length));
-    const withLocality = chosen.flatMap((it, j) =>
-      locked.length > 0 && pool[neighbours[j]!] !== it.context ? [j] : [],
+    // Each edit's locality is checked on the questions of `neighboursPerEdit` other (random) people: pairs
+    // (edit j, person p).
+    const neighbours = chosen.map(() =>
+      Array.from({ length: o.neighboursPerEdit }, () => rng.int(pool.length)),
     );
+    const pairs = chosen.flatMap((it, j) =>
+      locked.length === 0 ? [] : neighbours[j]!.filter((p) => pool[p] !== it.context).map((p) => ({ j, p })),
+    );
+    const edited = new Set(pairs.map((x) => x.j)).size;
     let nllValue = 0;
     let magValue = 0;
     let locValue = 0;
@@ -291,21 +302,22 @@ function directGradient(
       nllValue = nll.dataSync()[0]!;
       magValue = mag.dataSync()[0]!;
       let loss = tf.add(tf.mul(nll, cfg.reward.nll), tf.mul(mag, cfg.reward.magnitude));
-      if (withLocality.length > 0) {
+      if (pairs.length > 0) {
+        // Each pair's weights sum to 1: the loss is the mean over pairs, weighted by the share of edits checked.
         const loc = stackBatches(
-          withLocality.map((j) => {
-            const b = locked[neighbours[j]!]!;
+          pairs.map(({ p }) => {
+            const b = locked[p]!;
             return { batch: b, scale: perContext(b) };
           }),
         );
         const kl = lmLoss(env.model, loc.batch, [
           new RowGroupedDelta(
-            withLocality.map((j) => edits[j]!),
+            pairs.map(({ j }) => edits[j]!),
             loc.rows,
           ),
         ]);
         locValue = kl.dataSync()[0]!;
-        loss = tf.add(loss, tf.mul(kl, (o.neighbourKl * withLocality.length) / chosen.length));
+        loss = tf.add(loss, tf.mul(kl, (o.neighbourKl * edited) / chosen.length));
       }
       return loss as tf.Scalar;
     }, list);
