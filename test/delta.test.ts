@@ -154,7 +154,11 @@ describe('EditGenerator (weight-delta self-edits) on a tiny model', () => {
       await trainEditGenerator(
         env,
         contexts,
-        DeltaTrainConfigSchema.parse({ ...cfg, optimizer: { kind: 'direct', steps: 3 } }),
+        // Two locality people per edit: the pairs path, leak-checked too.
+        DeltaTrainConfigSchema.parse({
+          ...cfg,
+          optimizer: { kind: 'direct', steps: 3, neighboursPerEdit: 2 },
+        }),
         { quiet: true },
       )
     ).generator.dispose();
