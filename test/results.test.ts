@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { sealPairs } from '../src/app/demo.js';
 import {
+  deltaFromRecords,
   headlineFromRecords,
   headlineRuns,
   README_RUNS,
@@ -14,7 +15,28 @@ import { RunDir } from '../src/util/run-dir.js';
 import { ROOT } from './helpers/paths.js';
 
 describe('results rebuilt from raw rows', () => {
-  const single = README_RUNS.filter((d) => !existsSync(join(ROOT, d, 'baselines')));
+  // Delta-mode experiment directories: delta tables and no single-passage table.
+  const isDelta = (d: string) => {
+    const text = readFileSync(join(ROOT, d, 'results.jsonl'), 'utf8');
+    return text.includes('"kind":"delta-eval"') && !text.includes('"kind":"eval"');
+  };
+  const single = README_RUNS.filter((d) => !existsSync(join(ROOT, d, 'baselines')) && !isDelta(d));
+  const deltas = README_RUNS.filter((d) => !existsSync(join(ROOT, d, 'baselines')) && isDelta(d));
+
+  it.each(deltas.map((d) => [d]))('%s: every delta table equals the one its run wrote', (dir) => {
+    const records = new RunDir(join(ROOT, dir)).records().filter((r) => r['kind'] === 'delta-eval');
+    const rebuilt = deltaFromRecords(records);
+    expect(rebuilt.length).toBeGreaterThan(0);
+    rebuilt.forEach((t, i) => {
+      const saved = records[i]!['scores'] as Record<string, Record<string, { mean: number; ci95: number[] }>>;
+      for (const [name, s] of Object.entries(t.scores))
+        for (const m of ['es', 'ps', 'ns', 'retention', 'drawdown'] as const) {
+          expect(s[m].mean, `${name} ${m}`).toBeCloseTo(saved[name]![m]!.mean, 12);
+          expect(s[m].ci95[0], `${name} ${m}`).toBeCloseTo(saved[name]![m]!.ci95[0]!, 12);
+        }
+    });
+    expect(rebuild(join(ROOT, dir))).toMatch(/delta_direct_shuffled/);
+  });
   const headlines = README_RUNS.filter((d) => existsSync(join(ROOT, d, 'baselines')));
 
   it.each(single.map((d) => [d]))('%s: the table and paired CIs equal its summary.json', (dir) => {

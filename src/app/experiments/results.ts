@@ -1,13 +1,15 @@
 /**
  * Rebuilds a run's single-passage results table and SEAL's paired differences from its committed per-context rows
- * (`results.jsonl`, the `eval` records: one accuracy per condition, context and seed) — the numbers the README
- * quotes come from here, not from a hand-copied summary.
+ * (`results.jsonl`, the `eval` records: one accuracy per condition, context and seed), and delta mode's editing
+ * tables from their per-person rows (the `delta-eval` records) — the numbers the README quotes come from here, not
+ * from a hand-copied summary.
  *
  *   npm run results [-- RUN_DIR …]      (default: the runs the README quotes)
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { type EditRow, type EditScores, editScores } from '../../seal/delta/eval.js';
 import { type ConditionResult, formatPaired, formatTable } from '../../seal/eval/evaluate.js';
 import { type MeanCi, meanCi } from '../../seal/eval/stats.js';
 import { RunDir } from '../../util/run-dir.js';
@@ -28,7 +30,46 @@ export const README_RUNS = [
   'experiments/results/session10/val/k16-t05',
   'experiments/results/session6/headline-2rounds',
   'experiments/results/session5/demo-own-sgemm',
+  'experiments/results/session10/delta/direct-val16',
 ] as const;
+
+/** The delta-mode tables of a directory (its `delta-eval` records), rebuilt from their per-person rows. */
+export function deltaFromRecords(
+  records: readonly Record<string, unknown>[],
+): { label: string; scores: Record<string, EditScores> }[] {
+  return records
+    .filter((r) => r['kind'] === 'delta-eval')
+    .map((r) => ({
+      label: `${String(r['optimizer'])}${r['magnitudeWeight'] === undefined ? '' : ` (magnitude weight ${String(r['magnitudeWeight'])})`}`,
+      scores: Object.fromEntries(
+        Object.entries(r['scores'] as Record<string, { perContext: EditRow[] }>).map(([k, v]) => [
+          k,
+          // Rows written before ‖ΔW‖² was recorded have none.
+          editScores(v.perContext.map((row) => ({ ...row, magnitude: row.magnitude ?? Number.NaN }))),
+        ]),
+      ),
+    }));
+}
+
+function deltaText(dir: string, tables: ReturnType<typeof deltaFromRecords>): string {
+  const cell = (m: MeanCi, scale = 100, digits = 1) =>
+    Number.isFinite(m.mean)
+      ? `${(scale * m.mean).toFixed(digits)} [${(scale * m.ci95[0]).toFixed(digits)}, ${(scale * m.ci95[1]).toFixed(digits)}]`
+      : '–';
+  return tables
+    .map(
+      (t) =>
+        `${join(dir, 'results.jsonl')}: delta mode, ${t.label}\n${'condition'.padEnd(24)}${['ES %', 'PS %', 'NS %', 'retention %', 'drawdown (nats)'].map((h) => h.padStart(22)).join('')}  ms/edit   n\n${Object.entries(
+          t.scores,
+        )
+          .map(
+            ([k, s]) =>
+              `${k.padEnd(24)}${[cell(s.es), cell(s.ps), cell(s.ns), cell(s.retention), cell(s.drawdown, 1, 3)].map((c) => c.padStart(22)).join('')}  ${s.editMs.toFixed(1).padStart(7)}  ${s.es.n}`,
+          )
+          .join('\n')}\n`,
+    )
+    .join('\n');
+}
 
 /**
  * Per condition: the mean over seeds per context, then mean ± t-CI over contexts (as the evaluation computes it);
@@ -115,6 +156,10 @@ export function headlineFromRecords(dir: string): {
 
 /** The text `npm run results` prints for one directory: a run's table, or a headline's per-run tables and summary. */
 export function rebuild(dir: string): string {
+  // A delta-mode experiment directory: its editing tables (a demo run's delta rows go with its own table).
+  const records = existsSync(join(dir, 'baselines')) ? [] : new RunDir(dir).records();
+  if (records.some((r) => r['kind'] === 'delta-eval') && !records.some((r) => r['kind'] === 'eval'))
+    return deltaText(dir, deltaFromRecords(records));
   if (!existsSync(join(dir, 'baselines')))
     return tableText(join(dir, 'results.jsonl'), tableFromRecords(new RunDir(dir).records()));
   const h = headlineFromRecords(dir);
