@@ -10,8 +10,8 @@
  *                    loses which value belongs to which relation. Trained by the direct gradient (its parameters
  *                    are not in the policy's action); measured: held-out edit success 1% pooled-only → ~30%.
  *                    With `fastCode` d > 0 the values gain one d-dimensional code per token,
- *                    v_t = h_t V_m + c_t U_m with c_t = ĥ_t M (ĥ: rms-normalised): the token-level PPO learner
- *                    samples c_t around ĥ_t M (a Gaussian
+ *                    v_t = h_t V_m + c_t U_m with c_t = h_t M: the token-level PPO learner samples c_t around
+ *                    h_t M (a Gaussian
  *                    over per-token codes), so the policy gradient reaches the part that carries the facts.
  *
  * Zero edit at initialisation, exactly: the encoder's output layer starts at zero, so the mean latent is 0 and so is
@@ -70,7 +70,7 @@ export const EditGeneratorConfigSchema = z.strictObject({
     .min(0)
     .default(0)
     .describe(
-      "Per-token code size d of the fast-weight values (0: none): with d > 0 every module's values gain one code per token, v_t = h_t·V_m + c_t·U_m, c_t = rms-normalised h_t·M (C, d): the action of the token-level policy gradient",
+      "Per-token code size d of the fast-weight values (0: none): with d > 0 every module's values gain one code per token, v_t = h_t·V_m + c_t·U_m, c_t = h_t·M (C, d): the action of the token-level policy gradient",
     ),
   initCodeLogStd: z
     .number()
@@ -288,18 +288,11 @@ export class EditGenerator {
     ];
   }
 
-  /**
-   * The mean per-token code (T, d) = rms-normalised h_t · M. Normalised because the residual stream's scale grows
-   * with depth: with raw h_t one Adam step of the code policy moved its mean by many σ (approx-KL 15 at the first
-   * update on the people model).
-   */
+  /** The mean per-token code (T, d) = h_t·M (the hidden states `readContext` gives are RMS-normalised already). */
   codeMean(hidden: Tensor2D): Tensor2D {
     const code = this.code;
     if (code === undefined) throw new Error('EditGenerator has no per-token code (fastCode = 0)');
-    return tf.tidy(() => {
-      const rms = tf.sqrt(tf.add(tf.mean(tf.square(hidden), 1, true), 1e-6));
-      return tf.matMul(tf.div(hidden, rms), code.m) as Tensor2D;
-    });
+    return tf.matMul(hidden, code.m) as Tensor2D;
   }
 
   /** Mean latent for embeddings (N, C) → (N, latent) (differentiable w.r.t. the encoder). */
