@@ -42,7 +42,8 @@ per optimiser and a summary line; --out DIR also keeps config.json and results.j
       [--out DIR] [--stack] [--save DIR] [--magnitude 1e-3]
       [--magnitudes 0,1e-3,1e-2,1e-1 (the direct gradient once per edit-magnitude weight: the trade-off curve)]
       [--action latent|tokens] [--fast-code D] [--samples-per-context 4] [--pg-lr 1e-3] [--neighbour-reward W]
-      [--init DIR (start every optimiser from this saved generator, e.g. --save DIR/direct: a warm start)] …`;
+      [--init DIR (start every optimiser from this saved generator, e.g. --save DIR/direct: a warm start)]
+      [--whiten-keys (fast-weight keys whitened by the inverse input second moment, as ROME)] …`;
 
 export async function main(argv = process.argv.slice(2)): Promise<void> {
   const { values } = experimentArgs(
@@ -74,6 +75,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       'pg-lr': { type: 'string', default: '1e-3' },
       'neighbour-reward': { type: 'string', default: '0' },
       init: { type: 'string' },
+      'whiten-keys': { type: 'boolean', default: false },
     },
     USAGE,
   );
@@ -115,7 +117,11 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
             learningRate: Number(values['pg-lr']),
           };
     const parsed = DeltaTrainConfigSchema.safeParse({
-      generator: { fastCode: Number(values['fast-code']), initCodeLogStd: Number(values['code-log-std']) },
+      generator: {
+        fastCode: Number(values['fast-code']),
+        initCodeLogStd: Number(values['code-log-std']),
+        whitenKeys: values['whiten-keys'],
+      },
       optimizer,
       reward: {
         accuracy: Number(values['accuracy-reward']),

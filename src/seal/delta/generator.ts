@@ -72,6 +72,13 @@ export const EditGeneratorConfigSchema = z.strictObject({
     .describe(
       "Per-token code size d of the fast-weight values (0: none): with d > 0 every module's values gain one code per token, v_t = h_t·V_m + c_t·U_m, c_t = h_t·M (C, d): the action of the token-level policy gradient",
     ),
+  whitenKeys: z
+    .boolean()
+    .default(false)
+    .describe(
+      "Whiten fast-weight keys by the inverse second moment of each module's inputs over ordinary text (ROME's C⁻¹k), so an edit disturbs typical inputs least",
+    ),
+  whitenRidge: z.number().min(0).default(0.01).describe('Ridge λ of key whitening, relative to tr(C)/n'),
   initCodeLogStd: z
     .number()
     .default(-1)
@@ -82,6 +89,8 @@ export type EditGeneratorConfig = z.infer<typeof EditGeneratorConfigSchema>;
 
 interface DecoderModule {
   a: Tensor2D; // (in, r), fixed (replaced only when loading a saved generator)
+  /** (in, in) key whitening (`whitenKeys`), fixed: identity until `setKeyWhitening`. */
+  cinv?: Tensor2D;
   readonly d: Variable; // (latent, r·out)
   /** Fast-weight key and value maps, when `fastWeights`. */
   readonly fast?: { readonly k: Variable; readonly v: Variable; readonly u?: Variable }; // (C, in), (C, out), (d, out)
@@ -128,10 +137,10 @@ export class GeneratedDelta implements LinearDelta {
       code === undefined || f.u === undefined
         ? direct
         : (tf.add(direct, tf.matMul(this.codes ?? this.gen.codeMean(h), f.u)) as Tensor2D);
-    return {
-      keys: tf.mul(tf.matMul(h, f.k), this.gen.config.fastScale / h.shape[0]) as Tensor2D,
-      values,
-    };
+    const raw = tf.matMul(h, f.k) as Tensor2D;
+    const cinv = this.gen.decoder.get(module)?.cinv;
+    const keys = cinv === undefined ? raw : (tf.matMul(raw, cinv) as Tensor2D);
+    return { keys: tf.mul(keys, this.gen.config.fastScale / h.shape[0]) as Tensor2D, values };
   }
 
   /** The fast-weight ΔW_m (in, out), computed on first use. */
@@ -223,6 +232,9 @@ export class EditGenerator {
         : undefined;
       decoder.set(m.name, {
         a: tf.keep(tf.tensor2d(a, [m.inFeatures, config.rank])),
+        ...(config.whitenKeys && config.fastWeights
+          ? { cinv: tf.keep(tf.eye(m.inFeatures) as Tensor2D) }
+          : {}),
         d: tf.tidy(() => tf.variable(tf.tensor2d(d, [config.latent, config.rank * m.outFeatures]), true)),
         ...(k === undefined
           ? {}
@@ -310,11 +322,37 @@ export class EditGenerator {
 
   /** Replaces a fixed (non-variable) tensor by name — the decoder's A when loading a saved generator. */
   setFixed(name: string, value: Tensor): void {
-    const module = name.endsWith('.edit_A') ? name.slice(0, -'.edit_A'.length) : undefined;
-    const m = module === undefined ? undefined : (this.decoder as Map<string, DecoderModule>).get(module);
-    if (m === undefined) throw new Error(`EditGenerator has no fixed tensor ${name}`);
-    m.a.dispose();
-    m.a = tf.keep(tf.clone(value)) as Tensor2D;
+    const suffix = ['.edit_A', '.fast_Cinv'].find((x) => name.endsWith(x));
+    const m =
+      suffix === undefined
+        ? undefined
+        : (this.decoder as Map<string, DecoderModule>).get(name.slice(0, -suffix.length));
+    if (m === undefined || (suffix === '.fast_Cinv' && m.cinv === undefined))
+      throw new Error(`EditGenerator has no fixed tensor ${name}`);
+    const copy = tf.keep(tf.clone(value)) as Tensor2D;
+    if (suffix === '.edit_A') {
+      m.a.dispose();
+      m.a = copy;
+    } else {
+      m.cinv?.dispose();
+      m.cinv = copy;
+    }
+  }
+
+  /** Fixed tensors (not trained): the decoder's A and the key whitening. */
+  static isFixed(name: string): boolean {
+    return name.endsWith('.edit_A') || name.endsWith('.fast_Cinv');
+  }
+
+  /** Sets each module's key whitening (row-major (in, in), e.g. `ridgeInverse` of its input moments). */
+  setKeyWhitening(inverses: ReadonlyMap<string, Float32Array>): void {
+    for (const [name, m] of this.decoder) {
+      const inv = inverses.get(name);
+      if (m.cinv === undefined || inv === undefined)
+        throw new Error(`EditGenerator: no key whitening for ${name} (whitenKeys off, or missing)`);
+      m.cinv.dispose();
+      m.cinv = tf.keep(tf.tensor2d(inv, [m.inFeatures, m.inFeatures]));
+    }
   }
 
   /** Parameters by name (for saving and checksums). */
@@ -334,6 +372,7 @@ export class EditGenerator {
     for (const [name, m] of this.decoder) {
       out.set(`${name}.edit_A`, m.a);
       out.set(`${name}.edit_D`, m.d);
+      if (m.cinv !== undefined) out.set(`${name}.fast_Cinv`, m.cinv);
       if (m.fast !== undefined) {
         out.set(`${name}.fast_K`, m.fast.k);
         out.set(`${name}.fast_V`, m.fast.v);
@@ -349,6 +388,7 @@ export class EditGenerator {
     this.code?.logStd.dispose();
     for (const m of this.decoder.values()) {
       m.a.dispose();
+      m.cinv?.dispose();
       m.d.dispose();
       m.fast?.k.dispose();
       m.fast?.v.dispose();

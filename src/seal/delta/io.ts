@@ -69,8 +69,8 @@ export async function loadEditGenerator(model: Transformer, dir: string): Promis
   for (const [name, t] of targets) {
     const w = weights.get(name)!;
     const value = tf.tensor(w.data, w.shape);
-    // The decoder's A is a fixed tensor; everything else is a variable.
-    if (name.endsWith('.edit_A')) gen.setFixed(name, value);
+    // The decoder's A and the key whitening are fixed tensors; everything else is a variable.
+    if (EditGenerator.isFixed(name)) gen.setFixed(name, value);
     else (t as Variable).assign(value);
     value.dispose();
   }

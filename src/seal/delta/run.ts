@@ -162,6 +162,11 @@ export async function runDeltaMode(
   const { generator, logs, wallS } = await trainEditGenerator(env, trainContexts, cfg, {
     ...(opts.quiet === undefined ? {} : { quiet: opts.quiet }),
     locality: trainLocality,
+    // Key whitening (if on) reads what the model knows: the train half of the known people, bios and QA.
+    whiteningTexts: trainLocality.flatMap((c) => [
+      `${c.title}\n${c.passage}`,
+      ...c.questions.map((q) => `${env.task.answerPrompt(c, q)} ${q.answers[0] ?? ''}`),
+    ]),
     ...(opts.from === undefined ? {} : { from: opts.from }),
     onLog: (l) => run?.append({ kind: 'delta-train', optimizer: cfg.optimizer.kind, ...l }),
   });

@@ -32,6 +32,7 @@ import {
   type RewardEnv,
 } from './reward.js';
 import { tokenPolicyGradient } from './token-train.js';
+import { inputSecondMoments, ridgeInverse } from './whitening.js';
 
 const DeltaPpoSchema = z.strictObject({
   kind: z.literal('ppo'),
@@ -356,6 +357,8 @@ export async function trainEditGenerator(
     readonly locality?: readonly Context[];
     /** Train this generator further (e.g. a saved direct-gradient one, as a warm start) instead of a new one. */
     readonly from?: EditGenerator;
+    /** Ordinary text whose module inputs define the key whitening (`whitenKeys`; default: the passages). */
+    readonly whiteningTexts?: readonly string[];
     readonly onLog?: (l: DeltaTrainLog) => void;
   } = {},
 ): Promise<DeltaTrainResult> {
@@ -363,6 +366,13 @@ export async function trainEditGenerator(
   const t0 = performance.now();
   const base = checksum(env.model.params);
   const gen = opts.from ?? new EditGenerator(env.model, cfg.generator);
+  if (opts.from === undefined && cfg.generator.whitenKeys) {
+    const texts = opts.whiteningTexts ?? contexts.slice(0, 64).map((c) => `${c.title}\n${c.passage}`);
+    const moments = inputSecondMoments(env.model, env.tok, texts, [...gen.decoder.keys()]);
+    gen.setKeyWhitening(
+      new Map([...moments].map(([m, { c, dim }]) => [m, ridgeInverse(c, dim, cfg.generator.whitenRidge)])),
+    );
+  }
   const items = prepareContexts(env, gen, contexts);
   const logs: DeltaTrainLog[] = [];
   const o = cfg.optimizer;
