@@ -31,6 +31,7 @@ export type { LinearDelta } from './model/linear.js';
 export { type ForwardOptions, Transformer } from './model/model.js';
 export { checksum, paramSpecs } from './model/params.js';
 export { type SamplingOptions, sampleToken } from './model/sampling.js';
+export { DeltaTrainConfigSchema } from './seal/delta/config.js';
 export { readContext } from './seal/delta/embedding.js';
 // The SEAL loops: text self-edits (ReST-EM, GRPO) and weight-delta self-edits (the EditGenerator)
 export { evaluateEdits, generatorConditions } from './seal/delta/eval.js';
@@ -38,7 +39,7 @@ export { EditGenerator, EditGeneratorConfigSchema } from './seal/delta/generator
 export { editToAdapter, loadEditGenerator, saveEditGenerator } from './seal/delta/io.js';
 export { DeltaRewardSchema, deltaReward } from './seal/delta/reward.js';
 export { evaluateStacks, STACK_SIZES, summariseStacks } from './seal/delta/stack.js';
-export { DeltaTrainConfigSchema, editFor, trainEditGenerator } from './seal/delta/train.js';
+export { editFor, trainEditGenerator } from './seal/delta/train.js';
 export { gridDomain, recipePlan } from './seal/domains/grids.js';
 export { gridTokenizer, solveByVote, solveTasks, writeRecipes } from './seal/domains/grids-model.js';
 export { GridPretrainConfigSchema, pretrainGridModel } from './seal/domains/grids-pretrain.js';

@@ -6,6 +6,7 @@ import { type Tensor2D, tf } from '../src/engine/tf.js';
 import { RowGroupedDelta } from '../src/model/linear.js';
 import { Transformer } from '../src/model/model.js';
 import { checksum } from '../src/model/params.js';
+import { DeltaTrainConfigSchema } from '../src/seal/delta/config.js';
 import { contextEmbedding, readContext } from '../src/seal/delta/embedding.js';
 import {
   evaluateEdits,
@@ -18,7 +19,7 @@ import { EditGenerator, EditGeneratorConfigSchema } from '../src/seal/delta/gene
 import { editToAdapter, loadEditGenerator, saveEditGenerator } from '../src/seal/delta/io.js';
 import { answerBatch, answerNll, textBatch } from '../src/seal/delta/reward.js';
 import { evaluateStacks, stackGroups, summariseStacks } from '../src/seal/delta/stack.js';
-import { DeltaTrainConfigSchema, editFor, trainEditGenerator } from '../src/seal/delta/train.js';
+import { editFor, trainEditGenerator } from '../src/seal/delta/train.js';
 import { buildTokenizer } from '../src/seal/domains/people-pretrain.js';
 import { answerQuestions } from '../src/seal/inner/qa-eval.js';
 import { exactMatchScorer } from '../src/tasks/squad-score.js';

@@ -8,9 +8,9 @@
 
 import { join } from 'node:path';
 import { z } from 'zod';
+import { DELTA_OPTIMIZERS, DeltaTrainConfigSchema } from '../seal/delta/config.js';
 import type { EditScores } from '../seal/delta/eval.js';
 import { runDeltaMode } from '../seal/delta/run.js';
-import { DELTA_OPTIMIZERS, DeltaTrainConfigSchema } from '../seal/delta/train.js';
 import { type PeopleProblem, rlContexts } from '../seal/domains/people.js';
 import {
   type Condition,

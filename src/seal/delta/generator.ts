@@ -10,9 +10,9 @@
  *                    loses which value belongs to which relation. Trained by the direct gradient (its parameters
  *                    are not in the policy's action); measured: held-out edit success 1% pooled-only → ~30%.
  *                    With `fastCode` d > 0 the values gain one d-dimensional code per token,
- *                    v_t = h_t V_m + c_t U_m with c_t = h_t M: the token-level PPO learner samples c_t around
- *                    h_t M (a Gaussian
- *                    over per-token codes), so the policy gradient reaches the part that carries the facts.
+ *                    v_t = h_t V_m + c_t U_m with c_t = h_t M: the token-level PPO learner samples c_t around h_t M
+ *                    (a Gaussian over per-token codes), so the policy gradient reaches the part that carries the
+ *                    facts. With `whitenKeys` every key passes through a fixed (C_m + λ)⁻¹ (see whitening.ts).
  *
  * Zero edit at initialisation, exactly: the encoder's output layer starts at zero, so the mean latent is 0 and so is
  * every B_m, and every V_m starts at zero. A_m is a fixed random projection (like LoRA's A at init); D_m is learned

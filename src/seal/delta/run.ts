@@ -15,12 +15,13 @@ import type { EvalSettings } from '../eval/evaluate.js';
 import { trainAdapter } from '../inner/inner-loop.js';
 import { sampleSelfEdits } from '../selfedit/generate.js';
 import { selfEditSequences } from '../selfedit/parse.js';
+import type { DeltaTrainConfig, DeltaTrainLog } from './config.js';
 import { type EditCondition, type EditScores, evaluateEdits, generatorConditions } from './eval.js';
 import type { EditGenerator } from './generator.js';
 import { saveEditGenerator } from './io.js';
 import { textBatch } from './reward.js';
 import { evaluateStacks, type StackCondition, type StackedEdit, type StackRow } from './stack.js';
-import { type DeltaTrainConfig, type DeltaTrainLog, editFor, trainEditGenerator } from './train.js';
+import { editFor, trainEditGenerator } from './train.js';
 
 export interface DeltaRunResult {
   readonly optimizer: DeltaTrainConfig['optimizer']['kind'];

@@ -1,0 +1,114 @@
+/**
+ * Delta mode's training configuration, validated once at the boundary: the generator, the reward, and how the
+ * generator learns (a discriminated union: direct | ppo | reinforce), plus what a training step logs.
+ */
+import { z } from 'zod';
+import type { UpdateLog } from '../../rl/ppo.js';
+import { EditGeneratorConfigSchema } from './generator.js';
+import { DeltaRewardSchema } from './reward.js';
+
+const DeltaPpoSchema = z.strictObject({
+  kind: z.literal('ppo'),
+  totalTimesteps: z.number().int().min(1).default(1024).describe('Edits tried in all (env steps)'),
+  numEnvs: z.number().int().min(1).default(4).describe('Contexts edited in lockstep'),
+  numSteps: z.number().int().min(1).default(32).describe('Steps per env per rollout'),
+  numMinibatches: z.number().int().min(1).default(4).describe('Minibatches per update epoch'),
+  updateEpochs: z.number().int().min(1).default(4).describe('Epochs per update'),
+  learningRate: z.number().positive().default(1e-3).describe('Adam learning rate (annealed linearly)'),
+  clipCoef: z.number().positive().default(0.2).describe('PPO ratio clip ε'),
+  entCoef: z.number().min(0).default(0).describe('Entropy bonus'),
+  vfCoef: z.number().min(0).default(0.5).describe('Value loss coefficient'),
+  maxGradNorm: z.number().positive().default(0.5).describe('Global gradient-norm clip'),
+  targetKl: z
+    .number()
+    .positive()
+    .nullable()
+    .default(0.05)
+    .describe('Early-stop an update past this approx-KL'),
+  action: z
+    .enum(['latent', 'tokens'])
+    .default('latent')
+    .describe(
+      "What the policy samples: the pooled latent z (the seed's design), or one fast-weight code per passage token (needs generator.fastCode > 0; rl/token-ppo)",
+    ),
+  samplesPerContext: z
+    .number()
+    .int()
+    .min(1)
+    .default(4)
+    .describe('action "tokens": edits sampled per drawn context (their leave-one-out mean is the baseline)'),
+  warmStartSteps: z
+    .number()
+    .int()
+    .min(0)
+    .default(0)
+    .describe(
+      'Direct-gradient steps first (fast-weight part included; the direct defaults otherwise), then the policy gradient tunes the latent on the full reward',
+    ),
+});
+const DeltaReinforceSchema = DeltaPpoSchema.extend({
+  kind: z.literal('reinforce'),
+  numMinibatches: z.literal(1).default(1).describe('One minibatch: the whole rollout'),
+  updateEpochs: z.literal(1).default(1).describe('One gradient step per rollout'),
+  targetKl: z.null().default(null).describe('No early stop'),
+});
+export const DeltaDirectSchema = z.strictObject({
+  kind: z.literal('direct'),
+  steps: z.number().int().min(1).default(1000).describe('Gradient steps'),
+  batchContexts: z.number().int().min(1).default(8).describe('Contexts per step'),
+  learningRate: z.number().positive().default(1e-3).describe('AdamW learning rate'),
+  warmupSteps: z.number().int().min(0).default(50).describe('Linear learning-rate warm-up'),
+  neighbourKl: z
+    .number()
+    .min(0)
+    .default(1)
+    .describe(
+      "Weight of the locality loss on a known person's questions (or another training person's without known people): cross-entropy to the base's own answers there (a hard-label KL; MEND's locality term: the edit must stay about its passage)",
+    ),
+  neighboursPerEdit: z
+    .number()
+    .int()
+    .min(1)
+    .max(64)
+    .default(1)
+    .describe("People each edit's locality term is checked on, per step"),
+  maxGradNorm: z.number().positive().default(1).describe('Global gradient-norm clip'),
+  trainDecoder: z.boolean().default(true).describe('Also learn the decoder D (not only the encoder)'),
+});
+
+export const DELTA_OPTIMIZERS = ['direct', 'ppo', 'reinforce'] as const;
+
+export const DeltaTrainConfigSchema = z
+  .strictObject({
+    generator: EditGeneratorConfigSchema.prefault({}),
+    reward: DeltaRewardSchema.prefault({}),
+    optimizer: z
+      .discriminatedUnion('kind', [DeltaPpoSchema, DeltaReinforceSchema, DeltaDirectSchema])
+      .prefault({ kind: 'direct' })
+      .describe('How the generator learns: direct | ppo | reinforce'),
+    seed: z.number().int().min(0).default(0).describe('Seed of context order, actions and minibatches'),
+  })
+  .superRefine((c, ctx) => {
+    if (c.optimizer.kind !== 'direct' && c.optimizer.action === 'tokens' && c.generator.fastCode === 0)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['optimizer', 'action'],
+        message: 'action "tokens" needs generator.fastCode > 0 (the per-token code the policy samples)',
+      });
+  });
+export type DeltaTrainConfig = z.infer<typeof DeltaTrainConfigSchema>;
+
+export interface DeltaTrainLog {
+  readonly step: number;
+  /** Mean reward (and parts) of the edits of this update / step. */
+  readonly reward: number;
+  readonly nll: number;
+  readonly magnitude: number;
+  /** Direct gradient: mean locality loss (cross-entropy to the base's answers on another person's questions). */
+  readonly locality?: number;
+  /** PPO/REINFORCE diagnostics (CleanRL's set), when applicable. */
+  readonly ppo?: Pick<
+    UpdateLog,
+    'approxKl' | 'clipfrac' | 'explainedVariance' | 'entropy' | 'policyLoss' | 'valueLoss'
+  >;
+}
