@@ -17,6 +17,7 @@ import { sealPairs } from '../demo.js';
 
 /** The runs whose numbers the README quotes. */
 export const README_RUNS = [
+  'experiments/results/session10/headline-test',
   'experiments/results/session8/headline-test',
   'experiments/results/session8/val/reward-k4',
   'experiments/results/session8/val/reward-k4-fair2',
@@ -154,6 +155,36 @@ export function headlineFromRecords(dir: string): {
   };
 }
 
+/**
+ * Per RL round, from the `selfedit` rows: the mean reward of all sampled self-edits, and the mean over contexts of
+ * the best one (what ReST-EM keeps) — how far the policy's average sample is from what it is distilled on.
+ */
+export function distillation(
+  records: readonly Record<string, unknown>[],
+): { round: number; k: number; meanSample: number; meanBest: number }[] {
+  const by = new Map<number, Map<string, number[]>>();
+  for (const r of records) {
+    if (r['kind'] !== 'selfedit') continue;
+    const round = by.get(r['round'] as number) ?? new Map<string, number[]>();
+    const xs = round.get(r['context'] as string) ?? [];
+    xs.push(r['reward'] as number);
+    round.set(r['context'] as string, xs);
+    by.set(r['round'] as number, round);
+  }
+  const mean = (v: readonly number[]) => v.reduce((a, b) => a + b, 0) / v.length;
+  return [...by]
+    .sort((a, b) => a[0] - b[0])
+    .map(([round, contexts]) => {
+      const groups = [...contexts.values()];
+      return {
+        round,
+        k: groups[0]?.length ?? 0,
+        meanSample: mean(groups.map(mean)),
+        meanBest: mean(groups.map((g) => Math.max(...g))),
+      };
+    });
+}
+
 /** The text `npm run results` prints for one directory: a run's table, or a headline's per-run tables and summary. */
 export function rebuild(dir: string): string {
   // A delta-mode experiment directory: its editing tables (a demo run's delta rows go with its own table).
@@ -164,7 +195,17 @@ export function rebuild(dir: string): string {
     return tableText(join(dir, 'results.jsonl'), tableFromRecords(new RunDir(dir).records()));
   const h = headlineFromRecords(dir);
   const names = headlineRuns(dir);
-  const perRun = h.runs.map((t, i) => tableText(`${join(dir, names[i]!)} (+ baselines)`, t)).join('\n');
+  const perRun = h.runs
+    .map((t, i) => {
+      const rounds = distillation(new RunDir(join(dir, names[i]!)).records())
+        .map(
+          (r) =>
+            `  round ${r.round}: mean sample reward ${r.meanSample.toFixed(3)}, best of ${r.k} per context ${r.meanBest.toFixed(3)}`,
+        )
+        .join('\n');
+      return `${tableText(`${join(dir, names[i]!)} (+ baselines)`, t)}\nRL rounds (${names[i]!}, the training contexts' self-edits):\n${rounds}\n`;
+    })
+    .join('\n');
   // One run has no between-run interval (meanCi returns [mean, mean]); say so instead of printing a zero width.
   const rows = (r: Record<string, MeanCi>) =>
     Object.entries(r).map(
