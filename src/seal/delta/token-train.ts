@@ -9,9 +9,9 @@
  * (if any) left them: the action is the per-token code, a part of what carries the facts.
  * Measured from a cold start on the people model (16 val people, d = 16, 2,048 edits,
  * experiments/results/session10/delta/ppo-tokens-cold-val16): at learning rate 1e-2 the first update moved the
- * code mean by many σ (approx-KL 15; rows not kept); at 1e-3 approx-KL fell from 0.17 to 0.001 over 16 updates, but the answer
- * loss did not fall and ES stayed at the shuffled control's (1.8% vs 1.6%): too few edits for a 2,048-parameter
- * map from scalar rewards. The intended use is a warm start (`--init` a direct-gradient generator).
+ * code mean by many σ (approx-KL 15; rows not kept); at 1e-3 approx-KL fell from 0.17 to 0.001 over 16 updates,
+ * but the answer loss did not fall and ES stayed at the shuffled control's (1.8% vs 1.6%): too few edits for a
+ * 2,048-parameter map from scalar rewards. The intended use is a warm start (`--init` a direct generator).
  */
 import { type Tensor2D, tf } from '../../engine/tf.js';
 import {
