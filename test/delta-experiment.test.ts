@@ -6,12 +6,10 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { chromium } from 'playwright-core';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { hasChromium, inChromium } from './helpers/chromium.js';
 import { ROOT, tempDir } from './helpers/paths.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const SCRIPT = join(ROOT, 'dist', 'app', 'experiments', 'delta-mode.js');
 
 describe('experiment:delta with --magnitudes and --stack', () => {
@@ -97,29 +95,16 @@ describe('experiment:delta with --magnitudes and --stack', () => {
     expect(existsSync(fresh)).toBe(false);
   });
 
-  it.runIf(existsSync(CHROMIUM))(
+  it.runIf(hasChromium)(
     'the report draws the trade-off and stacking charts with no console error',
     async () => {
       const file = join(out, 'report.html');
-      const browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-      });
-      try {
-        const page = await browser.newPage();
-        const errors: string[] = [];
-        page.on('console', (m) => {
-          if (m.type() === 'error') errors.push(m.text());
-        });
-        page.on('pageerror', (e) => errors.push(String(e)));
-        await page.goto(pathToFileURL(file).href);
+      await inChromium(file, async (page, errors) => {
         await page.waitForFunction('window.__chartsRendered === 2', undefined, { timeout: 10_000 });
         expect(await page.textContent('#tradeoff')).toMatch(/weight 0: .*weight 0\.01: /);
         expect(await page.textContent('#stack')).toContain('delta_direct');
         expect(errors).toEqual([]);
-      } finally {
-        await browser.close();
-      }
+      });
     },
   );
 });

@@ -6,13 +6,10 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { chromium } from 'playwright-core';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { hasChromium, inChromium } from './helpers/chromium.js';
 import { seal } from './helpers/cli.js';
 import { CLI, tempDir } from './helpers/paths.js';
-
-const CHROMIUM = '/usr/bin/chromium';
 
 describe('seal demo --quick and its report', () => {
   let runDir = '';
@@ -50,32 +47,14 @@ describe('seal demo --quick and its report', () => {
       expect(summary.results, k).toHaveProperty(k);
   });
 
-  it.runIf(existsSync(CHROMIUM))(
+  it.runIf(hasChromium)(
     'the report renders its charts in headless Chromium with no console error',
     async () => {
       const file = join(runDir, 'report.html');
       expect(existsSync(file)).toBe(true);
       const html = readFileSync(file, 'utf8');
       expect(html).not.toMatch(/<script[^>]+src=/); // self-contained: works offline
-      const browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        args: [
-          '--headless',
-          '--no-sandbox',
-          '--disable-gpu',
-          '--disable-background-networking',
-          '--disable-component-update',
-          '--disable-sync',
-        ],
-      });
-      try {
-        const page = await browser.newPage();
-        const errors: string[] = [];
-        page.on('console', (m) => {
-          if (m.type() === 'error') errors.push(m.text());
-        });
-        page.on('pageerror', (e) => errors.push(String(e)));
-        await page.goto(pathToFileURL(file).href);
+      await inChromium(file, async (page, errors) => {
         // Browser-side code as strings: the test compiles without DOM typings.
         await page.waitForFunction('window.__chartsRendered === 5', undefined, { timeout: 10_000 });
         // Each canvas has drawn pixels (not blank).
@@ -90,9 +69,7 @@ describe('seal demo --quick and its report', () => {
         expect(await page.textContent('#results')).toContain('static_augmentation');
         expect(await page.textContent('#delta')).toContain('delta_direct_shuffled');
         expect(errors).toEqual([]);
-      } finally {
-        await browser.close();
-      }
+      });
     },
   );
 

@@ -112,6 +112,32 @@ function nll(env: RewardEnv, batch: Batch, deltas: readonly LinearDelta[]): numb
   return tf.tidy(() => lmLoss(env.model, batch, deltas).dataSync()[0] as number);
 }
 
+/**
+ * Retention and drawdown of an edit (or a stack of edits): the base's right answers about known people and its loss
+ * on the held-out text are measured once; edit i is checked on `knownPicks(i, known, knownPerEdit)`.
+ */
+export function localityProbe(
+  env: RewardEnv,
+  known: readonly Context[],
+  heldOutText: Batch,
+  knownPerEdit = 4,
+) {
+  const baseNll = nll(env, heldOutText, []);
+  const baseRight = new Set(
+    answerQuestions(env.model, env.tok, env.task, known)
+      .filter((a) => a.score > 0)
+      .map(key),
+  );
+  return {
+    retention: (i: number, deltas: readonly LinearDelta[]) =>
+      retained(
+        answerQuestions(env.model, env.tok, env.task, knownPicks(i, known, knownPerEdit), { deltas }),
+        baseRight,
+      ),
+    drawdown: (deltas: readonly LinearDelta[]) => nll(env, heldOutText, deltas) - baseNll,
+  };
+}
+
 const median = (xs: readonly number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length === 0 ? Number.NaN : (s[(s.length - 1) >> 1]! + s[s.length >> 1]!) / 2;
@@ -124,17 +150,11 @@ export function evaluateEdits(
   opts: EditEvalOptions,
 ): Record<string, EditScores> {
   const k = opts.neighbours ?? 2;
-  const kKnown = opts.knownPerEdit ?? 4;
-  const baseNll = nll(env, opts.heldOutText, []);
-  // Unedited answers of the neighbourhood, and which known people's questions the base answers right, once.
+  const locality = localityProbe(env, opts.known, opts.heldOutText, opts.knownPerEdit);
+  // Unedited answers of the neighbourhood, once.
   const answer = (cs: readonly Context[], deltas: readonly LinearDelta[] = []) =>
     answerQuestions(env.model, env.tok, env.task, cs, { deltas });
   const baseAnswers = new Map(answer(opts.neighbourhood).map((a) => [key(a), a.prediction]));
-  const baseRight = new Set(
-    answer(opts.known)
-      .filter((a) => a.score > 0)
-      .map(key),
-  );
   const out: Record<string, EditScores> = {};
   for (const cond of conditions) {
     const rows: EditRow[] = [];
@@ -155,8 +175,8 @@ export function evaluateEdits(
       const answers = answer(neighbourPicks(i, contexts, opts.neighbourhood, k), deltas);
       const same = answers.filter((a) => baseAnswers.get(key(a)) === a.prediction);
       const ns = answers.length === 0 ? Number.NaN : same.length / answers.length;
-      const retention = retained(answer(knownPicks(i, opts.known, kKnown), deltas), baseRight);
-      const drawdown = nll(env, opts.heldOutText, deltas) - baseNll;
+      const retention = locality.retention(i, deltas);
+      const drawdown = locality.drawdown(deltas);
       made.dispose?.();
       rows.push({
         id: c.id,

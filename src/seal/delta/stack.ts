@@ -12,14 +12,12 @@
  *                   setting), the fair analogue of one combined edit
  * Rows are per (condition, size, group), with each member's ES, so every interval can be recomputed.
  */
-import { tf } from '../../engine/tf.js';
 import type { LinearDelta } from '../../model/linear.js';
 import type { Context } from '../../tasks/types.js';
 import type { Batch } from '../../train/data.js';
-import { lmLoss } from '../../train/step.js';
 import { type MeanCi, meanCi } from '../eval/stats.js';
 import { answerQuestions, meanScore } from '../inner/qa-eval.js';
-import { knownPicks, retained } from './eval.js';
+import { localityProbe } from './eval.js';
 import type { RewardEnv } from './reward.js';
 
 export const STACK_SIZES = [1, 2, 4, 8, 16] as const;
@@ -81,14 +79,7 @@ export function evaluateStacks(
   conditions: readonly StackCondition[],
   opts: StackEvalOptions,
 ): StackRow[] {
-  const nll = (deltas: readonly LinearDelta[]) =>
-    tf.tidy(() => lmLoss(env.model, opts.heldOutText, deltas).dataSync()[0] as number);
-  const baseNll = nll([]);
-  const baseRight = new Set(
-    answerQuestions(env.model, env.tok, env.task, opts.known)
-      .filter((a) => a.score > 0)
-      .map((a) => `${a.contextId}\u0000${a.question}`),
-  );
+  const locality = localityProbe(env, opts.known, opts.heldOutText, opts.knownPerEdit);
   const rows: StackRow[] = [];
   for (const size of opts.sizes ?? STACK_SIZES) {
     for (const cond of conditions) {
@@ -101,18 +92,13 @@ export function evaluateStacks(
             es: meanScore(answerQuestions(env.model, env.tok, env.task, [c], { deltas: made.deltas })),
           };
         });
-        const known = knownPicks(g, opts.known, opts.knownPerEdit ?? 4);
-        const retention = retained(
-          answerQuestions(env.model, env.tok, env.task, known, { deltas: made.deltas }),
-          baseRight,
-        );
         const row: StackRow = {
           condition: cond.name,
           size,
           group: g,
           members,
-          retention,
-          drawdown: nll(made.deltas) - baseNll,
+          retention: locality.retention(g, made.deltas),
+          drawdown: locality.drawdown(made.deltas),
           ms: made.ms,
         };
         made.dispose?.();

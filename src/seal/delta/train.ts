@@ -26,6 +26,16 @@ import { answerBatch, baseTargets, type DeltaRewardParts, deltaReward, type Rewa
 import { tokenPolicyGradient } from './token-train.js';
 import { inputSecondMoments, ridgeInverse } from './whitening.js';
 
+/** The CleanRL diagnostics a policy-gradient update logs (latent PPO's UpdateLog or the token learner's log). */
+const ppoDiagnostics = (u: NonNullable<DeltaTrainLog['ppo']>): NonNullable<DeltaTrainLog['ppo']> => ({
+  approxKl: u.approxKl,
+  clipfrac: u.clipfrac,
+  explainedVariance: u.explainedVariance,
+  entropy: u.entropy,
+  policyLoss: u.policyLoss,
+  valueLoss: u.valueLoss,
+});
+
 export interface DeltaTrainResult {
   readonly generator: EditGenerator;
   readonly logs: DeltaTrainLog[];
@@ -152,14 +162,7 @@ export async function trainEditGenerator(
               nll: u.parts.nll,
               magnitude: u.parts.magnitude,
               locality: u.parts.neighbour,
-              ppo: {
-                approxKl: u.approxKl,
-                clipfrac: u.clipfrac,
-                explainedVariance: u.explainedVariance,
-                entropy: u.entropy,
-                policyLoss: u.policyLoss,
-                valueLoss: u.valueLoss,
-              },
+              ppo: ppoDiagnostics(u),
             };
             logs.push(l);
             opts.onLog?.(l);
@@ -206,14 +209,7 @@ export async function trainEditGenerator(
             reward: mean(parts.map((p) => p.reward)),
             nll: mean(parts.map((p) => p.nll)),
             magnitude: mean(parts.map((p) => p.magnitude)),
-            ppo: {
-              approxKl: u.approxKl,
-              clipfrac: u.clipfrac,
-              explainedVariance: u.explainedVariance,
-              entropy: u.entropy,
-              policyLoss: u.policyLoss,
-              valueLoss: u.valueLoss,
-            },
+            ppo: ppoDiagnostics(u),
           };
           logs.push(l);
           opts.onLog?.(l);
