@@ -93,6 +93,12 @@ describe('experiment:delta with --magnitudes and --stack', () => {
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/optimizer\.action: .*fastCode/);
     expect(existsSync(fresh)).toBe(false);
+    const pool = spawnSync(process.execPath, [SCRIPT, '--locality-people', 'everyone', '--out', fresh], {
+      encoding: 'utf8',
+    });
+    expect(pool.status).toBe(2);
+    expect(pool.stderr).toMatch(/--locality-people everyone: known or pretrain/);
+    expect(existsSync(fresh)).toBe(false);
   });
 
   it.runIf(hasChromium)(

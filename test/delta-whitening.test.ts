@@ -1,4 +1,7 @@
-/** Key whitening of the fast-weight write (ROME's C⁻¹k): the maths, the measured moments, and the generator with it. */
+/**
+ * Shaping the fast-weight write's keys: whitening (ROME's C⁻¹k; the maths, the measured moments, the generator with
+ * it) and the learned per-token write gate.
+ */
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initEngine } from '../src/engine/index.js';
@@ -154,6 +157,68 @@ describe('key whitening', () => {
       ),
     );
     expect(out(loaded)).not.toEqual(a);
+    expect(checksum(env.model.params)).toBe(before);
+    ids.dispose();
+    generator.dispose();
+    loaded.dispose();
+    env.model.dispose();
+  });
+});
+
+describe('the write gate', () => {
+  it('halves every key at init (still the zero edit), learns, and saves/loads', async () => {
+    const contexts = [0, 1, 2, 3].map(ctx);
+    const { tok } = buildTokenizer(
+      contexts.map((c) => `${c.passage}\nQ: ${c.questions[0]!.question}\nA: ${c.questions[0]!.answers[0]}`),
+      320,
+    );
+    const env = {
+      model: Transformer.init(tinyLlama({ vocabSize: tok.vocabSize, eosId: tok.eosId }), 2),
+      tok,
+      task: {
+        answerPrompt: (_: unknown, q: { question: string }) => `Q: ${q.question}\nA:`,
+        answerStop: ['\n'],
+        scorer: exactMatchScorer,
+      },
+    };
+    const before = checksum(env.model.params);
+    const cfg = DeltaTrainConfigSchema.parse({
+      generator: { latent: 8, hidden: 16, fastGate: true },
+      optimizer: { kind: 'direct', steps: 3, batchContexts: 2, learningRate: 1e-2 },
+    });
+    const module = 'model.layers.0.self_attn.o_proj';
+    const fresh = new EditGenerator(env.model, cfg.generator);
+    const made = editFor(env, fresh, contexts[0]!.passage);
+    const hidden = made.edit.hidden!;
+    // σ(0) = 1/2: each key is half of h·K (times fastScale / T).
+    const gap = tf.tidy(() => {
+      const keys = made.edit.fastFactors(module)!.keys;
+      const want = tf.mul(tf.matMul(hidden, fresh.decoder.get(module)!.fast!.k), 0.5 / hidden.shape[0]);
+      return tf.max(tf.abs(tf.sub(keys, want))).dataSync()[0]!;
+    });
+    expect(gap).toBeLessThan(1e-6);
+    const ids = tf.tensor2d([[1, 5, 9, 12]], [1, 4], 'int32') as Tensor2D;
+    const base = tf.tidy(() => Array.from(env.model.forward(ids).dataSync()));
+    expect(tf.tidy(() => Array.from(env.model.forward(ids, { deltas: [made.edit] }).dataSync()))).toEqual(
+      base,
+    );
+    made.dispose();
+    fresh.dispose();
+    const { generator } = await trainEditGenerator(env, contexts, cfg, { quiet: true });
+    const g = generator.namedTensors().get('fast_gate.g')!;
+    expect(tf.tidy(() => tf.max(tf.abs(g)).dataSync()[0]!)).toBeGreaterThan(0);
+    const dir = join(tempDir(), 'gen-gate');
+    await saveEditGenerator(generator, dir);
+    const loaded = await loadEditGenerator(env.model, dir);
+    const out = (gen: EditGenerator) => {
+      const e = editFor(env, gen, contexts[1]!.passage);
+      const y = tf.tidy(() => Array.from(env.model.forward(ids, { deltas: [e.edit] }).dataSync()));
+      e.dispose();
+      return y;
+    };
+    const a = out(generator);
+    expect(out(loaded)).toEqual(a);
+    expect(a).not.toEqual(base);
     expect(checksum(env.model.params)).toBe(before);
     ids.dispose();
     generator.dispose();

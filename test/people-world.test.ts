@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SealError } from '../src/errors.js';
-import { extraRlContexts } from '../src/seal/domains/people.js';
+import { extraRlContexts, knownPeople, pretrainLocalityPeople } from '../src/seal/domains/people.js';
 import { ATTRIBUTES, bundledBiosData, loadBiosData } from '../src/tasks/people/data.js';
 import { copyDemos, selfEditDemos } from '../src/tasks/people/selfedit.js';
 import {
@@ -144,6 +144,20 @@ describe('generateWorld', () => {
     expect(withVal.qaPeople).toEqual(without.qaPeople);
     const people = (w: typeof withVal) => w.people.filter((p) => !p.id.startsWith('val-'));
     expect(people(withVal)).toEqual(people(without));
+  });
+
+  it("delta mode's locality pools: known halves disjoint, the wide pool every pretraining person but the measured half", () => {
+    const world = generateWorld(WorldConfigSchema.parse({ pretrainPeople: 30, qaFraction: 0.5 }));
+    const ids = (cs: readonly { id: string }[]) => cs.map((c) => c.id);
+    const train = ids(knownPeople(world, 'train'));
+    const measured = new Set(ids(knownPeople(world, 'eval')));
+    const wide = ids(pretrainLocalityPeople(world));
+    expect(train.length).toBeGreaterThan(0);
+    expect(train.filter((id) => measured.has(id))).toEqual([]);
+    expect(wide.filter((id) => measured.has(id))).toEqual([]);
+    expect(wide).toEqual(expect.arrayContaining(train));
+    expect(new Set([...wide, ...measured])).toEqual(new Set(world.splits.pretrain));
+    expect(wide.length).toBeGreaterThan(train.length);
   });
 
   it('draws plausible facts and follows the pronoun rule', () => {

@@ -19,7 +19,7 @@ import { initEngine } from '../../engine/index.js';
 import { loadAdapter } from '../../lora/io.js';
 import { DeltaTrainConfigSchema } from '../../seal/delta/config.js';
 import { loadEditGenerator } from '../../seal/delta/io.js';
-import { runDeltaMode } from '../../seal/delta/run.js';
+import { LOCALITY_PEOPLE, runDeltaMode } from '../../seal/delta/run.js';
 import { STACK_SIZES, summariseStacks } from '../../seal/delta/stack.js';
 import { loadPeopleProblem, rlContexts } from '../../seal/domains/people.js';
 import { InnerLoopConfigSchema } from '../../seal/inner/inner-loop.js';
@@ -43,7 +43,10 @@ per optimiser and a summary line; --out DIR also keeps config.json and results.j
       [--magnitudes 0,1e-3,1e-2,1e-1 (the direct gradient once per edit-magnitude weight: the trade-off curve)]
       [--action latent|tokens] [--fast-code D] [--samples-per-context 4] [--pg-lr 1e-3] [--neighbour-reward W]
       [--init DIR (start every optimiser from this saved generator, e.g. --save DIR/direct: a warm start)]
-      [--whiten-keys (fast-weight keys whitened by the inverse input second moment, as ROME)] …`;
+      [--whiten-keys (fast-weight keys whitened by the inverse input second moment, as ROME)]
+      [--fast-gate (a learned write gate per passage token scales its keys)]
+      [--locality-people known|pretrain (the locality term keeps the base's answers on the train half of the known
+        people, 50, or on every pretraining person but the measured half, 150)] …`;
 
 export async function main(argv = process.argv.slice(2)): Promise<void> {
   const { values } = experimentArgs(
@@ -76,12 +79,17 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       'neighbour-reward': { type: 'string', default: '0' },
       init: { type: 'string' },
       'whiten-keys': { type: 'boolean', default: false },
+      'locality-people': { type: 'string', default: 'known' },
+      'fast-gate': { type: 'boolean', default: false },
     },
     USAGE,
   );
   await initEngine('auto');
   const pp = await loadPeopleProblem(values.model, 0);
   if (values.split !== 'test' && values.split !== 'val') usage(`--split ${values.split}: test or val`);
+  const localityPeople = LOCALITY_PEOPLE.find((x) => x === values['locality-people']);
+  if (localityPeople === undefined)
+    usage(`--locality-people ${values['locality-people']}: ${LOCALITY_PEOPLE.join(' or ')}`);
   if (values.out !== undefined && existsSync(values.out))
     usage(`--out ${values.out} exists: choose a new directory (nothing is overwritten)`);
   const contexts = (pp.task.splits[values.split === 'test' ? 'eval' : 'val'] ?? []).slice(
@@ -121,6 +129,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
         fastCode: Number(values['fast-code']),
         initCodeLogStd: Number(values['code-log-std']),
         whitenKeys: values['whiten-keys'],
+        fastGate: values['fast-gate'],
       },
       optimizer,
       reward: {
@@ -173,6 +182,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       ...(values.stack && i === 0 ? { stackSizes: STACK_SIZES } : {}),
       // The LoRA conditions do not depend on the generator: measured once.
       loraBaselines: i === 0,
+      localityPeople,
     });
     const table = Object.fromEntries(
       Object.entries(r.scores).map(([k, v]) => [

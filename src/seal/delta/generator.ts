@@ -12,7 +12,8 @@
  *                    With `fastCode` d > 0 the values gain one d-dimensional code per token,
  *                    v_t = h_t V_m + c_t U_m with c_t = h_t M: the token-level PPO learner samples c_t around h_t M
  *                    (a Gaussian over per-token codes), so the policy gradient reaches the part that carries the
- *                    facts. With `whitenKeys` every key passes through a fixed (C_m + λ)⁻¹ (see whitening.ts).
+ *                    facts. With `whitenKeys` every key passes through a fixed (C_m + λ)⁻¹ (see whitening.ts); with
+ *                    `fastGate` token t's keys are scaled by a learned gate σ(h_t·g + b) (0.5 at init).
  *
  * Zero edit at initialisation, exactly: the encoder's output layer starts at zero, so the mean latent is 0 and so is
  * every B_m, and every V_m starts at zero. A_m is a fixed random projection (like LoRA's A at init); D_m is learned
@@ -71,6 +72,12 @@ export const EditGeneratorConfigSchema = z.strictObject({
     .default(0)
     .describe(
       "Per-token code size d of the fast-weight values (0: none): with d > 0 every module's values gain one code per token, v_t = h_t·V_m + c_t·U_m, c_t = h_t·M (C, d): the action of the token-level policy gradient",
+    ),
+  fastGate: z
+    .boolean()
+    .default(false)
+    .describe(
+      "A learned write gate per passage token: every module's key for token t is scaled by σ(h_t·g + b), so the edit can write where the facts are and not at every token",
     ),
   whitenKeys: z
     .boolean()
@@ -139,7 +146,13 @@ export class GeneratedDelta implements LinearDelta {
         : (tf.add(direct, tf.matMul(this.codes ?? this.gen.codeMean(h), f.u)) as Tensor2D);
     const raw = tf.matMul(h, f.k) as Tensor2D;
     const cinv = this.gen.decoder.get(module)?.cinv;
-    const keys = cinv === undefined ? raw : (tf.matMul(raw, cinv) as Tensor2D);
+    const white = cinv === undefined ? raw : (tf.matMul(raw, cinv) as Tensor2D);
+    const gate = this.gen.gate;
+    // (T, in) · (T, 1): each token's keys scaled by its write gate.
+    const keys =
+      gate === undefined
+        ? white
+        : (tf.mul(white, tf.sigmoid(tf.add(tf.matMul(h, gate.g), gate.b))) as Tensor2D);
     return { keys: tf.mul(keys, this.gen.config.fastScale / h.shape[0]) as Tensor2D, values };
   }
 
@@ -190,6 +203,8 @@ export class EditGenerator {
   readonly decoder: ReadonlyMap<string, DecoderModule>;
   /** The per-token code map M (C, d) and the code policy's log-std (d), when fastCode > 0. */
   readonly code?: { readonly m: Variable; readonly logStd: Variable };
+  /** The write gate's g (C, 1) and b (1), when fastGate: zero at init (every gate 0.5). */
+  readonly gate?: { readonly g: Variable; readonly b: Variable };
 
   constructor(model: Transformer, config: EditGeneratorConfig) {
     this.config = config;
@@ -264,6 +279,13 @@ export class EditGenerator {
     if (decoder.size === 0)
       throw new Error(`EditGenerator targets ${JSON.stringify(config.targetModules)} match no linear layer`);
     this.decoder = decoder;
+    if (config.fastGate) {
+      if (!config.fastWeights) throw new Error('EditGenerator fastGate needs fastWeights');
+      this.gate = tf.tidy(() => ({
+        g: tf.variable(tf.zeros([c.dim, 1]), true),
+        b: tf.variable(tf.zeros([1]), true),
+      }));
+    }
     if (config.fastCode > 0) {
       if (!config.fastWeights) throw new Error('EditGenerator fastCode needs fastWeights');
       this.code = tf.tidy(() => ({
@@ -290,13 +312,14 @@ export class EditGenerator {
     return [...this.decoder.values()].map((m) => m.d);
   }
 
-  /** Fast-weight key and value maps, and the code map M (empty without `fastWeights`). */
+  /** Fast-weight key and value maps, the code map M and the write gate (empty without `fastWeights`). */
   fastVariables(): Variable[] {
     return [
       ...[...this.decoder.values()].flatMap((m) =>
         m.fast === undefined ? [] : [m.fast.k, m.fast.v, ...(m.fast.u === undefined ? [] : [m.fast.u])],
       ),
       ...(this.code === undefined ? [] : [this.code.m]),
+      ...(this.gate === undefined ? [] : [this.gate.g, this.gate.b]),
     ];
   }
 
@@ -369,6 +392,10 @@ export class EditGenerator {
       out.set('fast_code.M', this.code.m);
       out.set('fast_code.log_std', this.code.logStd);
     }
+    if (this.gate !== undefined) {
+      out.set('fast_gate.g', this.gate.g);
+      out.set('fast_gate.b', this.gate.b);
+    }
     for (const [name, m] of this.decoder) {
       out.set(`${name}.edit_A`, m.a);
       out.set(`${name}.edit_D`, m.d);
@@ -386,6 +413,8 @@ export class EditGenerator {
     this.agent.dispose();
     this.code?.m.dispose();
     this.code?.logStd.dispose();
+    this.gate?.g.dispose();
+    this.gate?.b.dispose();
     for (const m of this.decoder.values()) {
       m.a.dispose();
       m.cinv?.dispose();

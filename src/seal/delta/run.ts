@@ -10,7 +10,12 @@ import { heldOutQuestions } from '../../tasks/people/text.js';
 import type { Context } from '../../tasks/types.js';
 import { deriveSeed } from '../../util/rng.js';
 import type { RunDir } from '../../util/run-dir.js';
-import { heldOutPassages, knownPeople, type PeopleProblem } from '../domains/people.js';
+import {
+  heldOutPassages,
+  knownPeople,
+  type PeopleProblem,
+  pretrainLocalityPeople,
+} from '../domains/people.js';
 import type { EvalSettings } from '../eval/evaluate.js';
 import { trainAdapter } from '../inner/inner-loop.js';
 import { sampleSelfEdits } from '../selfedit/generate.js';
@@ -126,13 +131,21 @@ function stackConditions(
 }
 
 /**
+ * Whose answers the locality term keeps: `known`, the train half of the known people (50 in the default world), or
+ * `pretrain`, every pretraining person but the measured half (150).
+ */
+export const LOCALITY_PEOPLE = ['known', 'pretrain'] as const;
+export type LocalityPeople = (typeof LOCALITY_PEOPLE)[number];
+
+/**
  * What delta mode's locality is measured and trained on, in the people world: known people (QA-trained pretraining
  * people; one half for the training term, the other for the retention measure) and held-out text (biographies
  * of 8 people of no split: never pretrained on, edited or trained on) for the drawdown.
  */
-export function editMeasures(pp: PeopleProblem) {
+export function editMeasures(pp: PeopleProblem, localityPeople: LocalityPeople = 'known') {
   return {
-    trainLocality: knownPeople(pp.world, 'train'),
+    trainLocality:
+      localityPeople === 'known' ? knownPeople(pp.world, 'train') : pretrainLocalityPeople(pp.world),
     known: knownPeople(pp.world, 'eval'),
     heldOutText: textBatch(pp.problem.env, heldOutPassages(pp.world, 8), 96),
   };
@@ -156,15 +169,18 @@ export async function runDeltaMode(
     readonly from?: EditGenerator;
     /** Also the LoRA conditions (passage, text self-edit) — they do not depend on the generator (default true). */
     readonly loraBaselines?: boolean;
+    /** The locality term's people (default `known`). */
+    readonly localityPeople?: LocalityPeople;
   } = {},
 ): Promise<DeltaRunResult> {
   const env = pp.problem.env;
-  const { trainLocality, ...measures } = editMeasures(pp);
+  const { trainLocality, ...measures } = editMeasures(pp, opts.localityPeople);
+  const whitening = knownPeople(pp.world, 'train');
   const { generator, logs, wallS } = await trainEditGenerator(env, trainContexts, cfg, {
     ...(opts.quiet === undefined ? {} : { quiet: opts.quiet }),
     locality: trainLocality,
     // Key whitening (if on) reads what the model knows: the train half of the known people, bios and QA.
-    whiteningTexts: trainLocality.flatMap((c) => [
+    whiteningTexts: whitening.flatMap((c) => [
       `${c.title}\n${c.passage}`,
       ...c.questions.map((q) => `${env.task.answerPrompt(c, q)} ${q.answers[0] ?? ''}`),
     ]),

@@ -17,7 +17,13 @@ import {
 } from '../../tasks/people/selfedit.js';
 import { peopleTask, personContext } from '../../tasks/people/task.js';
 import { canonicalQuestions } from '../../tasks/people/text.js';
-import { generateWorld, splitPeople, type World, WorldConfigSchema } from '../../tasks/people/world.js';
+import {
+  generateWorld,
+  type Person,
+  splitPeople,
+  type World,
+  WorldConfigSchema,
+} from '../../tasks/people/world.js';
 import type { Context, Task } from '../../tasks/types.js';
 import { loadTokenizer } from '../../tokenizer/load.js';
 import { readJsonFile } from '../../util/json.js';
@@ -107,13 +113,33 @@ export function heldOutPassages(world: World, count: number): string[] {
  */
 export function knownPeople(world: World, part: 'train' | 'eval'): Context[] {
   const qa = new Set(world.qaPeople);
-  return splitPeople(world, 'pretrain')
-    .filter((p) => qa.has(p.id))
-    .filter((_, i) => i % 2 === (part === 'train' ? 0 : 1))
-    .map((p) => ({
-      ...personContext(p, world.config.seed, { heldOut: false }),
-      questions: canonicalQuestions(p),
-    }));
+  return askCanonical(
+    world,
+    splitPeople(world, 'pretrain')
+      .filter((p) => qa.has(p.id))
+      .filter((_, i) => i % 2 === (part === 'train' ? 0 : 1)),
+  );
+}
+
+/**
+ * Every pretraining person except the `eval` half of `knownPeople`: the known `train` half and the people the model
+ * read biographies of but was never asked about. A wider pool for a locality term that keeps the base's own answers
+ * (right or not), so a generator cannot learn to spare a few dozen particular people; the retention measure's
+ * people stay out of it.
+ */
+export function pretrainLocalityPeople(world: World): Context[] {
+  const measured = new Set(knownPeople(world, 'eval').map((c) => c.id));
+  return askCanonical(
+    world,
+    splitPeople(world, 'pretrain').filter((p) => !measured.has(p.id)),
+  );
+}
+
+function askCanonical(world: World, people: readonly Person[]): Context[] {
+  return people.map((p) => ({
+    ...personContext(p, world.config.seed, { heldOut: false }),
+    questions: canonicalQuestions(p),
+  }));
 }
 
 /**
