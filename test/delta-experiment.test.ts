@@ -97,7 +97,7 @@ describe('experiment:delta with --magnitudes and --stack', () => {
       encoding: 'utf8',
     });
     expect(pool.status).toBe(2);
-    expect(pool.stderr).toMatch(/--locality-people everyone: known or pretrain/);
+    expect(pool.stderr).toMatch(/--locality-people everyone: known or pretrain or all/);
     expect(existsSync(fresh)).toBe(false);
   });
 

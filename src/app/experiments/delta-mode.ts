@@ -45,8 +45,8 @@ per optimiser and a summary line; --out DIR also keeps config.json and results.j
       [--init DIR (start every optimiser from this saved generator, e.g. --save DIR/direct: a warm start)]
       [--whiten-keys (fast-weight keys whitened by the inverse input second moment, as ROME)]
       [--fast-gate (a learned write gate per passage token scales its keys)]
-      [--locality-people known|pretrain (the locality term keeps the base's answers on the train half of the known
-        people, 50, or on every pretraining person but the measured half, 150)] …`;
+      [--locality-people known|pretrain|all (the locality term keeps the base's answers on the train half of the known
+        people, 50; on every pretraining person but the measured half, 150; or on those and the training people)] …`;
 
 export async function main(argv = process.argv.slice(2)): Promise<void> {
   const { values } = experimentArgs(

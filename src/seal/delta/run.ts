@@ -131,10 +131,11 @@ function stackConditions(
 }
 
 /**
- * Whose answers the locality term keeps: `known`, the train half of the known people (50 in the default world), or
- * `pretrain`, every pretraining person but the measured half (150).
+ * Whose answers the locality term keeps: `known`, the train half of the known people (50 in the default world);
+ * `pretrain`, every pretraining person but the measured half (150); `all`, those and the generator's training people
+ * (2,150: too many to spare one by one; the base's answers about the training people are its guesses).
  */
-export const LOCALITY_PEOPLE = ['known', 'pretrain'] as const;
+export const LOCALITY_PEOPLE = ['known', 'pretrain', 'all'] as const;
 export type LocalityPeople = (typeof LOCALITY_PEOPLE)[number];
 
 /**
@@ -142,13 +143,35 @@ export type LocalityPeople = (typeof LOCALITY_PEOPLE)[number];
  * people; one half for the training term, the other for the retention measure) and held-out text (biographies
  * of 8 people of no split: never pretrained on, edited or trained on) for the drawdown.
  */
-export function editMeasures(pp: PeopleProblem, localityPeople: LocalityPeople = 'known') {
+export function editMeasures(
+  pp: PeopleProblem,
+  localityPeople: LocalityPeople = 'known',
+  trainContexts: readonly Context[] = [],
+) {
   return {
-    trainLocality:
-      localityPeople === 'known' ? knownPeople(pp.world, 'train') : pretrainLocalityPeople(pp.world),
+    trainLocality: localityPool(pp, localityPeople, trainContexts),
     known: knownPeople(pp.world, 'eval'),
     heldOutText: textBatch(pp.problem.env, heldOutPassages(pp.world, 8), 96),
   };
+}
+
+function localityPool(
+  pp: PeopleProblem,
+  which: LocalityPeople,
+  trainContexts: readonly Context[],
+): Context[] {
+  switch (which) {
+    case 'known':
+      return knownPeople(pp.world, 'train');
+    case 'pretrain':
+      return pretrainLocalityPeople(pp.world);
+    case 'all':
+      return [...pretrainLocalityPeople(pp.world), ...trainContexts];
+    default: {
+      const never: never = which;
+      throw new Error(`unknown locality pool ${String(never)}`);
+    }
+  }
 }
 
 export async function runDeltaMode(
@@ -174,7 +197,7 @@ export async function runDeltaMode(
   } = {},
 ): Promise<DeltaRunResult> {
   const env = pp.problem.env;
-  const { trainLocality, ...measures } = editMeasures(pp, opts.localityPeople);
+  const { trainLocality, ...measures } = editMeasures(pp, opts.localityPeople, trainContexts);
   const whitening = knownPeople(pp.world, 'train');
   const { generator, logs, wallS } = await trainEditGenerator(env, trainContexts, cfg, {
     ...(opts.quiet === undefined ? {} : { quiet: opts.quiet }),
