@@ -166,6 +166,28 @@ describe('EditGenerator (weight-delta self-edits) on a tiny model', () => {
     expect(tf.memory().numTensors).toBe(tensors);
   });
 
+  it("the soft locality term is the KL to the base: zero at the zero edit, where the hard one is the base's own CE", async () => {
+    const first = async (localityLoss: 'hard' | 'soft', steps: number) => {
+      const { generator, logs } = await trainEditGenerator(
+        env,
+        contexts,
+        DeltaTrainConfigSchema.parse({
+          generator: { latent: 8, hidden: 16 },
+          optimizer: { kind: 'direct', steps, batchContexts: 2, learningRate: 1e-2, localityLoss },
+        }),
+        { quiet: true },
+      );
+      generator.dispose();
+      return logs.map((l) => l.locality ?? Number.NaN);
+    };
+    // Step 1 sees the untrained generator: exactly the zero edit.
+    const [hard] = await first('hard', 1);
+    expect(hard).toBeGreaterThan(0.01);
+    const soft = await first('soft', 6);
+    expect(soft[0]).toBe(0);
+    expect(soft.slice(1).some((x) => x > 0)).toBe(true);
+  });
+
   it('PPO over the latent runs CleanRL-style updates with their diagnostics; REINFORCE is one epoch', async () => {
     const before = checksum(env.model.params);
     for (const kind of ['ppo', 'reinforce'] as const) {

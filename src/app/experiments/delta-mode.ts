@@ -45,6 +45,7 @@ per optimiser and a summary line; --out DIR also keeps config.json and results.j
       [--init DIR (start every optimiser from this saved generator, e.g. --save DIR/direct: a warm start)]
       [--whiten-keys (fast-weight keys whitened by the inverse input second moment, as ROME)]
       [--fast-gate (a learned write gate per passage token scales its keys)]
+      [--locality-loss hard|soft (cross-entropy to the base's greedy answers, or the KL to its distribution)]
       [--locality-people known|pretrain|all (the locality term keeps the base's answers on the train half of the known
         people, 50; on every pretraining person but the measured half, 150; or on those and the training people)] …`;
 
@@ -81,6 +82,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       'whiten-keys': { type: 'boolean', default: false },
       'locality-people': { type: 'string', default: 'known' },
       'fast-gate': { type: 'boolean', default: false },
+      'locality-loss': { type: 'string', default: 'hard' },
     },
     USAGE,
   );
@@ -114,6 +116,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
             steps: Number(values['direct-steps']),
             neighbourKl: Number(values['neighbour-kl']),
             neighboursPerEdit: Number(values['neighbours-per-edit']),
+            localityLoss: values['locality-loss'],
             learningRate: Number(values['direct-lr']),
           }
         : {

@@ -65,6 +65,12 @@ export const DeltaDirectSchema = z.strictObject({
     .describe(
       "Weight of the locality loss on a known person's questions (or another training person's without known people): cross-entropy to the base's own answers there (a hard-label KL; MEND's locality term: the edit must stay about its passage)",
     ),
+  localityLoss: z
+    .enum(['hard', 'soft'])
+    .default('hard')
+    .describe(
+      "The locality term's form: cross-entropy to the base's greedy answers (hard) or KL(base ‖ edited) of the whole next-token distribution at the answer positions (soft: zero at the zero edit, with no floor where the base is unsure)",
+    ),
   neighboursPerEdit: z
     .number()
     .int()

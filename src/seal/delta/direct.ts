@@ -1,6 +1,7 @@
 /**
  * The direct (MEND-style) gradient: backpropagate the differentiable −CE reward, the edit-magnitude penalty and the
- * locality term (cross-entropy to the base's own answers on other people's questions) through the generated edit
+ * locality term (cross-entropy to the base's own answers on other people's questions, or the KL to the base's
+ * distribution there) through the generated edit
  * into the encoder, decoder and fast-weight maps; no sampling. Also what every optimiser reads of a context,
  * prepared once before training.
  */
@@ -16,7 +17,7 @@ import { Rng } from '../../util/rng.js';
 import type { DeltaDirectSchema, DeltaTrainConfig, DeltaTrainLog } from './config.js';
 import { readContext } from './embedding.js';
 import type { EditGenerator } from './generator.js';
-import { answerBatch, baseTargets, type RewardEnv } from './reward.js';
+import { answerBatch, baseTargets, localityKl, type RewardEnv } from './reward.js';
 
 export interface Prepared {
   readonly context: Context;
@@ -76,11 +77,13 @@ export function directGradient(
   // The people whose answers each edit must keep: `locality` (people the model knows) or, without it, the other
   // training contexts.
   const pool = opts.locality ?? items.map((it) => it.context);
+  // Hard: the base's greedy answers as targets; soft: the answer batches as they are (the KL reads the base itself).
   const locked =
     o.neighbourKl > 0
-      ? pool.map((c, i) =>
-          baseTargets(env, opts.locality === undefined ? items[i]!.answers : answerBatch(env, c)),
-        )
+      ? pool.map((c, i) => {
+          const b = opts.locality === undefined ? items[i]!.answers : answerBatch(env, c);
+          return o.localityLoss === 'hard' ? baseTargets(env, b) : b;
+        })
       : [];
   const progress = new Progress({
     total: o.steps,
@@ -121,12 +124,16 @@ export function directGradient(
             return { batch: b, scale: perContext(b) };
           }),
         );
-        const kl = lmLoss(env.model, loc.batch, [
+        const grouped = [
           new RowGroupedDelta(
             pairs.map(({ j }) => edits[j]!),
             loc.rows,
           ),
-        ]);
+        ];
+        const kl =
+          o.localityLoss === 'hard'
+            ? lmLoss(env.model, loc.batch, grouped)
+            : localityKl(env, loc.batch, grouped);
         locValue = kl.dataSync()[0]!;
         loss = tf.add(loss, tf.mul(kl, (o.neighbourKl * edited) / chosen.length));
       }

@@ -1,6 +1,6 @@
 // Usage (from the repository root): node experiments/results/session11/delta/diag.mjs GENERATOR_DIR
 // Retention of a saved generator's edits (16 val people) on the train half vs the eval half of the known people,
-// and on non-QA pretraining people (base's own answers kept).
+// (the locality term trains on the train half; the retention measure reads the eval half)
 import { initEngine } from '../../../../dist/engine/index.js';
 import { loadPeopleProblem, knownPeople } from '../../../../dist/seal/domains/people.js';
 import { loadEditGenerator } from '../../../../dist/seal/delta/io.js';
