@@ -166,26 +166,29 @@ describe('EditGenerator (weight-delta self-edits) on a tiny model', () => {
     expect(tf.memory().numTensors).toBe(tensors);
   });
 
-  it("the soft locality term is the KL to the base: zero at the zero edit, where the hard one is the base's own CE", async () => {
+  it("soft locality and the text term are KLs to the base: zero at the zero edit, where hard is the base's own CE", async () => {
     const first = async (localityLoss: 'hard' | 'soft', steps: number) => {
       const { generator, logs } = await trainEditGenerator(
         env,
         contexts,
         DeltaTrainConfigSchema.parse({
           generator: { latent: 8, hidden: 16 },
-          optimizer: { kind: 'direct', steps, batchContexts: 2, learningRate: 1e-2, localityLoss },
+          optimizer: { kind: 'direct', steps, batchContexts: 4, learningRate: 1e-2, localityLoss, textKl: 1 },
         }),
         { quiet: true },
       );
       generator.dispose();
-      return logs.map((l) => l.locality ?? Number.NaN);
+      return logs;
     };
     // Step 1 sees the untrained generator: exactly the zero edit.
     const [hard] = await first('hard', 1);
-    expect(hard).toBeGreaterThan(0.01);
+    expect(hard!.locality).toBeGreaterThan(0.01);
     const soft = await first('soft', 6);
-    expect(soft[0]).toBe(0);
-    expect(soft.slice(1).some((x) => x > 0)).toBe(true);
+    expect(soft[0]!.locality).toBe(0);
+    expect(soft.slice(1).some((l) => (l.locality ?? 0) > 0)).toBe(true);
+    // The text term (edit j on the next drawn person's biography) likewise: zero first, then positive.
+    expect(soft[0]!.textKl).toBe(0);
+    expect(soft.slice(1).some((l) => (l.textKl ?? 0) > 0)).toBe(true);
   });
 
   it('PPO over the latent runs CleanRL-style updates with their diagnostics; REINFORCE is one epoch', async () => {

@@ -46,6 +46,7 @@ per optimiser and a summary line; --out DIR also keeps config.json and results.j
       [--whiten-keys (fast-weight keys whitened by the inverse input second moment, as ROME)]
       [--fast-gate (a learned write gate per passage token scales its keys)]
       [--locality-loss hard|soft (cross-entropy to the base's greedy answers, or the KL to its distribution)]
+      [--text-kl W (weight of the KL to the base on another drawn person's biography: the drawdown as a term)]
       [--locality-people known|pretrain|all (the locality term keeps the base's answers on the train half of the known
         people, 50; on every pretraining person but the measured half, 150; or on those and the training people)] …`;
 
@@ -83,6 +84,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       'locality-people': { type: 'string', default: 'known' },
       'fast-gate': { type: 'boolean', default: false },
       'locality-loss': { type: 'string', default: 'hard' },
+      'text-kl': { type: 'string', default: '0' },
     },
     USAGE,
   );
@@ -117,6 +119,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
             neighbourKl: Number(values['neighbour-kl']),
             neighboursPerEdit: Number(values['neighbours-per-edit']),
             localityLoss: values['locality-loss'],
+            textKl: Number(values['text-kl']),
             learningRate: Number(values['direct-lr']),
           }
         : {

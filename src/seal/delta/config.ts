@@ -71,6 +71,13 @@ export const DeltaDirectSchema = z.strictObject({
     .describe(
       "The locality term's form: cross-entropy to the base's greedy answers (hard) or KL(base ‖ edited) of the whole next-token distribution at the answer positions (soft: zero at the zero edit, with no floor where the base is unsure)",
     ),
+  textKl: z
+    .number()
+    .min(0)
+    .default(0)
+    .describe(
+      "Weight of KL(base ‖ edited) over every token of another drawn person's biography (each edit checked on the next drawn context's passage): the drawdown as a training term",
+    ),
   neighboursPerEdit: z
     .number()
     .int()
@@ -112,6 +119,8 @@ export interface DeltaTrainLog {
   readonly magnitude: number;
   /** Direct gradient: mean locality loss (cross-entropy to the base's answers on another person's questions). */
   readonly locality?: number;
+  /** Direct gradient with `textKl`: mean KL(base ‖ edited) on another person's biography. */
+  readonly textKl?: number;
   /** PPO/REINFORCE diagnostics (CleanRL's set), when applicable. */
   readonly ppo?: Pick<
     UpdateLog,

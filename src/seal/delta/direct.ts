@@ -17,7 +17,7 @@ import { Rng } from '../../util/rng.js';
 import type { DeltaDirectSchema, DeltaTrainConfig, DeltaTrainLog } from './config.js';
 import { readContext } from './embedding.js';
 import type { EditGenerator } from './generator.js';
-import { answerBatch, baseTargets, localityKl, type RewardEnv } from './reward.js';
+import { answerBatch, baseTargets, localityKl, type RewardEnv, textBatch } from './reward.js';
 
 export interface Prepared {
   readonly context: Context;
@@ -85,6 +85,15 @@ export function directGradient(
           return o.localityLoss === 'hard' ? baseTargets(env, b) : b;
         })
       : [];
+  const passages = new Map<Prepared, Batch>();
+  const passageText = (it: Prepared) => {
+    let b = passages.get(it);
+    if (b === undefined) {
+      b = textBatch(env, [`${it.context.title}\n${it.context.passage}`], 96);
+      passages.set(it, b);
+    }
+    return b;
+  };
   const progress = new Progress({
     total: o.steps,
     label: 'delta direct',
@@ -101,9 +110,18 @@ export function directGradient(
       locked.length === 0 ? [] : neighbours[j]!.filter((p) => pool[p] !== it.context).map((p) => ({ j, p })),
     );
     const edited = new Set(pairs.map((x) => x.j)).size;
+    // The text term: edit j on the biography of the next drawn person (unless that is j's own passage).
+    const texts =
+      o.textKl > 0
+        ? chosen.flatMap((it, j) => {
+            const other = chosen[(j + 1) % chosen.length]!;
+            return other.context === it.context ? [] : [{ j, batch: passageText(other) }];
+          })
+        : [];
     let nllValue = 0;
     let magValue = 0;
     let locValue = 0;
+    let textValue = 0;
     const { value, grads } = tf.variableGrads(() => {
       const edits = chosen.map((it) =>
         gen.edit(gen.meanLatent(tf.tensor2d(it.embedding, [1, it.embedding.length]) as Tensor2D), it.hidden),
@@ -137,6 +155,17 @@ export function directGradient(
         locValue = kl.dataSync()[0]!;
         loss = tf.add(loss, tf.mul(kl, (o.neighbourKl * edited) / chosen.length));
       }
+      if (texts.length > 0) {
+        const text = stackBatches(texts.map(({ batch }) => ({ batch, scale: perContext(batch) })));
+        const kl = localityKl(env, text.batch, [
+          new RowGroupedDelta(
+            texts.map(({ j }) => edits[j]!),
+            text.rows,
+          ),
+        ]);
+        textValue = kl.dataSync()[0]!;
+        loss = tf.add(loss, tf.mul(kl, (o.textKl * texts.length) / chosen.length));
+      }
       return loss as tf.Scalar;
     }, list);
     const acc = new Map<string, Tensor>();
@@ -153,6 +182,7 @@ export function directGradient(
       nll: nllValue,
       magnitude: magValue,
       locality: locValue,
+      ...(texts.length > 0 ? { textKl: textValue } : {}),
     };
     value.dispose();
     logs.push(l);
