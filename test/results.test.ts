@@ -35,7 +35,7 @@ describe('results rebuilt from raw rows', () => {
           expect(s[m].ci95[0], `${name} ${m}`).toBeCloseTo(saved[name]![m]!.ci95[0]!, 12);
         }
     });
-    expect(rebuild(join(ROOT, dir))).toMatch(/delta_direct_shuffled/);
+    expect(rebuild(join(ROOT, dir))).toMatch(/delta_(direct|ppo|reinforce)_shuffled/);
   });
   const headlines = README_RUNS.filter((d) => existsSync(join(ROOT, d, 'baselines')));
 

@@ -32,6 +32,8 @@ export const README_RUNS = [
   'experiments/results/session6/headline-2rounds',
   'experiments/results/session5/demo-own-sgemm',
   'experiments/results/session10/delta/direct-val16',
+  'experiments/results/session11/delta/val16-soft-gate',
+  'experiments/results/session11/delta/val16-pg-warm',
 ] as const;
 
 /** The delta-mode tables of a directory (its `delta-eval` records), rebuilt from their per-person rows. */
