@@ -63,7 +63,7 @@ export const DeltaDirectSchema = z.strictObject({
     .min(0)
     .default(1)
     .describe(
-      "Weight of the locality loss on a known person's questions (or another training person's without known people): cross-entropy to the base's own answers there (a hard-label KL; MEND's locality term: the edit must stay about its passage)",
+      "Weight of the locality loss on another person's questions (the run's locality people, or the other training people without them): MEND's locality term, the edit must stay about its passage (its form: localityLoss)",
     ),
   localityLoss: z
     .enum(['hard', 'soft'])

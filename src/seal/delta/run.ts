@@ -145,8 +145,9 @@ export type LocalityPeople = (typeof LOCALITY_PEOPLE)[number];
  */
 export function editMeasures(
   pp: PeopleProblem,
-  localityPeople: LocalityPeople = 'known',
-  trainContexts: readonly Context[] = [],
+  localityPeople: LocalityPeople,
+  /** The generator's training people (the `all` pool's larger part). */
+  trainContexts: readonly Context[],
 ) {
   return {
     trainLocality: localityPool(pp, localityPeople, trainContexts),
@@ -197,7 +198,7 @@ export async function runDeltaMode(
   } = {},
 ): Promise<DeltaRunResult> {
   const env = pp.problem.env;
-  const { trainLocality, ...measures } = editMeasures(pp, opts.localityPeople, trainContexts);
+  const { trainLocality, ...measures } = editMeasures(pp, opts.localityPeople ?? 'known', trainContexts);
   const whitening = knownPeople(pp.world, 'train');
   const { generator, logs, wallS } = await trainEditGenerator(env, trainContexts, cfg, {
     ...(opts.quiet === undefined ? {} : { quiet: opts.quiet }),
