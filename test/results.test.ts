@@ -9,6 +9,7 @@ import {
   headlineRuns,
   README_RUNS,
   rebuild,
+  stacksFromRecords,
   tableFromRecords,
 } from '../src/app/experiments/results.js';
 import { RunDir } from '../src/util/run-dir.js';
@@ -36,6 +37,21 @@ describe('results rebuilt from raw rows', () => {
         }
     });
     expect(rebuild(join(ROOT, dir))).toMatch(/delta_(direct|ppo|reinforce)_shuffled/);
+  });
+
+  it('a stacking run: the table of each condition and size, a stack of one equal to the single-edit row', () => {
+    const dir = deltas.find((d) =>
+      new RunDir(join(ROOT, d)).records().some((r) => r['kind'] === 'delta-stack'),
+    );
+    expect(dir).toBeDefined();
+    const records = new RunDir(join(ROOT, dir!)).records();
+    const stacks = stacksFromRecords(records);
+    expect(stacks.filter((x) => x.condition === 'delta_direct').map((x) => x.size)).toEqual([1, 2, 4, 8, 16]);
+    // One edit alone is the editing table's row (same people, same edits).
+    const single = deltaFromRecords(records)[0]!.scores['delta_direct']!;
+    const one = stacks.find((x) => x.condition === 'delta_direct' && x.size === 1)!;
+    expect(one.es.mean).toBeCloseTo(single.es.mean, 12);
+    expect(rebuild(join(ROOT, dir!))).toMatch(/stacking .*\n[\s\S]*delta_direct\s+8\s/);
   });
   const headlines = README_RUNS.filter((d) => existsSync(join(ROOT, d, 'baselines')));
 

@@ -10,6 +10,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type EditRow, type EditScores, editScores } from '../../seal/delta/eval.js';
+import { type StackRow, type StackSummary, summariseStacks } from '../../seal/delta/stack.js';
 import { type ConditionResult, formatPaired, formatTable } from '../../seal/eval/evaluate.js';
 import { type MeanCi, meanCi } from '../../seal/eval/stats.js';
 import { RunDir } from '../../util/run-dir.js';
@@ -34,6 +35,8 @@ export const README_RUNS = [
   'experiments/results/session10/delta/direct-val16',
   'experiments/results/session11/delta/val16-soft-gate',
   'experiments/results/session11/delta/val16-pg-warm',
+  'experiments/results/session11/delta/val16-gate-seed1',
+  'experiments/results/session11/delta/val16-gate-stack',
 ] as const;
 
 /** The delta-mode tables of a directory (its `delta-eval` records), rebuilt from their per-person rows. */
@@ -72,6 +75,23 @@ function deltaText(dir: string, tables: ReturnType<typeof deltaFromRecords>): st
           .join('\n')}\n`,
     )
     .join('\n');
+}
+
+/** The stacking table of a delta-mode directory (its `delta-stack` rows), rebuilt per condition and size. */
+export function stacksFromRecords(records: readonly Record<string, unknown>[]): StackSummary[] {
+  return summariseStacks(records.filter((r) => r['kind'] === 'delta-stack') as unknown as StackRow[]);
+}
+
+function stackText(stacks: readonly StackSummary[]): string {
+  if (stacks.length === 0) return '';
+  const ci = (m: MeanCi, scale: number, digits: number) =>
+    `${(scale * m.mean).toFixed(digits)} [${(scale * m.ci95[0]).toFixed(digits)}, ${(scale * m.ci95[1]).toFixed(digits)}]`;
+  return `\nstacking (edits applied together; ES over members, retention and drawdown over groups)\n${'condition'.padEnd(24)}${'edits'.padStart(6)}${['ES %', 'retention %', 'drawdown (nats)'].map((h) => h.padStart(24)).join('')}\n${stacks
+    .map(
+      (x) =>
+        `${x.condition.padEnd(24)}${String(x.size).padStart(6)}${[ci(x.es, 100, 1), ci(x.retention, 100, 1), ci(x.drawdown, 1, 3)].map((c) => c.padStart(24)).join('')}`,
+    )
+    .join('\n')}\n`;
 }
 
 /**
@@ -192,7 +212,7 @@ export function rebuild(dir: string): string {
   // A delta-mode experiment directory: its editing tables (a demo run's delta rows go with its own table).
   const records = existsSync(join(dir, 'baselines')) ? [] : new RunDir(dir).records();
   if (records.some((r) => r['kind'] === 'delta-eval') && !records.some((r) => r['kind'] === 'eval'))
-    return deltaText(dir, deltaFromRecords(records));
+    return `${deltaText(dir, deltaFromRecords(records))}${stackText(stacksFromRecords(records))}`;
   if (!existsSync(join(dir, 'baselines')))
     return tableText(join(dir, 'results.jsonl'), tableFromRecords(new RunDir(dir).records()));
   const h = headlineFromRecords(dir);
