@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initEngine } from '../src/engine/index.js';
 import { type Tensor2D, tf } from '../src/engine/tf.js';
-import { RowGroupedDelta } from '../src/model/linear.js';
+import { RowGroupedDelta, SummedDelta } from '../src/model/linear.js';
 import { Transformer } from '../src/model/model.js';
 import { checksum } from '../src/model/params.js';
 import { DeltaTrainConfigSchema } from '../src/seal/delta/config.js';
@@ -189,6 +189,53 @@ describe('EditGenerator (weight-delta self-edits) on a tiny model', () => {
     // The text term (edit j on the next drawn person's biography) likewise: zero first, then positive.
     expect(soft[0]!.textKl).toBe(0);
     expect(soft.slice(1).some((l) => (l.textKl ?? 0) > 0)).toBe(true);
+  });
+
+  it('stacked training: groups of edits summed (SummedDelta = the list of deltas), sizes checked', async () => {
+    const gen = new EditGenerator(env.model, EditGeneratorConfigSchema.parse({ latent: 8, hidden: 16 }));
+    // Give the fast values a nonzero edit so the two edits differ from the base.
+    for (const v of gen.fastVariables().filter((_, i) => i % 2 === 1))
+      v.assign(tf.randomNormal(v.shape, 0, 0.05, 'float32', 7));
+    const a = editFor(env, gen, contexts[0]!.passage);
+    const b = editFor(env, gen, contexts[1]!.passage);
+    const ids = tf.tensor2d([[1, 5, 9, 12]], [1, 4], 'int32') as Tensor2D;
+    const [list, summed, base] = tf.tidy(() => [
+      Array.from(env.model.forward(ids, { deltas: [a.edit, b.edit] }).dataSync()),
+      Array.from(env.model.forward(ids, { deltas: [new SummedDelta([a.edit, b.edit])] }).dataSync()),
+      Array.from(env.model.forward(ids).dataSync()),
+    ]);
+    summed.forEach((x, i) => {
+      expect(x).toBeCloseTo(list[i]!, 4);
+    });
+    expect(summed.some((x, i) => Math.abs(x - base[i]!) > 1e-3)).toBe(true);
+    a.dispose();
+    b.dispose();
+    ids.dispose();
+    gen.dispose();
+    expect(
+      DeltaTrainConfigSchema.safeParse({ optimizer: { kind: 'direct', stackTrain: 3 } }).error?.issues[0]
+        ?.message,
+    ).toBe('a power of two');
+    const tensors = tf.memory().numTensors;
+    const { generator, logs } = await trainEditGenerator(
+      env,
+      contexts,
+      DeltaTrainConfigSchema.parse({
+        generator: { latent: 8, hidden: 16 },
+        optimizer: {
+          kind: 'direct',
+          steps: 4,
+          batchContexts: 4,
+          stackTrain: 4,
+          textKl: 1,
+          localityLoss: 'soft',
+        },
+      }),
+      { quiet: true },
+    );
+    expect(logs.every((l) => Number.isFinite(l.nll) && Number.isFinite(l.locality ?? 0))).toBe(true);
+    generator.dispose();
+    expect(tf.memory().numTensors).toBe(tensors);
   });
 
   it('PPO over the latent runs CleanRL-style updates with their diagnostics; REINFORCE is one epoch', async () => {

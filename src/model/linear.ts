@@ -40,6 +40,20 @@ export function linear(ctx: ForwardContext, module: string, x: Tensor2D): Tensor
   return y;
 }
 
+/** Several deltas applied together as one (their outputs summed, as `linear` does with a list): a stack of edits. */
+export class SummedDelta implements LinearDelta {
+  constructor(private readonly deltas: readonly LinearDelta[]) {}
+
+  delta(module: string, x: Tensor2D): Tensor2D | undefined {
+    let y: Tensor2D | undefined;
+    for (const d of this.deltas) {
+      const dy = d.delta(module, x);
+      if (dy !== undefined) y = y === undefined ? dy : tf.add<Tensor2D>(y, dy);
+    }
+    return y;
+  }
+}
+
 /**
  * A different delta per contiguous block of rows of x: `rows[i]` rows go through `deltas[i]`. With a batch that
  * stacks several edits' sequences (each edit's rows = its sequences × T), one forward pass evaluates every edit.

@@ -47,6 +47,7 @@ per optimiser and a summary line; --out DIR also keeps config.json and results.j
       [--fast-gate (a learned write gate per passage token scales its keys)]
       [--locality-loss hard|soft (cross-entropy to the base's greedy answers, or the KL to its distribution)]
       [--text-kl W (weight of the KL to the base on another drawn person's biography: the drawdown as a term)]
+      [--stack-train N (train groups of up to N edits summed, N a power of two, so that edits compose)]
       [--locality-people known|pretrain|all (the locality term keeps the base's answers on the train half of the known
         people, 50; on every pretraining person but the measured half, 150; or on those and the training people)] …`;
 
@@ -85,6 +86,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       'fast-gate': { type: 'boolean', default: false },
       'locality-loss': { type: 'string', default: 'hard' },
       'text-kl': { type: 'string', default: '0' },
+      'stack-train': { type: 'string', default: '1' },
     },
     USAGE,
   );
@@ -120,6 +122,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
             neighboursPerEdit: Number(values['neighbours-per-edit']),
             localityLoss: values['locality-loss'],
             textKl: Number(values['text-kl']),
+            stackTrain: Number(values['stack-train']),
             learningRate: Number(values['direct-lr']),
           }
         : {

@@ -78,6 +78,15 @@ export const DeltaDirectSchema = z.strictObject({
     .describe(
       "Weight of KL(base ‖ edited) over every token of another drawn person's biography (each edit checked on the next drawn context's passage): the drawdown as a training term",
     ),
+  stackTrain: z
+    .number()
+    .int()
+    .min(1)
+    .default(1)
+    .refine((n) => (n & (n - 1)) === 0, 'a power of two')
+    .describe(
+      "Largest group of edits trained together (a power of two): each step the drawn contexts form groups of a size drawn from 1, 2, 4 … up to this, and every member's answers and the locality terms are read under its group's summed edit, so edits learn to compose (1: each edit alone)",
+    ),
   neighboursPerEdit: z
     .number()
     .int()

@@ -7,7 +7,7 @@
  */
 import type { z } from 'zod';
 import { type Tensor, type Tensor2D, tf, type Variable } from '../../engine/tf.js';
-import { RowGroupedDelta } from '../../model/linear.js';
+import { type LinearDelta, RowGroupedDelta, SummedDelta } from '../../model/linear.js';
 import type { Context } from '../../tasks/types.js';
 import { type Batch, stackBatches, weightSum } from '../../train/data.js';
 import { AdamW, clipByGlobalNorm } from '../../train/optimizer.js';
@@ -101,13 +101,20 @@ export function directGradient(
   });
   for (let step = 1; step <= o.steps; step++) {
     const chosen = Array.from({ length: o.batchContexts }, () => items[rng.int(items.length)]!);
+    // Stacked training: consecutive groups of `size` drawn contexts share one summed edit (drawn only when on, so
+    // runs without it keep their random stream).
+    const size = o.stackTrain > 1 ? Math.min(chosen.length, 2 ** rng.int(Math.log2(o.stackTrain) + 1)) : 1;
+    const groupOf = (j: number) => Math.floor(j / size);
+    const members = (j: number) => chosen.filter((_, i) => groupOf(i) === groupOf(j));
     // Each edit's locality is checked on the questions of `neighboursPerEdit` other (random) people: pairs
     // (edit j, person p).
     const neighbours = chosen.map(() =>
       Array.from({ length: o.neighboursPerEdit }, () => rng.int(pool.length)),
     );
-    const pairs = chosen.flatMap((it, j) =>
-      locked.length === 0 ? [] : neighbours[j]!.filter((p) => pool[p] !== it.context).map((p) => ({ j, p })),
+    const pairs = chosen.flatMap((_, j) =>
+      locked.length === 0
+        ? []
+        : neighbours[j]!.filter((p) => !members(j).some((m) => m.context === pool[p])).map((p) => ({ j, p })),
     );
     const edited = new Set(pairs.map((x) => x.j)).size;
     // The text term: edit j on the biography of the next drawn person (unless that is j's own passage).
@@ -115,7 +122,9 @@ export function directGradient(
       o.textKl > 0
         ? chosen.flatMap((it, j) => {
             const other = chosen[(j + 1) % chosen.length]!;
-            return other.context === it.context ? [] : [{ j, batch: passageText(other) }];
+            return other.context === it.context || members(j).includes(other)
+              ? []
+              : [{ j, batch: passageText(other) }];
           })
         : [];
     let nllValue = 0;
@@ -123,14 +132,19 @@ export function directGradient(
     let locValue = 0;
     let textValue = 0;
     const { value, grads } = tf.variableGrads(() => {
-      const edits = chosen.map((it) =>
+      const single = chosen.map((it) =>
         gen.edit(gen.meanLatent(tf.tensor2d(it.embedding, [1, it.embedding.length]) as Tensor2D), it.hidden),
       );
+      // Each context's edit as applied: its own, or its group's sum.
+      const edits: LinearDelta[] =
+        size === 1
+          ? single
+          : chosen.map((_, j) => new SummedDelta(single.filter((__, i) => groupOf(i) === groupOf(j))));
       // All the edits in one forward pass: their sequences stacked, each edit on its own rows. Each context's
       // weights sum to 1, so the loss is the mean over contexts of each context's mean cross-entropy.
       const own = stackBatches(chosen.map((it) => ({ batch: it.answers, scale: perContext(it.answers) })));
       const nll = lmLoss(env.model, own.batch, [new RowGroupedDelta(edits, own.rows)]);
-      const mag = tf.div(tf.addN(edits.map((e) => e.normSq())), edits.length);
+      const mag = tf.div(tf.addN(single.map((e) => e.normSq())), single.length);
       nllValue = nll.dataSync()[0]!;
       magValue = mag.dataSync()[0]!;
       let loss = tf.add(tf.mul(nll, cfg.reward.nll), tf.mul(mag, cfg.reward.magnitude));
