@@ -28,6 +28,25 @@ const ctx = (i: number): Context => ({
   questions: [{ question: `Where was Person ${i} born?`, answers: [`City${i}`] }],
 });
 
+/** Four people, a tokenizer on their text and a tiny model that answers in the people world's Q/A format. */
+function tinyEnv() {
+  const contexts = [0, 1, 2, 3].map(ctx);
+  const { tok } = buildTokenizer(
+    contexts.map((c) => `${c.passage}\nQ: ${c.questions[0]!.question}\nA: ${c.questions[0]!.answers[0]}`),
+    320,
+  );
+  const env = {
+    model: Transformer.init(tinyLlama({ vocabSize: tok.vocabSize, eosId: tok.eosId }), 2),
+    tok,
+    task: {
+      answerPrompt: (_: unknown, q: { question: string }) => `Q: ${q.question}\nA:`,
+      answerStop: ['\n'],
+      scorer: exactMatchScorer,
+    },
+  };
+  return { contexts, env };
+}
+
 beforeAll(async () => {
   await initEngine('wasm');
 });
@@ -98,20 +117,7 @@ describe('key whitening', () => {
   });
 
   it('a generator with whitened keys: still the zero edit at init, trains, and saves/loads its whitening', async () => {
-    const contexts = [0, 1, 2, 3].map(ctx);
-    const { tok } = buildTokenizer(
-      contexts.map((c) => `${c.passage}\nQ: ${c.questions[0]!.question}\nA: ${c.questions[0]!.answers[0]}`),
-      320,
-    );
-    const env = {
-      model: Transformer.init(tinyLlama({ vocabSize: tok.vocabSize, eosId: tok.eosId }), 2),
-      tok,
-      task: {
-        answerPrompt: (_: unknown, q: { question: string }) => `Q: ${q.question}\nA:`,
-        answerStop: ['\n'],
-        scorer: exactMatchScorer,
-      },
-    };
+    const { contexts, env } = tinyEnv();
     const before = checksum(env.model.params);
     const cfg = DeltaTrainConfigSchema.parse({
       generator: { latent: 8, hidden: 16, whitenKeys: true },
@@ -167,20 +173,7 @@ describe('key whitening', () => {
 
 describe('the write gate', () => {
   it('halves every key at init (still the zero edit), learns, and saves/loads', async () => {
-    const contexts = [0, 1, 2, 3].map(ctx);
-    const { tok } = buildTokenizer(
-      contexts.map((c) => `${c.passage}\nQ: ${c.questions[0]!.question}\nA: ${c.questions[0]!.answers[0]}`),
-      320,
-    );
-    const env = {
-      model: Transformer.init(tinyLlama({ vocabSize: tok.vocabSize, eosId: tok.eosId }), 2),
-      tok,
-      task: {
-        answerPrompt: (_: unknown, q: { question: string }) => `Q: ${q.question}\nA:`,
-        answerStop: ['\n'],
-        scorer: exactMatchScorer,
-      },
-    };
+    const { contexts, env } = tinyEnv();
     const before = checksum(env.model.params);
     const cfg = DeltaTrainConfigSchema.parse({
       generator: { latent: 8, hidden: 16, fastGate: true },
