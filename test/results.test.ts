@@ -36,7 +36,13 @@ describe('results rebuilt from raw rows', () => {
           expect(s[m].ci95[0], `${name} ${m}`).toBeCloseTo(saved[name]![m]!.ci95[0]!, 12);
         }
     });
-    expect(rebuild(join(ROOT, dir))).toMatch(/delta_(direct|ppo|reinforce)_shuffled/);
+    const text = rebuild(join(ROOT, dir));
+    expect(text).toMatch(/delta_(direct|ppo|reinforce)_shuffled/);
+    // The generator against the passage's LoRA, paired over people, equals the difference of the two ES columns.
+    const t0 = rebuilt[0]!;
+    const gen = Object.keys(t0.scores).find((k) => k.startsWith('delta_') && !k.endsWith('_shuffled'))!;
+    const diff = (100 * (t0.scores[gen]!.es.mean - t0.scores['passage']!.es.mean)).toFixed(1);
+    expect(text).toContain(`${gen}_vs_passage`.padEnd(40) + ` ES ${diff} [`);
   });
 
   it('a stacking run: the table of each condition and size, a stack of one equal to the single-edit row', () => {

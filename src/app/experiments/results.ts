@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { type EditRow, type EditScores, editScores } from '../../seal/delta/eval.js';
 import { type StackRow, type StackSummary, summariseStacks } from '../../seal/delta/stack.js';
 import { type ConditionResult, formatPaired, formatTable } from '../../seal/eval/evaluate.js';
-import { type MeanCi, meanCi } from '../../seal/eval/stats.js';
+import { type MeanCi, meanCi, pairedAgainst } from '../../seal/eval/stats.js';
 import { RunDir } from '../../util/run-dir.js';
 import { sealPairs } from '../demo.js';
 
@@ -73,9 +73,32 @@ function deltaText(dir: string, tables: ReturnType<typeof deltaFromRecords>): st
             ([k, s]) =>
               `${k.padEnd(24)}${[cell(s.es), cell(s.ps), cell(s.ns), cell(s.retention), cell(s.drawdown, 1, 3)].map((c) => c.padStart(22)).join('')}  ${s.editMs.toFixed(1).padStart(7)}  ${s.es.n}`,
           )
-          .join('\n')}\n`,
+          .join('\n')}\n${pairedText(t.scores)}`,
     )
     .join('\n');
+}
+
+/** The generator's paired differences (ES and retention, points) against every other condition, over people. */
+function pairedText(scores: Record<string, EditScores>): string {
+  const name = Object.keys(scores).find((k) => k.startsWith('delta_') && !k.endsWith('_shuffled'));
+  if (name === undefined) return '';
+  const by = (m: 'es' | 'retention') =>
+    pairedAgainst(
+      name,
+      Object.fromEntries(
+        Object.entries(scores).map(([k, v]) => [
+          k,
+          Object.fromEntries(v.perContext.filter((r) => !Number.isNaN(r[m])).map((r) => [r.id, r[m]])),
+        ]),
+      ),
+    );
+  const es = by('es');
+  const kept = by('retention');
+  const cell = (m: MeanCi) =>
+    `${(100 * m.mean).toFixed(1)} [${(100 * m.ci95[0]).toFixed(1)}, ${(100 * m.ci95[1]).toFixed(1)}]`;
+  return `paired over people (points, 95% t interval):\n${Object.keys(es)
+    .map((k) => `  ${k.padEnd(40)} ES ${cell(es[k]!).padEnd(24)} retention ${cell(kept[k]!)}  n ${es[k]!.n}`)
+    .join('\n')}\n`;
 }
 
 /** The stacking table of a delta-mode directory (its `delta-stack` rows), rebuilt per condition and size. */
