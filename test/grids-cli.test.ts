@@ -3,7 +3,9 @@
  * accuracy), their refusals, and the grid pipeline (recipe → plan → test-time training → solve) on three real ARC
  * tasks from ../shared/data/arc (skipped with the reason when that data is absent).
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initEngine } from '../src/engine/index.js';
@@ -29,6 +31,12 @@ import { seal } from './helpers/cli.js';
 import { SHARED, tempDir } from './helpers/paths.js';
 
 const ARC = join(SHARED, 'arc');
+
+/** The weights file's bytes, hashed: the base model on disk is never written by a run. */
+const checksumOf = (dir: string) =>
+  createHash('sha256')
+    .update(readFileSync(join(dir, 'model.safetensors')))
+    .digest('hex');
 const hasArc = existsSync(join(ARC, 'training'));
 
 const recipeText = formatRecipe(
@@ -157,6 +165,42 @@ describe('seal adapt --domain grids and seal solve (tiny model)', () => {
       expect(e['rejected'] === undefined || /^malformed recipe/.test(String(e['rejected']))).toBe(true);
     expect(checksum(problem.env.model.params)).toBe(before);
     problem.env.model.dispose();
+  });
+
+  it('seal train with a grids config: ReST-EM over recipes, a checkpoint per round; people-only fields refused', () => {
+    const runs = join(root, 'runs');
+    const cfg = {
+      domain: 'grids',
+      model: modelDir,
+      outer: {
+        kind: 'rest-em',
+        rounds: 1,
+        contextsPerRound: 2,
+        samplesPerContext: 2,
+        maxNewTokens: 90,
+        heldOutContexts: 1,
+        inner: { seqLen: 512, lora: { r: 2, alpha: 4 }, epochs: 1 },
+        policyLora: { r: 2, alpha: 4 },
+      },
+    };
+    writeFileSync(join(root, 'grids-train.json'), JSON.stringify(cfg));
+    const before = checksumOf(modelDir);
+    const t = seal(['train', '--config', join(root, 'grids-train.json'), '--out', runs, '--quiet']);
+    expect(t.code, t.stderr).toBe(0);
+    expect(t.stderr).toMatch(/round 1: reward/);
+    const runDir = readdirSync(runs).map((d) => join(runs, d))[0]!;
+    expect(runDir).toMatch(/grids-rest-em-0-/);
+    expect(existsSync(join(runDir, 'summary-train.json'))).toBe(true);
+    const saved = JSON.parse(readFileSync(join(runDir, 'config.json'), 'utf8')) as {
+      config: { domain: string };
+    };
+    expect(saved.config.domain).toBe('grids');
+    expect(checksumOf(modelDir)).toBe(before);
+    writeFileSync(join(root, 'grids-bad.json'), JSON.stringify({ ...cfg, rlPeople: 10 }));
+    const bad = seal(['train', '--config', join(root, 'grids-bad.json'), '--out', join(root, 'runs-bad')]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/rlPeople/);
+    expect(existsSync(join(root, 'runs-bad'))).toBe(false);
   });
 
   it('a malformed recipe (written by the model or given) writes no adapter and says why', () => {

@@ -11,11 +11,16 @@ import { PEOPLE_SELF_EDIT_STYLES } from '../tasks/people/selfedit.js';
 import { readJsonFile, validate } from '../util/json.js';
 import { UsageError } from './cli/args.js';
 
-export const SealTrainConfigSchema = z.strictObject({
-  model: z
-    .string()
-    .default('default')
-    .describe('Base model directory from `seal pretrain` ("default" = the bundled model)'),
+const modelField = z
+  .string()
+  .default('default')
+  .describe('Base model directory from `seal pretrain` ("default" = the bundled model of the domain)');
+
+const PeopleTrainConfigSchema = z.strictObject({
+  domain: z
+    .literal('people')
+    .describe('Knowledge incorporation in the people world (self-edits are training text)'),
+  model: modelField,
   prompt: z
     .enum(PEOPLE_SELF_EDIT_STYLES)
     .default('self-qa')
@@ -31,6 +36,28 @@ export const SealTrainConfigSchema = z.strictObject({
     ),
   outer: OuterConfigSchema.prefault({ kind: 'rest-em' }),
 });
+
+const GridsTrainConfigSchema = z.strictObject({
+  domain: z
+    .literal('grids')
+    .describe(
+      "Few-shot grid puzzles (the self-edit is a test-time-training recipe; RL tasks: the world's rl split)",
+    ),
+  model: modelField,
+  outer: OuterConfigSchema.prefault({ kind: 'rest-em' }),
+});
+
+/**
+ * The `seal train` config: one branch per SEAL domain (`domain`, default `people`, so configs written before the
+ * grid domain still read). Each branch is strict: a people-only field in a grids config is an error naming it.
+ */
+export const SealTrainConfigSchema = z.preprocess(
+  (v) =>
+    typeof v === 'object' && v !== null && !Array.isArray(v) && !('domain' in v)
+      ? { ...v, domain: 'people' }
+      : v,
+  z.discriminatedUnion('domain', [PeopleTrainConfigSchema, GridsTrainConfigSchema]),
+);
 export type SealTrainConfig = z.infer<typeof SealTrainConfigSchema>;
 
 export function resolveModelDir(model: string): string {

@@ -31,6 +31,7 @@ interface RolloutRecord {
 function ofRun(runDir: string) {
   const saved = JSON.parse(readFileSync(join(runDir, 'config.json'), 'utf8')) as { config: unknown };
   const cfg = SealTrainConfigSchema.parse(saved.config);
+  if (cfg.domain !== 'people') throw new Error(`${runDir}: fidelity is measured on people-world runs only`);
   const world = generateWorld(readWorldConfig(resolveModelDir(cfg.model)));
   const task = peopleTask(world);
   const byId = new Map<string, Context>(rlContexts(world, task, cfg.rlPeople).map((c) => [c.id, c]));

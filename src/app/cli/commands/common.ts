@@ -8,6 +8,7 @@ import type { InnerExecutor } from '../../../seal/inner/executor.js';
 import { defaultInnerWorkers, InnerLoopPool } from '../../../seal/inner/pool.js';
 import { QueueUnavailableError } from '../../../seal/inner/queue/errors.js';
 import { parseQueueUrl } from '../../../seal/inner/queue/url.js';
+import type { TaskSpec } from '../../../seal/inner/task-spec.js';
 import type { Tokenizer } from '../../../tokenizer/types.js';
 import { UsageError } from '../args.js';
 
@@ -49,11 +50,12 @@ export async function innerPool(
   modelDir: string,
   env: { readonly model: Transformer; readonly tok: Tokenizer },
   workers: number,
+  task: TaskSpec = { kind: 'people' },
 ): Promise<InnerLoopPool | undefined> {
   if (workers <= 1) return undefined;
   const pool = await InnerLoopPool.create({
     modelDir,
-    task: { kind: 'people' },
+    task,
     workers,
     local: { model: env.model, tok: env.tok },
     native: engineInfo().native.available,
@@ -100,8 +102,9 @@ export async function innerExecutor(
   workers: number,
   queue: string | undefined,
   queueWaitS = 300,
+  task: TaskSpec = { kind: 'people' },
 ): Promise<InnerExecutor | undefined> {
-  if (queue === undefined) return innerPool(modelDir, env, workers);
+  if (queue === undefined) return innerPool(modelDir, env, workers, task);
   // Loaded only here: BullMQ and its Redis client cost every other command ~0.3 s of start-up.
   const { QueueExecutor } = await import('../../../seal/inner/queue/executor.js');
   const e = engineInfo();
@@ -110,7 +113,7 @@ export async function innerExecutor(
     unavailableMs: queueWaitS * 1000,
     model: checksum(env.model.params),
     engine: `${e.backend}${e.native.available ? '+native' : ''}`,
-    task: { kind: 'people' },
+    task,
     log,
   });
   log(`inner loops: ${ex.description}`);

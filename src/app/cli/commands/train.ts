@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { initEngine } from '../../../engine/index.js';
+import { GRID_WORLD_TASK_SPEC, loadGridProblem } from '../../../seal/domains/grids-problem.js';
 import { loadPeopleProblem } from '../../../seal/domains/people.js';
+import type { TaskSpec } from '../../../seal/inner/task-spec.js';
 import {
   isFinishedRoundRecord,
   keepRecords,
@@ -8,6 +10,7 @@ import {
   saveRoundCheckpoint,
 } from '../../../seal/outer/checkpoint.js';
 import { runOuterLoop } from '../../../seal/outer/outer.js';
+import type { SealProblem } from '../../../seal/outer/rollout.js';
 import { checkOutputRoot } from '../../../util/fs.js';
 import { RunDir, runName } from '../../../util/run-dir.js';
 import { readRunConfig, resolveModelDir, type SealTrainConfig, SealTrainConfigSchema } from '../../config.js';
@@ -23,6 +26,7 @@ import {
   WorkersOption,
   withResumeHint,
 } from './common.js';
+import { resolveGridModelDir } from './grids-common.js';
 
 const schema = z.object({
   config: z
@@ -38,14 +42,37 @@ const schema = z.object({
   backend: BackendOption,
 });
 
+/** The SEAL problem of the config's domain: its model directory, contexts, monitor and inner-loop task. */
+async function loadDomainProblem(
+  cfg: SealTrainConfig,
+): Promise<{ modelDir: string; loaded: { problem: SealProblem }; task: TaskSpec }> {
+  switch (cfg.domain) {
+    case 'people': {
+      const modelDir = resolveModelDir(cfg.model);
+      const loaded = await loadPeopleProblem(modelDir, cfg.outer.heldOutContexts, cfg.prompt, cfg.rlPeople);
+      return { modelDir, loaded, task: { kind: 'people' } };
+    }
+    case 'grids': {
+      const modelDir = resolveGridModelDir(cfg.model);
+      const loaded = await loadGridProblem(modelDir, cfg.outer.heldOutContexts);
+      return { modelDir, loaded, task: GRID_WORLD_TASK_SPEC };
+    }
+    default: {
+      const never: never = cfg;
+      throw new Error(`unknown domain ${JSON.stringify(never)}`);
+    }
+  }
+}
+
 export const trainCommand: Command<typeof schema> = {
   name: 'train',
   summary:
-    'Run the SEAL outer loop (ReST-EM or GRPO) on the people world; a checkpoint per round, --resume after a crash.',
+    'Run the SEAL outer loop (ReST-EM or GRPO) on the people world or (config "domain": "grids") the grid world; a checkpoint per round, --resume after a crash.',
   schema,
   examples: [
     'seal train --config experiments/rest-em.json',
     'seal train --config experiments/grpo.json',
+    'seal train --config experiments/grids-rest-em.json',
     'seal train --resume runs/people-rest-em-0-20261125T180000Z',
     'seal train --config experiments/rest-em-large.json --workers 2',
   ],
@@ -59,13 +86,12 @@ export const trainCommand: Command<typeof schema> = {
       checkOutputRoot(o.out);
     }
     // Inputs first (model, world, policy), the run directory last: a bad input leaves nothing behind.
-    const modelDir = resolveModelDir(cfg.model);
-    const loaded = await loadPeopleProblem(modelDir, cfg.outer.heldOutContexts, cfg.prompt, cfg.rlPeople);
+    const { modelDir, loaded, task } = await loadDomainProblem(cfg);
     const run =
       o.resume !== undefined
         ? new RunDir(o.resume)
-        : RunDir.create(o.out, runName('people', cfg.outer.kind, cfg.outer.seed), cfg);
-    const pool = await innerExecutor(modelDir, loaded.problem.env, o.workers, o.queue, o.queueWait);
+        : RunDir.create(o.out, runName(cfg.domain, cfg.outer.kind, cfg.outer.seed), cfg);
+    const pool = await innerExecutor(modelDir, loaded.problem.env, o.workers, o.queue, o.queueWait, task);
     const problem = pool === undefined ? loaded.problem : { ...loaded.problem, executor: pool };
     const model = problem.env.model;
     const resume = o.resume === undefined ? undefined : await loadLastRound(run, model);
