@@ -1,0 +1,285 @@
+/**
+ * The results table of the grid domain (issue #16): SEAL's recipes against in-context learning, the base model's
+ * recipes, the best fixed recipe (chosen on val) and the oracle recipe per task, on held-out-family tasks, over
+ * several independent RL runs.
+ *
+ *   npm run experiment:grids -- --model DIR --out DIR [--runs 3] [--tasks 40] [--seeds 3] [--rounds 3]
+ *     [--split test|val] [--val-tasks 32] [--rl-contexts 16] [--samples 8] [--space 64] [--workers 2]
+ *
+ * Layout of DIR:
+ *   fixed/      the sweep of the recipe space on val tasks (seed 0) and the best fixed recipe it chose
+ *   run-R/      RL run R (outer-loop seed R): ReST-EM rounds on the rl split with the per-round monitor on val
+ *               tasks, round checkpoints; the policy evaluated is the round with the best val monitor
+ *   table/      one JSONL of rows per condition (condition, seed, task, score, recipe), grids.json and table.txt
+ *
+ * Every choice reads val tasks only: the best fixed recipe, each run's round. `--split test` is the final
+ * evaluation; `--split val` measures the table on val tasks (to choose settings; the fixed recipe is then
+ * in-sample). Evaluation seeds are 0 … seeds−1 for every condition, so differences are paired over tasks and seeds.
+ * Resumable: rerun the same command (finished sweeps, rounds and conditions are kept).
+ */
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import { initEngine } from '../../engine/index.js';
+import { RECIPE_MAX_TOKENS } from '../../seal/domains/grids-model.js';
+import { GRID_WORLD_TASK_SPEC, loadGridProblem } from '../../seal/domains/grids-problem.js';
+import {
+  bestFixedIndex,
+  evaluateGridConditions,
+  type GridCondition,
+  type GridConditionResult,
+  type GridEvalSettings,
+  type GridRow,
+  summariseGridRows,
+  sweepRecipes,
+} from '../../seal/eval/grids.js';
+import { meanCi, pairedAgainst } from '../../seal/eval/stats.js';
+import { InnerLoopConfigSchema } from '../../seal/inner/inner-loop.js';
+import { loadLastRound, loadRoundPolicy, saveRoundCheckpoint } from '../../seal/outer/checkpoint.js';
+import { OuterConfigSchema, runOuterLoop } from '../../seal/outer/outer.js';
+import type { SealProblem } from '../../seal/outer/rollout.js';
+import { formatRecipe, recipeSpace } from '../../tasks/grids/recipe.js';
+import { gridContext } from '../../tasks/grids/task.js';
+import { RunDir } from '../../util/run-dir.js';
+import { packageVersion } from '../../version.js';
+import { innerPool } from '../cli/commands/common.js';
+import { resolveGridModelDir } from '../cli/commands/grids-common.js';
+import { experimentArgs } from './args.js';
+
+const count = (dflt: number, what: string) => z.coerce.number().int().min(1).default(dflt).describe(what);
+
+export const GridTableOptionsSchema = z.strictObject({
+  model: z.string().default('default').describe('Grid model directory ("default" = the bundled grid model)'),
+  out: z.string().describe('Output directory (resumable)'),
+  runs: count(3, 'Independent RL runs (outer-loop seeds 0 … runs−1)'),
+  tasks: count(40, 'Tasks of the table (the first N of the split)'),
+  seeds: count(3, 'Evaluation seeds per (condition, task)'),
+  rounds: count(3, 'ReST-EM rounds per run'),
+  split: z
+    .enum(['test', 'val'])
+    .default('test')
+    .describe('Tasks of the table: test (final) or val (choices)'),
+  valTasks: count(32, 'Val tasks: the monitor, the round choice and the best-fixed-recipe sweep'),
+  rlContexts: count(16, 'RL tasks per round'),
+  samples: count(8, 'Recipes sampled per RL task'),
+  space: count(
+    64,
+    "Recipes of the space swept (the first N of recipeSpace(): the oracle's and the fixed choice's)",
+  ),
+  rank: count(16, 'Test-time LoRA rank (alpha = 2 × rank)'),
+  workers: count(1, 'Inner-loop worker threads'),
+  temperature: z.coerce
+    .number()
+    .positive()
+    .default(1)
+    .describe('Recipe sampling temperature (RL and evaluation)'),
+});
+export type GridTableOptions = z.output<typeof GridTableOptionsSchema>;
+
+/** ` (default X)` of a schema field, for the usage text. */
+function defaultOf(field: z.ZodType): string {
+  const d = field.safeParse(undefined);
+  return d.success && d.data !== undefined ? ` (default ${String(d.data)})` : '';
+}
+
+const USAGE = `The grid domain's results table over several RL runs (issue #16).
+  npm run experiment:grids -- --model DIR --out DIR [options]
+${Object.entries(GridTableOptionsSchema.shape)
+  .map(
+    ([k, v]) =>
+      `  --${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: ${v.description ?? ''}${defaultOf(v)}`,
+  )
+  .join('\n')}`;
+
+const readRows = (file: string): GridRow[] =>
+  existsSync(file)
+    ? readFileSync(file, 'utf8')
+        .split('\n')
+        .filter((l) => l.trim() !== '')
+        .map((l) => JSON.parse(l) as GridRow)
+    : [];
+
+const openRun = (dir: string, config: unknown): RunDir =>
+  existsSync(join(dir, 'config.json')) ? new RunDir(dir) : RunDir.create(dir, '.', config);
+
+const pct = (x: number) => (100 * x).toFixed(1);
+const fmt = (m: { mean: number; ci95: readonly [number, number] }) =>
+  `${pct(m.mean)} [${pct(m.ci95[0])}, ${pct(m.ci95[1])}]`;
+
+export async function runGridTable(o: GridTableOptions): Promise<void> {
+  await initEngine('auto');
+  const log = (m: string) => process.stderr.write(`${m}\n`);
+  const modelDir = resolveGridModelDir(o.model);
+  const { problem: gp, world } = await loadGridProblem(modelDir, o.valTasks);
+  const tasks = world.splits[o.split].slice(0, o.tasks);
+  const taskIds = tasks.map((t) => t.id);
+  const contexts = tasks.map(gridContext);
+  const pool = await innerPool(modelDir, gp.env, o.workers, GRID_WORLD_TASK_SPEC);
+  const problem: SealProblem = { ...gp, ...(pool === undefined ? {} : { executor: pool }) };
+  const inner = InnerLoopConfigSchema.parse({
+    seqLen: gp.env.model.config.maxSeqLen,
+    lora: { r: o.rank, alpha: 2 * o.rank },
+    batchSize: 16,
+  });
+  const settings: GridEvalSettings = {
+    seeds: Array.from({ length: o.seeds }, (_, i) => i),
+    inner,
+    temperature: o.temperature,
+    topP: 0.95,
+    maxNewTokens: RECIPE_MAX_TOKENS,
+  };
+  const space = recipeSpace().slice(0, o.space);
+  mkdirSync(o.out, { recursive: true });
+  writeFileSync(
+    join(o.out, 'config.json'),
+    `${JSON.stringify({ version: packageVersion(), options: o, settings }, null, 2)}\n`,
+  );
+  try {
+    // 1. The best fixed recipe: the space swept on val tasks (seed 0), never on the table's tasks.
+    const sweepFile = join(o.out, 'fixed', 'sweep.json');
+    let sweep: { recipes: string[]; tasks: string[]; scores: number[][]; best: number };
+    if (existsSync(sweepFile)) sweep = JSON.parse(readFileSync(sweepFile, 'utf8')) as typeof sweep;
+    else {
+      log(`best fixed recipe: ${space.length} recipes × ${gp.heldOut.length} val tasks…`);
+      const scores = await sweepRecipes(problem, gp.heldOut, space, inner, 0, { label: 'val sweep' });
+      sweep = {
+        recipes: space.map(formatRecipe),
+        tasks: gp.heldOut.map((c) => c.id),
+        scores,
+        best: bestFixedIndex(scores),
+      };
+      mkdirSync(join(o.out, 'fixed'), { recursive: true });
+      writeFileSync(sweepFile, `${JSON.stringify(sweep)}\n`);
+    }
+    const fixed = space[sweep.best]!;
+    log(`best fixed recipe on val: ${formatRecipe(fixed).trim().replaceAll('\n', '; ')}`);
+
+    // 2. The conditions that involve no RL, once.
+    const tableDir = join(o.out, 'table');
+    mkdirSync(tableDir, { recursive: true });
+    const results: Record<string, GridConditionResult> = {};
+    const evaluate = async (cond: GridCondition) => {
+      const file = join(tableDir, `${cond.name}.jsonl`);
+      const rows = readRows(file);
+      if (rows.length === 0)
+        await evaluateGridConditions(problem, [cond], contexts, settings, {
+          onRows: (rs) => {
+            for (const r of rs) appendFileSync(file, `${JSON.stringify(r)}\n`);
+            rows.push(...rs);
+          },
+        });
+      results[cond.name] = summariseGridRows(rows, taskIds);
+      log(`${cond.name}: ${fmt(results[cond.name]!)}`);
+    };
+    await evaluate({ kind: 'icl', name: 'in_context' });
+    await evaluate({ kind: 'recipes', name: 'base_recipes', policy: undefined });
+    await evaluate({ kind: 'fixed', name: 'best_fixed', recipe: fixed });
+    await evaluate({ kind: 'oracle', name: 'oracle', space });
+
+    // 3. RL runs: ReST-EM over recipes, the round chosen by the val monitor, then SEAL on the table's tasks.
+    const runs: { run: number; selectedRound: number; rounds: unknown[]; seal: string }[] = [];
+    for (let r = 0; r < o.runs; r++) {
+      const outer = OuterConfigSchema.parse({
+        kind: 'rest-em',
+        rounds: o.rounds,
+        contextsPerRound: o.rlContexts,
+        samplesPerContext: o.samples,
+        temperature: o.temperature,
+        maxNewTokens: RECIPE_MAX_TOKENS,
+        heldOutContexts: gp.heldOut.length,
+        inner,
+        seed: r,
+      });
+      const run = openRun(join(o.out, `run-${r}`), { version: packageVersion(), options: o, outer });
+      log(`RL run ${r + 1}/${o.runs}: ${o.rounds} rounds × ${o.rlContexts} tasks × ${o.samples} recipes…`);
+      const resume = await loadLastRound(run, problem.env.model);
+      const { policy, rounds } = await runOuterLoop(problem, outer, run, {
+        ...(resume === undefined ? {} : { resume }),
+        onRound: (round, p, rs) => saveRoundCheckpoint(run, problem.env.model, round, p, rs, outer),
+      });
+      const monitorMean = (m: readonly number[]) => m.reduce((a, b) => a + b, 0) / Math.max(1, m.length);
+      const selectedRound = rounds.reduce((best, x) =>
+        monitorMean(x.monitor) > monitorMean(best.monitor) ? x : best,
+      ).round;
+      const chosen =
+        selectedRound === rounds.length
+          ? policy
+          : await loadRoundPolicy(run, selectedRound, problem.env.model);
+      const name = `seal_run${r}`;
+      await evaluate({ kind: 'recipes', name, policy: chosen });
+      if (chosen !== policy) chosen.dispose();
+      policy.dispose();
+      runs.push({ run: r, selectedRound, rounds, seal: name });
+    }
+
+    // 4. The table: per condition, and SEAL's paired differences per run.
+    const perContext = Object.fromEntries(Object.entries(results).map(([k, v]) => [k, v.perContext]));
+    const paired = Object.fromEntries(
+      runs.map((x) => {
+        const others = Object.fromEntries(
+          Object.entries(perContext).filter(([k]) => k === x.seal || !k.startsWith('seal_run')),
+        );
+        return [x.seal, pairedAgainst(x.seal, others)];
+      }),
+    );
+    const sealMeans = runs.map((x) => results[x.seal]!.mean);
+    const summary = {
+      version: packageVersion(),
+      split: o.split,
+      tasks: tasks.length,
+      families: Object.fromEntries(tasks.map((t) => [t.id, t.family])),
+      bestFixed: formatRecipe(fixed),
+      results: Object.fromEntries(
+        Object.entries(results).map(([k, v]) => [
+          k,
+          { mean: v.mean, ci95: v.ci95, n: v.n, seeds: v.seeds, rejected: v.rejected },
+        ]),
+      ),
+      runs: runs.map((x) => ({ run: x.run, selectedRound: x.selectedRound, rounds: x.rounds })),
+      paired,
+      acrossRuns: { seal: meanCi(sealMeans) },
+    };
+    writeFileSync(join(tableDir, 'grids.json'), `${JSON.stringify(summary, null, 2)}\n`);
+    const lines = [
+      `grid table: ${tasks.length} ${o.split} tasks × ${o.seeds} seeds (mean % [95% CI over tasks])`,
+      ...Object.entries(results).map(([k, v]) => `  ${k.padEnd(16)} ${fmt(v)}  rejected ${pct(v.rejected)}%`),
+      'paired (SEAL − other, points):',
+      ...Object.entries(paired).flatMap(([, ps]) =>
+        Object.entries(ps).map(([k, v]) => `  ${k.padEnd(32)} ${fmt(v)}`),
+      ),
+    ];
+    writeFileSync(join(tableDir, 'table.txt'), `${lines.join('\n')}\n`);
+    log(lines.join('\n'));
+  } finally {
+    await pool?.close();
+  }
+}
+
+const invokedAs = process.argv[1] === undefined ? '' : resolve(process.argv[1]);
+if (invokedAs === fileURLToPath(import.meta.url)) {
+  const { values } = experimentArgs(
+    process.argv.slice(2),
+    Object.fromEntries(
+      Object.keys(GridTableOptionsSchema.shape).map((k) => [
+        k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`),
+        { type: 'string' as const },
+      ]),
+    ),
+    USAGE,
+  );
+  const parsed = GridTableOptionsSchema.safeParse(
+    Object.fromEntries(
+      Object.entries(values)
+        .filter(([, v]) => v !== undefined)
+        .map(([k, v]) => [k.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase()), v]),
+    ),
+  );
+  if (!parsed.success) {
+    process.stderr.write(
+      `${parsed.error.issues.map((i) => `--${i.path.join('.')}: ${i.message}`).join('\n')}\n${USAGE}\n`,
+    );
+    process.exit(2);
+  }
+  await runGridTable(parsed.data);
+}

@@ -1,0 +1,145 @@
+/**
+ * The grid domain's results table: the pure pieces (best fixed recipe, oracle, rows → mean ± CI), and the experiment
+ * end to end on a tiny grid model (plumbing, not accuracy): the val sweep chooses the fixed recipe, every condition
+ * writes one row per (seed, task), the oracle is never below the best fixed recipe on the same task and seed (it is
+ * in the space, trained with the same seed), and a rerun resumes without recomputing.
+ */
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { runGridTable } from '../src/app/experiments/grids-table.js';
+import { initEngine } from '../src/engine/index.js';
+import { GridPretrainConfigSchema, pretrainGridModel } from '../src/seal/domains/grids-pretrain.js';
+import { bestFixedIndex, type GridRow, oracleScores, summariseGridRows } from '../src/seal/eval/grids.js';
+import { tempDir } from './helpers/paths.js';
+
+describe('grid table: pure pieces', () => {
+  it('the best fixed recipe has the highest mean (earliest on ties); the oracle takes the best per task', () => {
+    expect(
+      bestFixedIndex([
+        [0, 1, 0],
+        [1, 1, 0],
+        [0, 1, 1],
+      ]),
+    ).toBe(1);
+    expect(bestFixedIndex([[0], [0]])).toBe(0);
+    expect(
+      oracleScores([
+        [0, 1, 0],
+        [0, 0, 0],
+        [0, 1, 1],
+      ]),
+    ).toEqual([0, 1, 1]);
+  });
+
+  it('rows → per-task means over seeds, mean ± CI over tasks, rejected share', () => {
+    const row = (task: string, seed: number, score: number, rejected?: string): GridRow => ({
+      condition: 'c',
+      seed,
+      task,
+      score,
+      ms: 0,
+      ...(rejected === undefined ? {} : { rejected }),
+    });
+    const r = summariseGridRows(
+      [
+        row('a', 0, 1),
+        row('a', 1, 0),
+        row('b', 0, 1),
+        row('b', 1, 1, undefined),
+        row('c', 0, 0, 'bad'),
+        row('c', 1, 0),
+      ],
+      ['a', 'b', 'c'],
+    );
+    expect(r.perContext).toEqual({ a: 0.5, b: 1, c: 0 });
+    expect(r.mean).toBeCloseTo(0.5);
+    expect(r.n).toBe(3);
+    expect(r.seeds).toBe(2);
+    expect(r.rejected).toBeCloseTo(1 / 6);
+    expect(r.ci95[0]).toBeLessThan(r.mean);
+  });
+});
+
+describe('grid table experiment (tiny model)', () => {
+  let modelDir: string;
+  let out: string;
+  beforeAll(async () => {
+    await initEngine('wasm');
+    const root = tempDir('seal-grid-table-');
+    const cfg = GridPretrainConfigSchema.parse({
+      world: { seed: 5, pretrainTasks: 20, rlTasks: 2, valTasks: 2, testTasks: 2 },
+      recipeDemos: 4,
+      model: { dim: 16, nLayers: 1, nHeads: 2, hiddenDim: 32, maxSeqLen: 512 },
+      train: { steps: 2, batchSize: 2, seqLen: 512, checkpointEvery: 0 },
+      evalTasks: 1,
+    });
+    await pretrainGridModel(cfg, join(root, 'pt'), { quiet: true });
+    modelDir = join(root, 'pt', 'model');
+    out = join(root, 'table');
+  });
+
+  it('writes every condition, oracle ≥ best fixed per (task, seed), and resumes', async () => {
+    const opts = {
+      model: modelDir,
+      out,
+      runs: 1,
+      tasks: 2,
+      seeds: 2,
+      rounds: 1,
+      split: 'test' as const,
+      valTasks: 2,
+      rlContexts: 2,
+      samples: 2,
+      space: 2,
+      rank: 2,
+      workers: 1,
+      temperature: 1,
+    };
+    await runGridTable(opts);
+    const summary = JSON.parse(readFileSync(join(out, 'table', 'grids.json'), 'utf8')) as {
+      results: Record<string, { n: number; seeds: number }>;
+      paired: Record<string, Record<string, { n: number }>>;
+      bestFixed: string;
+    };
+    expect(Object.keys(summary.results)).toEqual([
+      'in_context',
+      'base_recipes',
+      'best_fixed',
+      'oracle',
+      'seal_run0',
+    ]);
+    for (const [k, v] of Object.entries(summary.results)) {
+      expect(v.n).toBe(2);
+      expect(v.seeds).toBe(k === 'in_context' ? 1 : 2);
+    }
+    expect(Object.keys(summary.paired['seal_run0']!)).toEqual([
+      'seal_run0_vs_in_context',
+      'seal_run0_vs_base_recipes',
+      'seal_run0_vs_best_fixed',
+      'seal_run0_vs_oracle',
+    ]);
+    const rows = (name: string) =>
+      readFileSync(join(out, 'table', `${name}.jsonl`), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as GridRow);
+    const fixed = rows('best_fixed');
+    const oracle = rows('oracle');
+    expect(fixed).toHaveLength(4);
+    for (const f of fixed) {
+      const o = oracle.find((x) => x.task === f.task && x.seed === f.seed)!;
+      expect(o.score).toBeGreaterThanOrEqual(f.score);
+      expect(f.recipe).toBe(summary.bestFixed);
+    }
+    const sweep = JSON.parse(readFileSync(join(out, 'fixed', 'sweep.json'), 'utf8')) as {
+      scores: number[][];
+    };
+    expect(sweep.scores).toHaveLength(2);
+    expect(existsSync(join(out, 'run-0', 'config.json'))).toBe(true);
+    const before = statSync(join(out, 'table', 'oracle.jsonl')).mtimeMs;
+    await runGridTable(opts);
+    expect(statSync(join(out, 'table', 'oracle.jsonl')).mtimeMs).toBe(before);
+    expect(rows('oracle')).toHaveLength(4);
+  }, 300_000);
+});
