@@ -8,6 +8,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runGridTable } from '../src/app/experiments/grids-table.js';
+import { ARC_COLOURS, gridHtml } from '../src/app/report/grids.js';
 import { initEngine } from '../src/engine/index.js';
 import { GridPretrainConfigSchema, pretrainGridModel } from '../src/seal/domains/grids-pretrain.js';
 import { bestFixedIndex, type GridRow, oracleScores, summariseGridRows } from '../src/seal/eval/grids.js';
@@ -30,6 +31,16 @@ describe('grid table: pure pieces', () => {
         [0, 1, 1],
       ]),
     ).toEqual([0, 1, 1]);
+  });
+
+  it('a grid is drawn as a table of cells in the ARC palette', () => {
+    const html = gridHtml([
+      [0, 1],
+      [9, 2],
+    ]);
+    expect(html.match(/<tr>/g)).toHaveLength(2);
+    expect(html.match(/<td /g)).toHaveLength(4);
+    expect(html).toContain(`background:${ARC_COLOURS[9]}`);
   });
 
   it('rows → per-task means over seeds, mean ± CI over tasks, rejected share', () => {
@@ -137,6 +148,11 @@ describe('grid table experiment (tiny model)', () => {
     };
     expect(sweep.scores).toHaveLength(2);
     expect(existsSync(join(out, 'run-0', 'config.json'))).toBe(true);
+    const html = readFileSync(join(out, 'report.html'), 'utf8');
+    expect(html).toMatch(/<table class="g">/);
+    for (const k of Object.keys(summary.results)) expect(html).toContain(k);
+    expect(html).toContain('test input');
+    expect(html).not.toMatch(/<script/);
     const before = statSync(join(out, 'table', 'oracle.jsonl')).mtimeMs;
     await runGridTable(opts);
     expect(statSync(join(out, 'table', 'oracle.jsonl')).mtimeMs).toBe(before);

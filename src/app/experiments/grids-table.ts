@@ -45,6 +45,7 @@ import { RunDir } from '../../util/run-dir.js';
 import { packageVersion } from '../../version.js';
 import { innerPool } from '../cli/commands/common.js';
 import { resolveGridModelDir } from '../cli/commands/grids-common.js';
+import { buildGridReport, type DrawnTask } from '../report/grids.js';
 import { experimentArgs } from './args.js';
 
 const count = (dflt: number, what: string) => z.coerce.number().int().min(1).default(dflt).describe(what);
@@ -92,6 +93,9 @@ ${Object.entries(GridTableOptionsSchema.shape)
   )
   .join('\n')}`;
 
+/** Tasks the report draws (their grids are kept in table/tasks.json). */
+const DRAWN_TASKS = 6;
+
 const readRows = (file: string): GridRow[] =>
   existsSync(file)
     ? readFileSync(file, 'utf8')
@@ -109,6 +113,7 @@ const fmt = (m: { mean: number; ci95: readonly [number, number] }) =>
 
 export async function runGridTable(o: GridTableOptions): Promise<void> {
   await initEngine('auto');
+  const t0 = performance.now();
   const log = (m: string) => process.stderr.write(`${m}\n`);
   const modelDir = resolveGridModelDir(o.model);
   const { problem: gp, world } = await loadGridProblem(modelDir, o.valTasks);
@@ -239,6 +244,7 @@ export async function runGridTable(o: GridTableOptions): Promise<void> {
       runs: runs.map((x) => ({ run: x.run, selectedRound: x.selectedRound, rounds: x.rounds })),
       paired,
       acrossRuns: { seal: meanCi(sealMeans) },
+      elapsed_s: (performance.now() - t0) / 1000,
     };
     writeFileSync(join(tableDir, 'grids.json'), `${JSON.stringify(summary, null, 2)}\n`);
     const lines = [
@@ -250,6 +256,15 @@ export async function runGridTable(o: GridTableOptions): Promise<void> {
       ),
     ];
     writeFileSync(join(tableDir, 'table.txt'), `${lines.join('\n')}\n`);
+    const drawn: DrawnTask[] = tasks.slice(0, DRAWN_TASKS).map((t) => ({
+      id: t.id,
+      family: t.family,
+      rule: t.rule,
+      train: t.train,
+      test: t.test[0],
+    }));
+    writeFileSync(join(tableDir, 'tasks.json'), `${JSON.stringify(drawn)}\n`);
+    writeFileSync(join(o.out, 'report.html'), buildGridReport(o.out));
     log(lines.join('\n'));
   } finally {
     await pool?.close();

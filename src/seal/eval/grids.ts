@@ -52,6 +52,8 @@ export interface GridRow {
   readonly recipe?: string;
   /** Why a sampled recipe was not trained (malformed, or nothing fits the context). */
   readonly rejected?: string;
+  /** The adapted model's answer to the test input (grid text), when it answered. */
+  readonly answer?: string;
   readonly ms: number;
 }
 
@@ -73,7 +75,7 @@ async function runPlans(
   plans: readonly InnerPlan[],
   seeds: readonly number[],
   progress: Progress | undefined,
-): Promise<{ score: number; ms: number }[]> {
+): Promise<{ score: number; ms: number; answer?: string }[]> {
   const jobs = plans.flatMap((plan, i) =>
     plan.kind === 'train'
       ? [{ context: contexts[i]!, sequences: plan.sequences, cfg: plan.cfg, seed: seeds[i]! }]
@@ -89,7 +91,8 @@ async function runPlans(
       return { score: 0, ms: 0 };
     }
     const r = ran[k++]!;
-    return { score: r.accuracy, ms: r.ms };
+    const answer = r.answers[0]?.prediction;
+    return { score: r.accuracy, ms: r.ms, ...(answer === undefined ? {} : { answer }) };
   });
 }
 
@@ -146,17 +149,22 @@ async function conditionRows(
   quiet: boolean,
 ): Promise<GridRow[]> {
   const seeds = contexts.map((_, i) => gridEvalInnerSeed(seed, i));
-  const rows = (scores: readonly { score: number; ms: number }[], extra: (i: number) => Partial<GridRow>) =>
-    contexts.map(
-      (c, i): GridRow => ({
+  const rows = (
+    scores: readonly { score: number; ms: number; answer?: string }[],
+    extra: (i: number) => Partial<GridRow>,
+  ) =>
+    contexts.map((c, i): GridRow => {
+      const answer = scores[i]!.answer;
+      return {
         condition: cond.name,
         seed,
         task: c.id,
         score: scores[i]!.score,
         ms: scores[i]!.ms,
+        ...(answer === undefined ? {} : { answer }),
         ...extra(i),
-      }),
-    );
+      };
+    });
   const progress = (n: number) =>
     quiet ? undefined : new Progress({ total: n, label: `${cond.name} (seed ${seed})` });
   switch (cond.kind) {
