@@ -4,7 +4,7 @@
  * writes one row per (seed, task), the oracle is never below the best fixed recipe on the same task and seed (it is
  * in the space, trained with the same seed), and a rerun resumes without recomputing.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runGridTable } from '../src/app/experiments/grids-table.js';
@@ -12,6 +12,7 @@ import { ARC_COLOURS, gridHtml } from '../src/app/report/grids.js';
 import { initEngine } from '../src/engine/index.js';
 import { GridPretrainConfigSchema, pretrainGridModel } from '../src/seal/domains/grids-pretrain.js';
 import { bestFixedIndex, type GridRow, oracleScores, summariseGridRows } from '../src/seal/eval/grids.js';
+import { seal } from './helpers/cli.js';
 import { tempDir } from './helpers/paths.js';
 
 describe('grid table: pure pieces', () => {
@@ -157,5 +158,42 @@ describe('grid table experiment (tiny model)', () => {
     await runGridTable(opts);
     expect(statSync(join(out, 'table', 'oracle.jsonl')).mtimeMs).toBe(before);
     expect(rows('oracle')).toHaveLength(4);
+    await expect(runGridTable({ ...opts, space: 3 })).rejects.toThrow(/other options/);
+    expect(rows('oracle')).toHaveLength(4);
+  }, 300_000);
+
+  it('seal demo --domain grids --quick writes the table and report; people-only flags are refused', () => {
+    const runs = join(out, '..', 'demo-runs');
+    const d = seal([
+      'demo',
+      '--domain',
+      'grids',
+      '--quick',
+      '--model',
+      modelDir,
+      '--out',
+      runs,
+      '--workers',
+      '1',
+    ]);
+    expect(d.code, d.stderr).toBe(0);
+    expect(d.stdout).toMatch(/grid table: 2 test tasks × 1 seeds/);
+    const dir = readdirSync(runs).map((x) => join(runs, x))[0]!;
+    expect(dir).toMatch(/grids-demo-0-/);
+    expect(existsSync(join(dir, 'report.html'))).toBe(true);
+    const bad = seal([
+      'demo',
+      '--domain',
+      'grids',
+      '--model',
+      modelDir,
+      '--delta-contexts',
+      '2',
+      '--out',
+      join(out, '..', 'never'),
+    ]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/--delta-contexts is a people-demo option/);
+    expect(existsSync(join(out, '..', 'never'))).toBe(false);
   }, 300_000);
 });

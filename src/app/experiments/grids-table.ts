@@ -22,6 +22,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { initEngine } from '../../engine/index.js';
+import { SealError } from '../../errors.js';
 import { RECIPE_MAX_TOKENS } from '../../seal/domains/grids-model.js';
 import { GRID_WORLD_TASK_SPEC, loadGridProblem } from '../../seal/domains/grids-problem.js';
 import {
@@ -45,6 +46,7 @@ import { RunDir } from '../../util/run-dir.js';
 import { packageVersion } from '../../version.js';
 import { innerPool } from '../cli/commands/common.js';
 import { resolveGridModelDir } from '../cli/commands/grids-common.js';
+import { readRunConfig } from '../config.js';
 import { buildGridReport, type DrawnTask } from '../report/grids.js';
 import { experimentArgs } from './args.js';
 
@@ -77,6 +79,32 @@ export const GridTableOptionsSchema = z.strictObject({
     .describe('Recipe sampling temperature (RL and evaluation)'),
 });
 export type GridTableOptions = z.output<typeof GridTableOptionsSchema>;
+
+/**
+ * `seal demo --domain grids`: the table on a budget that fits the demo's 15 minutes on 2 cores (16 test tasks, one
+ * seed, one RL run of 2 rounds, an 8-recipe space), and `--quick`'s plumbing budget.
+ */
+export const GRID_DEMO: Omit<GridTableOptions, 'model' | 'out' | 'workers'> = {
+  ...GridTableOptionsSchema.parse({ out: '' }),
+  runs: 1,
+  tasks: 16,
+  seeds: 1,
+  rounds: 2,
+  valTasks: 16,
+  rlContexts: 8,
+  samples: 4,
+  space: 8,
+};
+export const GRID_DEMO_QUICK: Omit<GridTableOptions, 'model' | 'out' | 'workers'> = {
+  ...GRID_DEMO,
+  tasks: 2,
+  rounds: 1,
+  valTasks: 2,
+  rlContexts: 2,
+  samples: 2,
+  space: 2,
+  rank: 4,
+};
 
 /** ` (default X)` of a schema field, for the usage text. */
 function defaultOf(field: z.ZodType): string {
@@ -111,8 +139,11 @@ const pct = (x: number) => (100 * x).toFixed(1);
 const fmt = (m: { mean: number; ci95: readonly [number, number] }) =>
   `${pct(m.mean)} [${pct(m.ci95[0])}, ${pct(m.ci95[1])}]`;
 
+/**
+ * The table into `o.out` (the engine must be initialised). A directory holding another set of options is refused
+ * (workers aside): its results are never mixed with or overwritten by a different run.
+ */
 export async function runGridTable(o: GridTableOptions): Promise<void> {
-  await initEngine('auto');
   const t0 = performance.now();
   const log = (m: string) => process.stderr.write(`${m}\n`);
   const modelDir = resolveGridModelDir(o.model);
@@ -135,11 +166,22 @@ export async function runGridTable(o: GridTableOptions): Promise<void> {
     maxNewTokens: RECIPE_MAX_TOKENS,
   };
   const space = recipeSpace().slice(0, o.space);
-  mkdirSync(o.out, { recursive: true });
-  writeFileSync(
-    join(o.out, 'config.json'),
-    `${JSON.stringify({ version: packageVersion(), options: o, settings }, null, 2)}\n`,
-  );
+  const configFile = join(o.out, 'config.json');
+  if (existsSync(configFile)) {
+    const saved = readRunConfig(z.looseObject({ options: GridTableOptionsSchema }), o.out).config.options;
+    const same = (x: GridTableOptions) => JSON.stringify({ ...x, workers: 0 });
+    if (same(saved) !== same(o))
+      throw new SealError(
+        `holds a grid table with other options (${JSON.stringify(saved)}): use another --out, or the same options to resume`,
+        o.out,
+      );
+  } else {
+    mkdirSync(o.out, { recursive: true });
+    writeFileSync(
+      configFile,
+      `${JSON.stringify({ version: packageVersion(), config: { options: o, settings } }, null, 2)}\n`,
+    );
+  }
   try {
     // 1. The best fixed recipe: the space swept on val tasks (seed 0), never on the table's tasks.
     const sweepFile = join(o.out, 'fixed', 'sweep.json');
@@ -296,5 +338,6 @@ if (invokedAs === fileURLToPath(import.meta.url)) {
     );
     process.exit(2);
   }
+  await initEngine('auto');
   await runGridTable(parsed.data);
 }

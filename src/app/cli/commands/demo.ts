@@ -1,4 +1,4 @@
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { initEngine } from '../../../engine/index.js';
@@ -10,6 +10,13 @@ import { checkOutputRoot } from '../../../util/fs.js';
 import { RunDir, runName } from '../../../util/run-dir.js';
 import { readRunConfig, resolveModelDir } from '../../config.js';
 import { type DemoConfig, DemoConfigSchema, type DemoSummary, runDemo } from '../../demo.js';
+import {
+  GRID_DEMO,
+  GRID_DEMO_QUICK,
+  type GridTableOptions,
+  GridTableOptionsSchema,
+  runGridTable,
+} from '../../experiments/grids-table.js';
 import { buildReport } from '../../report/html.js';
 import { type Command, UsageError } from '../args.js';
 import {
@@ -23,6 +30,7 @@ import {
   QueueWaitOption,
   withResumeHint,
 } from './common.js';
+import { resolveGridModelDir } from './grids-common.js';
 
 /** `--quick`: the budget the test suite runs (well under 2 minutes on 2 cores). */
 export const QUICK_DEMO: Partial<DemoConfig> = {
@@ -60,10 +68,18 @@ const demoFlags = Object.fromEntries(
 ) as unknown as { [K in keyof DemoConfig]: z.ZodOptional<z.ZodType<DemoConfig[K]>> };
 
 const schema = z.object({
+  domain: z
+    .enum(['people', 'grids'])
+    .default('people')
+    .describe(
+      `people: knowledge incorporation (the main job); grids: few-shot grid puzzles, the self-edit a training recipe (${GRID_DEMO.tasks} test tasks, ${GRID_DEMO.rounds} ReST-EM rounds; --rounds, --seeds, --samples, --rl-contexts, --eval-contexts (= tasks) apply)`,
+    ),
   model: z
     .string()
     .default('default')
-    .describe('People-world model directory from `seal pretrain` ("default" = the bundled one)'),
+    .describe(
+      'Model directory from `seal pretrain` ("default" = the bundled one; --domain grids: a grid model)',
+    ),
   quick: z
     .boolean()
     .default(false)
@@ -82,6 +98,56 @@ const schema = z.object({
   backend: BackendOption,
 });
 
+/** The demo flags that mean the same in the grid demo, and the grid table option each sets. */
+const GRID_DEMO_FLAGS = {
+  rounds: 'rounds',
+  seeds: 'seeds',
+  samples: 'samples',
+  rlContexts: 'rlContexts',
+  evalContexts: 'tasks',
+} as const satisfies Partial<Record<keyof DemoConfig, keyof GridTableOptions>>;
+
+/**
+ * `seal demo --domain grids`: the grid table (experiment:grids) on the demo's budget, in a run directory under
+ * --out, with its report. A people-only flag is refused, naming it. `--resume DIR` reruns the same options (finished
+ * parts are kept).
+ */
+async function demoGrids(o: z.output<typeof schema>): Promise<void> {
+  if (o.queue !== undefined) throw new UsageError('--queue is not available with --domain grids');
+  let opts: GridTableOptions;
+  if (o.resume !== undefined) {
+    opts = readRunConfig(z.looseObject({ options: GridTableOptionsSchema }), o.resume).config.options;
+    opts = { ...opts, workers: demoWorkers(o.workers, undefined) };
+  } else {
+    const mapped: Record<string, unknown> = {};
+    for (const k of Object.keys(DemoConfigSchema.shape) as (keyof DemoConfig)[]) {
+      const v = (o as Record<string, unknown>)[k];
+      if (v === undefined) continue;
+      const to = (GRID_DEMO_FLAGS as Partial<Record<keyof DemoConfig, keyof GridTableOptions>>)[k];
+      if (to === undefined)
+        throw new UsageError(
+          `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} is a people-demo option (not for --domain grids)`,
+        );
+      mapped[to] = v;
+    }
+    const modelDir = resolveGridModelDir(o.model);
+    checkOutputRoot(o.out);
+    opts = GridTableOptionsSchema.parse({
+      ...(o.quick ? GRID_DEMO_QUICK : GRID_DEMO),
+      ...mapped,
+      model: modelDir,
+      out: join(o.out, runName('grids', 'demo', 0)),
+      workers: demoWorkers(o.workers, undefined),
+      split: 'test',
+    });
+  }
+  await initEngine(o.backend);
+  log(`grid demo: ${opts.out}`);
+  await runGridTable(opts);
+  process.stdout.write(readFileSync(join(opts.out, 'table', 'table.txt'), 'utf8'));
+  log(`done — ${join(opts.out, 'table', 'grids.json')}, ${join(opts.out, 'report.html')}`);
+}
+
 /**
  * The main job (`npm start`): on the people world with the bundled model, the baselines, the SEAL outer loop, the
  * results table with CIs, the continued-pretraining setting and the forgetting matrix, written to a run directory
@@ -97,8 +163,10 @@ export const demoCommand: Command<typeof schema> = {
     'seal demo --quick',
     'seal demo --outer grpo --rounds 3 --eval-contexts 8',
     'seal demo --resume runs/people-demo-0-20261125T180000Z',
+    'seal demo --domain grids',
   ],
   async run(o) {
+    if (o.domain === 'grids') return demoGrids(o);
     const workers = demoWorkers(o.workers, o.queue);
     prepareQueue(workers, o.queue);
     const e = await initEngine(o.backend);
