@@ -117,6 +117,15 @@ describe('grid world', () => {
     expect(worldTasks(other).map((t) => t.hash)).not.toEqual(all.map((t) => t.hash));
   });
 
+  it('heldOutOnly: the same rl, val and test tasks without drawing the pretraining split', () => {
+    const heldOut = generateGridWorld(CONFIG, { heldOutOnly: true });
+    expect(heldOut.splits.pretrain).toEqual([]);
+    for (const s of ['rl', 'val', 'test'] as const) expect(heldOut.splits[s]).toEqual(world.splits[s]);
+    // Nor do they depend on the pretraining split's size.
+    const more = generateGridWorld({ ...CONFIG, pretrainTasks: 800 });
+    for (const s of ['rl', 'val', 'test'] as const) expect(more.splits[s]).toEqual(world.splits[s]);
+  });
+
   it('keeps splits disjoint: no task content twice in the world', () => {
     const hashes = all.map((t) => taskHash(t));
     expect(hashes).toEqual(all.map((t) => t.hash));

@@ -24,7 +24,8 @@ export interface GridProblem {
 export const GRID_WORLD_TASK_SPEC = TaskSpecSchema.parse({ kind: 'grids', maxSide: WORLD_MAX_SIDE });
 
 export async function loadGridProblem(modelDir: string, heldOutCount: number): Promise<GridProblem> {
-  const world = generateGridWorld(readGridWorldConfig(modelDir));
+  // The held-out splits only: the same tasks without drawing the pretraining split.
+  const world = generateGridWorld(readGridWorldConfig(modelDir), { heldOutOnly: true });
   const { model } = await loadModel(modelDir);
   const tok = loadTokenizer(modelDir, { vocabSize: model.config.vocabSize });
   const env: InnerEnv = { model, tok, task: taskFromSpec(GRID_WORLD_TASK_SPEC) };
