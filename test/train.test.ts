@@ -13,6 +13,7 @@ import {
   packDocumentsAligned,
   splitBatch,
 } from '../src/train/data.js';
+import { TrainConfigSchema, trainLoop } from '../src/train/loop.js';
 import { AdamW, clipByGlobalNorm, globalNorm } from '../src/train/optimizer.js';
 import { learningRate } from '../src/train/schedule.js';
 import { accumulateGradients, lmLoss, trainStep } from '../src/train/step.js';
@@ -182,6 +183,29 @@ describe('training', () => {
     counts = counts.slice(0, 100);
     expect(Math.max(...counts)).toBe(Math.min(...counts));
     opt.dispose();
+  });
+
+  it('a stop asked for by a signal handler is honoured at the next step, not at the next checkpoint', async () => {
+    const config = tinyGpt2();
+    const m = Transformer.init(config, 2);
+    const ex = { ids: randomText(33, config.vocabSize, 3) };
+    let stop = false;
+    // What Ctrl-C's handler does: set the flag from outside the loop (here a macrotask, as a signal handler is).
+    setImmediate(() => {
+      stop = true;
+    });
+    const r = await trainLoop(
+      m,
+      m.params,
+      [ex],
+      TrainConfigSchema.parse({ steps: 50, batchSize: 1, seqLen: 32, lr: 1e-3, checkpointEvery: 0 }),
+      {
+        quiet: true,
+        shouldStop: () => stop,
+      },
+    );
+    expect(r.stopped).toBe(true);
+    expect(r.steps).toBeLessThanOrEqual(2);
   });
 
   it('LoRA memorises a 200-token text to loss < 0.05 and never changes the base weights', () => {

@@ -110,6 +110,9 @@ export async function trainLoop(
   let stopped = false;
   try {
     for (; step < cfg.steps; step++) {
+      // A step is synchronous: give signal handlers (Ctrl-C sets the stop flag) a turn before each one, else a stop
+      // asked for is seen only at the next checkpoint's write.
+      if (opts.shouldStop !== undefined) await new Promise((resolve) => setImmediate(resolve));
       if (opts.shouldStop?.() === true) {
         stopped = true;
         break;
