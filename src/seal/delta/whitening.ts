@@ -55,7 +55,7 @@ export function inputSecondMoments(
 }
 
 /** (C + λ·tr(C)/n·I)⁻¹ of a symmetric positive semi-definite n × n matrix, by Cholesky; row-major float32. */
-export function ridgeInverse(c: ArrayLike<number>, n: number, lambda: number): Float32Array {
+export function ridgeInverseRaw(c: ArrayLike<number>, n: number, lambda: number): Float32Array {
   let trace = 0;
   for (let i = 0; i < n; i++) trace += c[i * n + i]!;
   const ridge = (lambda * trace) / n || lambda;
@@ -66,7 +66,7 @@ export function ridgeInverse(c: ArrayLike<number>, n: number, lambda: number): F
       let s = c[i * n + j]! + (i === j ? ridge : 0);
       for (let k = 0; k < j; k++) s -= l[i * n + k]! * l[j * n + k]!;
       if (i === j) {
-        if (!(s > 0)) throw new Error('key whitening: the input moment matrix is not positive definite');
+        if (!(s > 0)) throw new Error('ridge inverse: the matrix is not positive definite');
         l[i * n + i] = Math.sqrt(s);
       } else l[i * n + j] = s / l[j * n + j]!;
     }
@@ -89,7 +89,16 @@ export function ridgeInverse(c: ArrayLike<number>, n: number, lambda: number): F
       inv[i * n + j] = s;
       inv[j * n + i] = s;
     }
-  // × tr(C)/n: for C = σ²·I (and λ → 0) the whitened keys equal the keys.
+  return inv;
+}
+
+/**
+ * The whitening map (C + λ·tr(C)/n·I)⁻¹ · tr(C)/n: for C = σ²·I (and λ → 0) the whitened keys equal the keys.
+ */
+export function ridgeInverse(c: ArrayLike<number>, n: number, lambda: number): Float32Array {
+  let trace = 0;
+  for (let i = 0; i < n; i++) trace += c[i * n + i]!;
+  const inv = ridgeInverseRaw(c, n, lambda);
   const scale = trace / n;
   for (let i = 0; i < inv.length; i++) inv[i]! *= scale;
   return inv;
