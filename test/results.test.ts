@@ -59,6 +59,21 @@ describe('results rebuilt from raw rows', () => {
     expect(one.es.mean).toBeCloseTo(single.es.mean, 12);
     expect(rebuild(join(ROOT, dir!))).toMatch(/stacking .*\n[\s\S]*delta_direct\s+8\s/);
   });
+  it('a stacking-only run (experiment:delta-stack): its table equals its summary.json', () => {
+    const dir = join(ROOT, 'experiments/results/session12/delta/val16-compose-r2');
+    const saved = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')) as {
+      stack: { condition: string; size: number; es: { mean: number }; retention: { mean: number } }[];
+    };
+    const rebuilt = stacksFromRecords(new RunDir(dir).records());
+    expect(rebuilt.map((x) => `${x.condition}×${x.size}`)).toEqual(
+      saved.stack.map((x) => `${x.condition}×${x.size}`),
+    );
+    rebuilt.forEach((x, i) => {
+      expect(x.es.mean).toBeCloseTo(saved.stack[i]!.es.mean, 12);
+      expect(x.retention.mean).toBeCloseTo(saved.stack[i]!.retention.mean, 12);
+    });
+    expect(rebuild(dir)).toMatch(/stacking .*\n[\s\S]*lsq@0\.1\s+8\s/);
+  });
   const headlines = README_RUNS.filter((d) => existsSync(join(ROOT, d, 'baselines')));
 
   it.each(single.map((d) => [d]))('%s: the table and paired CIs equal its summary.json', (dir) => {

@@ -237,6 +237,9 @@ export function rebuild(dir: string): string {
   const records = existsSync(join(dir, 'baselines')) ? [] : new RunDir(dir).records();
   if (records.some((r) => r['kind'] === 'delta-eval') && !records.some((r) => r['kind'] === 'eval'))
     return `${deltaText(dir, deltaFromRecords(records))}${stackText(stacksFromRecords(records))}`;
+  // A stacking-only directory (experiment:delta-stack): its stacking table.
+  if (records.length > 0 && records.every((r) => r['kind'] === 'delta-stack'))
+    return `${join(dir, 'results.jsonl')}${stackText(stacksFromRecords(records))}`;
   if (!existsSync(join(dir, 'baselines')))
     return tableText(join(dir, 'results.jsonl'), tableFromRecords(new RunDir(dir).records()));
   const h = headlineFromRecords(dir);
