@@ -13,7 +13,6 @@ import { loadModel } from '../src/model/io/load.js';
 import { checksum } from '../src/model/params.js';
 import { gridDomain } from '../src/seal/domains/grids.js';
 import { DIHEDRAL_TRANSFORMS, solveByVote, solveTasks } from '../src/seal/domains/grids-model.js';
-import { GridPretrainConfigSchema, pretrainGridModel } from '../src/seal/domains/grids-pretrain.js';
 import { loadGridProblem } from '../src/seal/domains/grids-problem.js';
 import { InnerLoopConfigSchema, runInnerLoop } from '../src/seal/inner/inner-loop.js';
 import { TaskSpecSchema, taskFromSpec } from '../src/seal/inner/task-spec.js';
@@ -28,6 +27,7 @@ import { generateGridWorld } from '../src/tasks/grids/world.js';
 import { loadTokenizer } from '../src/tokenizer/load.js';
 import { RunDir } from '../src/util/run-dir.js';
 import { seal } from './helpers/cli.js';
+import { TINY_GRID_OUTER, tinyGridModel } from './helpers/grids.js';
 import { SHARED, tempDir } from './helpers/paths.js';
 
 const ARC = join(SHARED, 'arc');
@@ -58,15 +58,9 @@ describe('seal adapt --domain grids and seal solve (tiny model)', () => {
   beforeAll(async () => {
     await initEngine('wasm');
     root = tempDir('seal-grid-cli-');
-    const cfg = GridPretrainConfigSchema.parse({
-      world: { seed: 4, pretrainTasks: 20, rlTasks: 2, valTasks: 2, testTasks: 0 },
-      recipeDemos: 4,
-      model: { dim: 16, nLayers: 1, nHeads: 2, hiddenDim: 32, maxSeqLen: 2048 },
-      train: { steps: 2, batchSize: 2, seqLen: 512, checkpointEvery: 0 },
-      evalTasks: 1,
-    });
-    await pretrainGridModel(cfg, join(root, 'pt'), { quiet: true });
-    modelDir = join(root, 'pt', 'model');
+    const tiny = await tinyGridModel(root, { seed: 4, rlTasks: 2, valTasks: 2, testTasks: 0 }, 2048);
+    modelDir = tiny.modelDir;
+    const cfg = tiny.cfg;
     const world = generateGridWorld(cfg.world);
     taskFile = join(root, 'task.json');
     await writeArcTask(taskFile, world.splits.val[0]!);
@@ -147,15 +141,7 @@ describe('seal adapt --domain grids and seal solve (tiny model)', () => {
     expect(problem.rlContexts.map((c) => c.id)).toEqual(world.splits.rl.map((t) => t.id));
     expect(problem.heldOut.map((c) => c.id)).toEqual([world.splits.val[0]!.id]);
     const run = RunDir.create(tempDir(), 'grid-problem-run', {});
-    const cfg = RestEmConfigSchema.parse({
-      rounds: 1,
-      contextsPerRound: 2,
-      samplesPerContext: 2,
-      maxNewTokens: 90,
-      heldOutContexts: 1,
-      inner: { seqLen: 512, lora: { r: 2, alpha: 4 }, epochs: 1 },
-      policyLora: { r: 2, alpha: 4 },
-    });
+    const cfg = RestEmConfigSchema.parse(TINY_GRID_OUTER);
     const before = checksum(problem.env.model.params);
     const { rounds } = await restEm(problem, cfg, run, { quiet: true });
     expect(rounds).toHaveLength(1);
@@ -172,16 +158,7 @@ describe('seal adapt --domain grids and seal solve (tiny model)', () => {
     const cfg = {
       domain: 'grids',
       model: modelDir,
-      outer: {
-        kind: 'rest-em',
-        rounds: 1,
-        contextsPerRound: 2,
-        samplesPerContext: 2,
-        maxNewTokens: 90,
-        heldOutContexts: 1,
-        inner: { seqLen: 512, lora: { r: 2, alpha: 4 }, epochs: 1 },
-        policyLora: { r: 2, alpha: 4 },
-      },
+      outer: { kind: 'rest-em', ...TINY_GRID_OUTER },
     };
     writeFileSync(join(root, 'grids-train.json'), JSON.stringify(cfg));
     const before = checksumOf(modelDir);

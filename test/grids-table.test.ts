@@ -10,9 +10,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { runGridTable } from '../src/app/experiments/grids-table.js';
 import { ARC_COLOURS, gridHtml } from '../src/app/report/grids.js';
 import { initEngine } from '../src/engine/index.js';
-import { GridPretrainConfigSchema, pretrainGridModel } from '../src/seal/domains/grids-pretrain.js';
 import { bestFixedIndex, type GridRow, oracleScores, summariseGridRows } from '../src/seal/eval/grids.js';
 import { seal } from './helpers/cli.js';
+import { tinyGridModel } from './helpers/grids.js';
 import { tempDir } from './helpers/paths.js';
 
 describe('grid table: pure pieces', () => {
@@ -79,15 +79,7 @@ describe('grid table experiment (tiny model)', () => {
   beforeAll(async () => {
     await initEngine('wasm');
     const root = tempDir('seal-grid-table-');
-    const cfg = GridPretrainConfigSchema.parse({
-      world: { seed: 5, pretrainTasks: 20, rlTasks: 2, valTasks: 2, testTasks: 2 },
-      recipeDemos: 4,
-      model: { dim: 16, nLayers: 1, nHeads: 2, hiddenDim: 32, maxSeqLen: 512 },
-      train: { steps: 2, batchSize: 2, seqLen: 512, checkpointEvery: 0 },
-      evalTasks: 1,
-    });
-    await pretrainGridModel(cfg, join(root, 'pt'), { quiet: true });
-    modelDir = join(root, 'pt', 'model');
+    ({ modelDir } = await tinyGridModel(root, { seed: 5, rlTasks: 2, valTasks: 2, testTasks: 2 }));
     out = join(root, 'table');
   });
 
