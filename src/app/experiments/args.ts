@@ -2,7 +2,9 @@
  * Command-line options of the experiment scripts (`node dist/app/experiments/*.js`): node's parseArgs, plus `--help`
  * (the usage and every option with its default) and a usage error (exit 2) instead of a stack trace.
  */
+import { basename, resolve } from 'node:path';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { RunDir } from '../../util/run-dir.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -26,4 +28,9 @@ export function experimentArgs<const O extends Options>(
     process.stderr.write(`${(e as Error).message}\n\n${usage.trim()}\n(--help lists every option)\n`);
     process.exit(2);
   }
+}
+
+/** The run directory `--out DIR` names (created, with `config` saved; an existing one is refused), or none. */
+export function experimentRunDir(out: string | undefined, config: unknown): RunDir | undefined {
+  return out === undefined ? undefined : RunDir.create(resolve(out, '..'), basename(resolve(out)), config);
 }

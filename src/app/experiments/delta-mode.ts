@@ -13,7 +13,7 @@
  *     [--warm-start STEPS (direct steps before PPO/REINFORCE)] [--accuracy-reward W (reward weight of exact match)]
  */
 import { existsSync, writeFileSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { assetPath } from '../../assets.js';
 import { initEngine } from '../../engine/index.js';
 import { loadAdapter } from '../../lora/io.js';
@@ -24,9 +24,8 @@ import { STACK_SIZES, summariseStacks } from '../../seal/delta/stack.js';
 import { loadPeopleProblem, rlContexts } from '../../seal/domains/people.js';
 import { InnerLoopConfigSchema } from '../../seal/inner/inner-loop.js';
 import { ParseOptionsSchema } from '../../seal/selfedit/parse.js';
-import { RunDir } from '../../util/run-dir.js';
 import { buildDeltaReport } from '../report/delta.js';
-import { experimentArgs } from './args.js';
+import { experimentArgs, experimentRunDir } from './args.js';
 
 function usage(message: string): never {
   process.stderr.write(`${message}\n\n${USAGE}\n`);
@@ -161,13 +160,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     if (differs)
       usage(`--init ${values.init}: its generator config differs from this run's (--fast-code, …)`);
   }
-  const run =
-    values.out === undefined
-      ? undefined
-      : RunDir.create(resolve(values.out, '..'), basename(resolve(values.out)), {
-          experiment: 'delta-mode',
-          values,
-        });
+  const run = experimentRunDir(values.out, { experiment: 'delta-mode', values });
   const trainPeople = Number(values['train-people']);
   const train = rlContexts(pp.world, pp.task, trainPeople).slice(0, trainPeople);
   const policy =

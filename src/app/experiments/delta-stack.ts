@@ -9,7 +9,6 @@
  * records (`npm run results DIR` rebuilds the table).
  *   node dist/app/experiments/delta-stack.js --generator DIR [--people 16] [--split val|test] [--mus 0,1] [--out DIR]
  */
-import { basename, resolve } from 'node:path';
 import { initEngine } from '../../engine/index.js';
 import { composeLeastSquares } from '../../seal/delta/compose.js';
 import { loadEditGenerator } from '../../seal/delta/io.js';
@@ -18,9 +17,8 @@ import { evaluateStacks, STACK_SIZES, type StackCondition, summariseStacks } fro
 import { editFor } from '../../seal/delta/train.js';
 import { inputSecondMoments } from '../../seal/delta/whitening.js';
 import { knownPeople, loadPeopleProblem } from '../../seal/domains/people.js';
-import { RunDir } from '../../util/run-dir.js';
 import { resolveModelDir } from '../config.js';
-import { experimentArgs } from './args.js';
+import { experimentArgs, experimentRunDir } from './args.js';
 
 const USAGE = `Stacked edits of a saved edit generator under the sum and the least-squares composition (issue #18).
   node dist/app/experiments/delta-stack.js --generator DIR [--model default] [--people 16] [--split val|test]
@@ -99,13 +97,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       }),
     ),
   ];
-  const run =
-    values.out === undefined
-      ? undefined
-      : RunDir.create(resolve(values.out, '..'), basename(resolve(values.out)), {
-          experiment: 'delta-stack',
-          values,
-        });
+  const run = experimentRunDir(values.out, { experiment: 'delta-stack', values });
   const rows = evaluateStacks(env, contexts, conditions, {
     sizes: STACK_SIZES,
     known: measures.known,
