@@ -1,0 +1,16 @@
+const D = new URL('../../../../dist', import.meta.url).pathname;
+const { initEngine } = await import(`${D}/engine/index.js`);
+const { loadModel } = await import(`${D}/model/io/load.js`);
+const { loadTokenizer } = await import(`${D}/tokenizer/load.js`);
+const { solveTasks } = await import(`${D}/seal/domains/grids-model.js`);
+const { generateTask } = await import(`${D}/tasks/grids/world.js`);
+const { Rng } = await import(`${D}/util/rng.js`);
+const { gridToText } = await import(`${D}/tasks/grids/grid.js`);
+await initEngine('auto');
+const [dir, fam, n] = process.argv.slice(2);
+const { model } = await loadModel(dir);
+const tok = loadTokenizer(dir, { vocabSize: model.config.vocabSize });
+const rng = new Rng(99);
+const tasks = Array.from({ length: Number(n ?? 3) }, (_, i) => generateTask(fam, rng, { id: `p${i}`, split: 'pretrain', minDemos: 2, maxDemos: 4, maxTaskChars: 512 }));
+const r = solveTasks(model, tok, tasks);
+tasks.forEach((t, i) => { console.log(`== ${t.rule} score ${r[i].score}`); console.log('expected\n' + gridToText(t.test[0].output)); console.log('got\n' + r[i].answers[0].prediction); });

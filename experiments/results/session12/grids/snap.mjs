@@ -1,0 +1,26 @@
+// Snapshot a grid pretraining checkpoint as a model dir: node snap.mjs RUN_DIR OUT_DIR (throwaway, session 12)
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+const D = new URL('../../../../dist', import.meta.url).pathname;
+const { initEngine } = await import(`${D}/engine/index.js`);
+const { GridPretrainConfigSchema } = await import(`${D}/seal/domains/grids-pretrain.js`);
+const { gridTokenizer, GRID_WORLD_FILE } = await import(`${D}/seal/domains/grids-model.js`);
+const { smallLlamaConfig } = await import(`${D}/seal/domains/pretrain-model.js`);
+const { Transformer } = await import(`${D}/model/model.js`);
+const { readSafetensors } = await import(`${D}/model/io/safetensors.js`);
+const { saveHfModel } = await import(`${D}/model/io/hf.js`);
+const { serializeTokenizerJson } = await import(`${D}/tokenizer/hf.js`);
+const { charTokenizerConfig } = await import(`${D}/tokenizer/char.js`);
+const tf = (await import(`${D}/engine/tf.js`)).tf;
+await initEngine('auto');
+const [run, out, worldJson] = process.argv.slice(2);
+const cfg = GridPretrainConfigSchema.parse(JSON.parse(readFileSync(worldJson, 'utf8')));
+const { tok, json } = gridTokenizer();
+const config = smallLlamaConfig(cfg.model, tok.vocabSize, tok.eosId, 'x');
+const model = Transformer.init(config, 0);
+const params = await readSafetensors(join(run, 'checkpoint', 'params.safetensors'));
+for (const [k, v] of model.params) v.assign(tf.tensor(params.get(k).data, params.get(k).shape));
+const tokJson = serializeTokenizerJson(json);
+const tokCfg = JSON.stringify(charTokenizerConfig(config.maxSeqLen), null, 2);
+await saveHfModel(model, out, { overwrite: true, extraFiles: { 'tokenizer.json': tokJson, 'tokenizer_config.json': tokCfg, [GRID_WORLD_FILE]: JSON.stringify(cfg.world, null, 2) } });
+console.log('saved', out, JSON.parse(readFileSync(join(run, 'checkpoint', 'state.json'))).step);
