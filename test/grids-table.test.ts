@@ -4,7 +4,7 @@
  * writes one row per (seed, task), the oracle is never below the best fixed recipe on the same task and seed (it is
  * in the space, trained with the same seed), and a rerun resumes without recomputing.
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runGridTable } from '../src/app/experiments/grids-table.js';
@@ -152,6 +152,19 @@ describe('grid table experiment (tiny model)', () => {
     expect(rows('oracle')).toHaveLength(4);
     await expect(runGridTable({ ...opts, space: 3 })).rejects.toThrow(/other options/);
     expect(rows('oracle')).toHaveLength(4);
+    // A condition cut short (a crash mid-way) is redone whole; a malformed row is an error naming file and line.
+    const fixedFile = join(out, 'table', 'best_fixed.jsonl');
+    const fixedRows = readFileSync(fixedFile, 'utf8').trim().split('\n');
+    writeFileSync(fixedFile, `${fixedRows[0]}\n`);
+    await runGridTable(opts);
+    const noMs = (lines: readonly string[]) =>
+      lines.map((l) => {
+        const { ms: _ms, ...rest } = JSON.parse(l) as Record<string, unknown>;
+        return rest;
+      });
+    expect(noMs(readFileSync(fixedFile, 'utf8').trim().split('\n'))).toEqual(noMs(fixedRows));
+    writeFileSync(fixedFile, `${fixedRows[0]}\n{"condition": "best_fixed", "score": 2}\n`);
+    await expect(runGridTable(opts)).rejects.toThrow(/best_fixed\.jsonl:2/);
   }, 300_000);
 
   it('seal demo --domain grids --quick writes the table and report; people-only flags are refused', () => {

@@ -17,7 +17,7 @@
  * in-sample). Evaluation seeds are 0 … seeds−1 for every condition, so differences are paired over tasks and seeds.
  * Resumable: rerun the same command (finished sweeps, rounds and conditions are kept).
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
@@ -31,7 +31,7 @@ import {
   type GridCondition,
   type GridConditionResult,
   type GridEvalSettings,
-  type GridRow,
+  readGridRows,
   summariseGridRows,
   sweepRecipes,
 } from '../../seal/eval/grids.js';
@@ -42,6 +42,7 @@ import { OuterConfigSchema, runOuterLoop } from '../../seal/outer/outer.js';
 import type { SealProblem } from '../../seal/outer/rollout.js';
 import { formatRecipe, recipeSpace } from '../../tasks/grids/recipe.js';
 import { gridContext } from '../../tasks/grids/task.js';
+import { readJsonFile } from '../../util/json.js';
 import { RunDir } from '../../util/run-dir.js';
 import { packageVersion } from '../../version.js';
 import { innerPool } from '../cli/commands/common.js';
@@ -124,13 +125,13 @@ ${Object.entries(GridTableOptionsSchema.shape)
 /** Tasks the report draws (their grids are kept in table/tasks.json). */
 const DRAWN_TASKS = 6;
 
-const readRows = (file: string): GridRow[] =>
-  existsSync(file)
-    ? readFileSync(file, 'utf8')
-        .split('\n')
-        .filter((l) => l.trim() !== '')
-        .map((l) => JSON.parse(l) as GridRow)
-    : [];
+/** The val sweep as `fixed/sweep.json` keeps it (validated when read back). */
+const SweepSchema = z.strictObject({
+  recipes: z.array(z.string()),
+  tasks: z.array(z.string()),
+  scores: z.array(z.array(z.number())),
+  best: z.number().int().min(0),
+});
 
 const openRun = (dir: string, config: unknown): RunDir =>
   existsSync(join(dir, 'config.json')) ? new RunDir(dir) : RunDir.create(dir, '.', config);
@@ -151,8 +152,6 @@ export async function runGridTable(o: GridTableOptions): Promise<void> {
   const tasks = world.splits[o.split].slice(0, o.tasks);
   const taskIds = tasks.map((t) => t.id);
   const contexts = tasks.map(gridContext);
-  const pool = await innerPool(modelDir, gp.env, o.workers, GRID_WORLD_TASK_SPEC);
-  const problem: SealProblem = { ...gp, ...(pool === undefined ? {} : { executor: pool }) };
   const inner = InnerLoopConfigSchema.parse({
     seqLen: gp.env.model.config.maxSeqLen,
     lora: { r: o.rank, alpha: 2 * o.rank },
@@ -182,11 +181,13 @@ export async function runGridTable(o: GridTableOptions): Promise<void> {
       `${JSON.stringify({ version: packageVersion(), config: { options: o, settings } }, null, 2)}\n`,
     );
   }
+  const pool = await innerPool(modelDir, gp.env, o.workers, GRID_WORLD_TASK_SPEC);
+  const problem: SealProblem = { ...gp, ...(pool === undefined ? {} : { executor: pool }) };
   try {
     // 1. The best fixed recipe: the space swept on val tasks (seed 0), never on the table's tasks.
     const sweepFile = join(o.out, 'fixed', 'sweep.json');
-    let sweep: { recipes: string[]; tasks: string[]; scores: number[][]; best: number };
-    if (existsSync(sweepFile)) sweep = JSON.parse(readFileSync(sweepFile, 'utf8')) as typeof sweep;
+    let sweep: z.infer<typeof SweepSchema>;
+    if (existsSync(sweepFile)) sweep = readJsonFile(SweepSchema, sweepFile);
     else {
       log(`best fixed recipe: ${space.length} recipes × ${gp.heldOut.length} val tasks…`);
       const scores = await sweepRecipes(problem, gp.heldOut, space, inner, 0, { label: 'val sweep' });
@@ -208,7 +209,13 @@ export async function runGridTable(o: GridTableOptions): Promise<void> {
     const results: Record<string, GridConditionResult> = {};
     const evaluate = async (cond: GridCondition) => {
       const file = join(tableDir, `${cond.name}.jsonl`);
-      const rows = readRows(file);
+      let rows = readGridRows(file);
+      // A condition counts as done only with every (seed, task) row; a partial file (a crash) is redone.
+      const expected = contexts.length * (cond.kind === 'icl' ? 1 : settings.seeds.length);
+      if (rows.length !== expected) {
+        writeFileSync(file, '');
+        rows = [];
+      }
       if (rows.length === 0)
         await evaluateGridConditions(problem, [cond], contexts, settings, {
           onRows: (rs) => {

@@ -7,7 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SealError } from '../../errors.js';
-import type { GridRow } from '../../seal/eval/grids.js';
+import { readGridRows } from '../../seal/eval/grids.js';
 import { type Grid, parseGrid } from '../../tasks/grids/grid.js';
 import { esc } from './html.js';
 
@@ -96,15 +96,6 @@ function rowMeaning(name: string): string {
   return ROW_MEANING[name] ?? '';
 }
 
-function readRows(file: string): GridRow[] {
-  return existsSync(file)
-    ? readFileSync(file, 'utf8')
-        .split('\n')
-        .filter((l) => l.trim() !== '')
-        .map((l) => JSON.parse(l) as GridRow)
-    : [];
-}
-
 export function buildGridReport(dir: string, opts: { readonly drawTasks?: number } = {}): string {
   const tableDir = join(dir, 'table');
   const summaryFile = join(tableDir, 'grids.json');
@@ -114,7 +105,7 @@ export function buildGridReport(dir: string, opts: { readonly drawTasks?: number
   const tasksFile = join(tableDir, 'tasks.json');
   const drawn = existsSync(tasksFile) ? (JSON.parse(readFileSync(tasksFile, 'utf8')) as DrawnTask[]) : [];
   const names = Object.keys(s.results);
-  const rows = Object.fromEntries(names.map((n) => [n, readRows(join(tableDir, `${n}.jsonl`))]));
+  const rows = Object.fromEntries(names.map((n) => [n, readGridRows(join(tableDir, `${n}.jsonl`))]));
   const shown = names.filter((n) => n !== 'oracle');
 
   const table = names

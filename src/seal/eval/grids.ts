@@ -12,9 +12,13 @@
  * means, and paired differences between conditions are over the same tasks.
  */
 
+import { existsSync, readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { SealError } from '../../errors.js';
 import type { LoraAdapter } from '../../lora/adapter.js';
 import { formatRecipe, type Recipe } from '../../tasks/grids/recipe.js';
 import type { Context } from '../../tasks/types.js';
+import { validate } from '../../util/json.js';
 import { Progress } from '../../util/progress.js';
 import { deriveSeed } from '../../util/rng.js';
 import type { InnerPlan } from '../domain.js';
@@ -42,19 +46,37 @@ export interface GridEvalSettings {
   readonly maxNewTokens: number;
 }
 
-/** One (condition, seed, task) result: the row a results file keeps. */
-export interface GridRow {
-  readonly condition: string;
-  readonly seed: number;
-  readonly task: string;
-  readonly score: number;
+/** One (condition, seed, task) result: the row a results file keeps (validated when read back). */
+export const GridRowSchema = z.strictObject({
+  condition: z.string(),
+  seed: z.number().int(),
+  task: z.string(),
+  score: z.number().min(0).max(1),
   /** The recipe trained (recipes, fixed), or the recipes of the space that solved it (oracle). */
-  readonly recipe?: string;
+  recipe: z.string().optional(),
   /** Why a sampled recipe was not trained (malformed, or nothing fits the context). */
-  readonly rejected?: string;
+  rejected: z.string().optional(),
   /** The adapted model's answer to the test input (grid text), when it answered. */
-  readonly answer?: string;
-  readonly ms: number;
+  answer: z.string().optional(),
+  ms: z.number(),
+});
+export type GridRow = z.infer<typeof GridRowSchema>;
+
+/** The rows of a JSONL results file (none when it does not exist); a malformed line is an error naming the file. */
+export function readGridRows(file: string): GridRow[] {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l, i) => {
+      let v: unknown;
+      try {
+        v = JSON.parse(l);
+      } catch {
+        throw new SealError(`line ${i + 1} is not JSON`, file);
+      }
+      return validate(GridRowSchema, v, `${file}:${i + 1}`);
+    });
 }
 
 export interface GridConditionResult extends MeanCi {
