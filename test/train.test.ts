@@ -1,4 +1,5 @@
 /** Training invariants: accumulation equivalence, no leaks, memorisation (full and LoRA), schedules, clipping. */
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initEngine, tf } from '../src/engine/index.js';
 import { LoraAdapter } from '../src/lora/adapter.js';
@@ -13,12 +14,13 @@ import {
   packDocumentsAligned,
   splitBatch,
 } from '../src/train/data.js';
-import { TrainConfigSchema, trainLoop } from '../src/train/loop.js';
+import { changedSettings, TrainConfigSchema, trainLoop } from '../src/train/loop.js';
 import { AdamW, clipByGlobalNorm, globalNorm } from '../src/train/optimizer.js';
 import { learningRate } from '../src/train/schedule.js';
 import { accumulateGradients, lmLoss, trainStep } from '../src/train/step.js';
 import { Rng } from '../src/util/rng.js';
 import { tinyGpt2, tinyLlama } from './helpers/models.js';
+import { tempDir } from './helpers/paths.js';
 
 function randomText(n: number, vocab: number, seed: number): number[] {
   const rng = new Rng(seed);
@@ -206,6 +208,36 @@ describe('training', () => {
     );
     expect(r.stopped).toBe(true);
     expect(r.steps).toBeLessThanOrEqual(2);
+  });
+
+  it('a resume that changes a setting other than steps says so', async () => {
+    const config = tinyGpt2();
+    const m = Transformer.init(config, 2);
+    const ex = { ids: randomText(33, config.vocabSize, 3) };
+    const dir = join(tempDir('seal-resume-'), 'ckpt');
+    const cfg = TrainConfigSchema.parse({ steps: 2, batchSize: 1, seqLen: 32, lr: 1e-3, checkpointEvery: 0 });
+    expect(
+      (await trainLoop(m, m.params, [ex], cfg, { quiet: true, checkpointDir: dir })).changedOnResume,
+    ).toEqual([]);
+    const same = await trainLoop(
+      m,
+      m.params,
+      [ex],
+      { ...cfg, steps: 3 },
+      { quiet: true, checkpointDir: dir },
+    );
+    expect(same.resumedFrom).toBe(2);
+    expect(same.changedOnResume).toEqual([]);
+    const changed = await trainLoop(
+      m,
+      m.params,
+      [ex],
+      { ...cfg, steps: 4, lr: 2e-3 },
+      { quiet: true, checkpointDir: dir },
+    );
+    expect(changed.changedOnResume).toEqual(['lr 0.001 → 0.002']);
+    expect(changedSettings({ ...cfg, steps: 9 }, cfg)).toEqual([]);
+    expect(changedSettings(undefined, cfg)).toEqual([]);
   });
 
   it('LoRA memorises a 200-token text to loss < 0.05 and never changes the base weights', () => {

@@ -71,6 +71,21 @@ export interface LoopResult {
   readonly finalLoss: number;
   readonly resumedFrom: number;
   readonly stopped: boolean;
+  /** Settings a resume changed from the checkpoint's (e.g. `lr 0.003 → 0.001`); `steps` is not listed. */
+  readonly changedOnResume: string[];
+}
+
+/**
+ * The train settings `cfg` changes from a checkpoint's saved config, other than `steps` (which a resume may raise):
+ * one `key old → new` line each. A resume that changes the recipe is allowed — it is a new stage of training — but
+ * said, since the run is then no longer what one command with the final config gives.
+ */
+export function changedSettings(saved: unknown, cfg: TrainConfig): string[] {
+  if (typeof saved !== 'object' || saved === null) return [];
+  const old = saved as Record<string, unknown>;
+  return Object.entries(cfg)
+    .filter(([k, v]) => k !== 'steps' && k in old && JSON.stringify(old[k]) !== JSON.stringify(v))
+    .map(([k, v]) => `${k} ${JSON.stringify(old[k])} → ${JSON.stringify(v)}`);
 }
 
 export async function trainLoop(
@@ -88,8 +103,15 @@ export async function trainLoop(
     weightDecay: cfg.weightDecay,
   });
   let start = 0;
+  let changedOnResume: string[] = [];
   if (opts.checkpointDir !== undefined && existsSync(`${opts.checkpointDir}/state.json`)) {
-    start = (await loadCheckpoint(opts.checkpointDir, vars, optimizer)).step;
+    const state = await loadCheckpoint(opts.checkpointDir, vars, optimizer);
+    start = state.step;
+    changedOnResume = changedSettings(state.config, cfg);
+    if (changedOnResume.length > 0 && opts.quiet !== true)
+      process.stderr.write(
+        `resuming at step ${start} with changed settings: ${changedOnResume.join(', ')}\n`,
+      );
     if (start >= cfg.steps) {
       optimizer.dispose();
       throw new SealError(
@@ -152,5 +174,6 @@ export async function trainLoop(
     finalLoss: losses.length > 0 ? (losses[losses.length - 1] as number) : Number.NaN,
     resumedFrom: start,
     stopped,
+    changedOnResume,
   };
 }
