@@ -2,7 +2,8 @@
  * Command-line options of the experiment scripts (`node dist/app/experiments/*.js`): node's parseArgs, plus `--help`
  * (the usage and every option with its default) and a usage error (exit 2) instead of a stack trace.
  */
-import { basename, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { RunDir } from '../../util/run-dir.js';
 
@@ -33,4 +34,9 @@ export function experimentArgs<const O extends Options>(
 /** The run directory `--out DIR` names (created, with `config` saved; an existing one is refused), or none. */
 export function experimentRunDir(out: string | undefined, config: unknown): RunDir | undefined {
   return out === undefined ? undefined : RunDir.create(resolve(out, '..'), basename(resolve(out)), config);
+}
+
+/** The run directory `dir` (created with `config` saved, or reopened when it exists: a resumed experiment). */
+export function openRunDir(dir: string, config: unknown): RunDir {
+  return existsSync(join(dir, 'config.json')) ? new RunDir(dir) : RunDir.create(dir, '.', config);
 }

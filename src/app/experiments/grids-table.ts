@@ -43,13 +43,12 @@ import type { SealProblem } from '../../seal/outer/rollout.js';
 import { formatRecipe, recipeSpace } from '../../tasks/grids/recipe.js';
 import { gridContext } from '../../tasks/grids/task.js';
 import { readJsonFile } from '../../util/json.js';
-import { RunDir } from '../../util/run-dir.js';
 import { packageVersion } from '../../version.js';
 import { innerPool } from '../cli/commands/common.js';
 import { resolveGridModelDir } from '../cli/commands/grids-common.js';
 import { readRunConfig } from '../config.js';
 import { buildGridReport, type DrawnTask } from '../report/grids.js';
-import { experimentArgs } from './args.js';
+import { experimentArgs, openRunDir } from './args.js';
 
 const count = (dflt: number, what: string) => z.coerce.number().int().min(1).default(dflt).describe(what);
 
@@ -132,9 +131,6 @@ const SweepSchema = z.strictObject({
   scores: z.array(z.array(z.number())),
   best: z.number().int().min(0),
 });
-
-const openRun = (dir: string, config: unknown): RunDir =>
-  existsSync(join(dir, 'config.json')) ? new RunDir(dir) : RunDir.create(dir, '.', config);
 
 const pct = (x: number) => (100 * x).toFixed(1);
 const fmt = (m: { mean: number; ci95: readonly [number, number] }) =>
@@ -245,7 +241,7 @@ export async function runGridTable(o: GridTableOptions): Promise<void> {
         inner,
         seed: r,
       });
-      const run = openRun(join(o.out, `run-${r}`), { version: packageVersion(), options: o, outer });
+      const run = openRunDir(join(o.out, `run-${r}`), { version: packageVersion(), options: o, outer });
       log(`RL run ${r + 1}/${o.runs}: ${o.rounds} rounds × ${o.rlContexts} tasks × ${o.samples} recipes…`);
       const resume = await loadLastRound(run, problem.env.model);
       const { policy, rounds } = await runOuterLoop(problem, outer, run, {

@@ -19,7 +19,7 @@
  * of the per-person values over seen and held-out wordings), never by test. Evaluation seeds are the same for every condition (0 … seeds−1), so the differences are paired over people
  * and seeds. Resumable at the granularity of finished conditions and finished runs: rerun the same command.
  */
-import { existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { initEngine } from '../../engine/index.js';
@@ -40,11 +40,11 @@ import { OuterConfigSchema, type OuterKind, runOuterLoop } from '../../seal/oute
 import type { RolloutConfig, SealProblem } from '../../seal/outer/rollout.js';
 import { ParseOptionsSchema } from '../../seal/selfedit/parse.js';
 import type { Context } from '../../tasks/types.js';
-import { RunDir } from '../../util/run-dir.js';
+import type { RunDir } from '../../util/run-dir.js';
 import { innerPool } from '../cli/commands/common.js';
 import { resolveModelDir } from '../config.js';
 import { baselineConditions, type Interval, interval, sealPairs } from '../demo.js';
-import { experimentArgs } from './args.js';
+import { experimentArgs, openRunDir } from './args.js';
 
 const USAGE = `SEAL's headline table on test people over several RL runs (issue #15).
   npm run experiment:headline -- --out DIR [--runs 3] [--people 40] [--seeds 3] [--rounds 2] [--workers 2]
@@ -107,9 +107,6 @@ async function evaluateInto(
   return out;
 }
 
-const openRun = (dir: string, config: unknown): RunDir =>
-  existsSync(join(dir, 'config.json')) ? new RunDir(dir) : RunDir.create(dir, '.', config);
-
 export interface HeadlineRun {
   readonly run: number;
   readonly selectedRound: number;
@@ -171,7 +168,7 @@ export async function runHeadline(o: {
   const log = (m: string) => process.stderr.write(`${m}\n`);
   try {
     log(`baselines on ${test.length} ${o.split} people × ${o.seeds} seeds…`);
-    const baseRun = openRun(join(o.out, 'baselines'), { headline: o, settings });
+    const baseRun = openRunDir(join(o.out, 'baselines'), { headline: o, settings });
     const baselines = await evaluateInto(baseRun, problem, test, baselineConditions(pp), settings);
     const runs: HeadlineRun[] = [];
     for (let r = 0; r < o.runs; r++) {
@@ -189,7 +186,7 @@ export async function runHeadline(o: {
         ...(o.sftEpochs === undefined ? {} : { sftEpochs: o.sftEpochs }),
         ...(o.keepPerContext === undefined ? {} : { keepPerContext: o.keepPerContext }),
       });
-      const run = openRun(dir, { headline: o, outer, settings });
+      const run = openRunDir(dir, { headline: o, outer, settings });
       log(
         `RL run ${r + 1}/${o.runs} (${o.outer}, score ${o.score}): ${o.rounds} rounds × ${o.rlContexts} contexts × ${o.samples} self-edits…`,
       );

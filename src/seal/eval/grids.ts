@@ -25,8 +25,7 @@ import type { InnerPlan } from '../domain.js';
 import { recipePlan } from '../domains/grids.js';
 import { executorProgress } from '../inner/executor.js';
 import type { InnerLoopConfig } from '../inner/inner-loop.js';
-import { runInnerJobs } from '../inner/pool.js';
-import type { SealProblem } from '../outer/rollout.js';
+import { runPlans as runRolloutPlans, type SealProblem } from '../outer/rollout.js';
 import { sampleSelfEdits } from '../selfedit/generate.js';
 import { ParseOptionsSchema } from '../selfedit/parse.js';
 import { type MeanCi, meanCi } from './stats.js';
@@ -90,7 +89,7 @@ export interface GridConditionResult extends MeanCi {
 /** The inner-loop seed of task `i` under evaluation seed `seed`: every condition trains with the same one. */
 export const gridEvalInnerSeed = (seed: number, i: number): number => deriveSeed('grid-eval-inner', seed, i);
 
-/** Runs plans on the problem's executor (a rejected plan scores 0); results in plan order. */
+/** Runs plans through the rollout's `runPlans` (a rejected plan scores 0), ticking `progress`; plan order. */
 async function runPlans(
   p: SealProblem,
   contexts: readonly Context[],
@@ -98,21 +97,9 @@ async function runPlans(
   seeds: readonly number[],
   progress: Progress | undefined,
 ): Promise<{ score: number; ms: number; answer?: string }[]> {
-  const jobs = plans.flatMap((plan, i) =>
-    plan.kind === 'train'
-      ? [{ context: contexts[i]!, sequences: plan.sequences, cfg: plan.cfg, seed: seeds[i]! }]
-      : [],
-  );
-  const ran = await runInnerJobs(p.env, jobs, p.executor, {
-    onResult: () => progress?.tick(1, executorProgress(p.executor)),
-  });
-  let k = 0;
-  return plans.map((plan) => {
-    if (plan.kind === 'rejected') {
-      progress?.tick(1);
-      return { score: 0, ms: 0 };
-    }
-    const r = ran[k++]!;
+  const planned = plans.map((plan, i) => ({ context: contexts[i]!, plan, seed: seeds[i]! }));
+  const ran = await runRolloutPlans(p, planned, () => progress?.tick(1, executorProgress(p.executor)));
+  return ran.map((r) => {
     const answer = r.answers[0]?.prediction;
     return { score: r.accuracy, ms: r.ms, ...(answer === undefined ? {} : { answer }) };
   });

@@ -173,9 +173,9 @@ const REJECTED: InnerLoopResult = {
 
 /**
  * Runs the planned inner loops on the problem's executor (rejected plans run nothing and score 0); results in plan
- * order.
+ * order. Every loop that trains planned self-edits uses it (rollouts, the monitor, the grid evaluation).
  */
-async function runPlans(
+export async function runPlans(
   p: SealProblem,
   planned: readonly { readonly context: Context; readonly plan: InnerPlan; readonly seed: number }[],
   onResult?: (r: InnerLoopResult) => void,
