@@ -123,9 +123,9 @@ export async function trainLoop(
   const progress = new Progress({
     total: cfg.steps,
     label: opts.label ?? 'train',
+    initial: start,
     ...(opts.quiet === undefined ? {} : { quiet: opts.quiet }),
   });
-  progress.tick(start);
   const losses: number[] = [];
   let ema = Number.NaN;
   let step = start;

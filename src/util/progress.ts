@@ -9,10 +9,12 @@ export interface ProgressOptions {
   readonly quiet?: boolean;
   readonly logEveryS?: number;
   readonly stream?: NodeJS.WriteStream;
+  /** Work already done before this run (a resumed loop): counted in the bar, not in the rate or the ETA. */
+  readonly initial?: number;
 }
 
 export class Progress {
-  private done = 0;
+  private done: number;
   private readonly start = performance.now();
   private lastDraw = 0;
   private lastLog = 0;
@@ -23,6 +25,7 @@ export class Progress {
   constructor(private readonly opts: ProgressOptions) {
     this.stream = opts.stream ?? process.stderr;
     this.tty = this.stream.isTTY === true && opts.quiet !== true;
+    this.done = opts.initial ?? 0;
   }
 
   /** Advance by `n` and set the trailing info text (e.g. `loss 1.234`). */
@@ -55,7 +58,8 @@ export class Progress {
     const frac = total > 0 ? Math.min(1, this.done / total) : 1;
     const width = 24;
     const filled = Math.round(frac * width);
-    const rate = elapsed > 0 ? this.done / elapsed : 0;
+    // The rate of this run only: a resumed loop's earlier steps took no time here.
+    const rate = elapsed > 0 ? (this.done - (this.opts.initial ?? 0)) / elapsed : 0;
     const eta = rate > 0 ? (total - this.done) / rate : 0;
     return `${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${this.done}/${total} ${fmt(elapsed)}<${fmt(eta)} ${rate.toFixed(rate < 10 ? 2 : 0)}/s ${this.info}`;
   }
