@@ -66,12 +66,23 @@ describe('experiment:delta with --magnitudes and --stack', () => {
         expect(s.perContext.map((r) => r.id)).toEqual(['val-0000', 'val-0001', 'val-0002', 'val-0003']);
         for (const r of s.perContext) expect(r.retention).toBeGreaterThanOrEqual(0);
       }
-    // 4 people: groups of 1, 2 and 4 (8 and 16 need more people), for the generator and both LoRA conditions.
+    // 4 people: groups of 1, 2 and 4 (8 and 16 need more people), for each weight's generator and, once, both LoRA
+    // conditions.
     const stack = records.filter((r) => r['kind'] === 'delta-stack') as {
+      condition: string;
       size: number;
       members: unknown[];
     }[];
-    expect(stack.map((r) => r.size)).toEqual([1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 4, 4, 4]);
+    expect(stack.map((r) => r.size)).toEqual([
+      ...[1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 4, 4, 4],
+      ...[1, 1, 1, 1, 2, 2, 4],
+    ]);
+    expect([...new Set(stack.map((r) => r.condition))]).toEqual([
+      'delta_direct@0',
+      'passage',
+      'seal',
+      'delta_direct@0.01',
+    ]);
     for (const r of stack) expect(r.members).toHaveLength(r.size);
     expect(stdout).toContain('"optimizer":"direct@0.01"');
     expect(JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'))).toHaveProperty([
@@ -108,7 +119,7 @@ describe('experiment:delta with --magnitudes and --stack', () => {
       await inChromium(file, async (page, errors) => {
         await page.waitForFunction('window.__chartsRendered === 2', undefined, { timeout: 10_000 });
         expect(await page.textContent('#tradeoff')).toMatch(/weight 0: .*weight 0\.01: /);
-        expect(await page.textContent('#stack')).toContain('delta_direct');
+        expect(await page.textContent('#stack')).toContain('delta_direct@0.01');
         expect(errors).toEqual([]);
       });
     },

@@ -34,8 +34,8 @@ function usage(message: string): never {
 
 const USAGE = `Delta mode: the EditGenerator trained by PPO, REINFORCE and/or the direct gradient, then the editing table
 (ES / PS / NS / retention / drawdown / time per edit) on --split people against its shuffled control, LoRA on the
-passage and text self-edits; --stack adds the stacking table (1, 2, 4, 8, 16 edits at once; for the first
-optimiser or magnitude weight). Prints one JSON line
+passage and text self-edits; --stack adds the stacking table (1, 2, 4, 8, 16 edits at once; for every
+optimiser and magnitude weight, the LoRA conditions once). Prints one JSON line
 per optimiser and a summary line; --out DIR also keeps config.json and results.jsonl (every per-context row).
   node dist/app/experiments/delta-mode.js [--people 16] [--split test|val] [--optimizers ppo,reinforce,direct]
       [--out DIR] [--stack] [--save DIR] [--magnitude 1e-3]
@@ -180,9 +180,9 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     const r = await runDeltaMode(pp, train, contexts, policy, cfg, settings, run, {
       ...(from === undefined ? {} : { from }),
       ...(values.save === undefined ? {} : { saveDir: join(values.save, name) }),
-      // The stacking table of the first configuration only (a sweep's other points would repeat its LoRA rows).
-      ...(values.stack && i === 0 ? { stackSizes: STACK_SIZES } : {}),
-      // The LoRA conditions do not depend on the generator: measured once.
+      // The stacking table of every configuration (a magnitude sweep shows whether smaller edits stack better).
+      ...(values.stack ? { stackSizes: STACK_SIZES, stackLabel: `delta_${name}` } : {}),
+      // The LoRA conditions do not depend on the generator: measured once, in both tables.
       loraBaselines: i === 0,
       localityPeople,
     });

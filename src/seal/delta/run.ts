@@ -98,6 +98,7 @@ function stackConditions(
   policy: LoraAdapter | undefined,
   s: EvalSettings,
   seed: number,
+  withLora: boolean,
 ): StackCondition[] {
   const env = pp.problem.env;
   const seqs = trainingSequences(pp, contexts, policy, s, seed);
@@ -110,21 +111,23 @@ function stackConditions(
       ms: performance.now() - t0,
     };
   };
-  return [
-    {
-      name,
-      make: (group) => {
-        const t0 = performance.now();
-        const made = group.map((i) => editFor(env, gen, `${contexts[i]!.title}\n${contexts[i]!.passage}`));
-        return {
-          deltas: made.map((m) => m.edit),
-          dispose: () => {
-            for (const m of made) m.dispose();
-          },
-          ms: performance.now() - t0,
-        };
-      },
+  const delta: StackCondition = {
+    name,
+    make: (group) => {
+      const t0 = performance.now();
+      const made = group.map((i) => editFor(env, gen, `${contexts[i]!.title}\n${contexts[i]!.passage}`));
+      return {
+        deltas: made.map((m) => m.edit),
+        dispose: () => {
+          for (const m of made) m.dispose();
+        },
+        ms: performance.now() - t0,
+      };
     },
+  };
+  if (!withLora) return [delta];
+  return [
+    delta,
     { name: 'passage', make: (group) => together(seqs.passage, group) },
     { name: 'seal', make: (group) => together(seqs.seal, group) },
   ];
@@ -191,8 +194,12 @@ export async function runDeltaMode(
     readonly stackSizes?: readonly number[];
     /** Start from this generator (trained further in place) instead of a new one. */
     readonly from?: EditGenerator;
-    /** Also the LoRA conditions (passage, text self-edit) — they do not depend on the generator (default true). */
+    /** Also the LoRA conditions (passage, text self-edit), in both tables — they do not depend on the generator
+     * (default true). */
     readonly loraBaselines?: boolean;
+    /** The generator's condition in the stacking table (default `delta_<optimizer>`; a magnitude sweep names each
+     * weight's, e.g. `delta_direct@0.01`). */
+    readonly stackLabel?: string;
     /** The locality term's people (default `known`). */
     readonly localityPeople?: LocalityPeople;
   } = {},
@@ -241,7 +248,16 @@ export async function runDeltaMode(
       : evaluateStacks(
           env,
           evalContexts,
-          stackConditions(pp, generator, name, evalContexts, policy, s, cfg.seed),
+          stackConditions(
+            pp,
+            generator,
+            opts.stackLabel ?? name,
+            evalContexts,
+            policy,
+            s,
+            cfg.seed,
+            opts.loraBaselines !== false,
+          ),
           {
             sizes: opts.stackSizes,
             known: measures.known,
