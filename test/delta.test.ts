@@ -309,6 +309,63 @@ describe('EditGenerator (weight-delta self-edits) on a tiny model', () => {
     gen.dispose();
   });
 
+  it('PPO over per-token writes learns the write gate alone: on a warm start whose gate is reset, the answer cross-entropy falls', async () => {
+    const before = checksum(env.model.params);
+    const generator = { latent: 8, hidden: 16, fastGate: true };
+    expect(() => DeltaTrainConfigSchema.parse({ optimizer: { kind: 'ppo', action: 'gate' } })).toThrow(
+      /optimizer\.action|fastGate/,
+    );
+    // The keys and values from a short direct-gradient run, then every gate back to 0.5.
+    const warm = DeltaTrainConfigSchema.parse({
+      generator,
+      reward: { magnitude: 0 },
+      optimizer: { kind: 'direct', steps: 40, batchContexts: 4, learningRate: 1e-2 },
+    });
+    const { generator: gen } = await trainEditGenerator(env, contexts, warm, { quiet: true });
+    gen.resetGate();
+    const { hidden } = readContext(env.model, env.tok, contexts[0]!.passage, gen.layer);
+    // The sampled writes enter as the gate: writes of σ(logits) are the default edit, no writes no fast-weight edit.
+    tf.tidy(() => {
+      const z = tf.zeros([1, 8]) as Tensor2D;
+      const p = tf.sigmoid(gen.gateLogits(hidden)) as Tensor2D;
+      const module = [...gen.decoder.keys()][0]!;
+      const mean = gen.edit(z, hidden).weight(module)!.dataSync();
+      const same = gen.edit(z, hidden, undefined, p).weight(module)!.dataSync();
+      expect(Array.from(same)).toEqual(Array.from(mean));
+      const none = gen
+        .edit(z, hidden, undefined, tf.zerosLike(p) as Tensor2D)
+        .weight(module)!
+        .dataSync();
+      expect(Math.max(...Array.from(none, Math.abs))).toBe(0);
+    });
+    hidden.dispose();
+    const kv = gen.fastVariables().filter((v) => v !== gen.gate!.g && v !== gen.gate!.b);
+    const kvBefore = kv.map((v) => Array.from(v.dataSync()));
+    const cfg = DeltaTrainConfigSchema.parse({
+      generator,
+      reward: { magnitude: 0 },
+      optimizer: {
+        kind: 'ppo',
+        action: 'gate',
+        totalTimesteps: 640,
+        numEnvs: 4,
+        numSteps: 8,
+        learningRate: 3e-2,
+      },
+    });
+    const { logs } = await trainEditGenerator(env, contexts, cfg, { quiet: true, from: gen });
+    expect(logs).toHaveLength(20);
+    for (const l of logs) expect(Number.isFinite(l.reward) && Number.isFinite(l.ppo!.approxKl)).toBe(true);
+    const first = logs.slice(0, 3).reduce((s, l) => s + l.nll, 0) / 3;
+    const last = logs.slice(-3).reduce((s, l) => s + l.nll, 0) / 3;
+    expect(last, `answer NLL ${first} → ${last}`).toBeLessThan(first - 0.04);
+    // Only the gate moved: keys and values are the warm start's; the base is untouched.
+    expect(tf.tidy(() => tf.max(tf.abs(gen.gate!.g)).dataSync()[0])).toBeGreaterThan(0);
+    expect(kv.map((v) => Array.from(v.dataSync()))).toEqual(kvBefore);
+    expect(checksum(env.model.params)).toBe(before);
+    gen.dispose();
+  });
+
   it('PPO warm-started by the direct gradient: direct steps first (fast weights trained), then PPO updates', async () => {
     const cfg = DeltaTrainConfigSchema.parse({
       generator: { latent: 8, hidden: 16 },

@@ -1,8 +1,9 @@
 /**
- * PPO for one-step episodes whose action is a bag of per-token Gaussian actions: an episode observes T token
- * states h_t (T, C), acts with a_t ~ N(μ(h_t), diag σ²) for every token (T, d), and gets one scalar reward. This is
- * the setting of a weight-delta self-edit whose fast-weight values are per-token codes (seal/delta): the reward
- * comes from the whole edit, the action lives on the tokens.
+ * PPO for one-step episodes whose action is a bag of per-token actions: an episode observes T token states h_t
+ * (T, C), acts for every token (T, d), and gets one scalar reward. The per-token distribution is a union:
+ * `gaussian`, a_t ~ N(μ(h_t), diag σ²) (the fast-weight values' per-token codes of seal/delta), or `bernoulli`,
+ * a_t ∈ {0, 1}^d with P(a_tj = 1) = σ(ℓ_j(h_t)) (a write gate per token: write this token's key or not). This is the
+ * setting of a weight-delta self-edit: the reward comes from the whole edit, the action lives on the tokens.
  *
  * The update is PPO's clipped surrogate (Schulman et al. 2017) with token-level ratios — every token of an episode
  * shares the episode's advantage, as in the token-level PPO of language-model RLHF. The advantage is R − b with b
@@ -37,13 +38,52 @@ export const TokenPpoConfigSchema = z.strictObject({
 });
 export type TokenPpoConfig = z.infer<typeof TokenPpoConfigSchema>;
 
-/** The policy's mean map and log-std; the mean is differentiable w.r.t. `variables`. */
+/** A diagonal Gaussian per token: its mean map and log-std; the mean is differentiable w.r.t. `variables`. */
 export interface TokenGaussian {
+  readonly kind: 'gaussian';
   /** Per-token action mean (N, d) for per-token observations (N, C). */
   mean(obs: Tensor2D): Tensor2D;
   /** (d) */
   readonly logStd: Variable;
   readonly variables: readonly Variable[];
+}
+
+/** d independent Bernoulli actions per token: their logits, differentiable w.r.t. `variables`. */
+export interface TokenBernoulli {
+  readonly kind: 'bernoulli';
+  /** Per-token logits (N, d) for per-token observations (N, C): P(a = 1) = σ(logit). */
+  logits(obs: Tensor2D): Tensor2D;
+  readonly variables: readonly Variable[];
+}
+
+export type TokenPolicy = TokenGaussian | TokenBernoulli;
+
+/** The variables a learner trains: the map's, and the Gaussian's log-std. */
+export function policyVariables(policy: TokenPolicy): Variable[] {
+  switch (policy.kind) {
+    case 'gaussian':
+      return [...policy.variables, policy.logStd];
+    case 'bernoulli':
+      return [...policy.variables];
+    default: {
+      const never: never = policy;
+      throw new Error(`unknown token policy ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+/** The action size d of a policy for observations `obs` (N, C). */
+function actionDim(policy: TokenPolicy, obs: Tensor2D): number {
+  switch (policy.kind) {
+    case 'gaussian':
+      return policy.logStd.shape[0] as number;
+    case 'bernoulli':
+      return tf.tidy(() => policy.logits(tf.slice(obs, [0, 0], [1, -1]) as Tensor2D).shape[1]);
+    default: {
+      const never: never = policy;
+      throw new Error(`unknown token policy ${JSON.stringify(never)}`);
+    }
+  }
 }
 
 export interface TokenEpisode {
@@ -88,22 +128,99 @@ export function gaussianLogProb(mean: Tensor2D, logStd: Tensor, actions: Tensor2
   });
 }
 
-/** a_t = μ(h_t) + σ ⊙ ε_t with ε from `rng`; the actions (T·d) and their log-probabilities (T). */
+/** Σ_j log Bern(a_j; σ(ℓ_j)) = Σ_j (a_j·ℓ_j − softplus(ℓ_j)) per row: (N, d), (N, d) → (N). */
+export function bernoulliLogProb(logits: Tensor2D, actions: Tensor2D): Tensor1D {
+  return tf.tidy(() => tf.sum(tf.sub(tf.mul(actions, logits), tf.softplus(logits)), 1) as Tensor1D);
+}
+
+/** log π(a_t | h_t) per token (N) for the policy's distribution. */
+export function tokenLogProb(policy: TokenPolicy, obs: Tensor2D, actions: Tensor2D): Tensor1D {
+  switch (policy.kind) {
+    case 'gaussian':
+      return gaussianLogProb(policy.mean(obs), policy.logStd, actions);
+    case 'bernoulli':
+      return bernoulliLogProb(policy.logits(obs), actions);
+    default: {
+      const never: never = policy;
+      throw new Error(`unknown token policy ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+/**
+ * One action per token from `rng`: Gaussian a_t = μ(h_t) + σ ⊙ ε_t; Bernoulli a_tj = [u_tj < σ(ℓ_j(h_t))]. The
+ * actions (T·d) and their log-probabilities (T).
+ */
 export function sampleTokenActions(
-  policy: TokenGaussian,
+  policy: TokenPolicy,
   obs: Tensor2D,
   rng: Rng,
 ): { actions: Float32Array; logProb: Float32Array } {
   return tf.tidy(() => {
-    const mean = policy.mean(obs);
-    const [n, d] = mean.shape;
-    const eps = new Float32Array(n * d).map(() => rng.normal());
-    const std = tf.exp(policy.logStd);
-    const actions = tf.add(mean, tf.mul(tf.tensor2d(eps, [n, d]), std)) as Tensor2D;
+    let actions: Tensor2D;
+    switch (policy.kind) {
+      case 'gaussian': {
+        const mean = policy.mean(obs);
+        const [n, d] = mean.shape;
+        const eps = new Float32Array(n * d).map(() => rng.normal());
+        actions = tf.add(mean, tf.mul(tf.tensor2d(eps, [n, d]), tf.exp(policy.logStd))) as Tensor2D;
+        break;
+      }
+      case 'bernoulli': {
+        const p = tf.sigmoid(policy.logits(obs)).dataSync();
+        const [n, d] = [obs.shape[0], p.length / obs.shape[0]];
+        actions = tf.tensor2d(
+          Float32Array.from(p, (x) => (rng.next() < x ? 1 : 0)),
+          [n, d],
+        );
+        break;
+      }
+      default: {
+        const never: never = policy;
+        throw new Error(`unknown token policy ${JSON.stringify(never)}`);
+      }
+    }
     return {
       actions: actions.dataSync() as Float32Array,
-      logProb: gaussianLogProb(mean, policy.logStd, actions).dataSync() as Float32Array,
+      logProb: tokenLogProb(policy, obs, actions).dataSync() as Float32Array,
     };
+  });
+}
+
+/**
+ * The policy's spread on `obs` (N, C): Gaussian — mean σ and entropy Σ_j (log σ_j + ½·log 2πe) per token;
+ * Bernoulli — mean P(a = 1) and mean Σ_j H(σ(ℓ_j)) per token, in nats.
+ */
+export function tokenSpread(
+  policy: TokenPolicy,
+  obs: Tensor2D,
+): { readonly kind: TokenPolicy['kind']; readonly mean: number; readonly entropy: number } {
+  return tf.tidy(() => {
+    switch (policy.kind) {
+      case 'gaussian': {
+        const d = policy.logStd.shape[0] as number;
+        return {
+          kind: policy.kind,
+          mean: tf.mean(tf.exp(policy.logStd)).dataSync()[0]!,
+          entropy: tf.sum(policy.logStd).dataSync()[0]! + d * 0.5 * (1 + LOG_2PI),
+        };
+      }
+      case 'bernoulli': {
+        const l = policy.logits(obs);
+        const p = tf.sigmoid(l);
+        // H = softplus(ℓ) − p·ℓ (the binary entropy in nats, stable for large |ℓ|).
+        const h = tf.sub(tf.softplus(l), tf.mul(p, l));
+        return {
+          kind: policy.kind,
+          mean: tf.mean(p).dataSync()[0]!,
+          entropy: tf.mean(tf.sum(h, 1)).dataSync()[0]!,
+        };
+      }
+      default: {
+        const never: never = policy;
+        throw new Error(`unknown token policy ${JSON.stringify(never)}`);
+      }
+    }
   });
 }
 
@@ -135,9 +252,9 @@ export interface TokenPpoLog {
   readonly clipfrac: number;
   readonly explainedVariance: number;
   readonly epochs: number;
-  readonly std: number;
-  /** Entropy of π(·|h) per token, in nats: Σ_j (log σ_j + ½·log 2πe). */
-  readonly entropy: number;
+  /** After the update (`tokenSpread` over the batch's tokens): the policy's distribution, its mean σ (Gaussian) or
+   * mean P(a = 1) (Bernoulli), and its entropy per token in nats. */
+  readonly spread: ReturnType<typeof tokenSpread>;
 }
 
 /** The learner: policy, baseline and one Adam over both. */
@@ -147,16 +264,15 @@ export class TokenPpo {
   private readonly vars: Map<string, Variable>;
 
   constructor(
-    readonly policy: TokenGaussian,
+    readonly policy: TokenPolicy,
     stateDim: number,
     readonly cfg: TokenPpoConfig,
   ) {
     this.baseline = new LinearBaseline(stateDim);
     this.vars = new Map<string, Variable>();
-    policy.variables.forEach((v, i) => {
-      this.vars.set(`mean.${i}`, v);
+    policyVariables(policy).forEach((v, i) => {
+      this.vars.set(`policy.${i}`, v);
     });
-    this.vars.set('log_std', policy.logStd);
     this.vars.set('baseline.w', this.baseline.w);
     this.vars.set('baseline.b', this.baseline.b);
     // No weight decay: the mean map may be a warm start that decay would pull towards zero.
@@ -165,7 +281,6 @@ export class TokenPpo {
 
   update(episodes: readonly TokenEpisode[], lr = this.cfg.learningRate): TokenPpoLog {
     const e = episodes.length;
-    const d = this.policy.logStd.shape[0] as number;
     const rewards = Float32Array.from(episodes, (x) => x.reward);
     const states = tf.tensor2d(Float32Array.from(episodes.flatMap((x) => [...x.state])), [
       e,
@@ -193,6 +308,7 @@ export class TokenPpo {
       0,
     ) as Tensor2D;
     const nTok = obs.shape[0];
+    const d = actionDim(this.policy, obs);
     const actions = tf.tensor2d(Float32Array.from(episodes.flatMap((x) => [...x.actions])), [nTok, d]);
     const oldLp = tf.tensor1d(Float32Array.from(episodes.flatMap((x) => [...x.logProb])));
     const returns = tf.tensor1d(rewards);
@@ -206,7 +322,7 @@ export class TokenPpo {
     for (let epoch = 0; epoch < this.cfg.updateEpochs; epoch++) {
       epochs++;
       const { value, grads } = tf.variableGrads(() => {
-        const newLp = gaussianLogProb(this.policy.mean(obs), this.policy.logStd, actions);
+        const newLp = tokenLogProb(this.policy, obs, actions);
         const logRatio = tf.sub(newLp, oldLp);
         const ratio = tf.exp(logRatio);
         const pg1 = tf.mul(tf.neg(tokAdv), ratio);
@@ -243,10 +359,7 @@ export class TokenPpo {
       for (const g of acc.values()) g.dispose();
     }
     const newValues = this.baseline.value(states).dataSync() as Float32Array;
-    const [std, logStdSum] = tf.tidy(() => [
-      tf.mean(tf.exp(this.policy.logStd)).dataSync()[0]!,
-      tf.sum(this.policy.logStd).dataSync()[0]!,
-    ]);
+    const spread = tokenSpread(this.policy, obs);
     tf.dispose([states, tokAdv, tokWeight, obs, actions, oldLp, returns]);
     return {
       meanReward: rewards.reduce((s, r) => s + r, 0) / Math.max(1, e),
@@ -256,8 +369,7 @@ export class TokenPpo {
       clipfrac,
       explainedVariance: explainedVariance(newValues, rewards),
       epochs,
-      std: std!,
-      entropy: logStdSum! + d * 0.5 * (1 + LOG_2PI),
+      spread,
     };
   }
 

@@ -40,8 +40,10 @@ per optimiser and a summary line; --out DIR also keeps config.json and results.j
   node dist/app/experiments/delta-mode.js [--people 16] [--split test|val] [--optimizers ppo,reinforce,direct]
       [--out DIR] [--stack] [--save DIR] [--magnitude 1e-3]
       [--magnitudes 0,1e-3,1e-2,1e-1 (the direct gradient once per edit-magnitude weight: the trade-off curve)]
-      [--action latent|tokens] [--fast-code D] [--samples-per-context 4] [--pg-lr 1e-3] [--neighbour-reward W]
+      [--action latent|tokens|gate] [--fast-code D] [--samples-per-context 4] [--pg-lr 1e-3] [--neighbour-reward W]
       [--init DIR (start every optimiser from this saved generator, e.g. --save DIR/direct: a warm start)]
+      [--reset-gate (with --init and --fast-gate: every write gate back to 0.5 first, so the optimiser learns the
+        gate again on the warm start's keys and values; e.g. --action gate: PPO over per-token writes)]
       [--whiten-keys (fast-weight keys whitened by the inverse input second moment, as ROME)]
       [--fast-gate (a learned write gate per passage token scales its keys)]
       [--locality-loss hard|soft (cross-entropy to the base's greedy answers, or the KL to its distribution)]
@@ -80,6 +82,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       'pg-lr': { type: 'string', default: '1e-3' },
       'neighbour-reward': { type: 'string', default: '0' },
       init: { type: 'string' },
+      'reset-gate': { type: 'boolean', default: false },
       'whiten-keys': { type: 'boolean', default: false },
       'locality-people': { type: 'string', default: 'known' },
       'fast-gate': { type: 'boolean', default: false },
@@ -151,6 +154,8 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       usage(parsed.error.issues.map((i) => `delta config: ${i.path.join('.')}: ${i.message}`).join('\n'));
     return { kind, name, cfg: parsed.data };
   });
+  if (values['reset-gate'] && (values.init === undefined || !values['fast-gate']))
+    usage('--reset-gate: needs --init (a saved generator) and --fast-gate');
   if (values.init !== undefined) {
     // The warm start must be the generator this run would build (same code size, modules, …), checked up front.
     const from = await loadEditGenerator(pp.problem.env.model, values.init);
@@ -177,6 +182,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   for (const [i, { name, cfg }] of configs.entries()) {
     const from =
       values.init === undefined ? undefined : await loadEditGenerator(pp.problem.env.model, values.init);
+    if (values['reset-gate']) from?.resetGate();
     const r = await runDeltaMode(pp, train, contexts, policy, cfg, settings, run, {
       ...(from === undefined ? {} : { from }),
       ...(values.save === undefined ? {} : { saveDir: join(values.save, name) }),

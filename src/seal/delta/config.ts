@@ -26,17 +26,19 @@ const DeltaPpoSchema = z.strictObject({
     .default(0.05)
     .describe('Early-stop an update past this approx-KL'),
   action: z
-    .enum(['latent', 'tokens'])
+    .enum(['latent', 'tokens', 'gate'])
     .default('latent')
     .describe(
-      "What the policy samples: the pooled latent z (the seed's design), or one fast-weight code per passage token (needs generator.fastCode > 0; rl/token-ppo)",
+      "What the policy samples: the pooled latent z (the seed's design); one fast-weight code per passage token (Gaussian; needs generator.fastCode > 0); or one write per passage token (Bernoulli over the write gate; needs generator.fastGate) — rl/token-ppo",
     ),
   samplesPerContext: z
     .number()
     .int()
     .min(1)
     .default(4)
-    .describe('action "tokens": edits sampled per drawn context (their leave-one-out mean is the baseline)'),
+    .describe(
+      'actions "tokens" and "gate": edits sampled per drawn context (their leave-one-out mean is the baseline)',
+    ),
   warmStartSteps: z
     .number()
     .int()
@@ -116,6 +118,12 @@ export const DeltaTrainConfigSchema = z
         code: 'custom',
         path: ['optimizer', 'action'],
         message: 'action "tokens" needs generator.fastCode > 0 (the per-token code the policy samples)',
+      });
+    if (c.optimizer.kind !== 'direct' && c.optimizer.action === 'gate' && !c.generator.fastGate)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['optimizer', 'action'],
+        message: 'action "gate" needs generator.fastGate (the write gate the policy samples)',
       });
   });
 export type DeltaTrainConfig = z.infer<typeof DeltaTrainConfigSchema>;

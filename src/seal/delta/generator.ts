@@ -13,7 +13,8 @@
  *                    v_t = h_t V_m + c_t U_m with c_t = h_t M: the token-level PPO learner samples c_t around h_t M
  *                    (a Gaussian over per-token codes), so the policy gradient reaches the part that carries the
  *                    facts. With `whitenKeys` every key passes through a fixed (C_m + λ)⁻¹ (see whitening.ts); with
- *                    `fastGate` token t's keys are scaled by a learned gate σ(h_t·g + b) (0.5 at init).
+ *                    `fastGate` token t's keys are scaled by a learned gate σ(h_t·g + b) (0.5 at init); the gate
+ *                    policy gradient samples each token's write a_t ∈ {0, 1} with that probability instead.
  *
  * Zero edit at initialisation, exactly: the encoder's output layer starts at zero, so the mean latent is 0 and so is
  * every B_m, and every V_m starts at zero. A_m is a fixed random projection (like LoRA's A at init); D_m is learned
@@ -118,6 +119,8 @@ export class GeneratedDelta implements LinearDelta {
     readonly hidden?: Tensor2D,
     /** (T, d) per-token codes (fastCode > 0): sampled by the token-level policy; default the mean h·M. */
     readonly codes?: Tensor2D,
+    /** (T, 1) per-token write gates (fastGate): sampled 0/1 writes of the gate policy; default the mean σ(h·g + b). */
+    readonly gates?: Tensor2D,
   ) {}
 
   /** B_m(z) (r, out), computed on first use (inside the caller's tidy/gradient scope). */
@@ -147,12 +150,11 @@ export class GeneratedDelta implements LinearDelta {
     const raw = tf.matMul(h, f.k) as Tensor2D;
     const cinv = this.gen.decoder.get(module)?.cinv;
     const white = cinv === undefined ? raw : (tf.matMul(raw, cinv) as Tensor2D);
-    const gate = this.gen.gate;
-    // (T, in) · (T, 1): each token's keys scaled by its write gate.
+    // (T, in) · (T, 1): each token's keys scaled by its write gate (its probability, or a sampled 0/1 write).
     const keys =
-      gate === undefined
+      this.gen.gate === undefined
         ? white
-        : (tf.mul(white, tf.sigmoid(tf.add(tf.matMul(h, gate.g), gate.b))) as Tensor2D);
+        : (tf.mul(white, this.gates ?? tf.sigmoid(this.gen.gateLogits(h))) as Tensor2D);
     return { keys: tf.mul(keys, this.gen.config.fastScale / h.shape[0]) as Tensor2D, values };
   }
 
@@ -323,6 +325,21 @@ export class EditGenerator {
     ];
   }
 
+  /** Every write gate back to its initialisation, 0.5 (g = 0, b = 0): a warm start whose gate is learnt again. */
+  resetGate(): void {
+    const gate = this.gate;
+    if (gate === undefined) throw new Error('EditGenerator has no write gate (fastGate = false)');
+    gate.g.assign(tf.zerosLike(gate.g));
+    gate.b.assign(tf.zerosLike(gate.b));
+  }
+
+  /** The write gate's logits (T, 1) = h_t·g + b: token t writes its keys with probability σ(logit). */
+  gateLogits(hidden: Tensor2D): Tensor2D {
+    const gate = this.gate;
+    if (gate === undefined) throw new Error('EditGenerator has no write gate (fastGate = false)');
+    return tf.add(tf.matMul(hidden, gate.g), gate.b) as Tensor2D;
+  }
+
   /** The mean per-token code (T, d) = h_t·M (the hidden states `readContext` gives are RMS-normalised already). */
   codeMean(hidden: Tensor2D): Tensor2D {
     const code = this.code;
@@ -337,10 +354,11 @@ export class EditGenerator {
 
   /**
    * The edit for a latent (1, latent) and, for the fast-weight part, the passage's hidden states (T, C) and, with a
-   * code, the per-token codes (T, d) (default: their mean h·M).
+   * code, the per-token codes (T, d) (default: their mean h·M); with a gate, the per-token writes (T, 1) (default:
+   * their probabilities σ(h·g + b)).
    */
-  edit(z: Tensor2D, hidden?: Tensor2D, codes?: Tensor2D): GeneratedDelta {
-    return new GeneratedDelta(this, z, hidden, codes);
+  edit(z: Tensor2D, hidden?: Tensor2D, codes?: Tensor2D, gates?: Tensor2D): GeneratedDelta {
+    return new GeneratedDelta(this, z, hidden, codes, gates);
   }
 
   /** Replaces a fixed (non-variable) tensor by name — the decoder's A when loading a saved generator. */

@@ -1,6 +1,12 @@
 /**
- * The policy gradient that reaches the fast weights: PPO (or REINFORCE, one epoch) over the EditGenerator's
- * per-token codes (generator.fastCode = d > 0). For each context the policy samples one code per passage token,
+ * The policy gradient that reaches the fast weights: PPO (or REINFORCE, one epoch) over a per-token action of the
+ * EditGenerator, one of
+ * - `tokens`: the per-token codes (generator.fastCode = d > 0), Gaussian, below;
+ * - `gate`: the write gate (generator.fastGate), Bernoulli: token t writes its keys (a_t = 1) with probability
+ *   σ(h_t·g + b), or not; the learned parameters are g and b (C + 1), the part that decides where an edit writes.
+ *   The edit evaluated afterwards writes with the probabilities (the mean action), as the direct gradient's gate.
+ *
+ * Codes: for each context the policy samples one code per passage token,
  * c_t ~ N(h_t·M, diag σ²) (h_t: the RMS-normalised hidden state); the edit writes v_t = h_t·V_m + c_t·U_m under its
  * keys; the reward is the edit's (−answer NLL, − λ‖ΔW‖², − the cross-entropy to the base's answers on a known
  * person's questions, + exact match if weighted). The learner is rl/token-ppo (token-level clipped surrogate;
@@ -17,7 +23,7 @@ import { type Tensor2D, tf } from '../../engine/tf.js';
 import {
   sampleTokenActions,
   type TokenEpisode,
-  type TokenGaussian,
+  type TokenPolicy,
   TokenPpo,
   TokenPpoConfigSchema,
 } from '../../rl/token-ppo.js';
@@ -38,6 +44,8 @@ export interface TokenItem {
 
 export interface TokenPgOptions {
   readonly kind: 'ppo' | 'reinforce';
+  /** The per-token action: fast-weight codes (Gaussian) or write gates (Bernoulli). */
+  readonly action: 'tokens' | 'gate';
   readonly totalTimesteps: number;
   /** Episodes (edits) per update. */
   readonly batch: number;
@@ -59,8 +67,31 @@ export interface TokenPgLog {
   readonly explainedVariance: number;
   readonly policyLoss: number;
   readonly valueLoss: number;
-  readonly std: number;
+  /** Codes: the mean σ; gate: the mean write probability (over the update's tokens). */
+  readonly spread: number;
   readonly entropy: number;
+}
+
+/** The policy over the generator's per-token action. */
+function tokenPolicy(gen: EditGenerator, action: TokenPgOptions['action']): TokenPolicy {
+  switch (action) {
+    case 'tokens': {
+      const code = gen.code;
+      if (code === undefined)
+        throw new Error('the token-level policy gradient over codes needs generator.fastCode > 0');
+      return { kind: 'gaussian', mean: (obs) => gen.codeMean(obs), logStd: code.logStd, variables: [code.m] };
+    }
+    case 'gate': {
+      const gate = gen.gate;
+      if (gate === undefined)
+        throw new Error('the token-level policy gradient over write gates needs generator.fastGate');
+      return { kind: 'bernoulli', logits: (obs) => gen.gateLogits(obs), variables: [gate.g, gate.b] };
+    }
+    default: {
+      const never: never = action;
+      throw new Error(`unknown token action ${JSON.stringify(never)}`);
+    }
+  }
 }
 
 const mean = (xs: readonly number[]) => xs.reduce((s, x) => s + x, 0) / Math.max(1, xs.length);
@@ -80,14 +111,8 @@ export function tokenPolicyGradient(
   } = {},
 ): void {
   // seed → build
-  const code = gen.code;
-  if (code === undefined) throw new Error('the token-level policy gradient needs generator.fastCode > 0');
   const rng = new Rng(seed);
-  const policy: TokenGaussian = {
-    mean: (obs) => gen.codeMean(obs),
-    logStd: code.logStd,
-    variables: [code.m],
-  };
+  const policy = tokenPolicy(gen, o.action);
   const learner = new TokenPpo(
     policy,
     env.model.config.dim,
@@ -108,7 +133,7 @@ export function tokenPolicyGradient(
   const updates = Math.max(1, Math.floor(o.totalTimesteps / o.batch));
   const progress = new Progress({
     total: updates,
-    label: `delta ${o.kind} (tokens)`,
+    label: `delta ${o.kind} (${o.action})`,
     ...(opts.quiet === undefined ? {} : { quiet: opts.quiet }),
   });
   try {
@@ -121,16 +146,21 @@ export function tokenPolicyGradient(
         if (e % o.samplesPerContext === 0) k = rng.int(items.length);
         const it = items[k]!;
         const { actions, logProb } = sampleTokenActions(policy, it.hidden, rng);
-        const codes = tf.tensor2d(actions, [it.hidden.shape[0], code.m.shape[1] as number]);
+        const t = it.hidden.shape[0];
+        const sampled = tf.tensor2d(actions, [t, actions.length / t]);
         const neighbour =
           opts.neighbours === undefined || opts.neighbours.length === 0
             ? undefined
             : opts.neighbours[rng.int(opts.neighbours.length)];
-        const p = deltaReward(env, it.context, gen.edit(latents[k]!, it.hidden, codes), reward, {
+        const edit =
+          o.action === 'tokens'
+            ? gen.edit(latents[k]!, it.hidden, sampled)
+            : gen.edit(latents[k]!, it.hidden, undefined, sampled);
+        const p = deltaReward(env, it.context, edit, reward, {
           answers: it.answers,
           ...(neighbour === undefined ? {} : { neighbour }),
         });
-        codes.dispose();
+        sampled.dispose();
         parts.push(p);
         episodes.push({
           obs: it.hidden,
@@ -159,13 +189,13 @@ export function tokenPolicyGradient(
         explainedVariance: u.explainedVariance,
         policyLoss: u.policyLoss,
         valueLoss: u.valueLoss,
-        std: u.std,
-        entropy: u.entropy,
+        spread: u.spread.mean,
+        entropy: u.spread.entropy,
       };
       opts.onUpdate?.(l);
       progress.tick(
         1,
-        `reward ${l.parts.reward.toFixed(3)} nll ${l.parts.nll.toFixed(3)} σ ${l.std.toFixed(3)}`,
+        `reward ${l.parts.reward.toFixed(3)} nll ${l.parts.nll.toFixed(3)} ${o.action === 'gate' ? 'p' : 'σ'} ${l.spread.toFixed(3)}`,
       );
     }
   } finally {

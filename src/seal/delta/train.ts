@@ -7,8 +7,8 @@
  *               is then exactly 1 and the clipped surrogate's gradient is −A·∇log π).
  *   direct      MEND-style meta-learning: backpropagate the differentiable −CE reward (and the edit penalty)
  *               through the generated delta into encoder and decoder; no sampling (direct.ts).
- * PPO and REINFORCE act on the pooled latent (here) or, with `action: "tokens"`, on one fast-weight code per token
- * (token-train.ts). Configs live in config.ts. The base model is frozen throughout; edits are LinearDeltas.
+ * PPO and REINFORCE act on the pooled latent (here) or, with `action: "tokens"` / `"gate"`, on one fast-weight
+ * code / one write per token (token-train.ts). Configs live in config.ts. The base model is frozen throughout; edits are LinearDeltas.
  */
 import { type Tensor2D, tf } from '../../engine/tf.js';
 import type { Transformer } from '../../model/model.js';
@@ -149,25 +149,34 @@ export async function trainEditGenerator(
         );
       const warm = logs.length;
       const batch = o.numEnvs * o.numSteps;
-      if (o.action === 'tokens') {
-        tokenPolicyGradient(env, gen, items, { ...o, kind: o.kind, batch }, cfg.reward, cfg.seed + 1, {
-          ...(opts.quiet === undefined ? {} : { quiet: opts.quiet }),
-          ...(opts.locality === undefined
-            ? {}
-            : { neighbours: opts.locality.map((c) => baseTargets(env, answerBatch(env, c))) }),
-          onUpdate: (u) => {
-            const l: DeltaTrainLog = {
-              step: warm + u.update,
-              reward: u.parts.reward,
-              nll: u.parts.nll,
-              magnitude: u.parts.magnitude,
-              locality: u.parts.neighbour,
-              ppo: ppoDiagnostics(u),
-            };
-            logs.push(l);
-            opts.onLog?.(l);
+      if (o.action === 'tokens' || o.action === 'gate') {
+        const action = o.action;
+        tokenPolicyGradient(
+          env,
+          gen,
+          items,
+          { ...o, kind: o.kind, action, batch },
+          cfg.reward,
+          cfg.seed + 1,
+          {
+            ...(opts.quiet === undefined ? {} : { quiet: opts.quiet }),
+            ...(opts.locality === undefined
+              ? {}
+              : { neighbours: opts.locality.map((c) => baseTargets(env, answerBatch(env, c))) }),
+            onUpdate: (u) => {
+              const l: DeltaTrainLog = {
+                step: warm + u.update,
+                reward: u.parts.reward,
+                nll: u.parts.nll,
+                magnitude: u.parts.magnitude,
+                locality: u.parts.neighbour,
+                ppo: ppoDiagnostics(u),
+              };
+              logs.push(l);
+              opts.onLog?.(l);
+            },
           },
-        });
+        );
         break;
       }
       const updates = Math.max(1, Math.floor(o.totalTimesteps / batch));
