@@ -309,7 +309,7 @@ describe('EditGenerator (weight-delta self-edits) on a tiny model', () => {
     gen.dispose();
   });
 
-  it('PPO over per-token writes learns the write gate alone: on a warm start whose gate is reset, the answer cross-entropy falls', async () => {
+  it('PPO over per-token writes learns the write gate alone (and so does the direct gradient with learn "gate"): on a warm start whose gate is reset, the answer cross-entropy falls', async () => {
     const before = checksum(env.model.params);
     const generator = { latent: 8, hidden: 16, fastGate: true };
     expect(() => DeltaTrainConfigSchema.parse({ optimizer: { kind: 'ppo', action: 'gate' } })).toThrow(
@@ -362,6 +362,29 @@ describe('EditGenerator (weight-delta self-edits) on a tiny model', () => {
     // Only the gate moved: keys and values are the warm start's; the base is untouched.
     expect(tf.tidy(() => tf.max(tf.abs(gen.gate!.g)).dataSync()[0])).toBeGreaterThan(0);
     expect(kv.map((v) => Array.from(v.dataSync()))).toEqual(kvBefore);
+    // The direct gradient on the same part (learn "gate"): from the reset gate again, only g and b move.
+    expect(() => DeltaTrainConfigSchema.parse({ optimizer: { kind: 'direct', learn: 'gate' } })).toThrow(
+      /optimizer\.learn|fastGate/,
+    );
+    gen.resetGate();
+    const enc = gen.encoderVariables().map((v) => Array.from(v.dataSync()));
+    const direct = DeltaTrainConfigSchema.parse({
+      generator,
+      reward: { magnitude: 0 },
+      optimizer: {
+        kind: 'direct',
+        learn: 'gate',
+        steps: 20,
+        batchContexts: 4,
+        learningRate: 3e-2,
+        warmupSteps: 0,
+      },
+    });
+    const { logs: dl } = await trainEditGenerator(env, contexts, direct, { quiet: true, from: gen });
+    expect(dl[dl.length - 1]!.nll).toBeLessThan(dl[0]!.nll);
+    expect(tf.tidy(() => tf.max(tf.abs(gen.gate!.g)).dataSync()[0])).toBeGreaterThan(0);
+    expect(kv.map((v) => Array.from(v.dataSync()))).toEqual(kvBefore);
+    expect(gen.encoderVariables().map((v) => Array.from(v.dataSync()))).toEqual(enc);
     expect(checksum(env.model.params)).toBe(before);
     gen.dispose();
   });

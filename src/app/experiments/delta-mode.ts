@@ -42,6 +42,8 @@ per optimiser and a summary line; --out DIR also keeps config.json and results.j
       [--magnitudes 0,1e-3,1e-2,1e-1 (the direct gradient once per edit-magnitude weight: the trade-off curve)]
       [--action latent|tokens|gate] [--fast-code D] [--samples-per-context 4] [--pg-lr 1e-3] [--neighbour-reward W]
       [--init DIR (start every optimiser from this saved generator, e.g. --save DIR/direct: a warm start)]
+      [--direct-learn all|gate (the direct gradient trains everything, or the write gate alone: the same part as
+        --action gate, for a same-budget comparison)] [--direct-steps 1000] [--direct-lr 1e-3]
       [--reset-gate (with --init and --fast-gate: every write gate back to 0.5 first, so the optimiser learns the
         gate again on the warm start's keys and values; e.g. --action gate: PPO over per-token writes)]
       [--whiten-keys (fast-weight keys whitened by the inverse input second moment, as ROME)]
@@ -64,6 +66,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       'neighbour-kl': { type: 'string', default: '1' },
       'neighbours-per-edit': { type: 'string', default: '1' },
       'direct-lr': { type: 'string', default: '1e-3' },
+      'direct-learn': { type: 'string', default: 'all' },
       save: { type: 'string' },
       'warm-start': { type: 'string', default: '0' },
       'accuracy-reward': { type: 'string', default: '0' },
@@ -126,6 +129,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
             textKl: Number(values['text-kl']),
             stackTrain: Number(values['stack-train']),
             learningRate: Number(values['direct-lr']),
+            learn: values['direct-learn'],
           }
         : {
             kind,

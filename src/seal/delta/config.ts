@@ -98,6 +98,12 @@ export const DeltaDirectSchema = z.strictObject({
     .describe("People each edit's locality term is checked on, per step"),
   maxGradNorm: z.number().positive().default(1).describe('Global gradient-norm clip'),
   trainDecoder: z.boolean().default(true).describe('Also learn the decoder D (not only the encoder)'),
+  learn: z
+    .enum(['all', 'gate'])
+    .default('all')
+    .describe(
+      'What the direct gradient trains: everything (encoder, decoder if trainDecoder, fast weights) or the write gate alone (g, b; needs generator.fastGate) — the policy gradient\'s action "gate" trains the same',
+    ),
 });
 
 export const DELTA_OPTIMIZERS = ['direct', 'ppo', 'reinforce'] as const;
@@ -118,6 +124,12 @@ export const DeltaTrainConfigSchema = z
         code: 'custom',
         path: ['optimizer', 'action'],
         message: 'action "tokens" needs generator.fastCode > 0 (the per-token code the policy samples)',
+      });
+    if (c.optimizer.kind === 'direct' && c.optimizer.learn === 'gate' && !c.generator.fastGate)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['optimizer', 'learn'],
+        message: 'learn "gate" needs generator.fastGate (the write gate it trains)',
       });
     if (c.optimizer.kind !== 'direct' && c.optimizer.action === 'gate' && !c.generator.fastGate)
       ctx.addIssue({

@@ -60,16 +60,31 @@ export function directGradient(
   },
 ): void {
   const vars = new Map<string, Variable>();
-  gen.encoderVariables().forEach((v, i) => {
-    vars.set(`encoder.${i}`, v);
-  });
-  if (o.trainDecoder)
-    gen.decoderVariables().forEach((v, i) => {
-      vars.set(`decoder.${i}`, v);
-    });
-  gen.fastVariables().forEach((v, i) => {
-    vars.set(`fast.${i}`, v);
-  });
+  switch (o.learn) {
+    case 'all':
+      gen.encoderVariables().forEach((v, i) => {
+        vars.set(`encoder.${i}`, v);
+      });
+      if (o.trainDecoder)
+        gen.decoderVariables().forEach((v, i) => {
+          vars.set(`decoder.${i}`, v);
+        });
+      gen.fastVariables().forEach((v, i) => {
+        vars.set(`fast.${i}`, v);
+      });
+      break;
+    case 'gate': {
+      const gate = gen.gate;
+      if (gate === undefined) throw new Error('the direct gradient with learn "gate" needs generator.fastGate');
+      vars.set('gate.g', gate.g);
+      vars.set('gate.b', gate.b);
+      break;
+    }
+    default: {
+      const never: never = o.learn;
+      throw new Error(`unknown direct learn ${JSON.stringify(never)}`);
+    }
+  }
   const names = [...vars.keys()];
   const list = names.map((n) => vars.get(n)!);
   const opt = new AdamW(vars);
