@@ -75,7 +75,8 @@ export function directGradient(
       break;
     case 'gate': {
       const gate = gen.gate;
-      if (gate === undefined) throw new Error('the direct gradient with learn "gate" needs generator.fastGate');
+      if (gate === undefined)
+        throw new Error('the direct gradient with learn "gate" needs generator.fastGate');
       vars.set('gate.g', gate.g);
       vars.set('gate.b', gate.b);
       break;
