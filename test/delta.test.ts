@@ -17,7 +17,14 @@ import {
 } from '../src/seal/delta/eval.js';
 import { EditGenerator, EditGeneratorConfigSchema } from '../src/seal/delta/generator.js';
 import { editToAdapter, loadEditGenerator, saveEditGenerator } from '../src/seal/delta/io.js';
-import { answerBatch, answerNll, textBatch } from '../src/seal/delta/reward.js';
+import {
+  answerBatch,
+  answerNll,
+  baseTargets,
+  DeltaRewardSchema,
+  deltaReward,
+  textBatch,
+} from '../src/seal/delta/reward.js';
 import { evaluateStacks, stackGroups, summariseStacks } from '../src/seal/delta/stack.js';
 import { editFor, trainEditGenerator } from '../src/seal/delta/train.js';
 import { buildTokenizer } from '../src/seal/domains/people-pretrain.js';
@@ -189,6 +196,28 @@ describe('EditGenerator (weight-delta self-edits) on a tiny model', () => {
     // The text term (edit j on the next drawn person's biography) likewise: zero first, then positive.
     expect(soft[0]!.textKl).toBe(0);
     expect(soft.slice(1).some((l) => (l.textKl ?? 0) > 0)).toBe(true);
+    // The policy gradient's neighbour reward takes the same two forms.
+    const gen = new EditGenerator(env.model, EditGeneratorConfigSchema.parse({ latent: 8, hidden: 16 }));
+    const [known] = knownPeople();
+    const neighbourOf = (neighbourLoss: 'hard' | 'soft', z: number) =>
+      tf.tidy(() => {
+        const edit = gen.edit(tf.fill([1, 8], z) as Tensor2D);
+        const batch = answerBatch(env, known!);
+        return deltaReward(
+          env,
+          contexts[0]!,
+          edit,
+          DeltaRewardSchema.parse({ neighbour: 1, neighbourLoss }),
+          {
+            answers: answerBatch(env, contexts[0]!),
+            neighbour: neighbourLoss === 'hard' ? baseTargets(env, batch) : batch,
+          },
+        ).neighbour;
+      });
+    expect(neighbourOf('soft', 0)).toBe(0);
+    expect(neighbourOf('hard', 0)).toBeGreaterThan(0.01);
+    expect(neighbourOf('soft', 0.5)).toBeGreaterThan(0);
+    gen.dispose();
   });
 
   it('stacked training: groups of edits summed (SummedDelta = the list of deltas), sizes checked', async () => {

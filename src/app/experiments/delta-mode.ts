@@ -48,7 +48,8 @@ per optimiser and a summary line; --out DIR also keeps config.json and results.j
         gate again on the warm start's keys and values; e.g. --action gate: PPO over per-token writes)]
       [--whiten-keys (fast-weight keys whitened by the inverse input second moment, as ROME)]
       [--fast-gate (a learned write gate per passage token scales its keys)]
-      [--locality-loss hard|soft (cross-entropy to the base's greedy answers, or the KL to its distribution)]
+      [--locality-loss hard|soft (cross-entropy to the base's greedy answers, or the KL to its distribution; the
+        direct gradient's locality loss and the policy gradient's --neighbour-reward term alike)]
       [--text-kl W (weight of the KL to the base on another drawn person's biography: the drawdown as a term)]
       [--stack-train N (train groups of up to N edits summed, N a power of two, so that edits compose)]
       [--locality-people known|pretrain|all (the locality term keeps the base's answers on the train half of the known
@@ -151,6 +152,8 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
         accuracy: Number(values['accuracy-reward']),
         magnitude,
         neighbour: Number(values['neighbour-reward']),
+        // The policy gradient's locality reward takes the same form as the direct gradient's locality loss.
+        neighbourLoss: values['locality-loss'],
       },
       seed: Number(values.seed),
     });

@@ -5,8 +5,9 @@
  *   accuracy   exact-match accuracy of greedy answers (not differentiable)
  *   magnitude  ‖ΔW‖²_F of the edit (penalised with weight λ)
  *   locality   KL(base ‖ edited) of next-token distributions on unrelated text (MEND's drawdown as a penalty)
- *   neighbour  cross-entropy to the base's own answers on a known person's questions (`baseTargets`): the
- *              direct gradient's locality term, as a reward for the policy-gradient learners
+ *   neighbour  on a known person's questions, the cross-entropy to the base's own answers (`baseTargets`;
+ *              neighbourLoss "hard") or KL(base ‖ edited) at the answer positions ("soft"): the direct gradient's
+ *              locality term (its localityLoss), as a reward for the policy-gradient learners
  * combined as  reward = −w_nll·nll + w_acc·accuracy − λ·magnitude − w_loc·locality − w_nb·neighbour.
  */
 import { z } from 'zod';
@@ -28,7 +29,13 @@ export const DeltaRewardSchema = z.strictObject({
     .number()
     .min(0)
     .default(0)
-    .describe("Penalty per nat of cross-entropy to the base's answers on a known person's questions"),
+    .describe("Penalty per nat of the locality loss on a known person's questions (its form: neighbourLoss)"),
+  neighbourLoss: z
+    .enum(['hard', 'soft'])
+    .default('hard')
+    .describe(
+      "The neighbour term's form, as the direct gradient's localityLoss: cross-entropy to the base's greedy answers (hard; the batch carries them as targets, `baseTargets`) or KL(base ‖ edited) at the answer positions (soft; the plain answer batch)",
+    ),
 });
 export type DeltaReward = z.infer<typeof DeltaRewardSchema>;
 
@@ -132,7 +139,10 @@ export function deltaReward(
       ? localityKl(env, batches.unrelated, [edit]).dataSync()[0]!
       : 0,
     w.neighbour > 0 && batches.neighbour !== undefined
-      ? lmLoss(env.model, batches.neighbour, [edit]).dataSync()[0]!
+      ? (w.neighbourLoss === 'soft'
+          ? localityKl(env, batches.neighbour, [edit])
+          : lmLoss(env.model, batches.neighbour, [edit])
+        ).dataSync()[0]!
       : 0,
   ]);
   const accuracy =

@@ -162,7 +162,14 @@ export async function trainEditGenerator(
             ...(opts.quiet === undefined ? {} : { quiet: opts.quiet }),
             ...(opts.locality === undefined
               ? {}
-              : { neighbours: opts.locality.map((c) => baseTargets(env, answerBatch(env, c))) }),
+              : {
+                  // Hard: the base's greedy answers as targets; soft: the answer batch itself (the KL reads the base).
+                  neighbours: opts.locality.map((c) =>
+                    cfg.reward.neighbourLoss === 'soft'
+                      ? answerBatch(env, c)
+                      : baseTargets(env, answerBatch(env, c)),
+                  ),
+                }),
             onUpdate: (u) => {
               const l: DeltaTrainLog = {
                 step: warm + u.update,
