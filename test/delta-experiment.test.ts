@@ -91,6 +91,27 @@ describe('experiment:delta with --magnitudes and --stack', () => {
     ]);
   });
 
+  it('--skip-lora measures the generator alone (the LoRA rows come from another run of the same people)', () => {
+    const dir = join(tempDir(), 'skip-lora');
+    const skip = spawnSync(
+      process.execPath,
+      [
+        ...[SCRIPT, '--people', '2', '--split', 'val', '--train-people', '8', '--optimizers', 'direct'],
+        ...['--direct-steps', '2', '--skip-lora', '--out', dir],
+      ],
+      { encoding: 'utf8', timeout: 240_000 },
+    );
+    expect(skip.status, skip.stderr).toBe(0);
+    const evals = readFileSync(join(dir, 'results.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { kind: string; scores?: Record<string, unknown> })
+      .filter((x) => x.kind === 'delta-eval');
+    expect(evals.map((e) => Object.keys(e.scores ?? {}))).toEqual([
+      ['delta_direct', 'delta_direct_shuffled'],
+    ]);
+  }, 300_000);
+
   it('refuses an existing --out and a bad flag before writing anything', () => {
     const again = spawnSync(process.execPath, [SCRIPT, '--out', out], { encoding: 'utf8' });
     expect(again.status).toBe(2);

@@ -44,6 +44,8 @@ per optimiser and a summary line; --out DIR also keeps config.json and results.j
       [--init DIR (start every optimiser from this saved generator, e.g. --save DIR/direct: a warm start)]
       [--direct-learn all|gate (the direct gradient trains everything, or the write gate alone: the same part as
         --action gate, for a same-budget comparison)] [--direct-steps 1000] [--direct-lr 1e-3]
+      [--skip-lora (no LoRA conditions: another run of the same people measured them; they do not depend on the
+        generator)]
       [--reset-gate (with --init and --fast-gate: every write gate back to 0.5 first, so the optimiser learns the
         gate again on the warm start's keys and values; e.g. --action gate: PPO over per-token writes)]
       [--whiten-keys (fast-weight keys whitened by the inverse input second moment, as ROME)]
@@ -87,6 +89,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       'neighbour-reward': { type: 'string', default: '0' },
       init: { type: 'string' },
       'reset-gate': { type: 'boolean', default: false },
+      'skip-lora': { type: 'boolean', default: false },
       'whiten-keys': { type: 'boolean', default: false },
       'locality-people': { type: 'string', default: 'known' },
       'fast-gate': { type: 'boolean', default: false },
@@ -195,8 +198,8 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       ...(values.save === undefined ? {} : { saveDir: join(values.save, name) }),
       // The stacking table of every configuration (a magnitude sweep shows whether smaller edits stack better).
       ...(values.stack ? { stackSizes: STACK_SIZES, stackLabel: `delta_${name}` } : {}),
-      // The LoRA conditions do not depend on the generator: measured once, in both tables.
-      loraBaselines: i === 0,
+      // The LoRA conditions do not depend on the generator: measured once, in both tables (or never: --skip-lora).
+      loraBaselines: i === 0 && !values['skip-lora'],
       localityPeople,
     });
     const table = Object.fromEntries(
