@@ -50,6 +50,12 @@ const task = {
   scorer: exactMatchScorer,
 };
 
+/** Mean answer NLL of the first and of the last three training logs. */
+const firstAndLastNll = (logs: readonly { nll: number }[]): [number, number] => {
+  const mean = (ls: readonly { nll: number }[]) => ls.reduce((s, l) => s + l.nll, 0) / ls.length;
+  return [mean(logs.slice(0, 3)), mean(logs.slice(-3))];
+};
+
 describe('EditGenerator (weight-delta self-edits) on a tiny model', () => {
   const contexts = [0, 1, 2, 3].map(ctx);
   let env: { model: Transformer; tok: ReturnType<typeof buildTokenizer>['tok']; task: typeof task };
@@ -329,8 +335,7 @@ describe('EditGenerator (weight-delta self-edits) on a tiny model', () => {
     for (const l of logs) expect(Number.isFinite(l.reward) && Number.isFinite(l.ppo!.approxKl)).toBe(true);
     // A random 2-layer model is hard to steer by any method (the direct gradient: ~0.4 nats in 60 steps); here
     // the cross-entropy falls by ~0.07 nats over 20 updates of 32 sampled edits.
-    const first = logs.slice(0, 3).reduce((s, l) => s + l.nll, 0) / 3;
-    const last = logs.slice(-3).reduce((s, l) => s + l.nll, 0) / 3;
+    const [first, last] = firstAndLastNll(logs);
     expect(last).toBeLessThan(first - 0.04);
     // The code map moved; the base did not.
     expect(tf.tidy(() => tf.max(tf.abs(gen.code!.m)).dataSync()[0])).toBeGreaterThan(0);
@@ -385,8 +390,7 @@ describe('EditGenerator (weight-delta self-edits) on a tiny model', () => {
     const { logs } = await trainEditGenerator(env, contexts, cfg, { quiet: true, from: gen });
     expect(logs).toHaveLength(20);
     for (const l of logs) expect(Number.isFinite(l.reward) && Number.isFinite(l.ppo!.approxKl)).toBe(true);
-    const first = logs.slice(0, 3).reduce((s, l) => s + l.nll, 0) / 3;
-    const last = logs.slice(-3).reduce((s, l) => s + l.nll, 0) / 3;
+    const [first, last] = firstAndLastNll(logs);
     expect(last, `answer NLL ${first} → ${last}`).toBeLessThan(first - 0.04);
     // Only the gate moved: keys and values are the warm start's; the base is untouched.
     expect(tf.tidy(() => tf.max(tf.abs(gen.gate!.g)).dataSync()[0])).toBeGreaterThan(0);
