@@ -87,19 +87,22 @@ function loraConditions(
 }
 
 /**
- * Stacking conditions: the generator's n edits summed, and one LoRA on the n contexts' passages (or self-edits +
- * passages) together — SEAL's continued-pretraining setting.
+ * Stacking conditions: the generator's n edits summed (named `name`), and, `withLora`, one LoRA on the n contexts'
+ * passages (or self-edits + passages) together — SEAL's continued-pretraining setting.
  */
 function stackConditions(
   pp: PeopleProblem,
   gen: EditGenerator,
-  name: string,
   contexts: readonly Context[],
-  policy: LoraAdapter | undefined,
-  s: EvalSettings,
-  seed: number,
-  withLora: boolean,
+  o: {
+    readonly name: string;
+    readonly policy: LoraAdapter | undefined;
+    readonly s: EvalSettings;
+    readonly seed: number;
+    readonly withLora: boolean;
+  },
 ): StackCondition[] {
+  const { name, policy, s, seed, withLora } = o;
   const env = pp.problem.env;
   const seqs = trainingSequences(pp, contexts, policy, s, seed);
   const together = (make: (i: number) => string[], group: readonly number[]): StackedEdit => {
@@ -248,16 +251,13 @@ export async function runDeltaMode(
       : evaluateStacks(
           env,
           evalContexts,
-          stackConditions(
-            pp,
-            generator,
-            opts.stackLabel ?? name,
-            evalContexts,
+          stackConditions(pp, generator, evalContexts, {
+            name: opts.stackLabel ?? name,
             policy,
             s,
-            cfg.seed,
-            opts.loraBaselines !== false,
-          ),
+            seed: cfg.seed,
+            withLora: opts.loraBaselines !== false,
+          }),
           {
             sizes: opts.stackSizes,
             known: measures.known,
