@@ -5,8 +5,10 @@ import { describe, expect, it } from 'vitest';
 import { sealPairs } from '../src/app/demo.js';
 import {
   deltaFromRecords,
+  deltaSeedTables,
   headlineFromRecords,
   headlineRuns,
+  isDeltaSeedGroup,
   README_RUNS,
   rebuild,
   stacksFromRecords,
@@ -21,8 +23,41 @@ describe('results rebuilt from raw rows', () => {
     const text = readFileSync(join(ROOT, d, 'results.jsonl'), 'utf8');
     return text.includes('"kind":"delta-eval"') && !text.includes('"kind":"eval"');
   };
-  const single = README_RUNS.filter((d) => !existsSync(join(ROOT, d, 'baselines')) && !isDelta(d));
-  const deltas = README_RUNS.filter((d) => !existsSync(join(ROOT, d, 'baselines')) && isDelta(d));
+  const seedGroups = README_RUNS.filter((d) => isDeltaSeedGroup(join(ROOT, d)));
+  const runs = README_RUNS.filter((d) => !seedGroups.includes(d));
+  const single = runs.filter((d) => !existsSync(join(ROOT, d, 'baselines')) && !isDelta(d));
+  const deltas = runs.filter((d) => !existsSync(join(ROOT, d, 'baselines')) && isDelta(d));
+
+  it.each(seedGroups.map((d) => [d]))(
+    '%s: the table over seeds agrees with every seed run it averages',
+    (dir) => {
+      const abs = join(ROOT, dir);
+      const tables = deltaSeedTables(abs, ['direct', 'ppo', 'reinforce']);
+      expect(tables.map((t) => t.optimizer)).toEqual(['direct', 'ppo', 'reinforce']);
+      for (const t of tables) {
+        expect(t.seeds.length).toBeGreaterThanOrEqual(3);
+        // Each seed's row is that run's own saved table; over seeds (same people in every run) the mean of the
+        // per-person averages is the mean of the seeds' means.
+        for (const { seed, scores } of t.seeds) {
+          const saved = new RunDir(join(abs, `${t.optimizer}-s${seed}`))
+            .records()
+            .find((r) => r['kind'] === 'delta-eval')!['scores'] as Record<string, { es: { mean: number } }>;
+          expect(scores.es.mean).toBeCloseTo(saved[`delta_${t.optimizer}`]!.es.mean, 12);
+        }
+        const meanOfSeeds = t.seeds.reduce((s, x) => s + x.scores.es.mean, 0) / t.seeds.length;
+        expect(t.overSeeds.es.mean).toBeCloseTo(meanOfSeeds, 12);
+        expect(t.overSeeds.es.ci95[0]).toBeLessThan(t.overSeeds.es.mean);
+        // The paired difference's mean is the difference of the means (same people).
+        if (t.pairedToReference !== undefined)
+          expect(t.pairedToReference.es.mean).toBeCloseTo(
+            t.overSeeds.es.mean - tables[0]!.overSeeds.es.mean,
+            12,
+          );
+      }
+      expect(tables[0]!.pairedToReference).toBeUndefined();
+      expect(rebuild(abs)).toMatch(/delta mode over seeds[\s\S]*delta_ppo_vs_delta_direct\s+ES -?\d/);
+    },
+  );
 
   it.each(deltas.map((d) => [d]))('%s: every delta table equals the one its run wrote', (dir) => {
     const records = new RunDir(join(ROOT, dir)).records().filter((r) => r['kind'] === 'delta-eval');

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { type EditRow, type EditScores, editScores } from '../../seal/delta/eval.js';
 import { type StackRow, type StackSummary, summariseStacks } from '../../seal/delta/stack.js';
 import { type ConditionResult, formatPaired, formatTable } from '../../seal/eval/evaluate.js';
-import { type MeanCi, meanCi, pairedAgainst } from '../../seal/eval/stats.js';
+import { type MeanCi, meanCi, pairedAgainst, pairedDifference } from '../../seal/eval/stats.js';
 import { RunDir } from '../../util/run-dir.js';
 import { sealPairs } from '../demo.js';
 
@@ -231,8 +231,112 @@ export function distillation(
     });
 }
 
+/** A delta-mode seed group: sub-directories `<optimizer>-s<seed>`, each one run of experiment:delta. */
+const SEED_RUN = /^([a-z]+)-s(\d+)$/;
+
+export function isDeltaSeedGroup(dir: string): boolean {
+  return (
+    existsSync(dir) &&
+    !existsSync(join(dir, 'results.jsonl')) &&
+    readdirSync(dir).some((d) => SEED_RUN.test(d) && existsSync(join(dir, d, 'results.jsonl')))
+  );
+}
+
+export interface DeltaSeedTable {
+  readonly optimizer: string;
+  /** Each seed's table of the generator's condition `delta_<optimizer>`. */
+  readonly seeds: readonly { readonly seed: number; readonly scores: EditScores }[];
+  /** Per metric, each person's value averaged over the seeds, then mean and t interval over people. */
+  readonly overSeeds: Readonly<Record<'es' | 'ps' | 'ns' | 'retention' | 'drawdown', MeanCi>>;
+  /** Against the first optimizer (the reference, e.g. the direct gradient), paired over people, seeds averaged. */
+  readonly pairedToReference?: Readonly<Record<'es' | 'retention', MeanCi>>;
+}
+
+const SEED_METRICS = ['es', 'ps', 'ns', 'retention', 'drawdown'] as const;
+
+/**
+ * The multi-seed editing table of a seed group: per optimizer (in `order`, the first the reference), each seed's
+ * table and the table over seeds (each person's value averaged over the seeds, so the interval is over people), and
+ * the paired difference to the reference over the people both measured.
+ */
+export function deltaSeedTables(dir: string, order: readonly string[]): DeltaSeedTable[] {
+  const runs = readdirSync(dir)
+    .map((d) => ({ d, m: SEED_RUN.exec(d) }))
+    .filter((x) => x.m !== null && existsSync(join(dir, x.d, 'results.jsonl')))
+    .map(({ d, m }) => {
+      const optimizer = m![1]!;
+      const table = deltaFromRecords(new RunDir(join(dir, d)).records())[0];
+      const scores = table?.scores[`delta_${optimizer}`];
+      return { optimizer, seed: Number(m![2]), scores };
+    })
+    .filter((r): r is { optimizer: string; seed: number; scores: EditScores } => r.scores !== undefined);
+  const optimizers = [...new Set(runs.map((r) => r.optimizer))].sort(
+    (a, b) => (order.indexOf(a) + 1 || 99) - (order.indexOf(b) + 1 || 99),
+  );
+  const averaged = (opt: string, m: (typeof SEED_METRICS)[number]): Record<string, number> => {
+    const mine = runs.filter((r) => r.optimizer === opt);
+    const sum = new Map<string, { s: number; n: number }>();
+    for (const r of mine)
+      for (const row of r.scores.perContext) {
+        const x = sum.get(row.id) ?? { s: 0, n: 0 };
+        sum.set(row.id, { s: x.s + row[m], n: x.n + 1 });
+      }
+    return Object.fromEntries([...sum].map(([id, x]) => [id, x.s / x.n]));
+  };
+  const reference = optimizers[0];
+  return optimizers.map((optimizer) => {
+    const seeds = runs
+      .filter((r) => r.optimizer === optimizer)
+      .sort((a, b) => a.seed - b.seed)
+      .map(({ seed, scores }) => ({ seed, scores }));
+    const overSeeds = Object.fromEntries(
+      SEED_METRICS.map((m) => [m, meanCi(Object.values(averaged(optimizer, m)))]),
+    ) as DeltaSeedTable['overSeeds'];
+    if (reference === undefined || optimizer === reference) return { optimizer, seeds, overSeeds };
+    const pairedToReference = {
+      es: pairedDifference(averaged(optimizer, 'es'), averaged(reference, 'es')),
+      retention: pairedDifference(averaged(optimizer, 'retention'), averaged(reference, 'retention')),
+    };
+    return { optimizer, seeds, overSeeds, pairedToReference };
+  });
+}
+
+function seedGroupText(dir: string): string {
+  const tables = deltaSeedTables(dir, ['direct', 'ppo', 'reinforce']);
+  const cell = (m: MeanCi, scale = 100, digits = 1) =>
+    `${(scale * m.mean).toFixed(digits)} [${(scale * m.ci95[0]).toFixed(digits)}, ${(scale * m.ci95[1]).toFixed(digits)}]`;
+  const row = (label: string, get: (m: (typeof SEED_METRICS)[number]) => MeanCi, n: number) =>
+    `${label.padEnd(28)}${SEED_METRICS.map((m) => (m === 'drawdown' ? cell(get(m), 1, 3) : cell(get(m))))
+      .map((c) => c.padStart(22))
+      .join('')}  ${n}`;
+  const lines = tables.flatMap((t) => [
+    ...t.seeds.map((s) => row(`delta_${t.optimizer} seed ${s.seed}`, (m) => s.scores[m], s.scores.es.n)),
+    row(`delta_${t.optimizer} over ${t.seeds.length} seeds`, (m) => t.overSeeds[m], t.overSeeds.es.n),
+  ]);
+  const paired = tables
+    .filter((t) => t.pairedToReference !== undefined)
+    .map(
+      (t) =>
+        `  ${`delta_${t.optimizer}_vs_delta_${tables[0]!.optimizer}`.padEnd(40)} ES ${cell(t.pairedToReference!.es).padEnd(24)} retention ${cell(t.pairedToReference!.retention)}  n ${t.pairedToReference!.es.n}`,
+    );
+  const head = `${dir}: delta mode over seeds (each person's value averaged over the seeds; 95% t interval over people)`;
+  const columns = `${'condition'.padEnd(28)}${['ES %', 'PS %', 'NS %', 'retention %', 'drawdown (nats)'].map((h) => h.padStart(22)).join('')}   n`;
+  const pairedBlock =
+    paired.length === 0 ? [] : ['paired over people, seeds averaged (points, 95% t interval):', ...paired];
+  return `${[head, columns, ...lines, ...pairedBlock].join('\n')}\n`;
+}
+
 /** The text `npm run results` prints for one directory: a run's table, or a headline's per-run tables and summary. */
 export function rebuild(dir: string): string {
+  // A delta-mode seed group (runs `<optimizer>-s<seed>`): the table over seeds, then each run's own tables.
+  if (isDeltaSeedGroup(dir))
+    return [
+      seedGroupText(dir),
+      ...readdirSync(dir)
+        .filter((d) => SEED_RUN.test(d) && existsSync(join(dir, d, 'results.jsonl')))
+        .sort()
+        .map((d) => rebuild(join(dir, d))),
+    ].join('\n');
   // A delta-mode experiment directory: its editing tables (a demo run's delta rows go with its own table).
   const records = existsSync(join(dir, 'baselines')) ? [] : new RunDir(dir).records();
   if (records.some((r) => r['kind'] === 'delta-eval') && !records.some((r) => r['kind'] === 'eval'))
@@ -277,7 +381,7 @@ const invokedAs = process.argv[1] === undefined ? '' : resolve(process.argv[1]);
 if (invokedAs === fileURLToPath(import.meta.url)) {
   const args = process.argv.slice(2);
   if (args.includes('--help') || args.includes('-h')) {
-    process.stdout.write(`${USAGE}\n`);
+    process.stdout.write(`$USAGE\n`);
     process.exit(0);
   }
   const unknown = args.find((a) => a.startsWith('-'));
