@@ -38,6 +38,7 @@ export const README_RUNS = [
   'experiments/results/session11/delta/val16-gate-seed1',
   'experiments/results/session11/delta/val16-gate-stack',
   'experiments/results/session11/delta/val16-stack-train4',
+  'experiments/results/session13/delta/test40',
 ] as const;
 
 /** The delta-mode tables of a directory (its `delta-eval` records), rebuilt from their per-person rows. */
