@@ -97,6 +97,7 @@ describe('grid table experiment (tiny model)', () => {
       samples: 2,
       space: 2,
       rank: 2,
+      sftLr: 1e-4,
       workers: 1,
       temperature: 1,
     };
