@@ -72,20 +72,6 @@ export function policyVariables(policy: TokenPolicy): Variable[] {
   }
 }
 
-/** The action size d of a policy for observations `obs` (N, C). */
-function actionDim(policy: TokenPolicy, obs: Tensor2D): number {
-  switch (policy.kind) {
-    case 'gaussian':
-      return policy.logStd.shape[0] as number;
-    case 'bernoulli':
-      return tf.tidy(() => policy.logits(tf.slice(obs, [0, 0], [1, -1]) as Tensor2D).shape[1]);
-    default: {
-      const never: never = policy;
-      throw new Error(`unknown token policy ${JSON.stringify(never)}`);
-    }
-  }
-}
-
 export interface TokenEpisode {
   /** (T, C) per-token observations; owned by the caller. */
   readonly obs: Tensor2D;
@@ -308,7 +294,8 @@ export class TokenPpo {
       0,
     ) as Tensor2D;
     const nTok = obs.shape[0];
-    const d = actionDim(this.policy, obs);
+    // The action size: every episode holds T·d actions for its T tokens.
+    const d = (episodes[0]?.actions.length ?? 0) / Math.max(1, lengths[0] ?? 1);
     const actions = tf.tensor2d(Float32Array.from(episodes.flatMap((x) => [...x.actions])), [nTok, d]);
     const oldLp = tf.tensor1d(Float32Array.from(episodes.flatMap((x) => [...x.logProb])));
     const returns = tf.tensor1d(rewards);

@@ -235,12 +235,16 @@ export function distillation(
 /** A delta-mode seed group: sub-directories `<optimizer>-s<seed>`, each one run of experiment:delta. */
 const SEED_RUN = /^([a-z]+)-s(\d+)$/;
 
+/** The seed runs of a directory (sub-directories `<optimizer>-s<seed>` holding results), sorted by name. */
+function seedRuns(dir: string): string[] {
+  if (!existsSync(dir) || existsSync(join(dir, 'results.jsonl'))) return [];
+  return readdirSync(dir)
+    .filter((d) => SEED_RUN.test(d) && existsSync(join(dir, d, 'results.jsonl')))
+    .sort();
+}
+
 export function isDeltaSeedGroup(dir: string): boolean {
-  return (
-    existsSync(dir) &&
-    !existsSync(join(dir, 'results.jsonl')) &&
-    readdirSync(dir).some((d) => SEED_RUN.test(d) && existsSync(join(dir, d, 'results.jsonl')))
-  );
+  return seedRuns(dir).length > 0;
 }
 
 export interface DeltaSeedTable {
@@ -261,9 +265,8 @@ const SEED_METRICS = ['es', 'ps', 'ns', 'retention', 'drawdown'] as const;
  * the paired difference to the reference over the people both measured.
  */
 export function deltaSeedTables(dir: string, order: readonly string[]): DeltaSeedTable[] {
-  const runs = readdirSync(dir)
+  const runs = seedRuns(dir)
     .map((d) => ({ d, m: SEED_RUN.exec(d) }))
-    .filter((x) => x.m !== null && existsSync(join(dir, x.d, 'results.jsonl')))
     .map(({ d, m }) => {
       const optimizer = m![1]!;
       const table = deltaFromRecords(new RunDir(join(dir, d)).records())[0];
@@ -331,13 +334,7 @@ function seedGroupText(dir: string): string {
 export function rebuild(dir: string): string {
   // A delta-mode seed group (runs `<optimizer>-s<seed>`): the table over seeds, then each run's own tables.
   if (isDeltaSeedGroup(dir))
-    return [
-      seedGroupText(dir),
-      ...readdirSync(dir)
-        .filter((d) => SEED_RUN.test(d) && existsSync(join(dir, d, 'results.jsonl')))
-        .sort()
-        .map((d) => rebuild(join(dir, d))),
-    ].join('\n');
+    return [seedGroupText(dir), ...seedRuns(dir).map((d) => rebuild(join(dir, d)))].join('\n');
   // A delta-mode experiment directory: its editing tables (a demo run's delta rows go with its own table).
   const records = existsSync(join(dir, 'baselines')) ? [] : new RunDir(dir).records();
   if (records.some((r) => r['kind'] === 'delta-eval') && !records.some((r) => r['kind'] === 'eval'))
