@@ -7,7 +7,7 @@
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { runGridTable } from '../src/app/experiments/grids-table.js';
+import { keepRule, runGridTable } from '../src/app/experiments/grids-table.js';
 import { ARC_COLOURS, gridHtml } from '../src/app/report/grids.js';
 import { initEngine } from '../src/engine/index.js';
 import { bestFixedIndex, type GridRow, oracleScores, summariseGridRows } from '../src/seal/eval/grids.js';
@@ -32,6 +32,11 @@ describe('grid table: pure pieces', () => {
         [0, 1, 1],
       ]),
     ).toEqual([0, 1, 1]);
+  });
+
+  it('--keep maps to ReST-EM keep settings: solved = reward above 0, beats-in-context = above the baseline', () => {
+    expect(keepRule('solved')).toEqual({ onlyPositiveGain: false, minReward: 0 });
+    expect(keepRule('beats-in-context')).toEqual({ onlyPositiveGain: true });
   });
 
   it('a grid is drawn as a table of cells in the ARC palette', () => {
@@ -98,6 +103,8 @@ describe('grid table experiment (tiny model)', () => {
       space: 2,
       rank: 2,
       sftLr: 1e-4,
+      keep: 'solved' as const,
+      keepPerTask: 2,
       workers: 1,
       temperature: 1,
     };
@@ -141,7 +148,15 @@ describe('grid table experiment (tiny model)', () => {
       scores: number[][];
     };
     expect(sweep.scores).toHaveLength(2);
-    expect(existsSync(join(out, 'run-0', 'config.json'))).toBe(true);
+    // The run records the keep rule it trained with (SEAL's ARC rule: every recipe that solved its task).
+    const runConfig = JSON.parse(readFileSync(join(out, 'run-0', 'config.json'), 'utf8')) as {
+      config: { outer: { onlyPositiveGain: boolean; minReward?: number; keepPerContext: number } };
+    };
+    expect(runConfig.config.outer).toMatchObject({
+      onlyPositiveGain: false,
+      minReward: 0,
+      keepPerContext: 2,
+    });
     const html = readFileSync(join(out, 'report.html'), 'utf8');
     expect(html).toMatch(/<table class="g">/);
     for (const k of Object.keys(summary.results)) expect(html).toContain(k);

@@ -23,13 +23,15 @@ describe('ReST-EM pieces', () => {
       { reward: 0.8, id: 'b' },
       { reward: 0.8, id: 'c' },
     ];
-    expect(selectBest(s, 0, true)?.id).toBe('b');
-    expect(selectBest(s, 0.8, true)).toBeUndefined();
-    expect(selectBest(s, 0.8, false)?.id).toBe('b');
-    expect(selectBest([], 0, false)).toBeUndefined();
+    const gain = (baseline: number) => ({ baseline, onlyPositiveGain: true });
+    const any = { baseline: 0.8, onlyPositiveGain: false };
+    expect(selectBest(s, gain(0))?.id).toBe('b');
+    expect(selectBest(s, gain(0.8))).toBeUndefined();
+    expect(selectBest(s, any)?.id).toBe('b');
+    expect(selectBest([], any)).toBeUndefined();
     // Other scores choose another sample; the positive-gain filter still reads the raw reward.
-    expect(selectBest(s, 0, true, [0.9, 0.1, 0.2])?.id).toBe('a');
-    expect(selectBest(s, 0.6, true, [0.9, 0.1, 0.2])).toBeUndefined();
+    expect(selectBest(s, gain(0), [0.9, 0.1, 0.2])?.id).toBe('a');
+    expect(selectBest(s, gain(0.6), [0.9, 0.1, 0.2])).toBeUndefined();
   });
 
   it('selectTop keeps the n best, best first, earlier first on ties, each beating the baseline', () => {
@@ -40,14 +42,32 @@ describe('ReST-EM pieces', () => {
       { reward: 0.8, id: 'd' },
     ];
     const ids = (xs: { id: string }[]) => xs.map((x) => x.id);
-    expect(ids(selectTop(s, 0, true, 2))).toEqual(['b', 'd']);
-    expect(ids(selectTop(s, 0, true, 3))).toEqual(['b', 'd', 'a']);
-    expect(ids(selectTop(s, 0, true, 10))).toEqual(['b', 'd', 'a', 'c']);
-    expect(ids(selectTop(s, 0.6, true, 3))).toEqual(['b', 'd']);
-    expect(ids(selectTop(s, 0.6, false, 3))).toEqual(['b', 'd', 'a']);
+    const gain = (baseline: number) => ({ baseline, onlyPositiveGain: true });
+    expect(ids(selectTop(s, gain(0), 2))).toEqual(['b', 'd']);
+    expect(ids(selectTop(s, gain(0), 3))).toEqual(['b', 'd', 'a']);
+    expect(ids(selectTop(s, gain(0), 10))).toEqual(['b', 'd', 'a', 'c']);
+    expect(ids(selectTop(s, gain(0.6), 3))).toEqual(['b', 'd']);
+    expect(ids(selectTop(s, { baseline: 0.6, onlyPositiveGain: false }, 3))).toEqual(['b', 'd', 'a']);
     // Ranked by the given scores; the baseline filter still reads the raw reward.
-    expect(ids(selectTop(s, 0.3, true, 2, [0.1, 0.2, 0.9, 0.3]))).toEqual(['d']);
-    expect(selectTop([], 0, false, 2)).toEqual([]);
+    expect(ids(selectTop(s, gain(0.3), 2, [0.1, 0.2, 0.9, 0.3]))).toEqual(['d']);
+    expect(selectTop([], { baseline: 0, onlyPositiveGain: false }, 2)).toEqual([]);
+  });
+
+  it("selectTop's reward floor (SEAL's ARC rule): every sample above minReward, whatever the baseline", () => {
+    // Binary rewards, as on grids: a task solved in context (baseline 1) still keeps its solving recipes.
+    const s = [
+      { reward: 0, id: 'a' },
+      { reward: 1, id: 'b' },
+      { reward: 0, id: 'c' },
+      { reward: 1, id: 'd' },
+    ];
+    const ids = (xs: { id: string }[]) => xs.map((x) => x.id);
+    const solved = (baseline: number) => ({ baseline, onlyPositiveGain: false, minReward: 0 });
+    expect(ids(selectTop(s, solved(1), 4))).toEqual(['b', 'd']);
+    expect(ids(selectTop(s, solved(0), 1))).toEqual(['b']);
+    expect(ids(selectTop(s, { baseline: 1, onlyPositiveGain: true }, 4))).toEqual([]);
+    expect(ids(selectTop(s, { baseline: 0, onlyPositiveGain: false }, 4))).toEqual(['b', 'd', 'a', 'c']);
+    expect(selectTop([{ reward: 0, id: 'a' }], solved(0), 4)).toEqual([]);
   });
 
   it('lengthSlope is the within-context slope of reward on tokens, floored at 0', () => {

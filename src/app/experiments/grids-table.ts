@@ -78,6 +78,16 @@ export const GridTableOptionsSchema = z.strictObject({
     .describe(
       "ReST-EM's SFT learning rate for the recipe writer (the people domain's 1e-3 made 67% of the 0.8M-parameter grid model's recipes malformed after 4 steps on one kept recipe, 1e-4 12%, the base 9%: session 13, val tasks)",
     ),
+  keep: z
+    .enum(['solved', 'beats-in-context'])
+    .default('solved')
+    .describe(
+      "ReST-EM's keep rule: every sampled recipe that solved its RL task (SEAL's ARC rule), or only those that solved a task in-context learning does not (session 13's val table kept 0 then 1 recipe with it)",
+    ),
+  keepPerTask: count(
+    8,
+    "Recipes kept per RL task at most (the best first; all of a task's solving recipes if ≥ --samples)",
+  ),
   workers: count(1, 'Inner-loop worker threads'),
   temperature: z.coerce
     .number()
@@ -127,6 +137,20 @@ ${Object.entries(GridTableOptionsSchema.shape)
       `  --${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: ${v.description ?? ''}${defaultOf(v)}`,
   )
   .join('\n')}`;
+
+/** ReST-EM's keep settings for a `--keep` rule (rewards on grids are 0/1: the test output solved or not). */
+export function keepRule(keep: GridTableOptions['keep']): { onlyPositiveGain: boolean; minReward?: number } {
+  switch (keep) {
+    case 'solved':
+      return { onlyPositiveGain: false, minReward: 0 };
+    case 'beats-in-context':
+      return { onlyPositiveGain: true };
+    default: {
+      const never: never = keep;
+      throw new Error(`unknown keep rule ${String(never)}`);
+    }
+  }
+}
 
 /** Tasks the report draws (their grids are kept in table/tasks.json). */
 const DRAWN_TASKS = 6;
@@ -245,6 +269,8 @@ export async function runGridTable(o: GridTableOptions): Promise<void> {
         temperature: o.temperature,
         maxNewTokens: RECIPE_MAX_TOKENS,
         sftLr: o.sftLr,
+        ...keepRule(o.keep),
+        keepPerContext: o.keepPerTask,
         heldOutContexts: gp.heldOut.length,
         inner,
         seed: r,

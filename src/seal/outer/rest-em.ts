@@ -35,6 +35,12 @@ export const RestEmConfigSchema = RolloutConfigSchema.extend({
     .boolean()
     .default(true)
     .describe("Keep a context's best self-edit only if it beats the no-adaptation baseline"),
+  minReward: z
+    .number()
+    .optional()
+    .describe(
+      "Keep a self-edit only if its reward exceeds this (SEAL's ARC rule, 0: every recipe that solved its task); unset: no floor",
+    ),
   restartFromBase: z
     .boolean()
     .default(false)
@@ -48,22 +54,33 @@ export const RestEmConfigSchema = RolloutConfigSchema.extend({
     .min(1)
     .max(64)
     .default(1)
-    .describe("SFT on each context's N best self-edits (each must beat the baseline if onlyPositiveGain)"),
+    .describe(
+      "SFT on each context's N best self-edits (each must beat the baseline if onlyPositiveGain, and minReward if set)",
+    ),
   sftEpochs: z.number().int().min(1).max(1000).default(4).describe('SFT passes over the kept self-edits'),
   sftLr: z.number().positive().default(1e-3).describe('SFT learning rate'),
   sftBatchSize: z.number().int().min(1).max(4096).default(8).describe('SFT sequences per step'),
 });
 export type RestEmConfig = z.infer<typeof RestEmConfigSchema>;
 
+/** Which of a context's samples ReST-EM may keep (the rest of `RestEmConfig`'s keep settings). */
+export interface KeepRule {
+  /** The context's no-adaptation reward. */
+  readonly baseline: number;
+  /** A kept sample's reward must beat `baseline`. */
+  readonly onlyPositiveGain: boolean;
+  /** A kept sample's reward must exceed this (unset: no floor). */
+  readonly minReward?: number | undefined;
+}
+
 /**
  * The `n` best samples of a context, best first: the highest selection scores (the reward unless `scores` is
- * given), earlier samples first on ties; a sample whose raw reward does not beat the baseline is left out (if
- * required) — a kept self-edit must beat no adaptation.
+ * given), earlier samples first on ties; then those the rule refuses are left out (the rule reads the raw reward):
+ * one not beating the baseline (if required), one not above `minReward` (if set).
  */
 export function selectTop<T extends { reward: number }>(
   samples: readonly T[],
-  baseline: number,
-  onlyPositiveGain: boolean,
+  rule: KeepRule,
   n: number,
   scores: readonly number[] = samples.map((s) => s.reward),
 ): T[] {
@@ -71,17 +88,17 @@ export function selectTop<T extends { reward: number }>(
   return order
     .slice(0, n)
     .map((i) => samples[i]!)
-    .filter((s) => !onlyPositiveGain || s.reward > baseline);
+    .filter((s) => !rule.onlyPositiveGain || s.reward > rule.baseline)
+    .filter((s) => rule.minReward === undefined || s.reward > rule.minReward);
 }
 
 /** The best sample of a context (`selectTop` with n = 1), or undefined. */
 export function selectBest<T extends { reward: number }>(
   samples: readonly T[],
-  baseline: number,
-  onlyPositiveGain: boolean,
+  rule: KeepRule,
   scores: readonly number[] = samples.map((s) => s.reward),
 ): T | undefined {
-  return selectTop(samples, baseline, onlyPositiveGain, 1, scores)[0];
+  return selectTop(samples, rule, 1, scores)[0];
 }
 
 export async function restEm(
@@ -112,10 +129,15 @@ export async function restEm(
     }
     // propose n contexts × k self-edits → apply each to a temporary adapter → evaluate → reward
     const r = await rollout(p, policy, cfg, { round, rng, baselineOf, run, quiet: opts.quiet });
-    // keep the best self-edits per context (if they beat the baseline)
+    // keep the best self-edits per context (those the keep rule allows: beat the baseline, exceed minReward)
     const { scores, lengthSlope } = rankRound(r.groups, cfg.score);
     const kept: ScoredSelfEdit[] = r.groups.flatMap((group, ci) =>
-      selectTop(group, r.baselines[ci]!, cfg.onlyPositiveGain, cfg.keepPerContext, scores[ci]!),
+      selectTop(
+        group,
+        { baseline: r.baselines[ci]!, onlyPositiveGain: cfg.onlyPositiveGain, minReward: cfg.minReward },
+        cfg.keepPerContext,
+        scores[ci]!,
+      ),
     );
     const keptTokens = kept.reduce((a, k) => a + k.ids.length, 0) / Math.max(1, kept.length);
     // update: SFT the generator's adapter on the kept (prompt, self-edit) pairs, completion tokens only
