@@ -67,12 +67,12 @@ function deltaText(dir: string, tables: ReturnType<typeof deltaFromRecords>): st
   return tables
     .map(
       (t) =>
-        `${join(dir, 'results.jsonl')}: delta mode, ${t.label}\n${'condition'.padEnd(24)}${['ES %', 'PS %', 'NS %', 'retention %', 'drawdown (nats)'].map((h) => h.padStart(22)).join('')}  ms/edit   n\n${Object.entries(
+        `${join(dir, 'results.jsonl')}: delta mode, ${t.label}\n${'condition'.padEnd(24)}${['ES %', 'PS %', 'NS %', 'retention %', 'drawdown (nats)'].map((h) => h.padStart(25)).join('')}  ms/edit   n\n${Object.entries(
           t.scores,
         )
           .map(
             ([k, s]) =>
-              `${k.padEnd(24)}${[cell(s.es), cell(s.ps), cell(s.ns), cell(s.retention), cell(s.drawdown, 1, 3)].map((c) => c.padStart(22)).join('')}  ${s.editMs.toFixed(1).padStart(7)}  ${s.es.n}`,
+              `${k.padEnd(24)}${[cell(s.es), cell(s.ps), cell(s.ns), cell(s.retention), cell(s.drawdown, 1, 3)].map((c) => c.padStart(25)).join('')}  ${s.editMs.toFixed(1).padStart(7)}  ${s.es.n}`,
           )
           .join('\n')}\n${pairedText(t.scores)}`,
     )
@@ -311,7 +311,7 @@ function seedGroupText(dir: string): string {
     `${(scale * m.mean).toFixed(digits)} [${(scale * m.ci95[0]).toFixed(digits)}, ${(scale * m.ci95[1]).toFixed(digits)}]`;
   const row = (label: string, get: (m: (typeof SEED_METRICS)[number]) => MeanCi, n: number) =>
     `${label.padEnd(28)}${SEED_METRICS.map((m) => (m === 'drawdown' ? cell(get(m), 1, 3) : cell(get(m))))
-      .map((c) => c.padStart(22))
+      .map((c) => c.padStart(25))
       .join('')}  ${n}`;
   const lines = tables.flatMap((t) => [
     ...t.seeds.map((s) => row(`delta_${t.optimizer} seed ${s.seed}`, (m) => s.scores[m], s.scores.es.n)),
@@ -324,7 +324,7 @@ function seedGroupText(dir: string): string {
         `  ${`delta_${t.optimizer}_vs_delta_${tables[0]!.optimizer}`.padEnd(40)} ES ${cell(t.pairedToReference!.es).padEnd(24)} retention ${cell(t.pairedToReference!.retention)}  n ${t.pairedToReference!.es.n}`,
     );
   const head = `${dir}: delta mode over seeds (each person's value averaged over the seeds; 95% t interval over people)`;
-  const columns = `${'condition'.padEnd(28)}${['ES %', 'PS %', 'NS %', 'retention %', 'drawdown (nats)'].map((h) => h.padStart(22)).join('')}   n`;
+  const columns = `${'condition'.padEnd(28)}${['ES %', 'PS %', 'NS %', 'retention %', 'drawdown (nats)'].map((h) => h.padStart(25)).join('')}   n`;
   const pairedBlock =
     paired.length === 0 ? [] : ['paired over people, seeds averaged (points, 95% t interval):', ...paired];
   return `${[head, columns, ...lines, ...pairedBlock].join('\n')}\n`;
