@@ -40,7 +40,7 @@ function withDefaults<S extends z.ZodType>(defaults: Record<string, unknown>, sc
 
 export const GridPretrainConfigSchema = z
   .strictObject({
-    world: withDefaults({ pretrainTasks: 20_000 }, GridWorldConfigSchema).describe(
+    world: withDefaults({ pretrainTasks: 100_000 }, GridWorldConfigSchema).describe(
       'The grid world (seed and split sizes); the base model is pretrained on its pretrain split only',
     ),
     loss: z
@@ -51,7 +51,7 @@ export const GridPretrainConfigSchema = z
       .number()
       .int()
       .min(0)
-      .default(2000)
+      .default(5000)
       .describe(
         'Recipe-writing demonstrations (a pretraining task and a recipe drawn uniformly from the space)',
       ),
@@ -67,7 +67,7 @@ export const GridPretrainConfigSchema = z
       .default({ dim: 128, nLayers: 4, nHeads: 4, hiddenDim: 352, maxSeqLen: 512, seed: 0 }),
     train: withDefaults(
       {
-        steps: 3000,
+        steps: 24_000,
         batchSize: 8,
         seqLen: 512,
         lr: 3e-3,

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { initEngine } from '../../../engine/index.js';
 import { SealError } from '../../../errors.js';
+import { GridPretrainConfigSchema } from '../../../seal/domains/grids-pretrain.js';
 import {
   type PretrainConfig,
   PretrainConfigSchema,
@@ -17,6 +18,7 @@ import { GRID_FLAG_NAMES, GridPretrainFlags, pretrainGrids } from './pretrain-gr
 
 /** --help quotes the pretraining defaults from their one source, the config schema. */
 const D = PretrainConfigSchema.parse({});
+const G = GridPretrainConfigSchema.parse({});
 
 const schema = z.object({
   domain: z
@@ -30,7 +32,12 @@ const schema = z.object({
     .string()
     .optional()
     .describe('JSON file with a pretraining config (fields of --help below override it)'),
-  steps: z.number().int().min(1).optional().describe(`Training steps (default ${D.train.steps})`),
+  steps: z
+    .number()
+    .int()
+    .min(1)
+    .optional()
+    .describe(`Training steps (default ${D.train.steps}; --domain grids ${G.train.steps})`),
   pretrainPeople: z
     .number()
     .int()
