@@ -183,6 +183,48 @@ describe('grid table experiment (tiny model)', () => {
     await expect(runGridTable(opts)).rejects.toThrow(/best_fixed\.jsonl:2/);
   }, 300_000);
 
+  it('on val tasks the oracle reads the val sweep instead of sweeping again', async () => {
+    const valOut = join(out, '..', 'table-val');
+    const opts = {
+      model: modelDir,
+      out: valOut,
+      runs: 1,
+      tasks: 2,
+      seeds: 1,
+      rounds: 1,
+      split: 'val' as const,
+      valTasks: 2,
+      rlContexts: 2,
+      samples: 2,
+      space: 2,
+      rank: 2,
+      sftLr: 1e-4,
+      keep: 'solved' as const,
+      keepPerTask: 2,
+      workers: 1,
+      temperature: 1,
+    };
+    await runGridTable(opts);
+    const sweepFile = join(valOut, 'fixed', 'sweep.json');
+    const sweep = JSON.parse(readFileSync(sweepFile, 'utf8')) as { scores: number[][]; tasks: string[] };
+    const oracleFile = join(valOut, 'table', 'oracle.jsonl');
+    const oracle = () =>
+      readFileSync(oracleFile, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as GridRow);
+    expect(oracle().map((r) => r.score)).toEqual(oracleScores(sweep.scores));
+    expect(oracle().map((r) => r.task)).toEqual(sweep.tasks);
+    // Mark recipe 1 as solving task 0 in the sweep and redo the oracle: it reads the mark (a new sweep of this
+    // tiny model would not solve it).
+    sweep.scores[1]![0] = 1;
+    writeFileSync(sweepFile, JSON.stringify({ ...sweep }));
+    writeFileSync(oracleFile, '');
+    await runGridTable(opts);
+    expect(oracle()[0]!.score).toBe(1);
+    expect(oracle()[0]!.recipe).toContain('augment');
+  }, 300_000);
+
   it('seal demo --domain grids --quick writes the table and report; people-only flags are refused', () => {
     const runs = join(out, '..', 'demo-runs');
     const d = seal([

@@ -256,7 +256,15 @@ export async function runGridTable(o: GridTableOptions): Promise<void> {
     await evaluate({ kind: 'icl', name: 'in_context' });
     await evaluate({ kind: 'recipes', name: 'base_recipes', policy: undefined });
     await evaluate({ kind: 'fixed', name: 'best_fixed', recipe: fixed });
-    await evaluate({ kind: 'oracle', name: 'oracle', space });
+    // On val tasks the oracle's seed-0 sweep is the val sweep itself (same tasks in the same order, same inner seeds).
+    const sweepCovers = taskIds.every((id, i) => sweep.tasks[i] === id);
+    await evaluate({
+      kind: 'oracle',
+      name: 'oracle',
+      space,
+      known: (seed) =>
+        seed === 0 && sweepCovers ? sweep.scores.map((row) => row.slice(0, taskIds.length)) : undefined,
+    });
 
     // 3. RL runs: ReST-EM over recipes, the round chosen by the val monitor, then SEAL on the table's tasks.
     const runs: { run: number; selectedRound: number; rounds: unknown[]; seal: string }[] = [];

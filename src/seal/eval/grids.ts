@@ -34,7 +34,16 @@ export type GridCondition =
   | { readonly kind: 'icl'; readonly name: string }
   | { readonly kind: 'recipes'; readonly name: string; readonly policy: LoraAdapter | undefined }
   | { readonly kind: 'fixed'; readonly name: string; readonly recipe: Recipe }
-  | { readonly kind: 'oracle'; readonly name: string; readonly space: readonly Recipe[] };
+  | {
+      readonly kind: 'oracle';
+      readonly name: string;
+      readonly space: readonly Recipe[];
+      /**
+       * The space's scores `[recipe][context]` already measured on these contexts under `seed` with the same inner
+       * seeds (the val sweep, when the table is on val tasks), or undefined: the sweep is not run twice.
+       */
+      readonly known?: (seed: number) => readonly (readonly number[])[] | undefined;
+    };
 
 export interface GridEvalSettings {
   readonly seeds: readonly number[];
@@ -217,10 +226,12 @@ async function conditionRows(
       });
     }
     case 'oracle': {
-      const scores = await sweepRecipes(p, contexts, cond.space, s.inner, seed, {
-        quiet,
-        label: `${cond.name} (seed ${seed})`,
-      });
+      const scores =
+        cond.known?.(seed) ??
+        (await sweepRecipes(p, contexts, cond.space, s.inner, seed, {
+          quiet,
+          label: `${cond.name} (seed ${seed})`,
+        }));
       const best = oracleScores(scores);
       return contexts.map(
         (c, i): GridRow => ({
