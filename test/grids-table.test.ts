@@ -7,7 +7,7 @@
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { keepRule, runGridTable } from '../src/app/experiments/grids-table.js';
+import { GridTableOptionsSchema, keepRule, runGridTable } from '../src/app/experiments/grids-table.js';
 import { ARC_COLOURS, gridHtml } from '../src/app/report/grids.js';
 import { initEngine } from '../src/engine/index.js';
 import { bestFixedIndex, type GridRow, oracleScores, summariseGridRows } from '../src/seal/eval/grids.js';
@@ -89,25 +89,22 @@ describe('grid table experiment (tiny model)', () => {
   });
 
   it('writes every condition, oracle ≥ best fixed per (task, seed), and resumes', async () => {
-    const opts = {
+    const opts = GridTableOptionsSchema.parse({
       model: modelDir,
       out,
       runs: 1,
       tasks: 2,
       seeds: 2,
       rounds: 1,
-      split: 'test' as const,
+      split: 'test',
       valTasks: 2,
       rlContexts: 2,
       samples: 2,
       space: 2,
       rank: 2,
       sftLr: 1e-4,
-      keep: 'solved' as const,
       keepPerTask: 2,
-      workers: 1,
-      temperature: 1,
-    };
+    });
     await runGridTable(opts);
     const summary = JSON.parse(readFileSync(join(out, 'table', 'grids.json'), 'utf8')) as {
       results: Record<string, { n: number; seeds: number }>;
@@ -185,25 +182,22 @@ describe('grid table experiment (tiny model)', () => {
 
   it('on val tasks the oracle reads the val sweep instead of sweeping again', async () => {
     const valOut = join(out, '..', 'table-val');
-    const opts = {
+    const opts = GridTableOptionsSchema.parse({
       model: modelDir,
       out: valOut,
       runs: 1,
       tasks: 2,
       seeds: 1,
       rounds: 1,
-      split: 'val' as const,
+      split: 'val',
       valTasks: 2,
       rlContexts: 2,
       samples: 2,
       space: 2,
       rank: 2,
       sftLr: 1e-4,
-      keep: 'solved' as const,
       keepPerTask: 2,
-      workers: 1,
-      temperature: 1,
-    };
+    });
     await runGridTable(opts);
     const sweepFile = join(valOut, 'fixed', 'sweep.json');
     const sweep = JSON.parse(readFileSync(sweepFile, 'utf8')) as { scores: number[][]; tasks: string[] };
@@ -223,6 +217,36 @@ describe('grid table experiment (tiny model)', () => {
     await runGridTable(opts);
     expect(oracle()[0]!.score).toBe(1);
     expect(oracle()[0]!.recipe).toContain('augment');
+  }, 300_000);
+
+  it('--outer grpo: the same table with a GRPO run over recipes (its settings in the run config)', async () => {
+    const grpoOut = join(out, '..', 'table-grpo');
+    await runGridTable(
+      GridTableOptionsSchema.parse({
+        model: modelDir,
+        out: grpoOut,
+        runs: 1,
+        tasks: 2,
+        seeds: 1,
+        rounds: 1,
+        split: 'val',
+        valTasks: 2,
+        rlContexts: 2,
+        samples: 2,
+        space: 2,
+        rank: 2,
+        outer: 'grpo',
+        grpoLr: 3e-5,
+      }),
+    );
+    const runConfig = JSON.parse(readFileSync(join(grpoOut, 'run-0', 'config.json'), 'utf8')) as {
+      config: { outer: { kind: string; lr: number; samplesPerContext: number } };
+    };
+    expect(runConfig.config.outer).toMatchObject({ kind: 'grpo', lr: 3e-5, samplesPerContext: 2 });
+    const seal = readFileSync(join(grpoOut, 'table', 'seal_run0.jsonl'), 'utf8')
+      .trim()
+      .split('\n');
+    expect(seal).toHaveLength(2);
   }, 300_000);
 
   it('seal demo --domain grids --quick writes the table and report; people-only flags are refused', () => {

@@ -5,10 +5,11 @@
  *
  *   npm run experiment:grids -- --model DIR --out DIR [--runs 3] [--tasks 40] [--seeds 3] [--rounds 3]
  *     [--split test|val] [--val-tasks 32] [--rl-contexts 16] [--samples 8] [--space 64] [--workers 2]
+ *     [--outer rest-em|grpo] [--keep solved|beats-in-context] [--keep-per-task 8]   (--help lists every option)
  *
  * Layout of DIR:
  *   fixed/      the sweep of the recipe space on val tasks (seed 0) and the best fixed recipe it chose
- *   run-R/      RL run R (outer-loop seed R): ReST-EM rounds on the rl split with the per-round monitor on val
+ *   run-R/      RL run R (outer-loop seed R): ReST-EM (or GRPO) rounds on the rl split with the per-round monitor on val
  *               tasks, round checkpoints; the policy evaluated is the round with the best val monitor
  *   table/      one JSONL of rows per condition (condition, seed, task, score, recipe), grids.json and table.txt
  *
@@ -36,9 +37,9 @@ import {
   sweepRecipes,
 } from '../../seal/eval/grids.js';
 import { meanCi, pairedAgainst } from '../../seal/eval/stats.js';
-import { InnerLoopConfigSchema } from '../../seal/inner/inner-loop.js';
+import { type InnerLoopConfig, InnerLoopConfigSchema } from '../../seal/inner/inner-loop.js';
 import { loadLastRound, loadRoundPolicy, saveRoundCheckpoint } from '../../seal/outer/checkpoint.js';
-import { OuterConfigSchema, runOuterLoop } from '../../seal/outer/outer.js';
+import { type OuterConfig, OuterConfigSchema, runOuterLoop } from '../../seal/outer/outer.js';
 import type { SealProblem } from '../../seal/outer/rollout.js';
 import { formatRecipe, recipeSpace } from '../../tasks/grids/recipe.js';
 import { gridContext } from '../../tasks/grids/task.js';
@@ -77,6 +78,19 @@ export const GridTableOptionsSchema = z.strictObject({
     .default(1e-4)
     .describe(
       "ReST-EM's SFT learning rate for the recipe writer (the people domain's 1e-3 made 67% of the 0.8M-parameter grid model's recipes malformed after 4 steps on one kept recipe, 1e-4 12%, the base 9%: session 13, val tasks)",
+    ),
+  outer: z
+    .enum(['rest-em', 'grpo'])
+    .default('rest-em')
+    .describe(
+      "The outer loop over recipes: ReST-EM (SEAL's) or GRPO (a clipped policy gradient, same rollouts)",
+    ),
+  grpoLr: z.coerce
+    .number()
+    .positive()
+    .default(1e-4)
+    .describe(
+      "GRPO's Adam learning rate for the recipe writer (as --sft-lr: the people domain's rates break this small model's recipes)",
     ),
   keep: z
     .enum(['solved', 'beats-in-context'])
@@ -148,6 +162,39 @@ export function keepRule(keep: GridTableOptions['keep']): { onlyPositiveGain: bo
     default: {
       const never: never = keep;
       throw new Error(`unknown keep rule ${String(never)}`);
+    }
+  }
+}
+
+/** The outer loop of RL run `seed` from the table's options (rollouts the same for both kinds). */
+export function gridOuterConfig(
+  o: GridTableOptions,
+  run: { readonly seed: number; readonly heldOutContexts: number; readonly inner: InnerLoopConfig },
+): OuterConfig {
+  const rollouts = {
+    rounds: o.rounds,
+    contextsPerRound: o.rlContexts,
+    samplesPerContext: o.samples,
+    temperature: o.temperature,
+    maxNewTokens: RECIPE_MAX_TOKENS,
+    heldOutContexts: run.heldOutContexts,
+    inner: run.inner,
+    seed: run.seed,
+  };
+  switch (o.outer) {
+    case 'rest-em':
+      return OuterConfigSchema.parse({
+        kind: 'rest-em',
+        ...rollouts,
+        sftLr: o.sftLr,
+        ...keepRule(o.keep),
+        keepPerContext: o.keepPerTask,
+      });
+    case 'grpo':
+      return OuterConfigSchema.parse({ kind: 'grpo', ...rollouts, lr: o.grpoLr });
+    default: {
+      const never: never = o.outer;
+      throw new Error(`unknown outer loop ${String(never)}`);
     }
   }
 }
@@ -269,20 +316,7 @@ export async function runGridTable(o: GridTableOptions): Promise<void> {
     // 3. RL runs: ReST-EM over recipes, the round chosen by the val monitor, then SEAL on the table's tasks.
     const runs: { run: number; selectedRound: number; rounds: unknown[]; seal: string }[] = [];
     for (let r = 0; r < o.runs; r++) {
-      const outer = OuterConfigSchema.parse({
-        kind: 'rest-em',
-        rounds: o.rounds,
-        contextsPerRound: o.rlContexts,
-        samplesPerContext: o.samples,
-        temperature: o.temperature,
-        maxNewTokens: RECIPE_MAX_TOKENS,
-        sftLr: o.sftLr,
-        ...keepRule(o.keep),
-        keepPerContext: o.keepPerTask,
-        heldOutContexts: gp.heldOut.length,
-        inner,
-        seed: r,
-      });
+      const outer = gridOuterConfig(o, { seed: r, heldOutContexts: gp.heldOut.length, inner });
       const run = openRunDir(join(o.out, `run-${r}`), { version: packageVersion(), options: o, outer });
       log(`RL run ${r + 1}/${o.runs}: ${o.rounds} rounds × ${o.rlContexts} tasks × ${o.samples} recipes…`);
       const resume = await loadLastRound(run, problem.env.model);

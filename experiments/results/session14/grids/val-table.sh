@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Issue #16, session 14: the grid table on the 32 held-out-family VAL tasks (choices, not the final table) with the
+# bundled model, ReST-EM under each keep rule. Run from the repository root after `npm run build`:
+#   val-table.sh OUT [MODEL]
+# OUT/solved: SEAL's ARC rule (keep every recipe that solved its RL task), 2 rounds × 32 RL tasks × 8 recipes;
+# OUT/beats:  the rule of session 13 (keep only recipes that solve a task in-context learning does not), same budget.
+# The conditions without RL (in context, base recipes, best fixed, oracle) do not depend on the keep rule: the second
+# table reuses the first one's files (identical computations: same model, tasks, seeds and recipe space).
+set -eu
+O=${1:?OUT}
+M=${2:-default}
+common=(--model "$M" --split val --runs 1 --tasks 32 --seeds 1 --rounds 2 --rl-contexts 32 --samples 8 --space 64
+  --workers 2)
+mkdir -p "$O"
+node dist/app/experiments/grids-table.js "${common[@]}" --out "$O/solved" --keep solved > "$O/solved.log" 2>&1
+mkdir -p "$O/beats/table"
+cp -r "$O/solved/fixed" "$O/beats/"
+for c in in_context base_recipes best_fixed oracle; do cp "$O/solved/table/$c.jsonl" "$O/beats/table/"; done
+node dist/app/experiments/grids-table.js "${common[@]}" --out "$O/beats" --keep beats-in-context > "$O/beats.log" 2>&1
