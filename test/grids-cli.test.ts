@@ -12,7 +12,12 @@ import { initEngine } from '../src/engine/index.js';
 import { loadModel } from '../src/model/io/load.js';
 import { checksum } from '../src/model/params.js';
 import { gridDomain } from '../src/seal/domains/grids.js';
-import { DIHEDRAL_TRANSFORMS, solveByVote, solveTasks } from '../src/seal/domains/grids-model.js';
+import {
+  DIHEDRAL_TRANSFORMS,
+  readGridWorldConfig,
+  solveByVote,
+  solveTasks,
+} from '../src/seal/domains/grids-model.js';
 import { loadGridProblem } from '../src/seal/domains/grids-problem.js';
 import { InnerLoopConfigSchema, runInnerLoop } from '../src/seal/inner/inner-loop.js';
 import { TaskSpecSchema, taskFromSpec } from '../src/seal/inner/task-spec.js';
@@ -151,6 +156,39 @@ describe('seal adapt --domain grids and seal solve (tiny model)', () => {
       expect(e['rejected'] === undefined || /^malformed recipe/.test(String(e['rejected']))).toBe(true);
     expect(checksum(problem.env.model.params)).toBe(before);
     problem.env.model.dispose();
+  });
+
+  it("seal tasks writes a split's tasks as ARC files that solve reads; an existing directory is kept", async () => {
+    const out = join(root, 'tasks-val');
+    const t = seal(['tasks', '--model', modelDir, '--split', 'val', '--out', out]);
+    expect(t.code, t.stderr).toBe(0);
+    const world = generateGridWorld(readGridWorldConfig(modelDir), { heldOutOnly: true });
+    const index = JSON.parse(readFileSync(join(out, 'tasks.json'), 'utf8')) as {
+      id: string;
+      family: string;
+    }[];
+    expect(index.map((x) => x.id)).toEqual(world.splits.val.map((w) => w.id));
+    expect(index.map((x) => x.family)).toEqual(world.splits.val.map((w) => w.family));
+    for (const w of world.splits.val) {
+      const back = await loadArcTask(join(out, `${w.id}.json`));
+      expect(back.train).toEqual(w.train);
+      expect(back.test).toEqual(w.test);
+    }
+    const s = seal(['solve', '--model', modelDir, '--task', join(out, `${world.splits.val[0]!.id}.json`)]);
+    expect(s.code, s.stderr).toBe(0);
+    expect(s.stderr).toMatch(/test 1: (correct|wrong)/);
+    // A second write without --overwrite is refused and loses nothing; --count keeps a prefix.
+    const before = readFileSync(join(out, 'tasks.json'), 'utf8');
+    const again = seal(['tasks', '--model', modelDir, '--split', 'val', '--count', '1', '--out', out]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/not empty.*--overwrite/);
+    expect(readFileSync(join(out, 'tasks.json'), 'utf8')).toBe(before);
+    const one = seal(['tasks', '--model', modelDir, '--count', '1', '--out', out, '--overwrite']);
+    expect(one.code, one.stderr).toBe(0);
+    expect(readdirSync(out).sort()).toEqual([`${world.splits.val[0]!.id}.json`, 'tasks.json'].sort());
+    const bad = seal(['tasks', '--model', modelDir, '--split', 'pretrain', '--out', join(root, 'never')]);
+    expect(bad.code).toBe(2);
+    expect(existsSync(join(root, 'never'))).toBe(false);
   });
 
   it('seal train with a grids config: ReST-EM over recipes, a checkpoint per round; people-only fields refused', () => {

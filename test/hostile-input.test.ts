@@ -158,6 +158,12 @@ const CASES: readonly Case[] = [
     says: (w) => [w.model, 'not a people world'],
   },
   {
+    name: 'tasks --out MODEL_DIR --overwrite',
+    args: (w) => ['tasks', '--out', w.model, '--overwrite'],
+    code: 1,
+    says: (w) => [w.model, 'not grid tasks'],
+  },
+  {
     name: 'adapt --out non-empty without --overwrite',
     args: (w) => ['adapt', ...P(w), '--out', w.sentinel],
     code: 1,

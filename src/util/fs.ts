@@ -13,7 +13,14 @@ import { basename, dirname, join, parse, relative, resolve, sep } from 'node:pat
 import { SealError } from '../errors.js';
 
 /** What an output directory holds: the files it may contain, and the one file that marks it. */
-export type OutputKind = 'adapter' | 'model' | 'world' | 'edit-generator' | 'pretrain' | 'checkpoint';
+export type OutputKind =
+  | 'adapter'
+  | 'model'
+  | 'world'
+  | 'grid-tasks'
+  | 'edit-generator'
+  | 'pretrain'
+  | 'checkpoint';
 
 interface KindSpec {
   readonly label: string;
@@ -37,6 +44,7 @@ const KINDS: Readonly<Record<OutputKind, KindSpec>> = {
       /^(config\.json|generation_config\.json|model(-\d+-of-\d+)?\.safetensors|model\.safetensors\.index\.json|tokenizer\.json|tokenizer_config\.json|special_tokens_map\.json|seal_manifest\.json|seal_world\.json|seal_grid_world\.json|pretrain_report\.json|NOTICE\.md|README\.md)$/,
   },
   world: { label: 'a people world', marker: 'world.json', files: /^(world\.json|contexts-[a-z]+\.jsonl)$/ },
+  'grid-tasks': { label: 'grid tasks', marker: 'tasks.json', files: /^(tasks\.json|[a-z]+-\d+\.json)$/ },
   'edit-generator': {
     label: 'an EditGenerator',
     marker: 'edit_generator.json',

@@ -17,6 +17,7 @@ import { pretrainCommand } from './commands/pretrain.js';
 import { reportCommand } from './commands/report.js';
 import { runsCommand } from './commands/runs.js';
 import { solveCommand } from './commands/solve.js';
+import { tasksCommand } from './commands/tasks.js';
 import { trainCommand } from './commands/train.js';
 import { workerCommand } from './commands/worker.js';
 import { worldCommand } from './commands/world.js';
@@ -26,6 +27,7 @@ const commands: readonly Command<AnyObject>[] = [
   generateCommand,
   convertCommand,
   worldCommand,
+  tasksCommand,
   pretrainCommand,
   trainCommand,
   evalCommand,
