@@ -227,7 +227,6 @@ describe('grid table experiment (tiny model)', () => {
         out: grpoOut,
         runs: 1,
         tasks: 2,
-        seeds: 1,
         rounds: 1,
         split: 'val',
         valTasks: 2,
@@ -237,8 +236,18 @@ describe('grid table experiment (tiny model)', () => {
         rank: 2,
         outer: 'grpo',
         grpoLr: 3e-5,
+        seeds: 2,
+        evalTemperature: 0,
       }),
     );
+    // Greedy evaluation: the base model writes the same recipe for a task under every evaluation seed.
+    const base = readFileSync(join(grpoOut, 'table', 'base_recipes.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as GridRow);
+    expect(base).toHaveLength(4);
+    for (const r of base)
+      expect(r.recipe).toBe(base.find((x) => x.task === r.task && x.seed !== r.seed)!.recipe);
     const runConfig = JSON.parse(readFileSync(join(grpoOut, 'run-0', 'config.json'), 'utf8')) as {
       config: { outer: { kind: string; lr: number; samplesPerContext: number } };
     };
@@ -246,7 +255,7 @@ describe('grid table experiment (tiny model)', () => {
     const seal = readFileSync(join(grpoOut, 'table', 'seal_run0.jsonl'), 'utf8')
       .trim()
       .split('\n');
-    expect(seal).toHaveLength(2);
+    expect(seal).toHaveLength(4);
   }, 300_000);
 
   it('seal demo --domain grids --quick writes the table and report; people-only flags are refused', () => {

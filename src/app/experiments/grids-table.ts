@@ -107,7 +107,16 @@ export const GridTableOptionsSchema = z.strictObject({
     .number()
     .positive()
     .default(1)
-    .describe('Recipe sampling temperature (RL and evaluation)'),
+    .describe(
+      'Recipe sampling temperature of the RL rollouts (and of the evaluation unless --eval-temperature)',
+    ),
+  evalTemperature: z.coerce
+    .number()
+    .min(0)
+    .optional()
+    .describe(
+      "Sampling temperature of every evaluated recipe, the base model's and SEAL's alike (0 = greedy; default: --temperature)",
+    ),
 });
 export type GridTableOptions = z.output<typeof GridTableOptionsSchema>;
 
@@ -234,7 +243,7 @@ export async function runGridTable(o: GridTableOptions): Promise<void> {
   const settings: GridEvalSettings = {
     seeds: Array.from({ length: o.seeds }, (_, i) => i),
     inner,
-    temperature: o.temperature,
+    temperature: o.evalTemperature ?? o.temperature,
     topP: 0.95,
     maxNewTokens: RECIPE_MAX_TOKENS,
   };
