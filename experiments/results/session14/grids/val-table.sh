@@ -4,7 +4,8 @@
 #   val-table.sh OUT [MODEL]
 # OUT/solved: SEAL's ARC rule (keep every recipe that solved its RL task), 2 rounds × 32 RL tasks × 8 recipes;
 # OUT/beats:  the rule of session 13 (keep only recipes that solve a task in-context learning does not), same budget;
-# OUT/grpo:   GRPO over recipes (--grpo-lr 1e-4), same rollouts.
+# OUT/grpo:   GRPO over recipes (--grpo-lr 1e-4), same rollouts;
+# OUT/solved-greedy: OUT/solved's policies (its RL run is reused: its checkpoints) with every evaluated recipe greedy.
 # The conditions without RL (in context, base recipes, best fixed, oracle) do not depend on the keep rule: the second
 # table reuses the first one's files (identical computations: same model, tasks, seeds and recipe space).
 set -eu
@@ -14,11 +15,16 @@ common=(--model "$M" --split val --runs 1 --tasks 32 --seeds 1 --rounds 2 --rl-c
   --workers 2)
 mkdir -p "$O"
 node dist/app/experiments/grids-table.js "${common[@]}" --out "$O/solved" --keep solved > "$O/solved.log" 2>&1
-mkdir -p "$O/beats/table"
-cp -r "$O/solved/fixed" "$O/beats/"
-for c in in_context base_recipes best_fixed oracle; do cp "$O/solved/table/$c.jsonl" "$O/beats/table/"; done
-node dist/app/experiments/grids-table.js "${common[@]}" --out "$O/beats" --keep beats-in-context > "$O/beats.log" 2>&1
+mkdir -p "$O/solved-greedy/table"
+cp -r "$O/solved/fixed" "$O/solved/run-0" "$O/solved-greedy/"
+for c in in_context best_fixed oracle; do cp "$O/solved/table/$c.jsonl" "$O/solved-greedy/table/"; done
+node dist/app/experiments/grids-table.js "${common[@]}" --out "$O/solved-greedy" --keep solved --eval-temperature 0 \
+  > "$O/solved-greedy.log" 2>&1
 mkdir -p "$O/grpo/table"
 cp -r "$O/solved/fixed" "$O/grpo/"
 for c in in_context base_recipes best_fixed oracle; do cp "$O/solved/table/$c.jsonl" "$O/grpo/table/"; done
 node dist/app/experiments/grids-table.js "${common[@]}" --out "$O/grpo" --outer grpo > "$O/grpo.log" 2>&1
+mkdir -p "$O/beats/table"
+cp -r "$O/solved/fixed" "$O/beats/"
+for c in in_context base_recipes best_fixed oracle; do cp "$O/solved/table/$c.jsonl" "$O/beats/table/"; done
+node dist/app/experiments/grids-table.js "${common[@]}" --out "$O/beats" --keep beats-in-context > "$O/beats.log" 2>&1
