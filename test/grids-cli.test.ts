@@ -163,7 +163,7 @@ describe('seal adapt --domain grids and seal solve (tiny model)', () => {
     const t = seal(['tasks', '--model', modelDir, '--split', 'val', '--out', out]);
     expect(t.code, t.stderr).toBe(0);
     const world = generateGridWorld(readGridWorldConfig(modelDir), { heldOutOnly: true });
-    const index = JSON.parse(readFileSync(join(out, 'tasks.json'), 'utf8')) as {
+    const index = JSON.parse(readFileSync(join(out, 'grid_tasks.json'), 'utf8')) as {
       id: string;
       family: string;
     }[];
@@ -178,14 +178,14 @@ describe('seal adapt --domain grids and seal solve (tiny model)', () => {
     expect(s.code, s.stderr).toBe(0);
     expect(s.stderr).toMatch(/test 1: (correct|wrong)/);
     // A second write without --overwrite is refused and loses nothing; --count keeps a prefix.
-    const before = readFileSync(join(out, 'tasks.json'), 'utf8');
+    const before = readFileSync(join(out, 'grid_tasks.json'), 'utf8');
     const again = seal(['tasks', '--model', modelDir, '--split', 'val', '--count', '1', '--out', out]);
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/not empty.*--overwrite/);
-    expect(readFileSync(join(out, 'tasks.json'), 'utf8')).toBe(before);
+    expect(readFileSync(join(out, 'grid_tasks.json'), 'utf8')).toBe(before);
     const one = seal(['tasks', '--model', modelDir, '--count', '1', '--out', out, '--overwrite']);
     expect(one.code, one.stderr).toBe(0);
-    expect(readdirSync(out).sort()).toEqual([`${world.splits.val[0]!.id}.json`, 'tasks.json'].sort());
+    expect(readdirSync(out).sort()).toEqual([`${world.splits.val[0]!.id}.json`, 'grid_tasks.json'].sort());
     const bad = seal(['tasks', '--model', modelDir, '--split', 'pretrain', '--out', join(root, 'never')]);
     expect(bad.code).toBe(2);
     expect(existsSync(join(root, 'never'))).toBe(false);

@@ -11,6 +11,7 @@ import { GridTableOptionsSchema, keepRule, runGridTable } from '../src/app/exper
 import { ARC_COLOURS, gridHtml } from '../src/app/report/grids.js';
 import { initEngine } from '../src/engine/index.js';
 import { bestFixedIndex, type GridRow, oracleScores, summariseGridRows } from '../src/seal/eval/grids.js';
+import { formatRecipe, recipeSpace } from '../src/tasks/grids/recipe.js';
 import { seal } from './helpers/cli.js';
 import { tinyGridModel } from './helpers/grids.js';
 import { tempDir } from './helpers/paths.js';
@@ -164,6 +165,14 @@ describe('grid table experiment (tiny model)', () => {
     expect(statSync(join(out, 'table', 'oracle.jsonl')).mtimeMs).toBe(before);
     expect(rows('oracle')).toHaveLength(4);
     await expect(runGridTable({ ...opts, space: 3 })).rejects.toThrow(/other options/);
+    // A run trained under another keep rule (e.g. written before --keep existed) is not resumed under this one.
+    const runFile = join(out, 'run-0', 'config.json');
+    const runSaved = readFileSync(runFile, 'utf8');
+    const other = JSON.parse(runSaved) as { config: { outer: Record<string, unknown> } };
+    other.config.outer['onlyPositiveGain'] = true;
+    writeFileSync(runFile, JSON.stringify(other));
+    await expect(runGridTable(opts)).rejects.toThrow(/run-0.*another outer loop/);
+    writeFileSync(runFile, runSaved);
     expect(rows('oracle')).toHaveLength(4);
     // A condition cut short (a crash mid-way) is redone whole; a malformed row is an error naming file and line.
     const fixedFile = join(out, 'table', 'best_fixed.jsonl');
@@ -209,14 +218,16 @@ describe('grid table experiment (tiny model)', () => {
         .map((l) => JSON.parse(l) as GridRow);
     expect(oracle().map((r) => r.score)).toEqual(oracleScores(sweep.scores));
     expect(oracle().map((r) => r.task)).toEqual(sweep.tasks);
-    // Mark recipe 1 as solving task 0 in the sweep and redo the oracle: it reads the mark (a new sweep of this
-    // tiny model would not solve it).
+    // Mark recipe 1 as solving task 0 in the sweep and redo the oracle: it reads the mark (this tiny model solves
+    // nothing, so a new sweep would not).
+    expect(sweep.scores.map((row) => row[0])).toEqual([0, 0]);
+    expect(oracle()[0]!.score).toBe(0);
     sweep.scores[1]![0] = 1;
     writeFileSync(sweepFile, JSON.stringify({ ...sweep }));
     writeFileSync(oracleFile, '');
     await runGridTable(opts);
     expect(oracle()[0]!.score).toBe(1);
-    expect(oracle()[0]!.recipe).toContain('augment');
+    expect(oracle()[0]!.recipe).toBe(formatRecipe(recipeSpace()[1]!).replaceAll('\n', '; '));
   }, 300_000);
 
   it('--outer grpo: the same table with a GRPO run over recipes (its settings in the run config)', async () => {

@@ -141,6 +141,29 @@ describe('ReST-EM end to end (tiny model)', () => {
     await initEngine('wasm');
   });
 
+  it('minReward is the keep floor: above every possible reward nothing is kept and the policy stays zero', async () => {
+    const problem = tinySealProblem();
+    const cfg = RestEmConfigSchema.parse({
+      rounds: 1,
+      contextsPerRound: 2,
+      samplesPerContext: 2,
+      maxNewTokens: 12,
+      onlyPositiveGain: false,
+      minReward: 1,
+      keepPerContext: 2,
+      heldOutContexts: 1,
+      sftEpochs: 1,
+      inner: { epochs: 1, lora: { r: 2, alpha: 4 } },
+      policyLora: { r: 2, alpha: 4 },
+    });
+    const result = await restEm(problem, cfg, undefined, { quiet: true });
+    expect(result.rounds[0]!.kept).toBe(0);
+    expect(result.policy.deltaNormSq()).toBe(0);
+    // The same run without the floor keeps each context's two samples.
+    const open = await restEm(problem, { ...cfg, minReward: undefined }, undefined, { quiet: true });
+    expect(open.rounds[0]!.kept).toBe(4);
+  });
+
   it('runs rounds, logs every self-edit, trains the policy and never touches the base', async () => {
     const problem = tinySealProblem();
     const model = problem.env.model;

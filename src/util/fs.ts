@@ -44,7 +44,11 @@ const KINDS: Readonly<Record<OutputKind, KindSpec>> = {
       /^(config\.json|generation_config\.json|model(-\d+-of-\d+)?\.safetensors|model\.safetensors\.index\.json|tokenizer\.json|tokenizer_config\.json|special_tokens_map\.json|seal_manifest\.json|seal_world\.json|seal_grid_world\.json|pretrain_report\.json|NOTICE\.md|README\.md)$/,
   },
   world: { label: 'a people world', marker: 'world.json', files: /^(world\.json|contexts-[a-z]+\.jsonl)$/ },
-  'grid-tasks': { label: 'grid tasks', marker: 'tasks.json', files: /^(tasks\.json|[a-z]+-\d+\.json)$/ },
+  'grid-tasks': {
+    label: 'grid tasks',
+    marker: 'grid_tasks.json',
+    files: /^(grid_tasks\.json|[a-z]+-\d+\.json)$/,
+  },
   'edit-generator': {
     label: 'an EditGenerator',
     marker: 'edit_generator.json',

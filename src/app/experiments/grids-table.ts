@@ -21,6 +21,7 @@
 import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isDeepStrictEqual } from 'node:util';
 import { z } from 'zod';
 import { initEngine } from '../../engine/index.js';
 import { SealError } from '../../errors.js';
@@ -40,6 +41,7 @@ import { meanCi, pairedAgainst } from '../../seal/eval/stats.js';
 import { type InnerLoopConfig, InnerLoopConfigSchema } from '../../seal/inner/inner-loop.js';
 import { loadLastRound, loadRoundPolicy, saveRoundCheckpoint } from '../../seal/outer/checkpoint.js';
 import { type OuterConfig, OuterConfigSchema, runOuterLoop } from '../../seal/outer/outer.js';
+import type { RestEmConfig } from '../../seal/outer/rest-em.js';
 import type { SealProblem } from '../../seal/outer/rollout.js';
 import { formatRecipe, recipeSpace } from '../../tasks/grids/recipe.js';
 import { gridContext } from '../../tasks/grids/task.js';
@@ -51,7 +53,8 @@ import { readRunConfig } from '../config.js';
 import { buildGridReport, type DrawnTask } from '../report/grids.js';
 import { experimentArgs, openRunDir } from './args.js';
 
-const count = (dflt: number, what: string) => z.coerce.number().int().min(1).default(dflt).describe(what);
+const count = (dflt: number, what: string, max = Number.MAX_SAFE_INTEGER) =>
+  z.coerce.number().int().min(1).max(max).default(dflt).describe(what);
 
 export const GridTableOptionsSchema = z.strictObject({
   model: z.string().default('default').describe('Grid model directory ("default" = the bundled grid model)'),
@@ -59,14 +62,14 @@ export const GridTableOptionsSchema = z.strictObject({
   runs: count(3, 'Independent RL runs (outer-loop seeds 0 … runs−1)'),
   tasks: count(40, 'Tasks of the table (the first N of the split)'),
   seeds: count(3, 'Evaluation seeds per (condition, task)'),
-  rounds: count(3, 'ReST-EM rounds per run'),
+  rounds: count(3, 'Outer-loop rounds per run (ReST-EM or GRPO)'),
   split: z
     .enum(['test', 'val'])
     .default('test')
     .describe('Tasks of the table: test (final) or val (choices)'),
   valTasks: count(32, 'Val tasks: the monitor, the round choice and the best-fixed-recipe sweep'),
   rlContexts: count(16, 'RL tasks per round'),
-  samples: count(8, 'Recipes sampled per RL task'),
+  samples: count(8, 'Recipes sampled per RL task', 64),
   space: count(
     64,
     "Recipes of the space swept (the first N of recipeSpace(): the oracle's and the fixed choice's)",
@@ -77,7 +80,7 @@ export const GridTableOptionsSchema = z.strictObject({
     .positive()
     .default(1e-4)
     .describe(
-      "ReST-EM's SFT learning rate for the recipe writer (the people domain's 1e-3 made 67% of the 0.8M-parameter grid model's recipes malformed after 4 steps on one kept recipe, 1e-4 12%, the base 9%: session 13, val tasks)",
+      "ReST-EM only: the SFT learning rate for the recipe writer (the people domain's 1e-3 made 67% of the 0.8M-parameter grid model's recipes malformed after 4 steps on one kept recipe, 1e-4 12%, the base 9%: session 13, val tasks)",
     ),
   outer: z
     .enum(['rest-em', 'grpo'])
@@ -90,17 +93,18 @@ export const GridTableOptionsSchema = z.strictObject({
     .positive()
     .default(1e-4)
     .describe(
-      "GRPO's Adam learning rate for the recipe writer (as --sft-lr: the people domain's rates break this small model's recipes)",
+      "GRPO only: the Adam learning rate for the recipe writer (as --sft-lr: the people domain's rates break this small model's recipes)",
     ),
   keep: z
     .enum(['solved', 'beats-in-context'])
     .default('solved')
     .describe(
-      "ReST-EM's keep rule: every sampled recipe that solved its RL task (SEAL's ARC rule), or only those that solved a task in-context learning does not (session 13's val table kept 0 then 1 recipe with it)",
+      "ReST-EM only: the keep rule — every sampled recipe that solved its RL task (SEAL's ARC rule), or only those that solved a task in-context learning does not (session 13's val table kept 0 then 1 recipe with it)",
     ),
   keepPerTask: count(
     8,
-    "Recipes kept per RL task at most (the best first; all of a task's solving recipes if ≥ --samples)",
+    "ReST-EM only: recipes kept per RL task at most (the best first; all of a task's solving recipes if ≥ --samples)",
+    64,
   ),
   workers: count(1, 'Inner-loop worker threads'),
   temperature: z.coerce
@@ -108,14 +112,14 @@ export const GridTableOptionsSchema = z.strictObject({
     .positive()
     .default(1)
     .describe(
-      'Recipe sampling temperature of the RL rollouts (and of the evaluation unless --eval-temperature)',
+      'Recipe sampling temperature of the RL rollouts and of the per-round val monitor that picks the evaluated round (and of the evaluation unless --eval-temperature)',
     ),
   evalTemperature: z.coerce
     .number()
     .min(0)
     .optional()
     .describe(
-      "Sampling temperature of every evaluated recipe, the base model's and SEAL's alike (0 = greedy; default: --temperature)",
+      "Sampling temperature of every recipe the table evaluates, the base model's and SEAL's alike (0 = greedy; default: --temperature); the monitor that picks SEAL's round samples at --temperature",
     ),
 });
 export type GridTableOptions = z.output<typeof GridTableOptionsSchema>;
@@ -162,7 +166,9 @@ ${Object.entries(GridTableOptionsSchema.shape)
   .join('\n')}`;
 
 /** ReST-EM's keep settings for a `--keep` rule (rewards on grids are 0/1: the test output solved or not). */
-export function keepRule(keep: GridTableOptions['keep']): { onlyPositiveGain: boolean; minReward?: number } {
+export function keepRule(
+  keep: GridTableOptions['keep'],
+): Pick<RestEmConfig, 'onlyPositiveGain'> & { minReward?: number } {
   switch (keep) {
     case 'solved':
       return { onlyPositiveGain: false, minReward: 0 };
@@ -248,6 +254,8 @@ export async function runGridTable(o: GridTableOptions): Promise<void> {
     maxNewTokens: RECIPE_MAX_TOKENS,
   };
   const space = recipeSpace().slice(0, o.space);
+  // The outer loop's settings are checked before anything is written or computed.
+  gridOuterConfig(o, { seed: 0, heldOutContexts: gp.heldOut.length, inner });
   const configFile = join(o.out, 'config.json');
   if (existsSync(configFile)) {
     const saved = readRunConfig(z.looseObject({ options: GridTableOptionsSchema }), o.out).config.options;
@@ -270,8 +278,12 @@ export async function runGridTable(o: GridTableOptions): Promise<void> {
     // 1. The best fixed recipe: the space swept on val tasks (seed 0), never on the table's tasks.
     const sweepFile = join(o.out, 'fixed', 'sweep.json');
     let sweep: z.infer<typeof SweepSchema>;
-    if (existsSync(sweepFile)) sweep = readJsonFile(SweepSchema, sweepFile);
-    else {
+    if (existsSync(sweepFile)) {
+      sweep = readJsonFile(SweepSchema, sweepFile);
+      // Its recipes must be this space's, in order: the best fixed recipe and the oracle are read by index.
+      if (!isDeepStrictEqual(sweep.recipes, space.map(formatRecipe)))
+        throw new SealError('holds a sweep of another recipe space: use another --out', sweepFile);
+    } else {
       log(`best fixed recipe: ${space.length} recipes × ${gp.heldOut.length} val tasks…`);
       const scores = await sweepRecipes(problem, gp.heldOut, space, inner, 0, { label: 'val sweep' });
       sweep = {
@@ -326,7 +338,18 @@ export async function runGridTable(o: GridTableOptions): Promise<void> {
     const runs: { run: number; selectedRound: number; rounds: unknown[]; seal: string }[] = [];
     for (let r = 0; r < o.runs; r++) {
       const outer = gridOuterConfig(o, { seed: r, heldOutContexts: gp.heldOut.length, inner });
-      const run = openRunDir(join(o.out, `run-${r}`), { version: packageVersion(), options: o, outer });
+      const runDir = join(o.out, `run-${r}`);
+      // A run resumed under another outer loop would mix two trainings in one policy (e.g. a table written before
+      // --keep existed, whose options now parse to the new defaults): refused, naming the run.
+      if (existsSync(join(runDir, 'config.json'))) {
+        const saved = readRunConfig(z.looseObject({ outer: z.unknown() }), runDir).config.outer;
+        if (!isDeepStrictEqual(saved, outer))
+          throw new SealError(
+            `holds an RL run with another outer loop (${JSON.stringify(saved)}; these options give ${JSON.stringify(outer)}): use another --out`,
+            runDir,
+          );
+      }
+      const run = openRunDir(runDir, { version: packageVersion(), options: o, outer });
       log(`RL run ${r + 1}/${o.runs}: ${o.rounds} rounds × ${o.rlContexts} tasks × ${o.samples} recipes…`);
       const resume = await loadLastRound(run, problem.env.model);
       const { policy, rounds } = await runOuterLoop(problem, outer, run, {
@@ -422,7 +445,7 @@ if (invokedAs === fileURLToPath(import.meta.url)) {
   );
   if (!parsed.success) {
     process.stderr.write(
-      `${parsed.error.issues.map((i) => `--${i.path.join('.')}: ${i.message}`).join('\n')}\n${USAGE}\n`,
+      `${parsed.error.issues.map((i) => `--${i.path.join('.').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: ${i.message}`).join('\n')}\n${USAGE}\n`,
     );
     process.exit(2);
   }

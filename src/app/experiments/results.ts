@@ -111,10 +111,10 @@ function stackText(stacks: readonly StackSummary[]): string {
   if (stacks.length === 0) return '';
   const ci = (m: MeanCi, scale: number, digits: number) =>
     `${(scale * m.mean).toFixed(digits)} [${(scale * m.ci95[0]).toFixed(digits)}, ${(scale * m.ci95[1]).toFixed(digits)}]`;
-  return `\nstacking (edits applied together; ES over members, retention and drawdown over groups)\n${'condition'.padEnd(24)}${'edits'.padStart(6)}${['ES %', 'retention %', 'drawdown (nats)'].map((h) => h.padStart(24)).join('')}\n${stacks
+  return `\nstacking (edits applied together; ES over members, retention and drawdown over groups)\n${'condition'.padEnd(24)}${'edits'.padStart(6)}${['ES %', 'retention %', 'drawdown (nats)'].map((h) => h.padStart(27)).join('')}\n${stacks
     .map(
       (x) =>
-        `${x.condition.padEnd(24)}${String(x.size).padStart(6)}${[ci(x.es, 100, 1), ci(x.retention, 100, 1), ci(x.drawdown, 1, 3)].map((c) => c.padStart(24)).join('')}`,
+        `${x.condition.padEnd(24)}${String(x.size).padStart(6)}${[ci(x.es, 100, 1), ci(x.retention, 100, 1), ci(x.drawdown, 1, 3)].map((c) => c.padStart(27)).join('')}`,
     )
     .join('\n')}\n`;
 }

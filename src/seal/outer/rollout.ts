@@ -73,7 +73,7 @@ export interface RoundSummary {
   readonly round: number;
   readonly meanReward: number;
   readonly meanBaseline: number;
-  /** ReST-EM: contexts whose best self-edit was kept for SFT; GRPO: contexts with a non-zero advantage. */
+  /** ReST-EM: self-edits kept for SFT (at most keepPerContext per context); GRPO: contexts with a non-zero advantage. */
   readonly kept: number;
   /** The monitor on validation people: seen-wording accuracy, held-out-wording accuracy, per-context values. */
   readonly heldOutAccuracy: number;

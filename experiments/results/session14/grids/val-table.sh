@@ -3,7 +3,7 @@
 # bundled model, ReST-EM under each keep rule. Run from the repository root after `npm run build`:
 #   val-table.sh OUT [MODEL]
 # OUT/solved: SEAL's ARC rule (keep every recipe that solved its RL task), 2 rounds × 32 RL tasks × 8 recipes;
-# OUT/beats:  the rule of session 13 (keep only recipes that solve a task in-context learning does not), same budget;
+# OUT/beats:  the rule of session 13 (keep only the best recipe of a task, if in-context learning fails it), same budget;
 # OUT/grpo:   GRPO over recipes (--grpo-lr 1e-4), same rollouts;
 # OUT/solved-greedy: OUT/solved's policies (its RL run is reused: its checkpoints) with every evaluated recipe greedy.
 # The conditions without RL (in context, base recipes, best fixed, oracle) do not depend on the keep rule: the second
@@ -27,4 +27,4 @@ node dist/app/experiments/grids-table.js "${common[@]}" --out "$O/grpo" --outer 
 mkdir -p "$O/beats/table"
 cp -r "$O/solved/fixed" "$O/beats/"
 for c in in_context base_recipes best_fixed oracle; do cp "$O/solved/table/$c.jsonl" "$O/beats/table/"; done
-node dist/app/experiments/grids-table.js "${common[@]}" --out "$O/beats" --keep beats-in-context > "$O/beats.log" 2>&1
+node dist/app/experiments/grids-table.js "${common[@]}" --out "$O/beats" --keep beats-in-context --keep-per-task 1 > "$O/beats.log" 2>&1

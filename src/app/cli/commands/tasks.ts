@@ -16,7 +16,9 @@ import { GridTaskOptions, resolveGridModelDir } from './grids-common.js';
 const schema = z.object({
   out: z
     .string()
-    .describe('Output directory: one ARC task file per task (<id>.json) and tasks.json (id, family, rule)'),
+    .describe(
+      'Output directory: one ARC task file per task (<id>.json) and grid_tasks.json (id, split, family, rule)',
+    ),
   model: GridTaskOptions.model,
   split: z
     .enum(HELD_OUT_SPLITS)
@@ -43,8 +45,8 @@ export const tasksCommand: Command<typeof schema> = {
     await writeDirAtomic(o.out, o.overwrite, 'grid-tasks', async (tmp) => {
       for (const t of tasks) await writeArcTask(join(tmp, `${t.id}.json`), t);
       const index = tasks.map((t) => ({ id: t.id, split: t.split, family: t.family, rule: t.rule }));
-      await writeFile(join(tmp, 'tasks.json'), `${JSON.stringify(index, null, 2)}\n`);
+      await writeFile(join(tmp, 'grid_tasks.json'), `${JSON.stringify(index, null, 2)}\n`);
     });
-    log(`wrote ${tasks.length} ${o.split} tasks of ${modelDir} to ${o.out} (index: tasks.json)`);
+    log(`wrote ${tasks.length} ${o.split} tasks of ${modelDir} to ${o.out} (index: grid_tasks.json)`);
   },
 };
