@@ -90,7 +90,17 @@ describe('people world CLI and pretraining', () => {
     );
     const manifest = JSON.parse(readFileSync(join(full, 'model', 'seal_manifest.json'), 'utf8')) as {
       files: Record<string, string>;
+      stages: unknown[];
     };
     expect(Object.keys(manifest.files)).toContain('model.safetensors');
+    // The interrupted run says it was trained in two stages (steps 0–3, then 3–6); the other in one.
+    expect(manifest.stages).toEqual([{ fromStep: 0, changed: [] }]);
+    const splitManifest = JSON.parse(readFileSync(join(split, 'model', 'seal_manifest.json'), 'utf8')) as {
+      stages: unknown[];
+    };
+    expect(splitManifest.stages).toEqual([
+      { fromStep: 0, changed: [] },
+      { fromStep: 3, changed: [] },
+    ]);
   });
 });

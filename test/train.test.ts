@@ -216,9 +216,13 @@ describe('training', () => {
     const ex = { ids: randomText(33, config.vocabSize, 3) };
     const dir = join(tempDir('seal-resume-'), 'ckpt');
     const cfg = TrainConfigSchema.parse({ steps: 2, batchSize: 1, seqLen: 32, lr: 1e-3, checkpointEvery: 0 });
-    expect(
-      (await trainLoop(m, m.params, [ex], cfg, { quiet: true, checkpointDir: dir })).changedOnResume,
-    ).toEqual([]);
+    const first = await trainLoop(m, m.params, [ex], cfg, {
+      quiet: true,
+      checkpointDir: dir,
+      command: 'one',
+    });
+    expect(first.changedOnResume).toEqual([]);
+    expect(first.stages).toEqual([{ fromStep: 0, command: 'one', changed: [] }]);
     const same = await trainLoop(
       m,
       m.params,
@@ -236,6 +240,12 @@ describe('training', () => {
       { quiet: true, checkpointDir: dir },
     );
     expect(changed.changedOnResume).toEqual(['lr 0.001 → 0.002']);
+    // Every stage is kept in the checkpoint, in order, with what each one changed.
+    expect(changed.stages).toEqual([
+      { fromStep: 0, command: 'one', changed: [] },
+      { fromStep: 2, changed: [] },
+      { fromStep: 3, changed: ['lr 0.001 → 0.002'] },
+    ]);
     expect(changedSettings({ ...cfg, steps: 9 }, cfg)).toEqual([]);
     expect(changedSettings(undefined, cfg)).toEqual([]);
   });

@@ -53,8 +53,29 @@ export function batchIndices(n: number, batchSize: number, seed: number, step: n
   return out;
 }
 
+/**
+ * One stage of a run: the invocation that trained from `fromStep` on (the first at 0; each resume adds one), with
+ * its command and the settings it changed from the checkpoint's. Kept in the checkpoint, so that a run trained in
+ * several stages says so (a manifest records them all, not only the last command).
+ */
+export interface TrainStage {
+  readonly fromStep: number;
+  readonly command?: string | undefined;
+  readonly changed: readonly string[];
+}
+
+const TrainStagesSchema = z.array(
+  z.strictObject({
+    fromStep: z.number().int().min(0),
+    command: z.string().optional(),
+    changed: z.array(z.string()),
+  }),
+);
+
 export interface LoopOptions {
   readonly deltas?: readonly LinearDelta[];
+  /** The command of this invocation, for the run's stage history (`TrainStage`). */
+  readonly command?: string;
   /** Directory for resumable checkpoints; an existing checkpoint there is resumed. */
   readonly checkpointDir?: string;
   readonly label?: string;
@@ -73,6 +94,8 @@ export interface LoopResult {
   readonly stopped: boolean;
   /** Settings a resume changed from the checkpoint's (e.g. `lr 0.003 → 0.001`); `steps` is not listed. */
   readonly changedOnResume: string[];
+  /** Every stage of the run so far, this invocation last. */
+  readonly stages: readonly TrainStage[];
 }
 
 /**
@@ -104,10 +127,14 @@ export async function trainLoop(
   });
   let start = 0;
   let changedOnResume: string[] = [];
+  let earlier: TrainStage[] = [];
   if (opts.checkpointDir !== undefined && existsSync(`${opts.checkpointDir}/state.json`)) {
     const state = await loadCheckpoint(opts.checkpointDir, vars, optimizer);
     start = state.step;
     changedOnResume = changedSettings(state.config, cfg);
+    // A checkpoint written before stages were kept: one earlier stage of unknown command.
+    const saved = TrainStagesSchema.safeParse(state.extra?.['stages']);
+    earlier = saved.success ? saved.data : [{ fromStep: 0, changed: [] }];
     if (changedOnResume.length > 0 && opts.quiet !== true)
       process.stderr.write(
         `resuming at step ${start} with changed settings: ${changedOnResume.join(', ')}\n`,
@@ -120,6 +147,16 @@ export async function trainLoop(
       );
     }
   }
+  const stages: TrainStage[] = [
+    ...earlier,
+    {
+      fromStep: start,
+      ...(opts.command === undefined ? {} : { command: opts.command }),
+      changed: changedOnResume,
+    },
+  ];
+  const save = (at: number) =>
+    saveCheckpoint(opts.checkpointDir as string, vars, optimizer, at, cfg, { stages });
   const progress = new Progress({
     total: cfg.steps,
     label: opts.label ?? 'train',
@@ -159,11 +196,10 @@ export async function trainLoop(
         (step + 1) % cfg.checkpointEvery === 0 &&
         step + 1 < cfg.steps
       ) {
-        await saveCheckpoint(opts.checkpointDir, vars, optimizer, step + 1, cfg);
+        await save(step + 1);
       }
     }
-    if (opts.checkpointDir !== undefined)
-      await saveCheckpoint(opts.checkpointDir, vars, optimizer, step, cfg);
+    if (opts.checkpointDir !== undefined) await save(step);
   } finally {
     optimizer.dispose();
   }
@@ -175,5 +211,6 @@ export async function trainLoop(
     resumedFrom: start,
     stopped,
     changedOnResume,
+    stages,
   };
 }

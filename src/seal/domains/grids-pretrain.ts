@@ -235,6 +235,7 @@ export async function pretrainGridModel(
   const result = await trainLoop(model, model.params, examples, cfg.train, {
     checkpointDir: join(outDir, 'checkpoint'),
     label: 'pretrain grids',
+    ...(opts.command === undefined ? {} : { command: opts.command }),
     ...(opts.quiet === undefined ? {} : { quiet: opts.quiet }),
     ...(opts.shouldStop === undefined ? {} : { shouldStop: opts.shouldStop }),
   });
@@ -272,6 +273,7 @@ export async function pretrainGridModel(
   await writePretrainOutput(model, outDir, {
     name: 'seal-grids',
     command: opts.command ?? 'seal pretrain --domain grids',
+    stages: result.stages,
     config: cfg,
     extraFiles: {
       'tokenizer.json': serializeTokenizerJson(json),

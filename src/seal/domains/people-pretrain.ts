@@ -233,6 +233,7 @@ export async function pretrainPeopleModel(
   const result = await trainLoop(model, model.params, examples, cfg.train, {
     checkpointDir: join(outDir, 'checkpoint'),
     label: 'pretrain',
+    ...(opts.command === undefined ? {} : { command: opts.command }),
     ...(opts.quiet === undefined ? {} : { quiet: opts.quiet }),
     ...(opts.shouldStop === undefined ? {} : { shouldStop: opts.shouldStop }),
   });
@@ -286,6 +287,7 @@ export async function pretrainPeopleModel(
   await writePretrainOutput(model, outDir, {
     name: 'seal-people-default',
     command: opts.command ?? 'seal pretrain',
+    stages: result.stages,
     config: cfg,
     extraFiles: {
       'tokenizer.json': serializeTokenizerJson(json),

@@ -10,6 +10,7 @@ import { engineInfo } from '../../engine/index.js';
 import { type ModelConfig, parseModelConfig } from '../../model/config.js';
 import { saveHfModel } from '../../model/io/hf.js';
 import type { Transformer } from '../../model/model.js';
+import type { TrainStage } from '../../train/loop.js';
 import { packageVersion } from '../../version.js';
 
 /** The model fields of a pretraining config (both domains' `model` section). */
@@ -60,6 +61,8 @@ export interface PretrainOutput {
   /** Manifest `name`, e.g. "seal-people-default". */
   readonly name: string;
   readonly command: string;
+  /** The run's stages (one per invocation that trained; a resume that changed settings says which). */
+  readonly stages: readonly TrainStage[];
   readonly config: unknown;
   /** Tokenizer and world files written beside the weights. */
   readonly extraFiles: Readonly<Record<string, string>>;
@@ -86,6 +89,7 @@ export async function writePretrainOutput(
     name: out.name,
     version: packageVersion(),
     command: out.command,
+    stages: out.stages,
     config: out.config,
     engine: engineInfo(),
     report: out.manifestReport,
