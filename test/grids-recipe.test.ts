@@ -17,6 +17,7 @@ import {
   recipeAnswerText,
   recipePrompt,
   recipeSpace,
+  recipeSubset,
   sequenceText,
 } from '../src/tasks/grids/recipe.js';
 import { Rng } from '../src/util/rng.js';
@@ -165,6 +166,17 @@ describe('recipe space', () => {
     expect(new Set(space.map(formatRecipe)).size).toBe(64);
     for (const r of space) expect(parseRecipe(formatRecipe(r))).toEqual({ ok: true, recipe: r });
     expect(space.filter((r) => r.augment.length === 0).every((r) => r.copies === 1)).toBe(true);
+  });
+  it('a subset of N spans the space (every augmentation, both rates and epoch counts at 8); all of it at 64', () => {
+    expect(recipeSubset(64)).toEqual(recipeSpace());
+    const eight = recipeSubset(8);
+    expect(eight).toHaveLength(8);
+    expect(new Set(eight.map(formatRecipe)).size).toBe(8);
+    expect(new Set(eight.map((r) => r.augment.join(','))).size).toBe(4);
+    expect(new Set(eight.map((r) => r.lr)).size).toBe(2);
+    expect(new Set(eight.map((r) => r.epochs)).size).toBe(2);
+    expect(recipeSubset(8)).toEqual(eight);
+    expect(recipeSubset(2)).toEqual(eight.slice(0, 2));
   });
   it('enumerates a custom grid and collapses copies under augment none', () => {
     const space = recipeSpace({

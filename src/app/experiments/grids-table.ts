@@ -43,7 +43,7 @@ import { loadLastRound, loadRoundPolicy, saveRoundCheckpoint } from '../../seal/
 import { type OuterConfig, OuterConfigSchema, runOuterLoop } from '../../seal/outer/outer.js';
 import type { RestEmConfig } from '../../seal/outer/rest-em.js';
 import type { SealProblem } from '../../seal/outer/rollout.js';
-import { formatRecipe, recipeSpace } from '../../tasks/grids/recipe.js';
+import { formatRecipe, recipeSubset } from '../../tasks/grids/recipe.js';
 import { gridContext } from '../../tasks/grids/task.js';
 import { readJsonFile } from '../../util/json.js';
 import { packageVersion } from '../../version.js';
@@ -72,7 +72,7 @@ export const GridTableOptionsSchema = z.strictObject({
   samples: count(8, 'Recipes sampled per RL task', 64),
   space: count(
     64,
-    "Recipes of the space swept (the first N of recipeSpace(): the oracle's and the fixed choice's)",
+    'Recipes swept for the oracle and the best fixed recipe: all 64 of recipeSpace(), or N of them drawn by a fixed seed (recipeSubset: a small budget still spans augmentations, rates and epochs)',
   ),
   rank: count(16, 'Test-time LoRA rank (alpha = 2 × rank)'),
   sftLr: z.coerce
@@ -253,7 +253,7 @@ export async function runGridTable(o: GridTableOptions): Promise<void> {
     topP: 0.95,
     maxNewTokens: RECIPE_MAX_TOKENS,
   };
-  const space = recipeSpace().slice(0, o.space);
+  const space = recipeSubset(o.space);
   // The outer loop's settings are checked before anything is written or computed.
   gridOuterConfig(o, { seed: 0, heldOutContexts: gp.heldOut.length, inner });
   const configFile = join(o.out, 'config.json');

@@ -34,7 +34,7 @@
  * baseline.
  */
 import { z } from 'zod';
-import type { Rng } from '../../util/rng.js';
+import { Rng } from '../../util/rng.js';
 import {
   augmentTask,
   compose,
@@ -289,6 +289,20 @@ export function recipeSpace(grid: RecipeGrid = DEFAULT_RECIPE_GRID): Recipe[] {
               out.push(recipe);
             }
   return out;
+}
+
+/** The fixed seed of `recipeSubset`'s draw (documented: the subset of a given size never changes). */
+const RECIPE_SUBSET_SEED = 16;
+
+/**
+ * The `n` recipes an oracle search or a best-fixed choice sweeps: the whole space in its order when `n` covers it,
+ * else `n` recipes drawn from it without replacement by a fixed seed — so that a small budget still spans the
+ * augmentations, rates and epochs (the space's own prefix varies the innermost settings only: its first 16
+ * recipes never augment).
+ */
+export function recipeSubset(n: number, space: readonly Recipe[] = recipeSpace()): Recipe[] {
+  if (n >= space.length) return [...space];
+  return new Rng(RECIPE_SUBSET_SEED).shuffle([...space]).slice(0, n);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
