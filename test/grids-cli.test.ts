@@ -1,13 +1,14 @@
 /**
  * `seal adapt --domain grids` and `seal solve` with a tiny grid model (pretrained here in seconds: plumbing, not
- * accuracy), their refusals, and the grid pipeline (recipe → plan → test-time training → solve) on three real ARC
- * tasks from ../shared/data/arc (skipped with the reason when that data is absent).
+ * accuracy), their refusals, and the grid pipeline (recipe → plan → test-time training → solve) with the bundled grid
+ * model (no --model) on three real ARC tasks from ../shared/data/arc (skipped with the reason when that data is absent).
  */
 
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { resolveGridModelDir } from '../src/app/cli/commands/grids-common.js';
 import { initEngine } from '../src/engine/index.js';
 import { loadModel } from '../src/model/io/load.js';
 import { checksum } from '../src/model/params.js';
@@ -252,7 +253,7 @@ describe('seal adapt --domain grids and seal solve (tiny model)', () => {
     expect(existsSync(out)).toBe(false);
   });
 
-  it('refusals: a bad task file names file and field; no bundled grid model; options of the other domain', () => {
+  it('refusals: a bad task file names file and field; options of the other domain; no --model = the bundled model', () => {
     writeFileSync(
       join(root, 'bad-task.json'),
       JSON.stringify({ train: [{ input: [[1, 2]], output: [[1, 'x']] }], test: [] }),
@@ -261,9 +262,10 @@ describe('seal adapt --domain grids and seal solve (tiny model)', () => {
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/bad-task\.json/);
     expect(bad.stderr).toMatch(/train/);
-    const noModel = seal(['solve', '--task', taskFile]);
-    expect(noModel.code).toBe(2);
-    expect(noModel.stderr).toMatch(/no grid model is bundled yet/);
+    // No --model: the bundled grid model answers.
+    const bundled = seal(['solve', '--task', taskFile]);
+    expect(bundled.code, bundled.stderr).toBe(0);
+    expect(bundled.stderr).toMatch(/test 1: (correct|wrong)/);
     const people = seal([
       'adapt',
       '--domain',
@@ -303,63 +305,67 @@ async function threeArcTasks(): Promise<GridTask[]> {
   return [first, ...training.filter((t) => t.id !== first.id).slice(0, 2)];
 }
 
-describe.skipIf(!hasArc)(`the grid pipeline on 3 real ARC tasks (needs ${ARC})`, () => {
-  it('recipe → plan → test-time training → in-context answer, for each; adapt + solve on one', async () => {
-    const tasks = await threeArcTasks();
-    expect(tasks).toHaveLength(3);
-    const { model } = await loadModel(modelDir);
-    const tok = loadTokenizer(modelDir, { vocabSize: model.config.vocabSize });
-    const env = { model, tok, task: taskFromSpec(TaskSpecSchema.parse({ kind: 'grids' })) };
-    const before = checksum(model.params);
-    const inner = InnerLoopConfigSchema.parse({ seqLen: model.config.maxSeqLen, lora: { r: 2, alpha: 4 } });
-    for (const t of tasks) {
-      const context = gridContext(t);
-      const plan = gridDomain.plan(recipeText, context, { inner, parse: ParseOptionsSchema.parse({}) });
-      expect(plan.kind, t.id).toBe('train');
-      if (plan.kind !== 'train') continue;
-      const r = runInnerLoop(env, context, plan.sequences, plan.cfg, 0);
-      expect(r.diverged).toBe(false);
-      expect(r.answers).toHaveLength(t.test.length);
-      expect(r.accuracy).toBeGreaterThanOrEqual(0);
-      expect(r.accuracy).toBeLessThanOrEqual(1);
-    }
-    expect(checksum(model.params)).toBe(before);
-    model.dispose();
-    const dir = join(root, 'arc');
-    mkdirSync(dir, { recursive: true });
-    const file = join(dir, `${tasks[1]!.id}.json`);
-    await writeArcTask(file, tasks[1]!);
-    const out = join(dir, 'adapter');
-    const a = seal([
-      'adapt',
-      '--domain',
-      'grids',
-      '--model',
-      modelDir,
-      '--task',
-      file,
-      '--recipe',
-      join(root, 'recipe.txt'),
-      '--out',
-      out,
-    ]);
-    expect(a.code).toBe(0);
-    const s = seal(['solve', '--model', modelDir, '--task', file, '--adapter', out]);
-    expect(s.code).toBe(0);
-    expect(s.stderr).toMatch(/test 1: (correct|wrong)/);
-    // The Kaggle layout by id, as shipped.
-    const k = seal([
-      'solve',
-      '--model',
-      modelDir,
-      '--task',
-      join(ARC, 'arc-agi_training_challenges_filtered_1B_training_set.json'),
-      '--id',
-      tasks[0]!.id,
-      '--solutions',
-      join(ARC, 'arc-agi_training_solutions_filtered_1B_training_set.json'),
-    ]);
-    expect(k.code).toBe(0);
-    expect(k.stderr).toMatch(/test 1: (correct|wrong)/);
-  });
-});
+describe.skipIf(!hasArc)(
+  `the grid pipeline on 3 real ARC tasks with the bundled model (needs ${ARC})`,
+  () => {
+    // The bundled grid model (its 512-token context holds these tasks: the shortest of the public files).
+    const bundledDir = resolveGridModelDir('default');
+    it('recipe → plan → test-time training → in-context answer, for each; adapt + solve on one', async () => {
+      const tasks = await threeArcTasks();
+      expect(tasks).toHaveLength(3);
+      const onDisk = checksumOf(bundledDir);
+      const { model } = await loadModel(bundledDir);
+      const tok = loadTokenizer(bundledDir, { vocabSize: model.config.vocabSize });
+      const env = { model, tok, task: taskFromSpec(TaskSpecSchema.parse({ kind: 'grids' })) };
+      const before = checksum(model.params);
+      const inner = InnerLoopConfigSchema.parse({ seqLen: model.config.maxSeqLen, lora: { r: 2, alpha: 4 } });
+      for (const t of tasks) {
+        const context = gridContext(t);
+        const plan = gridDomain.plan(recipeText, context, { inner, parse: ParseOptionsSchema.parse({}) });
+        expect(plan.kind, t.id).toBe('train');
+        if (plan.kind !== 'train') continue;
+        const r = runInnerLoop(env, context, plan.sequences, plan.cfg, 0);
+        expect(r.diverged).toBe(false);
+        expect(r.answers).toHaveLength(t.test.length);
+        expect(r.accuracy).toBeGreaterThanOrEqual(0);
+        expect(r.accuracy).toBeLessThanOrEqual(1);
+      }
+      expect(checksum(model.params)).toBe(before);
+      model.dispose();
+      const dir = join(root, 'arc');
+      mkdirSync(dir, { recursive: true });
+      const file = join(dir, `${tasks[1]!.id}.json`);
+      await writeArcTask(file, tasks[1]!);
+      const out = join(dir, 'adapter');
+      const a = seal([
+        'adapt',
+        '--domain',
+        'grids',
+        '--task',
+        file,
+        '--recipe',
+        join(root, 'recipe.txt'),
+        '--out',
+        out,
+      ]);
+      expect(a.code).toBe(0);
+      const s = seal(['solve', '--task', file, '--adapter', out]);
+      expect(s.code).toBe(0);
+      expect(s.stderr).toMatch(/test 1: (correct|wrong)/);
+      // The Kaggle layout by id, as shipped.
+      const k = seal([
+        'solve',
+        '--task',
+        join(ARC, 'arc-agi_training_challenges_filtered_1B_training_set.json'),
+        '--id',
+        tasks[0]!.id,
+        '--solutions',
+        join(ARC, 'arc-agi_training_solutions_filtered_1B_training_set.json'),
+      ]);
+      expect(k.code).toBe(0);
+      expect(k.stderr).toMatch(/test 1: (correct|wrong)/);
+      // The bundled model's weights file is never written by an adaptation.
+      expect(checksumOf(bundledDir)).toBe(onDisk);
+    });
+  },
+);

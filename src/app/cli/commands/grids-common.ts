@@ -17,7 +17,7 @@ import { loadTokenizer } from '../../../tokenizer/load.js';
 import type { Tokenizer } from '../../../tokenizer/types.js';
 import { UsageError } from '../args.js';
 
-/** The bundled grid model's place in assets/ (none is bundled yet). */
+/** The bundled grid model's place in assets/ (`seal pretrain --domain grids` with its defaults reproduces it). */
 export const GRID_DEFAULT_MODEL = 'models/grids-default';
 
 export const GridTaskOptions = {
@@ -63,7 +63,7 @@ export function resolveGridModelDir(model: string): string {
   const dir = assetPath(GRID_DEFAULT_MODEL);
   if (!existsSync(dir))
     throw new UsageError(
-      'no grid model is bundled yet: pass --model DIR (the model/ directory of `seal pretrain --domain grids --out DIR`)',
+      `the bundled grid model is missing (${dir}): reinstall seal-ts, or pass --model DIR (the model/ directory of \`seal pretrain --domain grids --out DIR\`)`,
     );
   return dir;
 }
