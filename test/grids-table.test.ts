@@ -82,6 +82,20 @@ describe('grid table: pure pieces', () => {
 describe('grid table experiment (tiny model)', () => {
   let modelDir: string;
   let out: string;
+  /** The table's options on the tiny budget every test here shares (one run of one round, 2 tasks, 2 recipes). */
+  const tinyTable = (o: Record<string, unknown>) =>
+    GridTableOptionsSchema.parse({
+      model: modelDir,
+      runs: 1,
+      tasks: 2,
+      rounds: 1,
+      valTasks: 2,
+      rlContexts: 2,
+      samples: 2,
+      space: 2,
+      rank: 2,
+      ...o,
+    });
   beforeAll(async () => {
     await initEngine('wasm');
     const root = tempDir('seal-grid-table-');
@@ -90,22 +104,7 @@ describe('grid table experiment (tiny model)', () => {
   });
 
   it('writes every condition, oracle ≥ best fixed per (task, seed), and resumes', async () => {
-    const opts = GridTableOptionsSchema.parse({
-      model: modelDir,
-      out,
-      runs: 1,
-      tasks: 2,
-      seeds: 2,
-      rounds: 1,
-      split: 'test',
-      valTasks: 2,
-      rlContexts: 2,
-      samples: 2,
-      space: 2,
-      rank: 2,
-      sftLr: 1e-4,
-      keepPerTask: 2,
-    });
+    const opts = tinyTable({ out, seeds: 2, split: 'test', keepPerTask: 2 });
     await runGridTable(opts);
     const summary = JSON.parse(readFileSync(join(out, 'table', 'grids.json'), 'utf8')) as {
       results: Record<string, { n: number; seeds: number }>;
@@ -191,22 +190,7 @@ describe('grid table experiment (tiny model)', () => {
 
   it('on val tasks the oracle reads the val sweep instead of sweeping again', async () => {
     const valOut = join(out, '..', 'table-val');
-    const opts = GridTableOptionsSchema.parse({
-      model: modelDir,
-      out: valOut,
-      runs: 1,
-      tasks: 2,
-      seeds: 1,
-      rounds: 1,
-      split: 'val',
-      valTasks: 2,
-      rlContexts: 2,
-      samples: 2,
-      space: 2,
-      rank: 2,
-      sftLr: 1e-4,
-      keepPerTask: 2,
-    });
+    const opts = tinyTable({ out: valOut, seeds: 1, split: 'val', keepPerTask: 2 });
     await runGridTable(opts);
     const sweepFile = join(valOut, 'fixed', 'sweep.json');
     const sweep = JSON.parse(readFileSync(sweepFile, 'utf8')) as { scores: number[][]; tasks: string[] };
@@ -233,23 +217,7 @@ describe('grid table experiment (tiny model)', () => {
   it('--outer grpo: the same table with a GRPO run over recipes (its settings in the run config)', async () => {
     const grpoOut = join(out, '..', 'table-grpo');
     await runGridTable(
-      GridTableOptionsSchema.parse({
-        model: modelDir,
-        out: grpoOut,
-        runs: 1,
-        tasks: 2,
-        rounds: 1,
-        split: 'val',
-        valTasks: 2,
-        rlContexts: 2,
-        samples: 2,
-        space: 2,
-        rank: 2,
-        outer: 'grpo',
-        grpoLr: 3e-5,
-        seeds: 2,
-        evalTemperature: 0,
-      }),
+      tinyTable({ out: grpoOut, split: 'val', outer: 'grpo', grpoLr: 3e-5, seeds: 2, evalTemperature: 0 }),
     );
     // Greedy evaluation: the base model writes the same recipe for a task under every evaluation seed.
     const base = readFileSync(join(grpoOut, 'table', 'base_recipes.jsonl'), 'utf8')
