@@ -28,3 +28,16 @@ mkdir -p "$O/beats/table"
 cp -r "$O/solved/fixed" "$O/beats/"
 for c in in_context base_recipes best_fixed oracle; do cp "$O/solved/table/$c.jsonl" "$O/beats/table/"; done
 node dist/app/experiments/grids-table.js "${common[@]}" --out "$O/beats" --keep beats-in-context --keep-per-task 1 > "$O/beats.log" 2>&1
+# Added after the first four: every solving recipe, but only on RL tasks in-context learning fails (OUT/beats8), and
+# its policy evaluated greedily (OUT/beats8-greedy, reusing OUT/beats8's RL run and OUT/solved-greedy's base rows).
+mkdir -p "$O/beats8/table"
+cp -r "$O/solved/fixed" "$O/beats8/"
+for c in in_context base_recipes best_fixed oracle; do cp "$O/solved/table/$c.jsonl" "$O/beats8/table/"; done
+node dist/app/experiments/grids-table.js "${common[@]}" --out "$O/beats8" --keep beats-in-context --keep-per-task 8 \
+  > "$O/beats8.log" 2>&1
+mkdir -p "$O/beats8-greedy/table"
+cp -r "$O/beats8/fixed" "$O/beats8/run-0" "$O/beats8-greedy/"
+for c in in_context best_fixed oracle; do cp "$O/solved/table/$c.jsonl" "$O/beats8-greedy/table/"; done
+cp "$O/solved-greedy/table/base_recipes.jsonl" "$O/beats8-greedy/table/"
+node dist/app/experiments/grids-table.js "${common[@]}" --out "$O/beats8-greedy" --keep beats-in-context \
+  --keep-per-task 8 --eval-temperature 0 > "$O/beats8-greedy.log" 2>&1
