@@ -59,11 +59,14 @@ export function deltaFromRecords(
     }));
 }
 
+/** `mean [lo, hi]` of an interval, scaled (100: percent), or '–' when there is no mean; the tables' one cell. */
+function cell(m: MeanCi, scale = 100, digits = 1): string {
+  return Number.isFinite(m.mean)
+    ? `${(scale * m.mean).toFixed(digits)} [${(scale * m.ci95[0]).toFixed(digits)}, ${(scale * m.ci95[1]).toFixed(digits)}]`
+    : '–';
+}
+
 function deltaText(dir: string, tables: ReturnType<typeof deltaFromRecords>): string {
-  const cell = (m: MeanCi, scale = 100, digits = 1) =>
-    Number.isFinite(m.mean)
-      ? `${(scale * m.mean).toFixed(digits)} [${(scale * m.ci95[0]).toFixed(digits)}, ${(scale * m.ci95[1]).toFixed(digits)}]`
-      : '–';
   return tables
     .map(
       (t) =>
@@ -95,8 +98,6 @@ function pairedText(scores: Record<string, EditScores>): string {
     );
   const es = by('es');
   const kept = by('retention');
-  const cell = (m: MeanCi) =>
-    `${(100 * m.mean).toFixed(1)} [${(100 * m.ci95[0]).toFixed(1)}, ${(100 * m.ci95[1]).toFixed(1)}]`;
   return `paired over people (points, 95% t interval):\n${Object.keys(es)
     .map((k) => `  ${k.padEnd(40)} ES ${cell(es[k]!).padEnd(24)} retention ${cell(kept[k]!)}  n ${es[k]!.n}`)
     .join('\n')}\n`;
@@ -109,12 +110,10 @@ export function stacksFromRecords(records: readonly Record<string, unknown>[]): 
 
 function stackText(stacks: readonly StackSummary[]): string {
   if (stacks.length === 0) return '';
-  const ci = (m: MeanCi, scale: number, digits: number) =>
-    `${(scale * m.mean).toFixed(digits)} [${(scale * m.ci95[0]).toFixed(digits)}, ${(scale * m.ci95[1]).toFixed(digits)}]`;
   return `\nstacking (edits applied together; ES over members, retention and drawdown over groups)\n${'condition'.padEnd(24)}${'edits'.padStart(6)}${['ES %', 'retention %', 'drawdown (nats)'].map((h) => h.padStart(27)).join('')}\n${stacks
     .map(
       (x) =>
-        `${x.condition.padEnd(24)}${String(x.size).padStart(6)}${[ci(x.es, 100, 1), ci(x.retention, 100, 1), ci(x.drawdown, 1, 3)].map((c) => c.padStart(27)).join('')}`,
+        `${x.condition.padEnd(24)}${String(x.size).padStart(6)}${[cell(x.es), cell(x.retention), cell(x.drawdown, 1, 3)].map((c) => c.padStart(27)).join('')}`,
     )
     .join('\n')}\n`;
 }
@@ -307,8 +306,6 @@ export function deltaSeedTables(dir: string, order: readonly string[]): DeltaSee
 
 function seedGroupText(dir: string): string {
   const tables = deltaSeedTables(dir, ['direct', 'ppo', 'reinforce']);
-  const cell = (m: MeanCi, scale = 100, digits = 1) =>
-    `${(scale * m.mean).toFixed(digits)} [${(scale * m.ci95[0]).toFixed(digits)}, ${(scale * m.ci95[1]).toFixed(digits)}]`;
   const row = (label: string, get: (m: (typeof SEED_METRICS)[number]) => MeanCi, n: number) =>
     `${label.padEnd(28)}${SEED_METRICS.map((m) => (m === 'drawdown' ? cell(get(m), 1, 3) : cell(get(m))))
       .map((c) => c.padStart(25))
