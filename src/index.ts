@@ -31,14 +31,22 @@ export type { LinearDelta } from './model/linear.js';
 export { type ForwardOptions, Transformer } from './model/model.js';
 export { checksum, paramSpecs } from './model/params.js';
 export { type SamplingOptions, sampleToken } from './model/sampling.js';
+// The SEAL loops: text self-edits (ReST-EM, GRPO) and weight-delta self-edits (the EditGenerator)
+export { answerUnder, type EditApplication, nllUnder, together } from './seal/delta/apply.js';
 export { DeltaTrainConfigSchema } from './seal/delta/config.js';
 export { readContext } from './seal/delta/embedding.js';
-// The SEAL loops: text self-edits (ReST-EM, GRPO) and weight-delta self-edits (the EditGenerator)
 export { evaluateEdits, generatorConditions } from './seal/delta/eval.js';
 export { EditGenerator, EditGeneratorConfigSchema } from './seal/delta/generator.js';
 export { editToAdapter, loadEditGenerator, saveEditGenerator } from './seal/delta/io.js';
 export { DeltaRewardSchema, deltaReward } from './seal/delta/reward.js';
-export { evaluateStacks, STACK_SIZES, summariseStacks } from './seal/delta/stack.js';
+export { ROUTER_LAYER, routedEdits, ScopeRouter } from './seal/delta/route.js';
+export {
+  evaluateStacks,
+  generatedStack,
+  STACK_SIZES,
+  type StackRule,
+  summariseStacks,
+} from './seal/delta/stack.js';
 export { editFor, trainEditGenerator } from './seal/delta/train.js';
 export { gridDomain, recipePlan } from './seal/domains/grids.js';
 export { gridTokenizer, solveByVote, solveTasks, writeRecipes } from './seal/domains/grids-model.js';

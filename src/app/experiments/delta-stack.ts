@@ -10,19 +10,28 @@
  *   node dist/app/experiments/delta-stack.js --generator DIR [--people 16] [--split val|test] [--mus 0,1] [--out DIR]
  */
 import { initEngine } from '../../engine/index.js';
+import { together } from '../../seal/delta/apply.js';
 import { composeLeastSquares } from '../../seal/delta/compose.js';
 import { loadEditGenerator } from '../../seal/delta/io.js';
-import { editMeasures } from '../../seal/delta/run.js';
-import { evaluateStacks, STACK_SIZES, type StackCondition, summariseStacks } from '../../seal/delta/stack.js';
+import { ROUTER_LAYER, ScopeRouter } from '../../seal/delta/route.js';
+import { editMeasures, ROUTER_BACKGROUND_PEOPLE, routerBackground } from '../../seal/delta/run.js';
+import {
+  evaluateStacks,
+  generatedStack,
+  STACK_SIZES,
+  type StackCondition,
+  summariseStacks,
+} from '../../seal/delta/stack.js';
 import { editFor } from '../../seal/delta/train.js';
 import { inputSecondMoments } from '../../seal/delta/whitening.js';
-import { knownPeople, loadPeopleProblem } from '../../seal/domains/people.js';
+import { knownPeople, loadPeopleProblem, rlContexts } from '../../seal/domains/people.js';
 import { resolveModelDir } from '../config.js';
 import { experimentArgs, experimentRunDir } from './args.js';
 
 const USAGE = `Stacked edits of a saved edit generator under the sum and the least-squares composition (issue #18).
   node dist/app/experiments/delta-stack.js --generator DIR [--model default] [--people 16] [--split val|test]
       [--mus 0,1 (ordinary-input weights of the least-squares composition)] [--ridge 1e-4 (relative ridge ε)]
+      [--router-layer 0 (the block whose states the scope router reads)]
       [--out DIR]`;
 
 export async function main(argv = process.argv.slice(2)): Promise<void> {
@@ -35,6 +44,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       split: { type: 'string', default: 'val' },
       mus: { type: 'string', default: '0,1' },
       ridge: { type: 'string', default: '1e-4' },
+      'router-layer': { type: 'string', default: String(ROUTER_LAYER) },
       out: { type: 'string' },
     },
     USAGE,
@@ -65,21 +75,15 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   const moments = inputSecondMoments(env.model, env.tok, texts, modules);
   const made = (group: readonly number[]) =>
     group.map((i) => editFor(env, gen, `${contexts[i]!.title}\n${contexts[i]!.passage}`));
+  const router = ScopeRouter.build(
+    env.model,
+    env.tok,
+    routerBackground(env, rlContexts(pp.world, pp.task, ROUTER_BACKGROUND_PEOPLE)),
+    Number(values['router-layer']),
+  );
   const conditions: StackCondition[] = [
-    {
-      name: 'sum',
-      make: (group) => {
-        const t0 = performance.now();
-        const m = made(group);
-        return {
-          deltas: m.map((x) => x.edit),
-          dispose: () => {
-            for (const x of m) x.dispose();
-          },
-          ms: performance.now() - t0,
-        };
-      },
-    },
+    generatedStack(env, gen, contexts, 'sum', { kind: 'sum' }),
+    generatedStack(env, gen, contexts, 'routed', { kind: 'routed', router }),
     ...mus.map(
       (mu): StackCondition => ({
         name: `lsq@${mu}`,
@@ -92,7 +96,11 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
             { mu, moments, ridge: Number(values.ridge) },
           );
           for (const x of m) x.dispose();
-          return { deltas: [composed], dispose: () => composed.dispose(), ms: performance.now() - t0 };
+          return {
+            apply: together([composed]),
+            dispose: () => composed.dispose(),
+            ms: performance.now() - t0,
+          };
         },
       }),
     ),

@@ -21,16 +21,28 @@ export interface ContextView {
   readonly hidden: Tensor2D;
 }
 
-/** One pass over `text`: its pooled embedding and per-token hidden states after block `layer` (0-based). */
-export function readContext(model: Transformer, tok: Tokenizer, text: string, layer: number): ContextView {
+/**
+ * The hidden states (T, C) after block `layer` (0-based) of one pass over `ids` (cut to the model's context), no
+ * gradient into the base; owned by the caller.
+ */
+export function blockStates(model: Transformer, ids: readonly number[], layer: number): Tensor2D {
   const nLayers = model.config.nLayers;
   if (layer < 0 || layer >= nLayers) throw new Error(`embedding layer ${layer} is outside 0..${nLayers - 1}`);
-  const ids = tok.encode(text, { addBos: true }).slice(0, model.config.maxSeqLen);
-  if (ids.length === 0) throw new Error('cannot embed an empty passage');
-  const [pooledT, hidden] = tf.tidy(() => {
-    const { state, x: x0 } = model.begin(tf.tensor2d(ids, [1, ids.length], 'int32') as Tensor2D);
+  const cut = ids.slice(0, model.config.maxSeqLen);
+  return tf.tidy(() => {
+    const { state, x: x0 } = model.begin(tf.tensor2d([...cut], [1, cut.length], 'int32') as Tensor2D);
     let x = x0; // (T, C)
     for (let l = 0; l <= layer; l++) x = model.layer(state, l, x);
+    return x;
+  });
+}
+
+/** One pass over `text`: its pooled embedding and per-token hidden states after block `layer` (0-based). */
+export function readContext(model: Transformer, tok: Tokenizer, text: string, layer: number): ContextView {
+  const ids = tok.encode(text, { addBos: true });
+  if (ids.length === 0) throw new Error('cannot embed an empty passage');
+  const [pooledT, hidden] = tf.tidy(() => {
+    const x = blockStates(model, ids, layer); // (T, C)
     const pooled = tf.mean(x, 0); // (C)
     const { mean, variance } = tf.moments(pooled);
     const rms = tf.sqrt(tf.add(tf.mean(tf.square(x), -1, true), 1e-5)); // (T, 1)

@@ -13,9 +13,9 @@ import { tf } from '../../engine/tf.js';
 import type { LinearDelta } from '../../model/linear.js';
 import type { Context, QuestionAnswer } from '../../tasks/types.js';
 import type { Batch } from '../../train/data.js';
-import { lmLoss } from '../../train/step.js';
 import { type MeanCi, meanCi } from '../eval/stats.js';
 import { type AnsweredQuestion, answerQuestions, meanScore } from '../inner/qa-eval.js';
+import { answerUnder, type EditApplication, nllUnder, together } from './apply.js';
 import type { EditGenerator } from './generator.js';
 import type { RewardEnv } from './reward.js';
 import { editFor } from './train.js';
@@ -108,13 +108,10 @@ export function retained(answers: readonly AnsweredQuestion[], baseRight: Readon
   return asked.length === 0 ? Number.NaN : asked.filter((a) => a.score > 0).length / asked.length;
 }
 
-function nll(env: RewardEnv, batch: Batch, deltas: readonly LinearDelta[]): number {
-  return tf.tidy(() => lmLoss(env.model, batch, deltas).dataSync()[0] as number);
-}
-
 /**
- * Retention and drawdown of an edit (or a stack of edits): the base's right answers about known people and its loss
- * on the held-out text are measured once; edit i is checked on `knownPicks(i, known, knownPerEdit)`.
+ * Retention and drawdown of an edit (or a stack of edits, together or routed): the base's right answers about known
+ * people and its loss on the held-out text are measured once; edit i is checked on `knownPicks(i, known,
+ * knownPerEdit)`.
  */
 export function localityProbe(
   env: RewardEnv,
@@ -122,19 +119,24 @@ export function localityProbe(
   heldOutText: Batch,
   knownPerEdit = 4,
 ) {
-  const baseNll = nll(env, heldOutText, []);
+  const baseNll = nllUnder(env, heldOutText, together([]));
+  // The base scored row by row as a routed application scores it (the same value up to rounding), once.
+  let baseRows: number | undefined;
+  const baseNllRows = () => {
+    baseRows ??= nllUnder(env, heldOutText, { kind: 'routed', edits: [], route: () => 0 });
+    return baseRows;
+  };
   const baseRight = new Set(
     answerQuestions(env.model, env.tok, env.task, known)
       .filter((a) => a.score > 0)
       .map(key),
   );
   return {
-    retention: (i: number, deltas: readonly LinearDelta[]) =>
-      retained(
-        answerQuestions(env.model, env.tok, env.task, knownPicks(i, known, knownPerEdit), { deltas }),
-        baseRight,
-      ),
-    drawdown: (deltas: readonly LinearDelta[]) => nll(env, heldOutText, deltas) - baseNll,
+    retention: (i: number, app: EditApplication) =>
+      retained(answerUnder(env, knownPicks(i, known, knownPerEdit), app), baseRight),
+    /** Routed: each held-out row scored alone, so it is compared with the base row by row. */
+    drawdown: (app: EditApplication) =>
+      nllUnder(env, heldOutText, app) - (app.kind === 'routed' ? baseNllRows() : baseNll),
   };
 }
 
@@ -161,6 +163,7 @@ export function evaluateEdits(
     contexts.forEach((c, i) => {
       const made = cond.make(i);
       const deltas = made.delta === undefined ? [] : [made.delta];
+      const app = together(deltas);
       const es = meanScore(answer([c], deltas));
       const para = opts.paraphrases.get(c.id);
       const ps =
@@ -175,8 +178,8 @@ export function evaluateEdits(
       const answers = answer(neighbourPicks(i, contexts, opts.neighbourhood, k), deltas);
       const same = answers.filter((a) => baseAnswers.get(key(a)) === a.prediction);
       const ns = answers.length === 0 ? Number.NaN : same.length / answers.length;
-      const retention = locality.retention(i, deltas);
-      const drawdown = locality.drawdown(deltas);
+      const retention = locality.retention(i, app);
+      const drawdown = locality.drawdown(app);
       made.dispose?.();
       rows.push({
         id: c.id,

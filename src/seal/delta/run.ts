@@ -20,13 +20,21 @@ import type { EvalSettings } from '../eval/evaluate.js';
 import { trainAdapter } from '../inner/inner-loop.js';
 import { sampleSelfEdits } from '../selfedit/generate.js';
 import { selfEditSequences } from '../selfedit/parse.js';
+import { together } from './apply.js';
 import type { DeltaTrainConfig, DeltaTrainLog } from './config.js';
 import { type EditCondition, type EditScores, evaluateEdits, generatorConditions } from './eval.js';
 import type { EditGenerator } from './generator.js';
 import { saveEditGenerator } from './io.js';
-import { textBatch } from './reward.js';
-import { evaluateStacks, type StackCondition, type StackedEdit, type StackRow } from './stack.js';
-import { editFor, trainEditGenerator } from './train.js';
+import { type RewardEnv, textBatch } from './reward.js';
+import { ScopeRouter } from './route.js';
+import {
+  evaluateStacks,
+  generatedStack,
+  type StackCondition,
+  type StackedEdit,
+  type StackRow,
+} from './stack.js';
+import { trainEditGenerator } from './train.js';
 
 export interface DeltaRunResult {
   readonly optimizer: DeltaTrainConfig['optimizer']['kind'];
@@ -87,7 +95,8 @@ function loraConditions(
 }
 
 /**
- * Stacking conditions: the generator's n edits summed (named `name`), and, `withLora`, one LoRA on the n contexts'
+ * Stacking conditions: the generator's n edits summed (named `name`), routed by scope when given a router, and,
+ * `withLora`, one LoRA on the n contexts'
  * passages (or self-edits + passages) together — SEAL's continued-pretraining setting.
  */
 function stackConditions(
@@ -100,39 +109,33 @@ function stackConditions(
     readonly s: EvalSettings;
     readonly seed: number;
     readonly withLora: boolean;
+    /** Also the generator's edits routed by scope (`<name>_routed`). */
+    readonly router?: ScopeRouter;
   },
 ): StackCondition[] {
   const { name, policy, s, seed, withLora } = o;
   const env = pp.problem.env;
   const seqs = trainingSequences(pp, contexts, policy, s, seed);
-  const together = (make: (i: number) => string[], group: readonly number[]): StackedEdit => {
+  const oneLora = (make: (i: number) => string[], group: readonly number[]): StackedEdit => {
     const t0 = performance.now();
     const { adapter } = trainAdapter(env, group.flatMap(make), s.inner, seed + group[0]!);
     return {
-      deltas: adapter === undefined ? [] : [adapter],
+      apply: together(adapter === undefined ? [] : [adapter]),
       dispose: () => adapter?.dispose(),
       ms: performance.now() - t0,
     };
   };
-  const delta: StackCondition = {
-    name,
-    make: (group) => {
-      const t0 = performance.now();
-      const made = group.map((i) => editFor(env, gen, `${contexts[i]!.title}\n${contexts[i]!.passage}`));
-      return {
-        deltas: made.map((m) => m.edit),
-        dispose: () => {
-          for (const m of made) m.dispose();
-        },
-        ms: performance.now() - t0,
-      };
-    },
-  };
-  if (!withLora) return [delta];
+  const deltas = [
+    generatedStack(env, gen, contexts, name, { kind: 'sum' }),
+    ...(o.router === undefined
+      ? []
+      : [generatedStack(env, gen, contexts, `${name}_routed`, { kind: 'routed', router: o.router })]),
+  ];
+  if (!withLora) return deltas;
   return [
-    delta,
-    { name: 'passage', make: (group) => together(seqs.passage, group) },
-    { name: 'seal', make: (group) => together(seqs.seal, group) },
+    ...deltas,
+    { name: 'passage', make: (group) => oneLora(seqs.passage, group) },
+    { name: 'seal', make: (group) => oneLora(seqs.seal, group) },
   ];
 }
 
@@ -160,6 +163,22 @@ export function editMeasures(
     known: knownPeople(pp.world, 'eval'),
     heldOutText: textBatch(pp.problem.env, heldOutPassages(pp.world, 8), 96),
   };
+}
+
+/** Background documents the scope router reads (route.ts): of the first 64 of `people`. */
+export const ROUTER_BACKGROUND_PEOPLE = 64;
+
+/**
+ * The scope router's background: the biographies and the first two question prompts of the first 64 of `people` —
+ * ordinary documents of the world (the generator's training people; never an edited or a measured person).
+ */
+export function routerBackground(env: RewardEnv, people: readonly Context[]): string[] {
+  return people
+    .slice(0, ROUTER_BACKGROUND_PEOPLE)
+    .flatMap((c) => [
+      `${c.title}\n${c.passage}`,
+      ...c.questions.slice(0, 2).map((q) => env.task.answerPrompt(c, q)),
+    ]);
 }
 
 function localityPool(
@@ -245,6 +264,10 @@ export async function runDeltaMode(
     trainS: wallS,
     scores,
   });
+  const router =
+    opts.stackSizes === undefined
+      ? undefined
+      : ScopeRouter.build(env.model, env.tok, routerBackground(env, trainContexts));
   const stack =
     opts.stackSizes === undefined
       ? undefined
@@ -257,6 +280,7 @@ export async function runDeltaMode(
             s,
             seed: cfg.seed,
             withLora: opts.loraBaselines !== false,
+            ...(router === undefined ? {} : { router }),
           }),
           {
             sizes: opts.stackSizes,
@@ -265,6 +289,7 @@ export async function runDeltaMode(
             onRow: (row) => run?.append({ kind: 'delta-stack', optimizer: cfg.optimizer.kind, ...row }),
           },
         );
+  router?.dispose();
   if (opts.saveDir !== undefined)
     await saveEditGenerator(generator, opts.saveDir, { optimizer: cfg.optimizer });
   generator.dispose();

@@ -8,23 +8,80 @@
  *   weight deltas   the sum of the n generated ΔW (the linear hook adds every LinearDelta it is given): fast-weight
  *                   writes are sums of key→value outer products already, so summing keeps every association and
  *                   costs nothing; interference is what the table measures
+ *   routed          the n generated edits side by side, each input answered under the one whose scope it falls in
+ *                   (route.ts): no input sees two edits
  *   LoRA / text     one adapter trained on the n contexts' sequences together (SEAL's continued-pretraining
  *                   setting), the fair analogue of one combined edit
  * Rows are per (condition, size, group), with each member's ES, so every interval can be recomputed.
  */
-import type { LinearDelta } from '../../model/linear.js';
 import type { Context } from '../../tasks/types.js';
 import type { Batch } from '../../train/data.js';
 import { type MeanCi, meanCi } from '../eval/stats.js';
-import { answerQuestions, meanScore } from '../inner/qa-eval.js';
+import { meanScore } from '../inner/qa-eval.js';
+import { answerUnder, type EditApplication, together } from './apply.js';
 import { localityProbe } from './eval.js';
+import type { EditGenerator } from './generator.js';
 import type { RewardEnv } from './reward.js';
+import { routedEdits, type ScopeRouter } from './route.js';
+import { editFor } from './train.js';
 
 export const STACK_SIZES = [1, 2, 4, 8, 16] as const;
 
+/** How a stack of generated edits meets an input: summed on every input, or routed by scope (route.ts). */
+export type StackRule = { readonly kind: 'sum' } | { readonly kind: 'routed'; readonly router: ScopeRouter };
+
+/**
+ * The generator's edits of each group's contexts (from `title\npassage`, as in training), combined by `rule`; the
+ * time includes reading the scopes.
+ */
+export function generatedStack(
+  env: RewardEnv,
+  gen: EditGenerator,
+  contexts: readonly Context[],
+  name: string,
+  rule: StackRule,
+): StackCondition {
+  return {
+    name,
+    make: (group) => {
+      const t0 = performance.now();
+      const texts = group.map((i) => `${contexts[i]!.title}\n${contexts[i]!.passage}`);
+      const made = texts.map((t) => editFor(env, gen, t));
+      const edits = made.map((m) => m.edit);
+      const free = () => {
+        for (const m of made) m.dispose();
+      };
+      switch (rule.kind) {
+        case 'sum':
+          return { apply: together(edits), dispose: free, ms: performance.now() - t0 };
+        case 'routed': {
+          const scoped = routedEdits(
+            rule.router,
+            edits,
+            texts.map((t) => env.tok.encode(t, { addBos: true })),
+          );
+          return {
+            apply: scoped.apply,
+            dispose: () => {
+              scoped.dispose();
+              free();
+            },
+            ms: performance.now() - t0,
+          };
+        }
+        default: {
+          const never: never = rule;
+          throw new Error(`unknown stack rule ${String(never)}`);
+        }
+      }
+    },
+  };
+}
+
 /** One combined edit for a group of contexts (indices into the evaluated list). */
 export interface StackedEdit {
-  readonly deltas: readonly LinearDelta[];
+  /** How the group's edits meet an input: together (summed, composed, one LoRA) or routed by scope. */
+  readonly apply: EditApplication;
   readonly dispose?: () => void;
   /** Wall time to produce the combined edit (ms). */
   readonly ms: number;
@@ -89,7 +146,7 @@ export function evaluateStacks(
           const c = contexts[i]!;
           return {
             id: c.id,
-            es: meanScore(answerQuestions(env.model, env.tok, env.task, [c], { deltas: made.deltas })),
+            es: meanScore(answerUnder(env, [c], made.apply)),
           };
         });
         const row: StackRow = {
@@ -97,8 +154,8 @@ export function evaluateStacks(
           size,
           group: g,
           members,
-          retention: locality.retention(g, made.deltas),
-          drawdown: locality.drawdown(made.deltas),
+          retention: locality.retention(g, made.apply),
+          drawdown: locality.drawdown(made.apply),
           ms: made.ms,
         };
         made.dispose?.();
