@@ -66,22 +66,24 @@ describe('experiment:delta with --magnitudes and --stack', () => {
         expect(s.perContext.map((r) => r.id)).toEqual(['val-0000', 'val-0001', 'val-0002', 'val-0003']);
         for (const r of s.perContext) expect(r.retention).toBeGreaterThanOrEqual(0);
       }
-    // 4 people: groups of 1, 2 and 4 (8 and 16 need more people), for each weight's generator and, once, both LoRA
-    // conditions.
+    // 4 people: groups of 1, 2 and 4 (8 and 16 need more people), for each weight's generator (summed and routed)
+    // and, once, both LoRA conditions.
     const stack = records.filter((r) => r['kind'] === 'delta-stack') as {
       condition: string;
       size: number;
       members: unknown[];
     }[];
-    expect(stack.map((r) => r.size)).toEqual([
-      ...[1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 4, 4, 4],
-      ...[1, 1, 1, 1, 2, 2, 4],
-    ]);
+    // Per size, every condition's groups: summed and routed edits, then (first weight only) the LoRA conditions.
+    const sizes = (conditions: number) =>
+      [1, 2, 4].flatMap((size) => Array<number>(conditions * (4 / size)).fill(size));
+    expect(stack.map((r) => r.size)).toEqual([...sizes(4), ...sizes(2)]);
     expect([...new Set(stack.map((r) => r.condition))]).toEqual([
       'delta_direct@0',
+      'delta_direct@0_routed',
       'passage',
       'seal',
       'delta_direct@0.01',
+      'delta_direct@0.01_routed',
     ]);
     for (const r of stack) expect(r.members).toHaveLength(r.size);
     expect(stdout).toContain('"optimizer":"direct@0.01"');

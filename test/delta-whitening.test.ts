@@ -10,6 +10,7 @@ import type { LinearDelta } from '../src/model/linear.js';
 import { Transformer } from '../src/model/model.js';
 import { checksum } from '../src/model/params.js';
 import { DeltaTrainConfigSchema } from '../src/seal/delta/config.js';
+import { generatorConditions } from '../src/seal/delta/eval.js';
 import { EditGenerator } from '../src/seal/delta/generator.js';
 import { loadEditGenerator, saveEditGenerator } from '../src/seal/delta/io.js';
 import { editFor, trainEditGenerator } from '../src/seal/delta/train.js';
@@ -213,6 +214,34 @@ describe('the write gate', () => {
     expect(out(loaded)).toEqual(a);
     expect(a).not.toEqual(base);
     expect(checksum(env.model.params)).toBe(before);
+    // Writes at the mode: a token writes its whole key where σ(h·g + b) > ½, nothing elsewhere.
+    const gate = generator.gate!;
+    const keysOf = (writes: 'probability' | 'mode') => {
+      const e = editFor(env, generator, contexts[1]!.passage, writes);
+      const k = tf.tidy(() => Array.from(e.edit.fastFactors(module)!.keys.dataSync()));
+      e.dispose();
+      return k;
+    };
+    const original = gate.b.dataSync()[0]!;
+    gate.b.assign(tf.fill(gate.b.shape, 50)); // every probability ≈ 1: the mode writes every token fully
+    const full = tf.tidy(() => {
+      const e = editFor(env, generator, contexts[1]!.passage);
+      const h = e.edit.hidden!;
+      const want = Array.from(
+        tf.mul(tf.matMul(h, generator.decoder.get(module)!.fast!.k), 1 / h.shape[0]).dataSync(),
+      );
+      e.dispose();
+      return want;
+    });
+    keysOf('mode').forEach((k, i) => {
+      expect(k).toBeCloseTo(full[i]!, 6);
+    });
+    gate.b.assign(tf.fill(gate.b.shape, -50)); // every probability ≈ 0: the mode writes nothing
+    expect(keysOf('mode').every((k) => k === 0)).toBe(true);
+    expect(keysOf('probability').some((k) => k !== 0)).toBe(true); // σ(−50) is tiny, not 0
+    gate.b.assign(tf.fill(gate.b.shape, original));
+    const names = generatorConditions(env, generator, contexts, 'd').map((c) => c.name);
+    expect(names).toEqual(['d', 'd_shuffled', 'd_mode']);
     ids.dispose();
     generator.dispose();
     loaded.dispose();

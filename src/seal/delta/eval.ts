@@ -18,7 +18,7 @@ import { type AnsweredQuestion, answerQuestions, meanScore } from '../inner/qa-e
 import { answerUnder, type EditApplication, nllUnder, together } from './apply.js';
 import type { EditGenerator } from './generator.js';
 import type { RewardEnv } from './reward.js';
-import { editFor } from './train.js';
+import { editFor, type GateWrites } from './train.js';
 
 export interface MadeEdit {
   readonly delta: LinearDelta | undefined;
@@ -213,16 +213,19 @@ export function editScores(rows: readonly EditRow[]): EditScores {
   };
 }
 
-/** Generator conditions: the edit from each context's own embedding, and the shuffled-context control. */
+/**
+ * Generator conditions: the edit from each context's own embedding, and the shuffled-context control; with a write
+ * gate also `<name>_mode`, the same edits writing where the gate's probability exceeds ½ (train.ts `GateWrites`).
+ */
 export function generatorConditions(
   env: RewardEnv,
   gen: EditGenerator,
   contexts: readonly Context[],
   name: string,
 ): EditCondition[] {
-  const from = (c: Context): MadeEdit => {
+  const from = (c: Context, writes: GateWrites = 'probability'): MadeEdit => {
     const t0 = performance.now();
-    const { edit, dispose } = editFor(env, gen, `${c.title}\n${c.passage}`);
+    const { edit, dispose } = editFor(env, gen, `${c.title}\n${c.passage}`, writes);
     const ms = performance.now() - t0;
     return { delta: edit, dispose, ms, magnitude: tf.tidy(() => edit.normSq().dataSync()[0]!) };
   };
@@ -231,5 +234,8 @@ export function generatorConditions(
     { name, make: (i) => from(contexts[i]!) },
     // Another passage's embedding (a derangement): a generator that ignores its input scores the same.
     { name: `${name}_shuffled`, make: (i) => from(contexts[shuffledSource(i, n)]!) },
+    ...(gen.gate === undefined
+      ? []
+      : [{ name: `${name}_mode`, make: (i: number) => from(contexts[i]!, 'mode') }]),
   ];
 }

@@ -257,14 +257,41 @@ export function editFor(
   env: { model: Transformer; tok: RewardEnv['tok'] },
   gen: EditGenerator,
   text: string,
+  writes: GateWrites = 'probability',
 ) {
   const { embedding, hidden } = readContext(env.model, env.tok, text, gen.layer);
   const z = tf.tidy(() => gen.meanLatent(tf.tensor2d(embedding, [1, embedding.length]) as Tensor2D));
+  const gates = gateWrites(gen, hidden, writes);
   return {
-    edit: gen.edit(z, hidden),
+    edit: gen.edit(z, hidden, undefined, gates),
     dispose: () => {
       z.dispose();
       hidden.dispose();
+      gates?.dispose();
     },
   };
+}
+
+/**
+ * How a gated generator's edit writes each passage token at inference: with the gate's probability σ(h·g + b) (the
+ * mean action; what the direct gradient trains), or where that probability exceeds ½ (the mode of the Bernoulli
+ * policy the policy gradient samples 0/1 writes from).
+ */
+export const GATE_WRITES = ['probability', 'mode'] as const;
+export type GateWrites = (typeof GATE_WRITES)[number];
+
+/** The (T, 1) writes of `writes` (undefined: the generator's default, the probability, or no gate). */
+function gateWrites(gen: EditGenerator, hidden: Tensor2D, writes: GateWrites): Tensor2D | undefined {
+  switch (writes) {
+    case 'probability':
+      return undefined;
+    case 'mode':
+      return gen.gate === undefined
+        ? undefined
+        : tf.tidy(() => tf.cast(tf.greater(gen.gateLogits(hidden), 0), 'float32') as Tensor2D);
+    default: {
+      const never: never = writes;
+      throw new Error(`unknown gate writes ${String(never)}`);
+    }
+  }
 }
