@@ -99,7 +99,7 @@ describe('experiment:delta with --magnitudes and --stack', () => {
       process.execPath,
       [
         ...[SCRIPT, '--people', '2', '--split', 'val', '--train-people', '8', '--optimizers', 'direct'],
-        ...['--direct-steps', '2', '--skip-lora', '--out', dir],
+        ...['--direct-steps', '2', '--skip-lora', '--save', join(dir, 'gen'), '--out', dir],
       ],
       { encoding: 'utf8', timeout: 240_000 },
     );
@@ -112,6 +112,32 @@ describe('experiment:delta with --magnitudes and --stack', () => {
     expect(evals.map((e) => Object.keys(e.scores ?? {}))).toEqual([
       ['delta_direct', 'delta_direct_shuffled'],
     ]);
+    // The saved generator's stacks (experiment:delta-stack): summed and routed by scope, no composition.
+    const stackDir = join(dir, 'stack');
+    const stacked = spawnSync(
+      process.execPath,
+      [
+        join(ROOT, 'dist', 'app', 'experiments', 'delta-stack.js'),
+        ...['--generator', join(dir, 'gen', 'direct'), '--people', '2', '--mus', 'none', '--out', stackDir],
+      ],
+      { encoding: 'utf8', timeout: 240_000 },
+    );
+    expect(stacked.status, stacked.stderr).toBe(0);
+    const rows = readFileSync(join(stackDir, 'results.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map(
+        (l) => JSON.parse(l) as { kind: string; condition: string; size: number; members: { es: number }[] },
+      )
+      .filter((x) => x.kind === 'delta-stack');
+    expect(rows.map((r) => `${r.condition}×${r.size}`)).toEqual([
+      ...['sum×1', 'sum×1', 'routed×1', 'routed×1', 'sum×2', 'routed×2'],
+    ]);
+    // A stack of one is the edit alone, summed or routed.
+    const es = (c: string) =>
+      rows.filter((r) => r.condition === c && r.size === 1).map((r) => r.members[0]!.es);
+    expect(es('routed')).toEqual(es('sum'));
+    expect(stacked.stdout).toMatch(/routed\s+2\s+ES/);
   }, 300_000);
 
   it('refuses an existing --out and a bad flag before writing anything', () => {

@@ -2,12 +2,14 @@
  * Stacked edits of a saved edit generator under several composition rules (issue #18): the edits of 1, 2, 4, 8, 16
  * people applied together, each member's edit success, retention on known people and drawdown on held-out text, for
  *   sum        the n generated deltas summed (what delta-mode's --stack measures)
+ *   routed     the n edits side by side, each input answered under the one whose scope it falls in (route.ts)
  *   lsq@μ      their least-squares composition (seal/delta/compose.ts) with ordinary-input weight μ; C = E[x xᵀ]
  *              of each module's inputs over the texts key whitening reads (the train half of the known people:
  *              biographies and QA — never the measured half)
  * No training: the generator is loaded (`delta-mode --save DIR`). Rows go to DIR/results.jsonl as `delta-stack`
  * records (`npm run results DIR` rebuilds the table).
- *   node dist/app/experiments/delta-stack.js --generator DIR [--people 16] [--split val|test] [--mus 0,1] [--out DIR]
+ *   node dist/app/experiments/delta-stack.js --generator DIR [--people 16] [--split val|test] [--mus 0,1|none]
+ *     [--router-layer 0] [--out DIR]
  */
 import { initEngine } from '../../engine/index.js';
 import { together } from '../../seal/delta/apply.js';
@@ -28,9 +30,9 @@ import { knownPeople, loadPeopleProblem, rlContexts } from '../../seal/domains/p
 import { resolveModelDir } from '../config.js';
 import { experimentArgs, experimentRunDir } from './args.js';
 
-const USAGE = `Stacked edits of a saved edit generator under the sum and the least-squares composition (issue #18).
+const USAGE = `Stacked edits of a saved edit generator: summed, routed by scope, and the least-squares composition (issue #18).
   node dist/app/experiments/delta-stack.js --generator DIR [--model default] [--people 16] [--split val|test]
-      [--mus 0,1 (ordinary-input weights of the least-squares composition)] [--ridge 1e-4 (relative ridge ε)]
+      [--mus 0,1 (ordinary-input weights of the least-squares composition; none: no such condition)] [--ridge 1e-4 (relative ridge ε)]
       [--router-layer 0 (the block whose states the scope router reads)]
       [--out DIR]`;
 
@@ -55,7 +57,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   };
   if (values.generator === undefined) usage('--generator DIR is required');
   if (values.split !== 'val' && values.split !== 'test') usage(`--split ${values.split}: val or test`);
-  const mus = values.mus.split(',').map(Number);
+  const mus = values.mus === 'none' ? [] : values.mus.split(',').map(Number);
   if (mus.some((m) => !(m >= 0))) usage(`--mus ${values.mus}: non-negative numbers`);
   if (!(Number(values.ridge) > 0)) usage(`--ridge ${values.ridge}: a positive number`);
   await initEngine('auto');
@@ -123,6 +125,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     process.stdout.write(
       `${x.condition.padEnd(10)} ${String(x.size).padStart(3)}  ES ${(100 * x.es.mean).toFixed(1)}  retention ${(100 * x.retention.mean).toFixed(1)}  drawdown ${x.drawdown.mean.toFixed(3)}\n`,
     );
+  router.dispose();
   gen.dispose();
   env.model.dispose();
 }
