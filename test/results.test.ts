@@ -32,14 +32,17 @@ describe('results rebuilt from raw rows', () => {
     '%s: the table over seeds agrees with every seed run it averages',
     (dir) => {
       const abs = join(ROOT, dir);
-      const tables = deltaSeedTables(abs, ['direct', 'ppo', 'reinforce']);
-      expect(tables.map((t) => t.optimizer)).toEqual(['direct', 'ppo', 'reinforce']);
+      const order = ['direct', 'direct_mode', 'ppo', 'ppo_mode', 'reinforce', 'reinforce_mode'];
+      const tables = deltaSeedTables(abs, order);
+      // `<optimizer>_mode`: the same runs' edits written at the gate's mode, where the runs measured it.
+      const runOf = (label: string) => label.replace(/_mode$/, '');
+      expect([...new Set(tables.map((t) => runOf(t.optimizer)))]).toEqual(['direct', 'ppo', 'reinforce']);
       for (const t of tables) {
         expect(t.seeds.length).toBeGreaterThanOrEqual(3);
         // Each seed's row is that run's own saved table; over seeds (same people in every run) the mean of the
         // per-person averages is the mean of the seeds' means.
         for (const { seed, scores } of t.seeds) {
-          const saved = new RunDir(join(abs, `${t.optimizer}-s${seed}`))
+          const saved = new RunDir(join(abs, `${runOf(t.optimizer)}-s${seed}`))
             .records()
             .find((r) => r['kind'] === 'delta-eval')!['scores'] as Record<string, { es: { mean: number } }>;
           expect(scores.es.mean).toBeCloseTo(saved[`delta_${t.optimizer}`]!.es.mean, 12);

@@ -248,7 +248,7 @@ export function isDeltaSeedGroup(dir: string): boolean {
 
 export interface DeltaSeedTable {
   readonly optimizer: string;
-  /** Each seed's table of the generator's condition `delta_<optimizer>`. */
+  /** Each seed's table of the generator's condition `delta_<optimizer>` (`<optimizer>_mode`: its mode writes). */
   readonly seeds: readonly { readonly seed: number; readonly scores: EditScores }[];
   /** Per metric, each person's value averaged over the seeds, then mean and t interval over people. */
   readonly overSeeds: Readonly<Record<'es' | 'ps' | 'ns' | 'retention' | 'drawdown', MeanCi>>;
@@ -264,13 +264,17 @@ const SEED_METRICS = ['es', 'ps', 'ns', 'retention', 'drawdown'] as const;
  * the paired difference to the reference over the people both measured.
  */
 export function deltaSeedTables(dir: string, order: readonly string[]): DeltaSeedTable[] {
+  // Each run's generator condition, and its writes at the gate's mode (`delta_<optimizer>_mode`) where measured.
   const runs = seedRuns(dir)
     .map((d) => ({ d, m: SEED_RUN.exec(d) }))
-    .map(({ d, m }) => {
+    .flatMap(({ d, m }) => {
       const optimizer = m![1]!;
       const table = deltaFromRecords(new RunDir(join(dir, d)).records())[0];
-      const scores = table?.scores[`delta_${optimizer}`];
-      return { optimizer, seed: Number(m![2]), scores };
+      return [optimizer, `${optimizer}_mode`].map((label) => ({
+        optimizer: label,
+        seed: Number(m![2]),
+        scores: table?.scores[`delta_${label}`],
+      }));
     })
     .filter((r): r is { optimizer: string; seed: number; scores: EditScores } => r.scores !== undefined);
   const optimizers = [...new Set(runs.map((r) => r.optimizer))].sort(
@@ -305,7 +309,14 @@ export function deltaSeedTables(dir: string, order: readonly string[]): DeltaSee
 }
 
 function seedGroupText(dir: string): string {
-  const tables = deltaSeedTables(dir, ['direct', 'ppo', 'reinforce']);
+  const tables = deltaSeedTables(dir, [
+    'direct',
+    'direct_mode',
+    'ppo',
+    'ppo_mode',
+    'reinforce',
+    'reinforce_mode',
+  ]);
   const row = (label: string, get: (m: (typeof SEED_METRICS)[number]) => MeanCi, n: number) =>
     `${label.padEnd(28)}${SEED_METRICS.map((m) => (m === 'drawdown' ? cell(get(m), 1, 3) : cell(get(m))))
       .map((c) => c.padStart(25))
