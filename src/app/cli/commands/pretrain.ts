@@ -19,6 +19,9 @@ import { GRID_FLAG_NAMES, GridPretrainFlags, pretrainGrids } from './pretrain-gr
 /** --help quotes the pretraining defaults from their one source, the config schema. */
 const D = PretrainConfigSchema.parse({});
 const G = GridPretrainConfigSchema.parse({});
+/** ` (default P)` of a flag both worlds read, with the grid world's default where it differs. */
+const both = (people: number, grids: number) =>
+  `(default ${people}${people === grids ? '' : `; --domain grids ${grids}`})`;
 
 const schema = z.object({
   domain: z
@@ -37,38 +40,62 @@ const schema = z.object({
     .int()
     .min(1)
     .optional()
-    .describe(`Training steps (default ${D.train.steps}; --domain grids ${G.train.steps})`),
+    .describe(`Training steps ${both(D.train.steps, G.train.steps)}`),
   pretrainPeople: z
     .number()
     .int()
     .min(1)
     .optional()
-    .describe(`People in the pretraining split (default ${D.world.pretrainPeople})`),
-  worldSeed: z.number().int().min(0).optional().describe(`World seed (default ${D.world.seed})`),
-  dim: z.number().int().min(8).optional().describe(`Model hidden size (default ${D.model.dim})`),
-  layers: z.number().int().min(1).optional().describe(`Transformer blocks (default ${D.model.nLayers})`),
+    .describe(`People world: people in the pretraining split (default ${D.world.pretrainPeople})`),
+  worldSeed: z
+    .number()
+    .int()
+    .min(0)
+    .optional()
+    .describe(`World seed ${both(D.world.seed, G.world.seed)}`),
+  dim: z
+    .number()
+    .int()
+    .min(8)
+    .optional()
+    .describe(`Model hidden size ${both(D.model.dim, G.model.dim)}`),
+  layers: z
+    .number()
+    .int()
+    .min(1)
+    .optional()
+    .describe(`Transformer blocks ${both(D.model.nLayers, G.model.nLayers)}`),
   vocabSize: z
     .number()
     .int()
     .min(300)
     .optional()
     .describe(
-      `BPE vocabulary size (default ${D.vocabSize}: names become single tokens, which the model can copy)`,
+      `People world: BPE vocabulary size (default ${D.vocabSize}: names become single tokens, which the model can copy)`,
     ),
   copyDemos: z
     .number()
     .int()
     .min(0)
     .optional()
-    .describe(`Self-edit demonstrations about demo-only people (default ${D.copyDemos})`),
-  batchSize: z.number().int().min(1).optional().describe(`Sequences per step (default ${D.train.batchSize})`),
-  lr: z.number().positive().optional().describe(`Peak learning rate (default ${D.train.lr})`),
+    .describe(`People world: self-edit demonstrations about demo-only people (default ${D.copyDemos})`),
+  batchSize: z
+    .number()
+    .int()
+    .min(1)
+    .optional()
+    .describe(`Sequences per step ${both(D.train.batchSize, G.train.batchSize)}`),
+  lr: z
+    .number()
+    .positive()
+    .optional()
+    .describe(`Peak learning rate ${both(D.train.lr, G.train.lr)}`),
   evalPeople: z
     .number()
     .int()
     .min(0)
     .optional()
-    .describe(`People per split for the final QA evaluation (default ${D.evalPeople})`),
+    .describe(`People world: people per split for the final QA evaluation (default ${D.evalPeople})`),
   ...GridPretrainFlags,
   resume: z.boolean().default(false).describe('Continue the run in --out from its last checkpoint'),
   json: z.boolean().default(false).describe('Print the final report as JSON on stdout'),
