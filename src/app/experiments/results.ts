@@ -110,7 +110,7 @@ export function stacksFromRecords(records: readonly Record<string, unknown>[]): 
 
 function stackText(stacks: readonly StackSummary[]): string {
   if (stacks.length === 0) return '';
-  return `\nstacking (edits applied together; ES over members, retention and drawdown over groups)\n${'condition'.padEnd(24)}${'edits'.padStart(6)}${['ES %', 'retention %', 'drawdown (nats)'].map((h) => h.padStart(27)).join('')}\n${stacks
+  return `\nstacking (the edits of n people at once — summed, routed by scope, composed or one LoRA; ES over members, retention and drawdown over groups)\n${'condition'.padEnd(24)}${'edits'.padStart(6)}${['ES %', 'retention %', 'drawdown (nats)'].map((h) => h.padStart(27)).join('')}\n${stacks
     .map(
       (x) =>
         `${x.condition.padEnd(24)}${String(x.size).padStart(6)}${[cell(x.es), cell(x.retention), cell(x.drawdown, 1, 3)].map((c) => c.padStart(27)).join('')}`,
