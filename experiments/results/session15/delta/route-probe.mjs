@@ -20,6 +20,7 @@ const known = knownPeople(pp.world, 'eval');
 const people = new Map(pp.world.people.map((p) => [p.id, p]));
 const bg = rlContexts(pp.world, pp.task, 64).slice(0, 64);
 const nL = env.model.config.nLayers;
+const KINDS = ['pool', 'maxsim', 'contrast'];
 console.log('layers', nL, 'val', val.length, 'known', known.length);
 const H = (text, L) => { const v = readContext(env.model, env.tok, text, L); const a = v.hidden.arraySync(); v.hidden.dispose(); return a; };
 const sub = (a, b) => a.map((x, i) => x - b[i]);
@@ -39,18 +40,21 @@ for (const L of [0, 1, 2, 3].filter((x, i, a) => a.indexOf(x) === i && x >= 0)) 
     const pool = keysPool.map((k) => dot(k, q));
     const qt = rows.map((r) => norm(sub(r, mu)));
     const bgMax = qt.map((r) => Math.max(...bgTok.map((b) => dot(b, r))));
-    const maxsim = keysTok.map((kt) => Math.max(...qt.map((r, t) => Math.max(...kt.map((k) => dot(k, r))) - bgMax[t])));
-    return { pool, maxsim };
+    const best = keysTok.map((kt) => qt.map((r) => Math.max(...kt.map((k) => dot(k, r)))));
+    // plain MaxSim (mean over query tokens of the best passage token), and the router's contrastive score
+    const maxsim = best.map((bt) => bt.reduce((a, b) => a + b, 0) / bt.length);
+    const contrast = best.map((bt) => Math.max(...bt.map((x, t) => x - bgMax[t])));
+    return { pool, maxsim, contrast };
   };
-  const stats = { pool: { own: [], ownTop: 0, n: 0, para: [], paraTop: 0, np: 0, known: [], text: [] }, maxsim: { own: [], ownTop: 0, n: 0, para: [], paraTop: 0, np: 0, known: [], text: [] } };
+  const stats = Object.fromEntries(KINDS.map((k) => [k, { own: [], ownTop: 0, n: 0, para: [], paraTop: 0, np: 0, known: [], text: [] }]));
   val.forEach((c, i) => {
-    for (const q of c.questions) { const s = score(env.task.answerPrompt(c, q)); for (const k of ['pool', 'maxsim']) { const arg = s[k].indexOf(Math.max(...s[k])); stats[k].own.push(Math.max(...s[k])); stats[k].ownTop += arg === i ? 1 : 0; stats[k].n++; } }
-    for (const q of heldOutQuestions(people.get(c.id))) { const s = score(env.task.answerPrompt(c, q)); for (const k of ['pool', 'maxsim']) { const arg = s[k].indexOf(Math.max(...s[k])); stats[k].para.push(Math.max(...s[k])); stats[k].paraTop += arg === i ? 1 : 0; stats[k].np++; } }
+    for (const q of c.questions) { const s = score(env.task.answerPrompt(c, q)); for (const k of KINDS) { const arg = s[k].indexOf(Math.max(...s[k])); stats[k].own.push(Math.max(...s[k])); stats[k].ownTop += arg === i ? 1 : 0; stats[k].n++; } }
+    for (const q of heldOutQuestions(people.get(c.id))) { const s = score(env.task.answerPrompt(c, q)); for (const k of KINDS) { const arg = s[k].indexOf(Math.max(...s[k])); stats[k].para.push(Math.max(...s[k])); stats[k].paraTop += arg === i ? 1 : 0; stats[k].np++; } }
   });
-  for (const c of known.slice(0, 16)) for (const q of c.questions.slice(0, 3)) { const s = score(env.task.answerPrompt(c, q)); for (const k of ['pool', 'maxsim']) stats[k].known.push(Math.max(...s[k])); }
-  for (const t of heldOutPassages(pp.world, 8)) { const s = score(t); for (const k of ['pool', 'maxsim']) stats[k].text.push(Math.max(...s[k])); }
+  for (const c of known.slice(0, 16)) for (const q of c.questions.slice(0, 3)) { const s = score(env.task.answerPrompt(c, q)); for (const k of KINDS) stats[k].known.push(Math.max(...s[k])); }
+  for (const t of heldOutPassages(pp.world, 8)) { const s = score(t); for (const k of KINDS) stats[k].text.push(Math.max(...s[k])); }
   const q = (xs, p) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(p * (s.length - 1))].toFixed(3); };
-  for (const k of ['pool', 'maxsim']) {
+  for (const k of KINDS) {
     const s = stats[k];
     console.log(`block ${L} ${k}: top1 own ${(s.ownTop / s.n).toFixed(3)} para ${(s.paraTop / s.np).toFixed(3)} | own max p5 ${q(s.own, 0.05)} min ${q(s.own, 0)} | para p5 ${q(s.para, 0.05)} min ${q(s.para,0)} | known p95 ${q(s.known, 0.95)} max ${q(s.known, 1)} | text max ${q(s.text, 1)}`);
   }
