@@ -397,6 +397,22 @@ describe('EditGenerator (weight-delta self-edits) on a tiny model', () => {
     // Only the gate moved: keys and values are the warm start's; the base is untouched.
     expect(tf.tidy(() => tf.max(tf.abs(gen.gate!.g)).dataSync()[0])).toBeGreaterThan(0);
     expect(kv.map((v) => Array.from(v.dataSync()))).toEqual(kvBefore);
+    // The Gaussian over gate logits (the evaluated edit is its mean action): from the reset gate again, the answer
+    // cross-entropy falls too, and again only the gate moves.
+    gen.resetGate();
+    const logit = DeltaTrainConfigSchema.parse({
+      generator,
+      reward: { magnitude: 0 },
+      optimizer: { ...cfg.optimizer, action: 'gate-logit', gateLogStd: 0 },
+    });
+    const { logs: gl } = await trainEditGenerator(env, contexts, logit, { quiet: true, from: gen });
+    expect(gl).toHaveLength(20);
+    const [gFirst, gLast] = firstAndLastNll(gl);
+    expect(gLast, `answer NLL ${gFirst} → ${gLast}`).toBeLessThan(gFirst - 0.04);
+    expect(kv.map((v) => Array.from(v.dataSync()))).toEqual(kvBefore);
+    expect(() => DeltaTrainConfigSchema.parse({ optimizer: { kind: 'ppo', action: 'gate-logit' } })).toThrow(
+      /gate-logit.*fastGate/,
+    );
     // The direct gradient on the same part (learn "gate"): from the reset gate again, only g and b move.
     expect(() => DeltaTrainConfigSchema.parse({ optimizer: { kind: 'direct', learn: 'gate' } })).toThrow(
       /optimizer\.learn|fastGate/,

@@ -40,7 +40,8 @@ per optimiser and a summary line; --out DIR also keeps config.json and results.j
   node dist/app/experiments/delta-mode.js [--people 16] [--split test|val] [--optimizers ppo,reinforce,direct]
       [--out DIR] [--stack] [--save DIR] [--magnitude 1e-3]
       [--magnitudes 0,1e-3,1e-2,1e-1 (the direct gradient once per edit-magnitude weight: the trade-off curve)]
-      [--action latent|tokens|gate] [--fast-code D] [--samples-per-context 4] [--pg-lr 1e-3] [--neighbour-reward W]
+      [--action latent|tokens|gate|gate-logit (gate-logit: a Gaussian over each token's gate logit, writing σ(logit))]
+      [--gate-log-std 0 (gate-logit: initial log σ)] [--fast-code D] [--samples-per-context 4] [--pg-lr 1e-3] [--neighbour-reward W]
       [--init DIR (start every optimiser from this saved generator, e.g. --save DIR/direct: a warm start)]
       [--direct-learn all|gate (the direct gradient trains everything, or the write gate alone: the same part as
         --action gate, for a same-budget comparison)] [--direct-steps 1000] [--direct-lr 1e-3]
@@ -84,6 +85,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       action: { type: 'string', default: 'latent' },
       'fast-code': { type: 'string', default: '0' },
       'code-log-std': { type: 'string', default: '-1' },
+      'gate-log-std': { type: 'string', default: '0' },
       'samples-per-context': { type: 'string', default: '4' },
       'pg-lr': { type: 'string', default: '1e-3' },
       'neighbour-reward': { type: 'string', default: '0' },
@@ -140,6 +142,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
             totalTimesteps: Number(values.timesteps),
             warmStartSteps: Number(values['warm-start']),
             action: values.action,
+            gateLogStd: Number(values['gate-log-std']),
             samplesPerContext: Number(values['samples-per-context']),
             learningRate: Number(values['pg-lr']),
           };

@@ -26,10 +26,16 @@ const DeltaPpoSchema = z.strictObject({
     .default(0.05)
     .describe('Early-stop an update past this approx-KL'),
   action: z
-    .enum(['latent', 'tokens', 'gate'])
+    .enum(['latent', 'tokens', 'gate', 'gate-logit'])
     .default('latent')
     .describe(
-      "What the policy samples: the pooled latent z (the seed's design); one fast-weight code per passage token (Gaussian; needs generator.fastCode > 0); or one write per passage token (Bernoulli over the write gate; needs generator.fastGate) — rl/token-ppo",
+      "What the policy samples: the pooled latent z (the seed's design); one fast-weight code per passage token (Gaussian; needs generator.fastCode > 0); one write per passage token (Bernoulli over the write gate; needs generator.fastGate); or one gate logit per passage token (Gaussian around h·g + b, the token writing σ(logit): its mean action is the edit evaluated afterwards; needs generator.fastGate) — rl/token-ppo",
+    ),
+  gateLogStd: z
+    .number()
+    .default(0)
+    .describe(
+      'action "gate-logit": initial log σ of the Gaussian over each gate logit (learned with the policy)',
     ),
   samplesPerContext: z
     .number()
@@ -37,7 +43,7 @@ const DeltaPpoSchema = z.strictObject({
     .min(1)
     .default(4)
     .describe(
-      'actions "tokens" and "gate": edits sampled per drawn context (their leave-one-out mean is the baseline)',
+      'actions "tokens", "gate" and "gate-logit": edits sampled per drawn context (their leave-one-out mean is the baseline)',
     ),
   warmStartSteps: z
     .number()
@@ -131,11 +137,15 @@ export const DeltaTrainConfigSchema = z
         path: ['optimizer', 'learn'],
         message: 'learn "gate" needs generator.fastGate (the write gate it trains)',
       });
-    if (c.optimizer.kind !== 'direct' && c.optimizer.action === 'gate' && !c.generator.fastGate)
+    if (
+      c.optimizer.kind !== 'direct' &&
+      (c.optimizer.action === 'gate' || c.optimizer.action === 'gate-logit') &&
+      !c.generator.fastGate
+    )
       ctx.addIssue({
         code: 'custom',
         path: ['optimizer', 'action'],
-        message: 'action "gate" needs generator.fastGate (the write gate the policy samples)',
+        message: `action "${c.optimizer.action}" needs generator.fastGate (the write gate the policy samples)`,
       });
   });
 export type DeltaTrainConfig = z.infer<typeof DeltaTrainConfigSchema>;

@@ -149,7 +149,7 @@ export async function trainEditGenerator(
         );
       const warm = logs.length;
       const batch = o.numEnvs * o.numSteps;
-      if (o.action === 'tokens' || o.action === 'gate') {
+      if (o.action === 'tokens' || o.action === 'gate' || o.action === 'gate-logit') {
         const action = o.action;
         tokenPolicyGradient(
           env,
