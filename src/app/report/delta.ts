@@ -78,8 +78,10 @@ ${rows}</table>`;
       : `<h2>Stacked edits</h2>
 <table id="stack"><tr><th>condition</th><th>edits at once</th><th>ES % (over members)</th><th>retention % (over groups)</th><th>drawdown (nats)</th></tr>
 ${stackTable.map((s) => `<tr><td>${esc(s.condition)}</td><td>${s.size}</td><td>${ci(s.es)}</td><td>${ci(s.retention)}</td><td>${ci(s.drawdown, 1, 3)}</td></tr>`).join('\n')}</table>
-<p>The edits of n people applied together (the generator's ΔW summed; LoRA / text self-edits: one adapter trained on
-the n people's passages, or self-edits and passages, together), every member's questions asked under them.</p>`;
+<p>The edits of n people at once: the generator's ΔW summed (its plain name), or kept side by side and routed by
+scope (<code>_routed</code>: each question or text answered under the one edit whose passage explains its tokens best
+against ordinary documents, seal/delta/route.ts); LoRA / text self-edits: one adapter trained on the n people's
+passages, or self-edits and passages, together. Every member's questions are asked under the stack.</p>`;
   const data = {
     tradeoff,
     stack: stackTable.map((s) => ({
