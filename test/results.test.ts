@@ -1,5 +1,5 @@
 /** `npm run results` rebuilds, from the committed per-context rows, exactly the numbers the runs' summaries hold. */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { sealPairs } from '../src/app/demo.js';
@@ -11,6 +11,7 @@ import {
   isDeltaSeedGroup,
   README_RUNS,
   rebuild,
+  stackSeedSummary,
   stacksFromRecords,
   tableFromRecords,
 } from '../src/app/experiments/results.js';
@@ -58,6 +59,19 @@ describe('results rebuilt from raw rows', () => {
           );
       }
       expect(tables[0]!.pairedToReference).toBeUndefined();
+      // Stacking over seeds (where the runs stacked): a condition one seed stacked is that run's own table; one
+      // every seed stacked has the mean of the runs' means (the same people in every seed).
+      const runStacks = readdirSync(abs)
+        .filter((d) => /^[a-z]+-s\d+$/.test(d))
+        .map((d) => stacksFromRecords(new RunDir(join(abs, d)).records()))
+        .filter((x) => x.length > 0);
+      for (const x of stackSeedSummary(abs)) {
+        const mine = runStacks
+          .map((r) => r.find((y) => y.condition === x.condition && y.size === x.size))
+          .filter((y) => y !== undefined);
+        expect(mine).toHaveLength(x.seeds);
+        expect(x.es.mean).toBeCloseTo(mine.reduce((a, y) => a + y.es.mean, 0) / mine.length, 12);
+      }
       expect(rebuild(abs)).toMatch(/delta mode over seeds[\s\S]*delta_ppo_vs_delta_direct\s+ES -?\d/);
     },
   );

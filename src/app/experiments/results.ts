@@ -308,6 +308,44 @@ export function deltaSeedTables(dir: string, order: readonly string[]): DeltaSee
   });
 }
 
+/**
+ * The stacking table of a seed group: per condition and size, each member's ES averaged over the seeds that stacked
+ * it, then mean and t interval over members; retention and drawdown per group averaged over seeds, interval over
+ * groups (the groups are the same people in every seed: consecutive blocks of the evaluated list).
+ */
+export function stackSeedSummary(dir: string): (StackSummary & { readonly seeds: number })[] {
+  const rows = seedRuns(dir).flatMap((d) =>
+    new RunDir(join(dir, d))
+      .records()
+      .filter((r) => r['kind'] === 'delta-stack')
+      .map((r) => ({ seed: d, row: r as unknown as StackRow })),
+  );
+  const out: (StackSummary & { readonly seeds: number })[] = [];
+  const keys = [...new Set(rows.map((r) => `${r.row.condition}\u0000${r.row.size}`))];
+  for (const key of keys) {
+    const same = rows.filter((r) => `${r.row.condition}\u0000${r.row.size}` === key);
+    const avg = (pairs: readonly [string, number][]) => {
+      const sum = new Map<string, { s: number; n: number }>();
+      for (const [k, v] of pairs) {
+        if (Number.isNaN(v)) continue;
+        const x = sum.get(k) ?? { s: 0, n: 0 };
+        sum.set(k, { s: x.s + v, n: x.n + 1 });
+      }
+      return [...sum.values()].map((x) => x.s / x.n);
+    };
+    const first = same[0]!.row;
+    out.push({
+      condition: first.condition,
+      size: first.size,
+      seeds: new Set(same.map((r) => r.seed)).size,
+      es: meanCi(avg(same.flatMap((r) => r.row.members.map((m): [string, number] => [m.id, m.es])))),
+      retention: meanCi(avg(same.map((r): [string, number] => [String(r.row.group), r.row.retention]))),
+      drawdown: meanCi(avg(same.map((r): [string, number] => [String(r.row.group), r.row.drawdown]))),
+    });
+  }
+  return out;
+}
+
 function seedGroupText(dir: string): string {
   const tables = deltaSeedTables(dir, [
     'direct',
@@ -335,7 +373,19 @@ function seedGroupText(dir: string): string {
   const columns = `${'condition'.padEnd(28)}${['ES %', 'PS %', 'NS %', 'retention %', 'drawdown (nats)'].map((h) => h.padStart(25)).join('')}   n`;
   const pairedBlock =
     paired.length === 0 ? [] : ['paired over people, seeds averaged (points, 95% t interval):', ...paired];
-  return `${[head, columns, ...lines, ...pairedBlock].join('\n')}\n`;
+  const stacks = stackSeedSummary(dir);
+  const stackBlock =
+    stacks.length === 0
+      ? []
+      : [
+          "stacking over seeds (each member's ES averaged over the seeds that stacked it, 95% t interval over members; retention and drawdown per group averaged, interval over groups)",
+          `${'condition'.padEnd(24)}${'edits'.padStart(6)}${'seeds'.padStart(6)}${['ES %', 'retention %', 'drawdown (nats)'].map((h) => h.padStart(27)).join('')}`,
+          ...stacks.map(
+            (x) =>
+              `${x.condition.padEnd(24)}${String(x.size).padStart(6)}${String(x.seeds).padStart(6)}${[cell(x.es), cell(x.retention), cell(x.drawdown, 1, 3)].map((c) => c.padStart(27)).join('')}`,
+          ),
+        ];
+  return `${[head, columns, ...lines, ...pairedBlock, ...stackBlock].join('\n')}\n`;
 }
 
 /** The text `npm run results` prints for one directory: a run's table, or a headline's per-run tables and summary. */
