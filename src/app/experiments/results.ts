@@ -39,6 +39,8 @@ export const README_RUNS = [
   'experiments/results/session11/delta/val16-gate-stack',
   'experiments/results/session11/delta/val16-stack-train4',
   'experiments/results/session13/delta/test40',
+  'experiments/results/session15/delta/test40-stack',
+  'experiments/results/session15/delta/val16-curve',
 ] as const;
 
 /** The delta-mode tables of a directory (its `delta-eval` records), rebuilt from their per-person rows. */
