@@ -223,7 +223,7 @@ describe('the write gate', () => {
       return k;
     };
     const original = gate.b.dataSync()[0]!;
-    gate.b.assign(tf.fill(gate.b.shape, 50)); // every probability ≈ 1: the mode writes every token fully
+    tf.tidy(() => gate.b.assign(tf.fill(gate.b.shape, 50))); // every probability ≈ 1: the mode writes every token fully
     const full = tf.tidy(() => {
       const e = editFor(env, generator, contexts[1]!.passage);
       const h = e.edit.hidden!;
@@ -236,10 +236,27 @@ describe('the write gate', () => {
     keysOf('mode').forEach((k, i) => {
       expect(k).toBeCloseTo(full[i]!, 6);
     });
-    gate.b.assign(tf.fill(gate.b.shape, -50)); // every probability ≈ 0: the mode writes nothing
+    // b at minus the median logit: about half the tokens write fully (logit > 0), the others not at all.
+    const e1 = editFor(env, generator, contexts[1]!.passage);
+    const hg = tf.tidy(() => Array.from(tf.matMul(e1.edit.hidden!, gate.g).dataSync()));
+    e1.dispose();
+    const median = [...hg].sort((a, b) => a - b)[hg.length >> 1]!;
+    tf.tidy(() => gate.b.assign(tf.fill(gate.b.shape, -median + 1e-3)));
+    const width = full.length / hg.length;
+    const mixed = keysOf('mode');
+    let writers = 0;
+    hg.forEach((l, t) => {
+      const writes = l - median + 1e-3 > 0;
+      if (writes) writers++;
+      for (let j = 0; j < width; j++)
+        expect(mixed[t * width + j]).toBeCloseTo(writes ? full[t * width + j]! : 0, 6);
+    });
+    expect(writers).toBeGreaterThan(0);
+    expect(writers).toBeLessThan(hg.length);
+    tf.tidy(() => gate.b.assign(tf.fill(gate.b.shape, -50))); // every probability ≈ 0: the mode writes nothing
     expect(keysOf('mode').every((k) => k === 0)).toBe(true);
     expect(keysOf('probability').some((k) => k !== 0)).toBe(true); // σ(−50) is tiny, not 0
-    gate.b.assign(tf.fill(gate.b.shape, original));
+    tf.tidy(() => gate.b.assign(tf.fill(gate.b.shape, original)));
     const names = generatorConditions(env, generator, contexts, 'd').map((c) => c.name);
     expect(names).toEqual(['d', 'd_shuffled', 'd_mode']);
     ids.dispose();

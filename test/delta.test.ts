@@ -26,7 +26,7 @@ import {
   deltaReward,
   textBatch,
 } from '../src/seal/delta/reward.js';
-import { routedEdits, ScopeRouter } from '../src/seal/delta/route.js';
+import { NO_EDIT, routedEdits, ScopeRouter } from '../src/seal/delta/route.js';
 import { evaluateStacks, generatedStack, stackGroups, summariseStacks } from '../src/seal/delta/stack.js';
 import { editFor, trainEditGenerator } from '../src/seal/delta/train.js';
 import { buildTokenizer } from '../src/seal/domains/people-pretrain.js';
@@ -609,7 +609,7 @@ describe('EditGenerator (weight-delta self-edits) on a tiny model', () => {
     gen.dispose();
   });
 
-  it('scope router: a passage routes to its own scope; routed edits equal the routed-to edit alone; no edits = base', () => {
+  it('scope router: the score is its formula; a passage routes to its own scope, or to none when the background holds it; routed edits equal the routed-to edit alone; NO_EDIT = base; a bad route is refused', () => {
     const gen = new EditGenerator(env.model, EditGeneratorConfigSchema.parse({ latent: 8, hidden: 16 }));
     const v = gen.fastVariables()[1]!;
     v.assign(tf.fill(v.shape, 0.05));
@@ -628,9 +628,42 @@ describe('EditGenerator (weight-delta self-edits) on a tiny model', () => {
       expect(router.route(scopes, enc(t))).toBe(i);
       expect(Math.max(...s)).toBe(s[i]);
     });
+    // The score is the formula: s_i(q) = max_t [max_k q_t·k − max_b q_t·b], over the states the router reads (the
+    // background rows are the background documents' own states).
+    const bgDocs = [4, 5].map((i) => ctx(i).passage);
+    const rows = (t: Tensor2D) => t.arraySync();
+    const dot = (a: number[], b: number[]) => a.reduce((x, y, j) => x + y * b[j]!, 0);
+    const bgRows = bgDocs.flatMap((d) => {
+      const st = router.states(enc(d));
+      const r = rows(st);
+      st.dispose();
+      return r;
+    });
+    const scopeRows = scopes.map(rows);
+    const query = enc(contexts[2]!.questions[0]!.question);
+    const qs = router.states(query);
+    const q = rows(qs);
+    qs.dispose();
+    const want = scopeRows.map((k) =>
+      Math.max(
+        ...q.map(
+          (qt) => Math.max(...k.map((kk) => dot(qt, kk))) - Math.max(...bgRows.map((b) => dot(qt, b))),
+        ),
+      ),
+    );
+    router.scores(scopes, query).forEach((x, i) => {
+      expect(x).toBeCloseTo(want[i]!, 4);
+    });
     for (const s of scopes) s.dispose();
+    // A passage the background already holds explains nothing better than the background: every score ≤ 0, no edit.
+    const knows = ScopeRouter.build(env.model, env.tok, [...bgDocs, texts[0]!]);
+    const own = [knows.states(enc(texts[0]!))];
+    expect(knows.scores(own, enc(texts[0]!))[0]).toBeCloseTo(0, 5);
+    expect(knows.route(own, enc(texts[0]!))).toBe(NO_EDIT);
+    for (const s of own) s.dispose();
+    knows.dispose();
     expect(() => ScopeRouter.build(env.model, env.tok, [])).toThrow(/background/);
-    expect(() => router.states([])).toThrow(/empty/);
+    expect(() => router.states(enc(''))).toThrow(/after BOS/);
     // A routing that sends every input to edit 1 is edit 1 on every input.
     const made = contexts.map((_, i) => editFor(env, gen, texts[i]!));
     const edits = made.map((m) => m.edit);
@@ -653,6 +686,17 @@ describe('EditGenerator (weight-delta self-edits) on a tiny model', () => {
     // Routed by the scopes, each context's questions go to its own passage's edit on this model? Not asserted: a
     // random tiny model need not; the val figures are in experiments/results/session15/delta.
     expect(() => routedEdits(router, edits, texts.slice(1).map(enc))).toThrow(/scopes/);
+    // NO_EDIT is no edit; any other index outside the edits is a router bug, refused by both measures.
+    const none = { ...scoped.apply, route: () => NO_EDIT } as const;
+    expect(nllUnder(env, batch, none)).toBeCloseTo(nllUnder(env, batch, together([])), 5);
+    expect(sorted(answerUnder(env, contexts, none))).toEqual(
+      sorted(answerUnder(env, contexts, together([]))),
+    );
+    for (const bad of [edits.length, -2, 0.5]) {
+      const broken = { ...scoped.apply, route: () => bad } as const;
+      expect(() => nllUnder(env, batch, broken)).toThrow(RangeError);
+      expect(() => answerUnder(env, contexts, broken)).toThrow(RangeError);
+    }
     scoped.dispose();
     for (const m of made) m.dispose();
     router.dispose();

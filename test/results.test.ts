@@ -11,6 +11,7 @@ import {
   isDeltaSeedGroup,
   README_RUNS,
   rebuild,
+  SEED_TABLE_ORDER,
   stackSeedSummary,
   stacksFromRecords,
   tableFromRecords,
@@ -33,8 +34,7 @@ describe('results rebuilt from raw rows', () => {
     '%s: the table over seeds agrees with every seed run it averages',
     (dir) => {
       const abs = join(ROOT, dir);
-      const order = ['direct', 'direct_mode', 'ppo', 'ppo_mode', 'reinforce', 'reinforce_mode'];
-      const tables = deltaSeedTables(abs, order);
+      const tables = deltaSeedTables(abs, SEED_TABLE_ORDER);
       // `<optimizer>_mode`: the same runs' edits written at the gate's mode, where the runs measured it.
       const runOf = (label: string) => label.replace(/_mode$/, '');
       const optimizers = [...new Set(tables.map((t) => runOf(t.optimizer)))];

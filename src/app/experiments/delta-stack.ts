@@ -15,8 +15,13 @@ import { initEngine } from '../../engine/index.js';
 import { together } from '../../seal/delta/apply.js';
 import { composeLeastSquares } from '../../seal/delta/compose.js';
 import { loadEditGenerator } from '../../seal/delta/io.js';
-import { ROUTER_LAYER, ScopeRouter } from '../../seal/delta/route.js';
-import { editMeasures, ROUTER_BACKGROUND_PEOPLE, routerBackground } from '../../seal/delta/run.js';
+import {
+  ROUTER_BACKGROUND_PEOPLE,
+  ROUTER_LAYER,
+  routerBackground,
+  ScopeRouter,
+} from '../../seal/delta/route.js';
+import { editMeasures } from '../../seal/delta/run.js';
 import {
   evaluateStacks,
   generatedStack,
@@ -60,6 +65,9 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   const mus = values.mus === 'none' ? [] : values.mus.split(',').map(Number);
   if (mus.some((m) => !(m >= 0))) usage(`--mus ${values.mus}: non-negative numbers`);
   if (!(Number(values.ridge) > 0)) usage(`--ridge ${values.ridge}: a positive number`);
+  const routerLayer = Number(values['router-layer']);
+  if (!Number.isInteger(routerLayer) || routerLayer < 0)
+    usage(`--router-layer ${values['router-layer']}: a block index (0, 1, …)`);
   await initEngine('auto');
   const pp = await loadPeopleProblem(resolveModelDir(values.model), 0);
   const env = pp.problem.env;
@@ -80,8 +88,8 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   const router = ScopeRouter.build(
     env.model,
     env.tok,
-    routerBackground(env, rlContexts(pp.world, pp.task, ROUTER_BACKGROUND_PEOPLE)),
-    Number(values['router-layer']),
+    routerBackground(env.task, rlContexts(pp.world, pp.task, ROUTER_BACKGROUND_PEOPLE)),
+    routerLayer,
   );
   const conditions: StackCondition[] = [
     generatedStack(env, gen, contexts, 'sum', { kind: 'sum' }),

@@ -260,6 +260,16 @@ export interface DeltaSeedTable {
 
 const SEED_METRICS = ['es', 'ps', 'ns', 'retention', 'drawdown'] as const;
 
+/** The order of a seed group's tables: the direct gradient (the reference) first, each optimiser's mode writes after it. */
+export const SEED_TABLE_ORDER = [
+  'direct',
+  'direct_mode',
+  'ppo',
+  'ppo_mode',
+  'reinforce',
+  'reinforce_mode',
+] as const;
+
 /**
  * The multi-seed editing table of a seed group: per optimizer (in `order`, the first the reference), each seed's
  * table and the table over seeds (each person's value averaged over the seeds, so the interval is over people), and
@@ -316,12 +326,21 @@ export function deltaSeedTables(dir: string, order: readonly string[]): DeltaSee
  * groups (the groups are the same people in every seed: consecutive blocks of the evaluated list).
  */
 export function stackSeedSummary(dir: string): (StackSummary & { readonly seeds: number })[] {
-  const rows = seedRuns(dir).flatMap((d) =>
+  const all = seedRuns(dir).flatMap((d) =>
     new RunDir(join(dir, d))
       .records()
       .filter((r) => r['kind'] === 'delta-stack')
-      .map((r) => ({ seed: d, row: r as unknown as StackRow })),
+      // The seed number, not the run: a seed's LoRA rows may come from any of its optimisers' runs.
+      .map((r) => ({ seed: Number(SEED_RUN.exec(d)![2]), row: r as unknown as StackRow })),
   );
+  // One row per (seed, condition, size, group): a condition two runs of one seed both stacked counts once.
+  const seen = new Set<string>();
+  const rows = all.filter((r) => {
+    const k = `${r.seed}\u0000${r.row.condition}\u0000${r.row.size}\u0000${r.row.group}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
   const out: (StackSummary & { readonly seeds: number })[] = [];
   const keys = [...new Set(rows.map((r) => `${r.row.condition}\u0000${r.row.size}`))];
   for (const key of keys) {
@@ -349,14 +368,7 @@ export function stackSeedSummary(dir: string): (StackSummary & { readonly seeds:
 }
 
 function seedGroupText(dir: string): string {
-  const tables = deltaSeedTables(dir, [
-    'direct',
-    'direct_mode',
-    'ppo',
-    'ppo_mode',
-    'reinforce',
-    'reinforce_mode',
-  ]);
+  const tables = deltaSeedTables(dir, SEED_TABLE_ORDER);
   const row = (label: string, get: (m: (typeof SEED_METRICS)[number]) => MeanCi, n: number) =>
     `${label.padEnd(28)}${SEED_METRICS.map((m) => (m === 'drawdown' ? cell(get(m), 1, 3) : cell(get(m))))
       .map((c) => c.padStart(25))

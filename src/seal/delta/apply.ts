@@ -27,17 +27,30 @@ export function together(deltas: readonly LinearDelta[]): EditApplication {
   return { kind: 'together', deltas };
 }
 
+/**
+ * The index of the edit an input gets under a routed application, or undefined for none (no edits, or the router's
+ * `NO_EDIT`, −1); any other index is a router bug and throws.
+ */
+function routeIndex(
+  app: Extract<EditApplication, { kind: 'routed' }>,
+  ids: readonly number[],
+): number | undefined {
+  if (app.edits.length === 0) return undefined;
+  const i = app.route(ids);
+  if (i === -1) return undefined;
+  if (!Number.isInteger(i) || i < 0 || i >= app.edits.length)
+    throw new RangeError(`router picked edit ${i} of ${app.edits.length}`);
+  return i;
+}
+
 /** The deltas an input gets under `app`. */
 function deltasFor(app: EditApplication, ids: readonly number[]): readonly LinearDelta[] {
   switch (app.kind) {
     case 'together':
       return app.deltas;
     case 'routed': {
-      if (app.edits.length === 0) return [];
-      const i = app.route(ids);
-      const e = app.edits[i];
-      if (e === undefined) throw new RangeError(`router picked edit ${i} of ${app.edits.length}`);
-      return [e];
+      const i = routeIndex(app, ids);
+      return i === undefined ? [] : [app.edits[i]!];
     }
     default: {
       const never: never = app;
@@ -48,8 +61,8 @@ function deltasFor(app: EditApplication, ids: readonly number[]): readonly Linea
 
 /**
  * The contexts' questions answered under `app` (greedy, as `answerQuestions`). Routed: every question is routed on
- * its own prompt and the questions that share an edit are answered together (the order of the answers follows the
- * edits, not the contexts).
+ * its own prompt and the questions that share an edit are answered together (answers grouped by edit, in the order
+ * the edits were first routed to; within a context, questions keep their order).
  */
 export function answerUnder(
   env: RewardEnv,
@@ -59,13 +72,14 @@ export function answerUnder(
 ): AnsweredQuestion[] {
   if (app.kind === 'together')
     return answerQuestions(env.model, env.tok, env.task, contexts, { ...opts, deltas: app.deltas });
+  if (new Set(contexts.map((c) => c.id)).size !== contexts.length)
+    throw new Error('answerUnder: context ids must be distinct');
+  // Edit index (−1: none) → context id → its questions routed there.
   const groups = new Map<number, Map<string, QuestionAnswer[]>>();
   for (const c of contexts)
     for (const q of opts.questions?.get(c.id) ?? c.questions) {
-      const i =
-        app.edits.length === 0
-          ? -1
-          : app.route(env.tok.encode(env.task.answerPrompt(c, q), { addBos: true }));
+      const ids = env.tok.encode(env.task.answerPrompt(c, q), { addBos: true });
+      const i = routeIndex(app, ids) ?? -1;
       const byContext = groups.get(i) ?? new Map<string, QuestionAnswer[]>();
       groups.set(i, byContext);
       byContext.set(c.id, [...(byContext.get(c.id) ?? []), q]);
@@ -81,7 +95,10 @@ export function answerUnder(
   );
 }
 
-/** Row r of a batch as a batch of one, and its input tokens (the positions with a target). */
+/**
+ * Row r of a batch as a batch of one, its input tokens up to its last target (what the router reads: the whole
+ * unpadded input, prompt included, of a text or a completion-only row alike) and its target weight.
+ */
 function batchRow(batch: Batch, r: number): { row: Batch; ids: number[]; weight: number } {
   const span = (a: Int32Array | Float32Array) => a.slice(r * batch.t, (r + 1) * batch.t);
   const row = {
@@ -91,15 +108,15 @@ function batchRow(batch: Batch, r: number): { row: Batch; ids: number[]; weight:
     targets: span(batch.targets) as Int32Array,
     weights: span(batch.weights) as Float32Array,
   };
-  const ids: number[] = [];
+  let last = -1;
   let weight = 0;
   row.weights.forEach((w, j) => {
     if (w > 0) {
-      ids.push(row.ids[j]!);
+      last = j;
       weight += w;
     }
   });
-  return { row, ids, weight };
+  return { row, ids: Array.from(row.ids.subarray(0, last + 1)), weight };
 }
 
 function meanNll(env: RewardEnv, batch: Batch, deltas: readonly LinearDelta[]): number {
@@ -121,5 +138,6 @@ export function nllUnder(env: RewardEnv, batch: Batch, app: EditApplication): nu
     sum += weight * meanNll(env, row, deltasFor(app, ids));
     weights += weight;
   }
-  return weights === 0 ? Number.NaN : sum / weights;
+  // As the batch loss does (its weight sum is clamped away from 0): a batch with no targets scores 0.
+  return weights === 0 ? 0 : sum / weights;
 }

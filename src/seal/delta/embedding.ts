@@ -27,7 +27,8 @@ export interface ContextView {
  */
 export function blockStates(model: Transformer, ids: readonly number[], layer: number): Tensor2D {
   const nLayers = model.config.nLayers;
-  if (layer < 0 || layer >= nLayers) throw new Error(`embedding layer ${layer} is outside 0..${nLayers - 1}`);
+  if (!Number.isInteger(layer) || layer < 0 || layer >= nLayers)
+    throw new Error(`embedding layer ${layer} is not a block index 0..${nLayers - 1}`);
   const cut = ids.slice(0, model.config.maxSeqLen);
   return tf.tidy(() => {
     const { state, x: x0 } = model.begin(tf.tensor2d([...cut], [1, cut.length], 'int32') as Tensor2D);
@@ -35,6 +36,11 @@ export function blockStates(model: Transformer, ids: readonly number[], layer: n
     for (let l = 0; l <= layer; l++) x = model.layer(state, l, x);
     return x;
   });
+}
+
+/** Each row of `x` (T, C) divided by its root mean square: what the fast-weight write and the router read. */
+export function rmsNormalised(x: Tensor2D): Tensor2D {
+  return tf.tidy(() => tf.div(x, tf.sqrt(tf.add(tf.mean(tf.square(x), -1, true), 1e-5))) as Tensor2D);
 }
 
 /** One pass over `text`: its pooled embedding and per-token hidden states after block `layer` (0-based). */
@@ -45,8 +51,7 @@ export function readContext(model: Transformer, tok: Tokenizer, text: string, la
     const x = blockStates(model, ids, layer); // (T, C)
     const pooled = tf.mean(x, 0); // (C)
     const { mean, variance } = tf.moments(pooled);
-    const rms = tf.sqrt(tf.add(tf.mean(tf.square(x), -1, true), 1e-5)); // (T, 1)
-    return [tf.div(tf.sub(pooled, mean), tf.sqrt(tf.add(variance, 1e-5))), tf.div(x, rms) as Tensor2D];
+    return [tf.div(tf.sub(pooled, mean), tf.sqrt(tf.add(variance, 1e-5))), rmsNormalised(x)];
   });
   const embedding = pooledT.dataSync() as Float32Array;
   pooledT.dispose();

@@ -119,7 +119,10 @@ export class GeneratedDelta implements LinearDelta {
     readonly hidden?: Tensor2D,
     /** (T, d) per-token codes (fastCode > 0): sampled by the token-level policy; default the mean h·M. */
     readonly codes?: Tensor2D,
-    /** (T, 1) per-token write gates (fastGate): sampled 0/1 writes of the gate policy; default the mean σ(h·g + b). */
+    /**
+     * (T, 1) per-token write gates (fastGate): a policy's sampled writes (0/1, or σ of a sampled logit) or the mode's
+     * 0/1 writes; default the probability σ(h·g + b).
+     */
     readonly gates?: Tensor2D,
   ) {}
 

@@ -25,8 +25,8 @@ import type { DeltaTrainConfig, DeltaTrainLog } from './config.js';
 import { type EditCondition, type EditScores, evaluateEdits, generatorConditions } from './eval.js';
 import type { EditGenerator } from './generator.js';
 import { saveEditGenerator } from './io.js';
-import { type RewardEnv, textBatch } from './reward.js';
-import { ScopeRouter } from './route.js';
+import { textBatch } from './reward.js';
+import { routerBackground, ScopeRouter } from './route.js';
 import {
   evaluateStacks,
   generatedStack,
@@ -165,22 +165,6 @@ export function editMeasures(
   };
 }
 
-/** Background documents the scope router reads (route.ts): of the first 64 of `people`. */
-export const ROUTER_BACKGROUND_PEOPLE = 64;
-
-/**
- * The scope router's background: the biographies and the first two question prompts of the first 64 of `people` —
- * ordinary documents of the world (the generator's training people; never an edited or a measured person).
- */
-export function routerBackground(env: RewardEnv, people: readonly Context[]): string[] {
-  return people
-    .slice(0, ROUTER_BACKGROUND_PEOPLE)
-    .flatMap((c) => [
-      `${c.title}\n${c.passage}`,
-      ...c.questions.slice(0, 2).map((q) => env.task.answerPrompt(c, q)),
-    ]);
-}
-
 function localityPool(
   pp: PeopleProblem,
   which: LocalityPeople,
@@ -267,29 +251,33 @@ export async function runDeltaMode(
   const router =
     opts.stackSizes === undefined
       ? undefined
-      : ScopeRouter.build(env.model, env.tok, routerBackground(env, trainContexts));
-  const stack =
-    opts.stackSizes === undefined
-      ? undefined
-      : evaluateStacks(
-          env,
-          evalContexts,
-          stackConditions(pp, generator, evalContexts, {
-            name: opts.stackLabel ?? name,
-            policy,
-            s,
-            seed: cfg.seed,
-            withLora: opts.loraBaselines !== false,
-            ...(router === undefined ? {} : { router }),
-          }),
-          {
-            sizes: opts.stackSizes,
-            known: measures.known,
-            heldOutText: measures.heldOutText,
-            onRow: (row) => run?.append({ kind: 'delta-stack', optimizer: cfg.optimizer.kind, ...row }),
-          },
-        );
-  router?.dispose();
+      : ScopeRouter.build(env.model, env.tok, routerBackground(env.task, trainContexts));
+  let stack: StackRow[] | undefined;
+  try {
+    stack =
+      opts.stackSizes === undefined
+        ? undefined
+        : evaluateStacks(
+            env,
+            evalContexts,
+            stackConditions(pp, generator, evalContexts, {
+              name: opts.stackLabel ?? name,
+              policy,
+              s,
+              seed: cfg.seed,
+              withLora: opts.loraBaselines !== false,
+              ...(router === undefined ? {} : { router }),
+            }),
+            {
+              sizes: opts.stackSizes,
+              known: measures.known,
+              heldOutText: measures.heldOutText,
+              onRow: (row) => run?.append({ kind: 'delta-stack', optimizer: cfg.optimizer.kind, ...row }),
+            },
+          );
+  } finally {
+    router?.dispose();
+  }
   if (opts.saveDir !== undefined)
     await saveEditGenerator(generator, opts.saveDir, { optimizer: cfg.optimizer });
   generator.dispose();

@@ -55,11 +55,17 @@ export function generatedStack(
         case 'sum':
           return { apply: together(edits), dispose: free, ms: performance.now() - t0 };
         case 'routed': {
-          const scoped = routedEdits(
-            rule.router,
-            edits,
-            texts.map((t) => env.tok.encode(t, { addBos: true })),
-          );
+          let scoped: ReturnType<typeof routedEdits>;
+          try {
+            scoped = routedEdits(
+              rule.router,
+              edits,
+              texts.map((t) => env.tok.encode(t, { addBos: true })),
+            );
+          } catch (e) {
+            free();
+            throw e;
+          }
           return {
             apply: scoped.apply,
             dispose: () => {

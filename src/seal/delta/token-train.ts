@@ -100,7 +100,8 @@ function tokenPolicy(gen: EditGenerator, action: TokenPgOptions['action'], gateL
       return {
         kind: 'gaussian',
         mean: (obs) => gen.gateLogits(obs),
-        logStd: tf.variable(tf.fill([1], gateLogStd), true, 'gate_logit_log_std'),
+        // Made in a tidy so the fill is freed (the variable keeps its own copy); disposed after training.
+        logStd: tf.tidy(() => tf.variable(tf.fill([1], gateLogStd), true)),
         variables: [gate.g, gate.b],
       };
     }

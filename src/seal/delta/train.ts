@@ -277,8 +277,7 @@ export function editFor(
  * mean action; what the direct gradient trains), or where that probability exceeds ½ (the mode of the Bernoulli
  * policy the policy gradient samples 0/1 writes from).
  */
-export const GATE_WRITES = ['probability', 'mode'] as const;
-export type GateWrites = (typeof GATE_WRITES)[number];
+export type GateWrites = 'probability' | 'mode';
 
 /** The (T, 1) writes of `writes` (undefined: the generator's default, the probability, or no gate). */
 function gateWrites(gen: EditGenerator, hidden: Tensor2D, writes: GateWrites): Tensor2D | undefined {
