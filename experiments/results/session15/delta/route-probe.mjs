@@ -1,7 +1,7 @@
 // Issue #18, session 15 — the scope router's probe (val only, no edit generator): can the base model's hidden states
 // tell which of 16 val people a question is about? Per block: pooled embeddings (cosine, background mean removed) and
 // the router's contrastive MaxSim (route.ts: a question token counts toward a passage only as far as that passage
-// explains it better than any of 64 background people's documents). top1 = routed to the right person, on the
+// explains it better than any of 64 background people's documents; no edit when no score exceeds 1e-4). top1 = routed to the right person, on the
 // people's own questions and on held-out wordings; then the best score's quantiles for own questions, held-out
 // wordings, known people's questions (nobody edited) and held-out text, to see whether a threshold could tell
 // "nobody" apart. Run from the repository root after `npm run build`:
@@ -22,7 +22,8 @@ const bg = rlContexts(pp.world, pp.task, 64).slice(0, 64);
 const nL = env.model.config.nLayers;
 const KINDS = ['pool', 'maxsim', 'contrast'];
 console.log('layers', nL, 'val', val.length, 'known', known.length);
-const H = (text, L) => { const v = readContext(env.model, env.tok, text, L); const a = v.hidden.arraySync(); v.hidden.dispose(); return a; };
+// Every position but the first: BOS has the same state in every input (route.ts leaves it out too).
+const H = (text, L) => { const v = readContext(env.model, env.tok, text, L); const a = v.hidden.arraySync(); v.hidden.dispose(); return a.slice(1); };
 const sub = (a, b) => a.map((x, i) => x - b[i]);
 const norm = (a) => { const n = Math.hypot(...a) || 1; return a.map((x) => x / n); };
 const dot = (a, b) => a.reduce((s, x, i) => s + x * b[i], 0);
@@ -54,6 +55,10 @@ for (const L of [0, 1, 2, 3].filter((x, i, a) => a.indexOf(x) === i && x >= 0)) 
   for (const c of known.slice(0, 16)) for (const q of c.questions.slice(0, 3)) { const s = score(env.task.answerPrompt(c, q)); for (const k of KINDS) stats[k].known.push(Math.max(...s[k])); }
   for (const t of heldOutPassages(pp.world, 8)) { const s = score(t); for (const k of KINDS) stats[k].text.push(Math.max(...s[k])); }
   const q = (xs, p) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(p * (s.length - 1))].toFixed(3); };
+  // The router sends a query to no edit when its best contrastive score is ≤ 1e-4 (route.ts ROUTE_MARGIN).
+  const none = (xs) => xs.filter((x) => x <= 1e-4).length;
+  const c = stats.contrast;
+  console.log(`block ${L} contrast routed to no edit: own ${none(c.own)}/${c.own.length}, held-out wordings ${none(c.para)}/${c.para.length}, known people ${none(c.known)}/${c.known.length}, held-out texts ${none(c.text)}/${c.text.length}`);
   for (const k of KINDS) {
     const s = stats[k];
     console.log(`block ${L} ${k}: top1 own ${(s.ownTop / s.n).toFixed(3)} para ${(s.paraTop / s.np).toFixed(3)} | own max p5 ${q(s.own, 0.05)} min ${q(s.own, 0)} | para p5 ${q(s.para, 0.05)} min ${q(s.para,0)} | known p95 ${q(s.known, 0.95)} max ${q(s.known, 1)} | text max ${q(s.text, 1)}`);
