@@ -39,7 +39,13 @@ export { evaluateEdits, generatorConditions } from './seal/delta/eval.js';
 export { EditGenerator, EditGeneratorConfigSchema } from './seal/delta/generator.js';
 export { editToAdapter, loadEditGenerator, saveEditGenerator } from './seal/delta/io.js';
 export { DeltaRewardSchema, deltaReward } from './seal/delta/reward.js';
-export { ROUTER_LAYER, routedEdits, ScopeRouter } from './seal/delta/route.js';
+export {
+  NO_EDIT,
+  ROUTER_LAYER,
+  routedEdits,
+  routerBackground,
+  ScopeRouter,
+} from './seal/delta/route.js';
 export {
   evaluateStacks,
   generatedStack,

@@ -19,7 +19,7 @@ export type EditApplication =
   | {
       readonly kind: 'routed';
       readonly edits: readonly LinearDelta[];
-      /** Index into `edits` of the edit for an input (its token ids, BOS first). */
+      /** Index into `edits` of the edit for an input (its token ids, BOS first), or −1 (`NO_EDIT`) for none. */
       readonly route: (ids: readonly number[]) => number;
     };
 
