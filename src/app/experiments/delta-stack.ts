@@ -14,6 +14,7 @@
 import { initEngine } from '../../engine/index.js';
 import { together } from '../../seal/delta/apply.js';
 import { composeLeastSquares } from '../../seal/delta/compose.js';
+import { editText } from '../../seal/delta/embedding.js';
 import { loadEditGenerator } from '../../seal/delta/io.js';
 import {
   ROUTER_BACKGROUND_PEOPLE,
@@ -79,12 +80,11 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   const measures = editMeasures(pp, 'known', []);
   const modules = [...gen.decoder.keys()];
   const texts = knownPeople(pp.world, 'train').flatMap((c) => [
-    `${c.title}\n${c.passage}`,
+    editText(c),
     ...c.questions.map((q) => `${env.task.answerPrompt(c, q)} ${q.answers[0] ?? ''}`),
   ]);
   const moments = inputSecondMoments(env.model, env.tok, texts, modules);
-  const made = (group: readonly number[]) =>
-    group.map((i) => editFor(env, gen, `${contexts[i]!.title}\n${contexts[i]!.passage}`));
+  const made = (group: readonly number[]) => group.map((i) => editFor(env, gen, editText(contexts[i]!)));
   const router = ScopeRouter.build(
     env.model,
     env.tok,

@@ -260,6 +260,16 @@ export interface DeltaSeedTable {
 
 const SEED_METRICS = ['es', 'ps', 'ns', 'retention', 'drawdown'] as const;
 
+/** The mean of the values given for each key (a person, a group), in the order the keys first appear. */
+function meanPerKey(pairs: Iterable<readonly [string, number]>): Map<string, number> {
+  const sum = new Map<string, { s: number; n: number }>();
+  for (const [k, v] of pairs) {
+    const x = sum.get(k) ?? { s: 0, n: 0 };
+    sum.set(k, { s: x.s + v, n: x.n + 1 });
+  }
+  return new Map([...sum].map(([k, x]) => [k, x.s / x.n]));
+}
+
 /** The order of a seed group's tables: the direct gradient (the reference) first, each optimiser's mode writes after it. */
 export const SEED_TABLE_ORDER = [
   'direct',
@@ -292,16 +302,14 @@ export function deltaSeedTables(dir: string, order: readonly string[]): DeltaSee
   const optimizers = [...new Set(runs.map((r) => r.optimizer))].sort(
     (a, b) => (order.indexOf(a) + 1 || 99) - (order.indexOf(b) + 1 || 99),
   );
-  const averaged = (opt: string, m: (typeof SEED_METRICS)[number]): Record<string, number> => {
-    const mine = runs.filter((r) => r.optimizer === opt);
-    const sum = new Map<string, { s: number; n: number }>();
-    for (const r of mine)
-      for (const row of r.scores.perContext) {
-        const x = sum.get(row.id) ?? { s: 0, n: 0 };
-        sum.set(row.id, { s: x.s + row[m], n: x.n + 1 });
-      }
-    return Object.fromEntries([...sum].map(([id, x]) => [id, x.s / x.n]));
-  };
+  const averaged = (opt: string, m: (typeof SEED_METRICS)[number]): Record<string, number> =>
+    Object.fromEntries(
+      meanPerKey(
+        runs
+          .filter((r) => r.optimizer === opt)
+          .flatMap((r) => r.scores.perContext.map((row): [string, number] => [row.id, row[m]])),
+      ),
+    );
   const reference = optimizers[0];
   return optimizers.map((optimizer) => {
     const seeds = runs
@@ -345,15 +353,9 @@ export function stackSeedSummary(dir: string): (StackSummary & { readonly seeds:
   const keys = [...new Set(rows.map((r) => `${r.row.condition}\u0000${r.row.size}`))];
   for (const key of keys) {
     const same = rows.filter((r) => `${r.row.condition}\u0000${r.row.size}` === key);
-    const avg = (pairs: readonly [string, number][]) => {
-      const sum = new Map<string, { s: number; n: number }>();
-      for (const [k, v] of pairs) {
-        if (Number.isNaN(v)) continue;
-        const x = sum.get(k) ?? { s: 0, n: 0 };
-        sum.set(k, { s: x.s + v, n: x.n + 1 });
-      }
-      return [...sum.values()].map((x) => x.s / x.n);
-    };
+    const avg = (pairs: readonly [string, number][]) => [
+      ...meanPerKey(pairs.filter(([, v]) => !Number.isNaN(v))).values(),
+    ];
     const first = same[0]!.row;
     out.push({
       condition: first.condition,

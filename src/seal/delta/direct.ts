@@ -15,7 +15,7 @@ import { lmLoss } from '../../train/step.js';
 import { Progress } from '../../util/progress.js';
 import { Rng } from '../../util/rng.js';
 import type { DeltaDirectSchema, DeltaTrainConfig, DeltaTrainLog } from './config.js';
-import { readContext } from './embedding.js';
+import { editText, readContext } from './embedding.js';
 import type { EditGenerator } from './generator.js';
 import { answerBatch, baseTargets, localityKl, type RewardEnv, textBatch } from './reward.js';
 
@@ -35,7 +35,7 @@ export function prepareContexts(
 ): Prepared[] {
   return contexts.map((c) => ({
     context: c,
-    ...readContext(env.model, env.tok, `${c.title}\n${c.passage}`, gen.layer),
+    ...readContext(env.model, env.tok, editText(c), gen.layer),
     answers: answerBatch(env, c),
   }));
 }
@@ -105,7 +105,7 @@ export function directGradient(
   const passageText = (it: Prepared) => {
     let b = passages.get(it);
     if (b === undefined) {
-      b = textBatch(env, [`${it.context.title}\n${it.context.passage}`], 96);
+      b = textBatch(env, [editText(it.context)], 96);
       passages.set(it, b);
     }
     return b;

@@ -7,7 +7,13 @@
  */
 import { type Tensor2D, tf } from '../../engine/tf.js';
 import type { Transformer } from '../../model/model.js';
+import type { Context } from '../../tasks/types.js';
 import type { Tokenizer } from '../../tokenizer/types.js';
+
+/** The document an edit is read from: a context's title line, then its passage (training and evaluation alike). */
+export function editText(c: Pick<Context, 'title' | 'passage'>): string {
+  return `${c.title}\n${c.passage}`;
+}
 
 /** Default pooling layer: the middle block (late layers are shaped by next-token prediction, early ones by form). */
 export function defaultEmbeddingLayer(model: Transformer): number {

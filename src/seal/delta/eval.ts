@@ -16,6 +16,7 @@ import type { Batch } from '../../train/data.js';
 import { type MeanCi, meanCi } from '../eval/stats.js';
 import { type AnsweredQuestion, answerQuestions, meanScore } from '../inner/qa-eval.js';
 import { answerUnder, type EditApplication, nllUnder, together } from './apply.js';
+import { editText } from './embedding.js';
 import type { EditGenerator } from './generator.js';
 import type { RewardEnv } from './reward.js';
 import { editFor, type GateWrites } from './train.js';
@@ -225,7 +226,7 @@ export function generatorConditions(
 ): EditCondition[] {
   const from = (c: Context, writes: GateWrites = 'probability'): MadeEdit => {
     const t0 = performance.now();
-    const { edit, dispose } = editFor(env, gen, `${c.title}\n${c.passage}`, writes);
+    const { edit, dispose } = editFor(env, gen, editText(c), writes);
     const ms = performance.now() - t0;
     return { delta: edit, dispose, ms, magnitude: tf.tidy(() => edit.normSq().dataSync()[0]!) };
   };

@@ -28,7 +28,7 @@ import type { Transformer } from '../../model/model.js';
 import type { Context, Task } from '../../tasks/types.js';
 import type { Tokenizer } from '../../tokenizer/types.js';
 import type { EditApplication } from './apply.js';
-import { blockStates, rmsNormalised } from './embedding.js';
+import { blockStates, editText, rmsNormalised } from './embedding.js';
 
 /** The block the router reads by default (chosen on val, see above). */
 export const ROUTER_LAYER = 0;
@@ -153,8 +153,5 @@ export const ROUTER_BACKGROUND_PEOPLE = 64;
 export function routerBackground(task: Pick<Task, 'answerPrompt'>, people: readonly Context[]): string[] {
   return people
     .slice(0, ROUTER_BACKGROUND_PEOPLE)
-    .flatMap((c) => [
-      `${c.title}\n${c.passage}`,
-      ...c.questions.slice(0, 2).map((q) => task.answerPrompt(c, q)),
-    ]);
+    .flatMap((c) => [editText(c), ...c.questions.slice(0, 2).map((q) => task.answerPrompt(c, q))]);
 }

@@ -22,6 +22,7 @@ import { sampleSelfEdits } from '../selfedit/generate.js';
 import { selfEditSequences } from '../selfedit/parse.js';
 import { together } from './apply.js';
 import type { DeltaTrainConfig, DeltaTrainLog } from './config.js';
+import { editText } from './embedding.js';
 import { type EditCondition, type EditScores, evaluateEdits, generatorConditions } from './eval.js';
 import type { EditGenerator } from './generator.js';
 import { saveEditGenerator } from './io.js';
@@ -95,9 +96,8 @@ function loraConditions(
 }
 
 /**
- * Stacking conditions: the generator's n edits summed (named `name`), routed by scope when given a router, and,
- * `withLora`, one LoRA on the n contexts'
- * passages (or self-edits + passages) together — SEAL's continued-pretraining setting.
+ * Stacking conditions: the generator's n edits summed (named `name`) and routed by scope, and, `withLora`, one LoRA on
+ * the n contexts' passages (or self-edits + passages) together — SEAL's continued-pretraining setting.
  */
 function stackConditions(
   pp: PeopleProblem,
@@ -109,8 +109,8 @@ function stackConditions(
     readonly s: EvalSettings;
     readonly seed: number;
     readonly withLora: boolean;
-    /** Also the generator's edits routed by scope (`<name>_routed`). */
-    readonly router?: ScopeRouter;
+    /** Routes the generator's edits by scope (`<name>_routed`). */
+    readonly router: ScopeRouter;
   },
 ): StackCondition[] {
   const { name, policy, s, seed, withLora } = o;
@@ -127,9 +127,7 @@ function stackConditions(
   };
   const deltas = [
     generatedStack(env, gen, contexts, name, { kind: 'sum' }),
-    ...(o.router === undefined
-      ? []
-      : [generatedStack(env, gen, contexts, `${name}_routed`, { kind: 'routed', router: o.router })]),
+    generatedStack(env, gen, contexts, `${name}_routed`, { kind: 'routed', router: o.router }),
   ];
   if (!withLora) return deltas;
   return [
@@ -218,7 +216,7 @@ export async function runDeltaMode(
     locality: trainLocality,
     // Key whitening (if on) reads what the model knows: the train half of the known people, bios and QA.
     whiteningTexts: whitening.flatMap((c) => [
-      `${c.title}\n${c.passage}`,
+      editText(c),
       ...c.questions.map((q) => `${env.task.answerPrompt(c, q)} ${q.answers[0] ?? ''}`),
     ]),
     ...(opts.from === undefined ? {} : { from: opts.from }),
@@ -248,35 +246,31 @@ export async function runDeltaMode(
     trainS: wallS,
     scores,
   });
-  const router =
-    opts.stackSizes === undefined
-      ? undefined
-      : ScopeRouter.build(env.model, env.tok, routerBackground(env.task, trainContexts));
   let stack: StackRow[] | undefined;
-  try {
-    stack =
-      opts.stackSizes === undefined
-        ? undefined
-        : evaluateStacks(
-            env,
-            evalContexts,
-            stackConditions(pp, generator, evalContexts, {
-              name: opts.stackLabel ?? name,
-              policy,
-              s,
-              seed: cfg.seed,
-              withLora: opts.loraBaselines !== false,
-              ...(router === undefined ? {} : { router }),
-            }),
-            {
-              sizes: opts.stackSizes,
-              known: measures.known,
-              heldOutText: measures.heldOutText,
-              onRow: (row) => run?.append({ kind: 'delta-stack', optimizer: cfg.optimizer.kind, ...row }),
-            },
-          );
-  } finally {
-    router?.dispose();
+  if (opts.stackSizes !== undefined) {
+    const router = ScopeRouter.build(env.model, env.tok, routerBackground(env.task, trainContexts));
+    try {
+      stack = evaluateStacks(
+        env,
+        evalContexts,
+        stackConditions(pp, generator, evalContexts, {
+          name: opts.stackLabel ?? name,
+          policy,
+          s,
+          seed: cfg.seed,
+          withLora: opts.loraBaselines !== false,
+          router,
+        }),
+        {
+          sizes: opts.stackSizes,
+          known: measures.known,
+          heldOutText: measures.heldOutText,
+          onRow: (row) => run?.append({ kind: 'delta-stack', optimizer: cfg.optimizer.kind, ...row }),
+        },
+      );
+    } finally {
+      router.dispose();
+    }
   }
   if (opts.saveDir !== undefined)
     await saveEditGenerator(generator, opts.saveDir, { optimizer: cfg.optimizer });

@@ -19,6 +19,7 @@ import type { Batch } from '../../train/data.js';
 import { type MeanCi, meanCi } from '../eval/stats.js';
 import { meanScore } from '../inner/qa-eval.js';
 import { answerUnder, type EditApplication, together } from './apply.js';
+import { editText } from './embedding.js';
 import { localityProbe } from './eval.js';
 import type { EditGenerator } from './generator.js';
 import type { RewardEnv } from './reward.js';
@@ -45,7 +46,7 @@ export function generatedStack(
     name,
     make: (group) => {
       const t0 = performance.now();
-      const texts = group.map((i) => `${contexts[i]!.title}\n${contexts[i]!.passage}`);
+      const texts = group.map((i) => editText(contexts[i]!));
       const made = texts.map((t) => editFor(env, gen, t));
       const edits = made.map((m) => m.edit);
       const free = () => {

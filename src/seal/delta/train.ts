@@ -20,7 +20,7 @@ import { Progress } from '../../util/progress.js';
 import { Rng } from '../../util/rng.js';
 import { DeltaDirectSchema, type DeltaTrainConfig, type DeltaTrainLog } from './config.js';
 import { directGradient, type Prepared, prepareContexts } from './direct.js';
-import { readContext } from './embedding.js';
+import { editText, readContext } from './embedding.js';
 import { EditGenerator } from './generator.js';
 import { answerBatch, baseTargets, type DeltaRewardParts, deltaReward, type RewardEnv } from './reward.js';
 import { tokenPolicyGradient } from './token-train.js';
@@ -125,7 +125,7 @@ export async function trainEditGenerator(
   const base = checksum(env.model.params);
   const gen = opts.from ?? new EditGenerator(env.model, cfg.generator);
   if (opts.from === undefined && cfg.generator.whitenKeys) {
-    const texts = opts.whiteningTexts ?? contexts.slice(0, 64).map((c) => `${c.title}\n${c.passage}`);
+    const texts = opts.whiteningTexts ?? contexts.slice(0, 64).map(editText);
     const moments = inputSecondMoments(env.model, env.tok, texts, [...gen.decoder.keys()]);
     gen.setKeyWhitening(
       new Map([...moments].map(([m, { c, dim }]) => [m, ridgeInverse(c, dim, cfg.generator.whitenRidge)])),
