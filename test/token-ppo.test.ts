@@ -111,7 +111,7 @@ describe('token-level PPO (per-token Gaussian actions, one reward per episode)',
   it('learns which tokens to write when only the episode reward tells it (Bernoulli gates, toy problem)', () => {
     // Each token should write (a_t = 1) exactly when its first feature is positive (unknown to the learner); the
     // reward is the fraction of tokens whose write is right. From every gate at 0.5, the greedy gates' accuracy must
-    // rise from ~50% to ≥ 90%, for PPO and for REINFORCE (one epoch).
+    // rise from ~50% to ≥ 90%, for PPO (one minibatch, and 4 minibatches a step each) and for REINFORCE (one epoch).
     const [c, t] = [4, 8];
     const rng = new Rng(3);
     const contexts = Array.from({ length: 16 }, () =>
@@ -125,7 +125,7 @@ describe('token-level PPO (per-token Gaussian actions, one reward per episode)',
         .filter((_, i) => i % c === 0)
         .map((x) => (x > 0 ? 1 : 0)),
     );
-    const learn = (updateEpochs: number) => {
+    const learn = (updateEpochs: number, numMinibatches: number) => {
       const g = tf.variable(tf.zeros([c, 1]), true);
       const b = tf.variable(tf.zeros([1]), true);
       const policy: TokenBernoulli = {
@@ -139,7 +139,11 @@ describe('token-level PPO (per-token Gaussian actions, one reward per episode)',
           return s + right[i]!.filter((r, j) => (p[j]! > 0.5 ? 1 : 0) === r).length / t;
         }, 0) / contexts.length;
       const before = greedy();
-      const ppo = new TokenPpo(policy, c, TokenPpoConfigSchema.parse({ learningRate: 0.05, updateEpochs }));
+      const ppo = new TokenPpo(
+        policy,
+        c,
+        TokenPpoConfigSchema.parse({ learningRate: 0.05, updateEpochs, numMinibatches }),
+      );
       const logs = [];
       for (let update = 0; update < 80; update++) {
         const episodes: TokenEpisode[] = [];
@@ -158,10 +162,17 @@ describe('token-level PPO (per-token Gaussian actions, one reward per episode)',
       tf.dispose([g, b]);
       return { before, after, logs };
     };
-    for (const epochs of [4, 1]) {
-      const { before, after, logs } = learn(epochs);
+    for (const [epochs, minibatches] of [
+      [4, 1],
+      [4, 4],
+      [1, 1],
+    ] as const) {
+      const { before, after, logs } = learn(epochs, minibatches);
       expect(before).toBeLessThan(0.7);
-      expect(after, `epochs ${epochs}: greedy accuracy ${before} → ${after}`).toBeGreaterThanOrEqual(0.9);
+      expect(
+        after,
+        `epochs ${epochs} × ${minibatches} minibatches: greedy accuracy ${before} → ${after}`,
+      ).toBeGreaterThanOrEqual(0.9);
       const [first, last] = [logs[0]!, logs[logs.length - 1]!];
       expect(last.meanReward).toBeGreaterThan(first.meanReward);
       expect(first.spread.kind).toBe('bernoulli');

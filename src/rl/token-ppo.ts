@@ -17,13 +17,19 @@
 import { z } from 'zod';
 import { type Tensor, type Tensor1D, type Tensor2D, tf, type Variable } from '../engine/tf.js';
 import { AdamW, clipByGlobalNorm } from '../train/optimizer.js';
-import type { Rng } from '../util/rng.js';
+import { deriveSeed, Rng } from '../util/rng.js';
 import { explainedVariance } from './ppo.js';
 
 const LOG_2PI = Math.log(2 * Math.PI);
 
 export const TokenPpoConfigSchema = z.strictObject({
   updateEpochs: z.number().int().min(1).default(4).describe('Gradient epochs over each batch of episodes'),
+  numMinibatches: z
+    .number()
+    .int()
+    .min(1)
+    .default(1)
+    .describe('Minibatches of episodes per epoch (one Adam step each; the episodes shuffled every epoch)'),
   learningRate: z.number().positive().default(1e-3).describe('Adam learning rate'),
   clipCoef: z.number().positive().default(0.2).describe('PPO ratio clip ε (per token)'),
   vfCoef: z.number().min(0).default(0.5).describe('Value (baseline) loss coefficient'),
@@ -248,13 +254,17 @@ export class TokenPpo {
   readonly baseline: LinearBaseline;
   private readonly opt: AdamW;
   private readonly vars: Map<string, Variable>;
+  /** Minibatch shuffles: the stream ('token-ppo-minibatches', seed). */
+  private readonly rng: Rng;
 
   constructor(
     readonly policy: TokenPolicy,
     stateDim: number,
     readonly cfg: TokenPpoConfig,
+    seed = 0,
   ) {
     this.baseline = new LinearBaseline(stateDim);
+    this.rng = new Rng(deriveSeed('token-ppo-minibatches', seed));
     this.vars = new Map<string, Variable>();
     policyVariables(policy).forEach((v, i) => {
       this.vars.set(`policy.${i}`, v);
@@ -268,12 +278,15 @@ export class TokenPpo {
   update(episodes: readonly TokenEpisode[], lr = this.cfg.learningRate): TokenPpoLog {
     const e = episodes.length;
     const rewards = Float32Array.from(episodes, (x) => x.reward);
-    const states = tf.tensor2d(Float32Array.from(episodes.flatMap((x) => [...x.state])), [
-      e,
-      episodes[0]?.state.length ?? 0,
-    ]);
+    const stateOf = (idx: readonly number[]) =>
+      tf.tensor2d(Float32Array.from(idx.flatMap((i) => [...episodes[i]!.state])), [
+        idx.length,
+        episodes[0]?.state.length ?? 0,
+      ]);
+    const all = episodes.map((_, i) => i);
+    const states = stateOf(all);
     const oldValues = this.baseline.value(states).dataSync() as Float32Array;
-    // Advantages per episode, normalised over the batch, then one per token.
+    // Advantages per episode, normalised over the whole batch, then one per token.
     const adv = groupAdvantages(
       rewards,
       episodes.map((x) => x.group),
@@ -285,20 +298,30 @@ export class TokenPpo {
       for (let i = 0; i < e; i++) adv[i] = (adv[i]! - m) / (sd + 1e-8);
     }
     const lengths = episodes.map((x) => x.obs.shape[0]);
-    const perToken = (f: (i: number) => number) =>
-      Float32Array.from(episodes.flatMap((_, i) => Array.from({ length: lengths[i]! }, () => f(i))));
-    const tokAdv = tf.tensor1d(perToken((i) => adv[i]!));
-    const tokWeight = tf.tensor1d(perToken((i) => 1 / (lengths[i]! * e)));
-    const obs = tf.concat(
-      episodes.map((x) => x.obs),
-      0,
-    ) as Tensor2D;
-    const nTok = obs.shape[0];
     // The action size: every episode holds T·d actions for its T tokens.
     const d = (episodes[0]?.actions.length ?? 0) / Math.max(1, lengths[0] ?? 1);
-    const actions = tf.tensor2d(Float32Array.from(episodes.flatMap((x) => [...x.actions])), [nTok, d]);
-    const oldLp = tf.tensor1d(Float32Array.from(episodes.flatMap((x) => [...x.logProb])));
-    const returns = tf.tensor1d(rewards);
+    /** A minibatch's tensors; every episode weighs the same (1 / (T·episodes)) whatever its length. */
+    const minibatch = (idx: readonly number[]) => {
+      const perToken = (f: (i: number) => number) =>
+        Float32Array.from(idx.flatMap((i) => Array.from({ length: lengths[i]! }, () => f(i))));
+      const obs = tf.concat(
+        idx.map((i) => episodes[i]!.obs),
+        0,
+      ) as Tensor2D;
+      return {
+        obs,
+        states: stateOf(idx),
+        tokAdv: tf.tensor1d(perToken((i) => adv[i]!)),
+        tokWeight: tf.tensor1d(perToken((i) => 1 / (lengths[i]! * idx.length))),
+        actions: tf.tensor2d(Float32Array.from(idx.flatMap((i) => [...episodes[i]!.actions])), [
+          obs.shape[0],
+          d,
+        ]),
+        oldLp: tf.tensor1d(Float32Array.from(idx.flatMap((i) => [...episodes[i]!.logProb]))),
+        returns: tf.tensor1d(Float32Array.from(idx, (i) => rewards[i]!)),
+      };
+    };
+    const nMb = Math.min(this.cfg.numMinibatches, e);
     let policyLoss = 0;
     let valueLoss = 0;
     let kl = 0;
@@ -306,48 +329,60 @@ export class TokenPpo {
     let epochs = 0;
     const names = [...this.vars.keys()];
     const list = names.map((n) => this.vars.get(n)!);
-    for (let epoch = 0; epoch < this.cfg.updateEpochs; epoch++) {
+    epochLoop: for (let epoch = 0; epoch < this.cfg.updateEpochs; epoch++) {
       epochs++;
-      const { value, grads } = tf.variableGrads(() => {
-        const newLp = tokenLogProb(this.policy, obs, actions);
-        const logRatio = tf.sub(newLp, oldLp);
-        const ratio = tf.exp(logRatio);
-        const pg1 = tf.mul(tf.neg(tokAdv), ratio);
-        const pg2 = tf.mul(
-          tf.neg(tokAdv),
-          tf.clipByValue(ratio, 1 - this.cfg.clipCoef, 1 + this.cfg.clipCoef),
-        );
-        const pg = tf.sum(tf.mul(tf.maximum(pg1, pg2), tokWeight));
-        const v = this.baseline.value(states);
-        const vl = tf.mul(tf.mean(tf.square(tf.sub(v, returns))), 0.5);
-        // Diagnostics of this epoch (before its step), as CleanRL logs them.
-        const stats = tf.tidy(() => [
-          tf.mean(tf.sub(tf.sub(ratio, 1), logRatio)).dataSync()[0]!,
-          tf.mean(tf.cast(tf.greater(tf.abs(tf.sub(ratio, 1)), this.cfg.clipCoef), 'float32')).dataSync()[0]!,
-        ]);
-        kl = stats[0]!;
-        clipfrac = stats[1]!;
-        policyLoss = pg.dataSync()[0]!;
-        valueLoss = vl.dataSync()[0]!;
-        return tf.add(pg, tf.mul(vl, this.cfg.vfCoef)) as tf.Scalar;
-      }, list);
-      value.dispose();
-      if (this.cfg.targetKl !== null && epoch > 0 && kl > this.cfg.targetKl) {
-        for (const g of Object.values(grads)) g.dispose();
-        break;
+      // One minibatch: the batch in order (no draw from the stream); several: a fresh shuffle every epoch.
+      const order = nMb === 1 ? all : this.rng.shuffle([...all]);
+      for (let j = 0; j < nMb; j++) {
+        const mb = minibatch(order.slice(Math.floor((j * e) / nMb), Math.floor(((j + 1) * e) / nMb)));
+        const { value, grads } = tf.variableGrads(() => {
+          const newLp = tokenLogProb(this.policy, mb.obs, mb.actions);
+          const logRatio = tf.sub(newLp, mb.oldLp);
+          const ratio = tf.exp(logRatio);
+          const pg1 = tf.mul(tf.neg(mb.tokAdv), ratio);
+          const pg2 = tf.mul(
+            tf.neg(mb.tokAdv),
+            tf.clipByValue(ratio, 1 - this.cfg.clipCoef, 1 + this.cfg.clipCoef),
+          );
+          const pg = tf.sum(tf.mul(tf.maximum(pg1, pg2), mb.tokWeight));
+          const v = this.baseline.value(mb.states);
+          const vl = tf.mul(tf.mean(tf.square(tf.sub(v, mb.returns))), 0.5);
+          // Diagnostics of this step (before it), as CleanRL logs them.
+          const stats = tf.tidy(() => [
+            tf.mean(tf.sub(tf.sub(ratio, 1), logRatio)).dataSync()[0]!,
+            tf
+              .mean(tf.cast(tf.greater(tf.abs(tf.sub(ratio, 1)), this.cfg.clipCoef), 'float32'))
+              .dataSync()[0]!,
+          ]);
+          kl = stats[0]!;
+          clipfrac = stats[1]!;
+          policyLoss = pg.dataSync()[0]!;
+          valueLoss = vl.dataSync()[0]!;
+          return tf.add(pg, tf.mul(vl, this.cfg.vfCoef)) as tf.Scalar;
+        }, list);
+        value.dispose();
+        tf.dispose(Object.values(mb));
+        if (this.cfg.targetKl !== null && epoch > 0 && kl > this.cfg.targetKl) {
+          for (const g of Object.values(grads)) g.dispose();
+          break epochLoop;
+        }
+        const acc = new Map<string, Tensor>();
+        names.forEach((n, i) => {
+          const g = grads[list[i]!.name];
+          if (g !== undefined) acc.set(n, g);
+        });
+        clipByGlobalNorm(acc, this.cfg.maxGradNorm);
+        this.opt.update(acc, lr);
+        for (const g of acc.values()) g.dispose();
       }
-      const acc = new Map<string, Tensor>();
-      names.forEach((n, i) => {
-        const g = grads[list[i]!.name];
-        if (g !== undefined) acc.set(n, g);
-      });
-      clipByGlobalNorm(acc, this.cfg.maxGradNorm);
-      this.opt.update(acc, lr);
-      for (const g of acc.values()) g.dispose();
     }
     const newValues = this.baseline.value(states).dataSync() as Float32Array;
-    const spread = tokenSpread(this.policy, obs);
-    tf.dispose([states, tokAdv, tokWeight, obs, actions, oldLp, returns]);
+    const allObs = tf.concat(
+      episodes.map((x) => x.obs),
+      0,
+    ) as Tensor2D;
+    const spread = tokenSpread(this.policy, allObs);
+    tf.dispose([states, allObs]);
     return {
       meanReward: rewards.reduce((s, r) => s + r, 0) / Math.max(1, e),
       policyLoss,

@@ -42,6 +42,8 @@ per optimiser and a summary line; --out DIR also keeps config.json and results.j
       [--magnitudes 0,1e-3,1e-2,1e-1 (the direct gradient once per edit-magnitude weight: the trade-off curve)]
       [--action latent|tokens|gate|gate-logit (gate-logit: a Gaussian over each token's gate logit, writing σ(logit))]
       [--gate-log-std 0 (gate-logit: initial log σ)] [--fast-code D] [--samples-per-context 4] [--pg-lr 1e-3] [--neighbour-reward W]
+      [--minibatches N (PPO: minibatches per update epoch, one Adam step each; default: DeltaPpoSchema's 4)]
+      [--constant-lr (PPO/REINFORCE: no linear annealing of --pg-lr to 0)]
       [--init DIR (start every optimiser from this saved generator, e.g. --save DIR/direct: a warm start)]
       [--direct-learn all|gate (the direct gradient trains everything, or the write gate alone: the same part as
         --action gate, for a same-budget comparison)] [--direct-steps 1000] [--direct-lr 1e-3]
@@ -88,6 +90,8 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       'gate-log-std': { type: 'string', default: '0' },
       'samples-per-context': { type: 'string', default: '4' },
       'pg-lr': { type: 'string', default: '1e-3' },
+      minibatches: { type: 'string' },
+      'constant-lr': { type: 'boolean', default: false },
       'neighbour-reward': { type: 'string', default: '0' },
       init: { type: 'string' },
       'reset-gate': { type: 'boolean', default: false },
@@ -145,6 +149,8 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
             gateLogStd: Number(values['gate-log-std']),
             samplesPerContext: Number(values['samples-per-context']),
             learningRate: Number(values['pg-lr']),
+            annealLr: !values['constant-lr'],
+            ...(values.minibatches === undefined ? {} : { numMinibatches: Number(values.minibatches) }),
           };
     const parsed = DeltaTrainConfigSchema.safeParse({
       generator: {

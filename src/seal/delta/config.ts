@@ -12,9 +12,18 @@ const DeltaPpoSchema = z.strictObject({
   totalTimesteps: z.number().int().min(1).default(1024).describe('Edits tried in all (env steps)'),
   numEnvs: z.number().int().min(1).default(4).describe('Contexts edited in lockstep'),
   numSteps: z.number().int().min(1).default(32).describe('Steps per env per rollout'),
-  numMinibatches: z.number().int().min(1).default(4).describe('Minibatches per update epoch'),
+  numMinibatches: z
+    .number()
+    .int()
+    .min(1)
+    .default(4)
+    .describe('Minibatches per update epoch (one Adam step each)'),
   updateEpochs: z.number().int().min(1).default(4).describe('Epochs per update'),
-  learningRate: z.number().positive().default(1e-3).describe('Adam learning rate (annealed linearly)'),
+  learningRate: z.number().positive().default(1e-3).describe('Adam learning rate'),
+  annealLr: z
+    .boolean()
+    .default(true)
+    .describe('Anneal the learning rate linearly to 0 over the updates (CleanRL); false: constant'),
   clipCoef: z.number().positive().default(0.2).describe('PPO ratio clip ε'),
   entCoef: z.number().min(0).default(0).describe('Entropy bonus'),
   vfCoef: z.number().min(0).default(0.5).describe('Value loss coefficient'),

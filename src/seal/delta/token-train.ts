@@ -58,7 +58,11 @@ export interface TokenPgOptions {
   /** Edits sampled per context in an update (≥ 2: leave-one-out baseline within the context). */
   readonly samplesPerContext: number;
   readonly updateEpochs: number;
+  /** Minibatches of episodes per epoch (one Adam step each). */
+  readonly numMinibatches: number;
   readonly learningRate: number;
+  /** Anneal the learning rate linearly to 0 over the updates (CleanRL), or keep it constant. */
+  readonly annealLr: boolean;
   readonly clipCoef: number;
   readonly vfCoef: number;
   readonly maxGradNorm: number;
@@ -136,6 +140,7 @@ export function tokenPolicyGradient(
     env.model.config.dim,
     TokenPpoConfigSchema.parse({
       updateEpochs: o.kind === 'reinforce' ? 1 : o.updateEpochs,
+      numMinibatches: o.kind === 'reinforce' ? 1 : o.numMinibatches,
       learningRate: o.learningRate,
       clipCoef: o.clipCoef,
       vfCoef: o.vfCoef,
@@ -143,6 +148,7 @@ export function tokenPolicyGradient(
       normAdv: o.batch >= 2,
       targetKl: o.kind === 'reinforce' ? null : o.targetKl,
     }),
+    seed,
   );
   // The latent part at its mean, once per context (it is not the action here).
   const latents = items.map((it) =>
@@ -193,8 +199,11 @@ export function tokenPolicyGradient(
           group: Math.floor(e / o.samplesPerContext),
         });
       }
-      // update (learning rate annealed linearly, as CleanRL)
-      const u = learner.update(episodes, o.learningRate * (1 - (update - 1) / updates));
+      // update (learning rate annealed linearly, as CleanRL, unless constant)
+      const u = learner.update(
+        episodes,
+        o.annealLr ? o.learningRate * (1 - (update - 1) / updates) : o.learningRate,
+      );
       const avg = (f: (p: DeltaRewardParts) => number) => mean(parts.map(f));
       const l: TokenPgLog = {
         update,

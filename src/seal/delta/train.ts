@@ -197,7 +197,7 @@ export async function trainEditGenerator(
         seed: cfg.seed + 1,
         totalTimesteps: updates * batch,
         learningRate: o.learningRate,
-        annealLr: true,
+        annealLr: o.annealLr,
         numEnvs: o.numEnvs,
         numSteps: o.numSteps,
         gamma: 0,
