@@ -5,16 +5,22 @@
  * in the space, trained with the same seed), and a rerun resumes without recomputing.
  */
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { GridTableOptionsSchema, keepRule, runGridTable } from '../src/app/experiments/grids-table.js';
+import {
+  GridTableOptionsSchema,
+  keepRule,
+  otherLoopOptions,
+  runGridTable,
+} from '../src/app/experiments/grids-table.js';
 import { ARC_COLOURS, gridHtml } from '../src/app/report/grids.js';
 import { initEngine } from '../src/engine/index.js';
 import { bestFixedIndex, type GridRow, oracleScores, summariseGridRows } from '../src/seal/eval/grids.js';
 import { formatRecipe, recipeSubset } from '../src/tasks/grids/recipe.js';
 import { seal } from './helpers/cli.js';
 import { tinyGridModel } from './helpers/grids.js';
-import { tempDir } from './helpers/paths.js';
+import { ROOT, tempDir } from './helpers/paths.js';
 
 describe('grid table: pure pieces', () => {
   it('the best fixed recipe has the highest mean (earliest on ties); the oracle takes the best per task', () => {
@@ -38,6 +44,34 @@ describe('grid table: pure pieces', () => {
   it('--keep maps to ReST-EM keep settings: solved = reward above 0, beats-in-context = above the baseline', () => {
     expect(keepRule('solved')).toEqual({ onlyPositiveGain: false, minReward: 0 });
     expect(keepRule('beats-in-context')).toEqual({ onlyPositiveGain: true });
+  });
+
+  it('an option only the other outer loop reads is refused, naming it, before anything is written', () => {
+    expect(otherLoopOptions(['grpoLr', 'tasks'], 'rest-em')).toEqual(['grpoLr']);
+    expect(otherLoopOptions(['sftLr', 'keep', 'keepPerTask', 'rounds'], 'grpo')).toEqual([
+      'sftLr',
+      'keep',
+      'keepPerTask',
+    ]);
+    expect(otherLoopOptions(['sftLr', 'keep'], 'rest-em')).toEqual([]);
+    expect(otherLoopOptions(['grpoLr'], 'grpo')).toEqual([]);
+    const out = join(tempDir(), 'table');
+    const r = spawnSync(
+      process.execPath,
+      [
+        join(ROOT, 'dist', 'app', 'experiments', 'grids-table.js'),
+        '--outer',
+        'grpo',
+        '--sft-lr',
+        '1e-3',
+        '--out',
+        out,
+      ],
+      { encoding: 'utf8', timeout: 60_000 },
+    );
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('--sft-lr: not read by --outer grpo');
+    expect(existsSync(out)).toBe(false);
   });
 
   it('a grid is drawn as a table of cells in the ARC palette', () => {

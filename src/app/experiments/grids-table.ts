@@ -124,6 +124,19 @@ export const GridTableOptionsSchema = z.strictObject({
 });
 export type GridTableOptions = z.output<typeof GridTableOptionsSchema>;
 
+/** Options that only one outer loop reads (their `.describe()` says "ReST-EM only" / "GRPO only"). */
+const LOOP_ONLY: Record<GridTableOptions['outer'], readonly (keyof GridTableOptions)[]> = {
+  'rest-em': ['sftLr', 'keep', 'keepPerTask'],
+  grpo: ['grpoLr'],
+};
+
+/** The options among `given` (the ones a user set) that the chosen outer loop would silently ignore. */
+export function otherLoopOptions(given: readonly string[], outer: GridTableOptions['outer']): string[] {
+  const mine = new Set<string>(LOOP_ONLY[outer]);
+  const loopOnly = new Set<string>(Object.values(LOOP_ONLY).flat());
+  return given.filter((k) => loopOnly.has(k) && !mine.has(k));
+}
+
 /**
  * `seal demo --domain grids`: the table on a budget that fits the demo's 15 minutes on 2 cores (16 test tasks, one
  * seed, one RL run of 2 rounds, an 8-recipe space), and `--quick`'s plumbing budget.
@@ -436,16 +449,23 @@ if (invokedAs === fileURLToPath(import.meta.url)) {
     ),
     USAGE,
   );
-  const parsed = GridTableOptionsSchema.safeParse(
-    Object.fromEntries(
-      Object.entries(values)
-        .filter(([, v]) => v !== undefined)
-        .map(([k, v]) => [k.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase()), v]),
-    ),
+  const given = Object.fromEntries(
+    Object.entries(values)
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => [k.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase()), v]),
   );
+  const flag = (k: string) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+  const parsed = GridTableOptionsSchema.safeParse(given);
   if (!parsed.success) {
     process.stderr.write(
-      `${parsed.error.issues.map((i) => `--${i.path.join('.').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: ${i.message}`).join('\n')}\n${USAGE}\n`,
+      `${parsed.error.issues.map((i) => `${flag(i.path.join('.'))}: ${i.message}`).join('\n')}\n${USAGE}\n`,
+    );
+    process.exit(2);
+  }
+  const ignored = otherLoopOptions(Object.keys(given), parsed.data.outer);
+  if (ignored.length > 0) {
+    process.stderr.write(
+      `${ignored.map(flag).join(', ')}: not read by --outer ${parsed.data.outer} (see --help)\n${USAGE}\n`,
     );
     process.exit(2);
   }
