@@ -44,6 +44,7 @@ per optimiser and a summary line; --out DIR also keeps config.json and results.j
       [--gate-log-std 0 (gate-logit: initial log σ)] [--fast-code D] [--samples-per-context 4] [--pg-lr 1e-3] [--neighbour-reward W]
       [--minibatches N (PPO: minibatches per update epoch, one Adam step each; default: DeltaPpoSchema's 4)]
       [--constant-lr (PPO/REINFORCE: no linear annealing of --pg-lr to 0)]
+      [--shared-neighbour (token actions: the edits sampled for one context share its locality person)]
       [--init DIR (start every optimiser from this saved generator, e.g. --save DIR/direct: a warm start)]
       [--direct-learn all|gate (the direct gradient trains everything, or the write gate alone: the same part as
         --action gate, for a same-budget comparison)] [--direct-steps 1000] [--direct-lr 1e-3]
@@ -92,6 +93,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       'pg-lr': { type: 'string', default: '1e-3' },
       minibatches: { type: 'string' },
       'constant-lr': { type: 'boolean', default: false },
+      'shared-neighbour': { type: 'boolean', default: false },
       'neighbour-reward': { type: 'string', default: '0' },
       init: { type: 'string' },
       'reset-gate': { type: 'boolean', default: false },
@@ -150,6 +152,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
             samplesPerContext: Number(values['samples-per-context']),
             learningRate: Number(values['pg-lr']),
             annealLr: !values['constant-lr'],
+            sharedNeighbour: values['shared-neighbour'],
             ...(values.minibatches === undefined ? {} : { numMinibatches: Number(values.minibatches) }),
           };
     const parsed = DeltaTrainConfigSchema.safeParse({

@@ -54,6 +54,12 @@ const DeltaPpoSchema = z.strictObject({
     .describe(
       'actions "tokens", "gate" and "gate-logit": edits sampled per drawn context (their leave-one-out mean is the baseline)',
     ),
+  sharedNeighbour: z
+    .boolean()
+    .default(false)
+    .describe(
+      'actions "tokens", "gate" and "gate-logit": the edits of one drawn context share its neighbour draw (the known person the locality reward reads; common random numbers, so the leave-one-out baseline cancels that person\'s own difficulty); false: one draw per edit',
+    ),
   warmStartSteps: z
     .number()
     .int()

@@ -57,6 +57,8 @@ export interface TokenPgOptions {
   readonly batch: number;
   /** Edits sampled per context in an update (≥ 2: leave-one-out baseline within the context). */
   readonly samplesPerContext: number;
+  /** The edits of one drawn context share its neighbour draw (common random numbers), or one draw per edit. */
+  readonly sharedNeighbour: boolean;
   readonly updateEpochs: number;
   /** Minibatches of episodes per epoch (one Adam step each). */
   readonly numMinibatches: number;
@@ -126,7 +128,7 @@ export function tokenPolicyGradient(
   reward: DeltaReward,
   seed: number,
   opts: {
-    /** Base-target batches of known people; each edit's neighbour term reads one at random. */
+    /** Base-target batches of known people; each edit's neighbour term reads one at random (see sharedNeighbour). */
     readonly neighbours?: readonly Batch[];
     readonly quiet?: boolean;
     readonly onUpdate?: (l: TokenPgLog) => void;
@@ -166,8 +168,16 @@ export function tokenPolicyGradient(
       const episodes: TokenEpisode[] = [];
       const parts: DeltaRewardParts[] = [];
       let k = 0;
+      const drawNeighbour = () =>
+        opts.neighbours === undefined || opts.neighbours.length === 0
+          ? undefined
+          : opts.neighbours[rng.int(opts.neighbours.length)];
+      let shared: Batch | undefined;
       for (let e = 0; e < o.batch; e++) {
-        if (e % o.samplesPerContext === 0) k = rng.int(items.length);
+        if (e % o.samplesPerContext === 0) {
+          k = rng.int(items.length);
+          if (o.sharedNeighbour) shared = drawNeighbour();
+        }
         const it = items[k]!;
         const { actions, logProb } = sampleTokenActions(policy, it.hidden, rng);
         const t = it.hidden.shape[0];
@@ -176,10 +186,8 @@ export function tokenPolicyGradient(
           const a = tf.tensor2d(actions, [t, actions.length / t]);
           return o.action === 'gate-logit' ? (tf.sigmoid(a) as Tensor2D) : a;
         });
-        const neighbour =
-          opts.neighbours === undefined || opts.neighbours.length === 0
-            ? undefined
-            : opts.neighbours[rng.int(opts.neighbours.length)];
+        // Drawn after the actions (the stream's order of session 13's runs) unless shared by the group.
+        const neighbour = o.sharedNeighbour ? shared : drawNeighbour();
         const edit =
           o.action === 'tokens'
             ? gen.edit(latents[k]!, it.hidden, sampled)

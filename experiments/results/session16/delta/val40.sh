@@ -2,9 +2,10 @@
 # Issue #18, session 16 (val only): session 15's val40.sh (the gate re-learnt on the committed warm start, 40 val
 # people) with PPO's step count per batch made explicit: MB minibatches per epoch (one Adam step each; session 13/15
 # ran 1), and CONST=1 for a constant learning rate (session 13/15 annealed it linearly to 0, which left the last
-# third of the updates with approx-KL ~0 while the training reward was still rising).
+# third of the updates with approx-KL ~0 while the training reward was still rising), SHARED=1: the 4 edits of a
+# drawn context share its locality person (common random numbers; session 13/15 drew one per edit).
 # From the repository root after `npm run build`:
-#   KIND=ppo|direct [LR=1e-2] [NR=3] [MB=1] [CONST=0] [SEED=0] val40.sh OUT [GEN]
+#   KIND=ppo|direct [LR=1e-2] [NR=3] [MB=1] [CONST=0] [SHARED=0] [SEED=0] val40.sh OUT [GEN]
 set -eu
 O=${1:?usage: val40.sh OUT [GEN]}
 GEN=${2:-experiments/results/session15/delta/gen-warm-start}
@@ -14,6 +15,7 @@ run() { node dist/app/experiments/delta-mode.js --people 40 --split val --fast-g
 case ${KIND:-ppo} in
   ppo) c=(); suffix=""
        if [ "${CONST:-0}" = 1 ]; then c=(--constant-lr); suffix=-const; fi
+       if [ "${SHARED:-0}" = 1 ]; then c+=(--shared-neighbour); suffix=$suffix-shared; fi
        name="ppo-lr${LR:-1e-2}-soft${NR:-3}-mb${MB:-1}$suffix-s${SEED:-0}"
        run --optimizers ppo --action gate --neighbour-reward ${NR:-3} --pg-lr ${LR:-1e-2} --timesteps 4096 \
          --samples-per-context 4 --minibatches ${MB:-1} "${c[@]}" --out "$O/$name" > "$O/$name.log" 2>&1 ;;
