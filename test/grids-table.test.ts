@@ -4,8 +4,9 @@
  * writes one row per (seed, task), the oracle is never below the best fixed recipe on the same task and seed (it is
  * in the space, trained with the same seed), and a rerun resumes without recomputing.
  */
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+
 import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
