@@ -7,7 +7,7 @@ import { RowGroupedDelta, SummedDelta } from '../src/model/linear.js';
 import { Transformer } from '../src/model/model.js';
 import { checksum } from '../src/model/params.js';
 import { answerUnder, nllUnder, together } from '../src/seal/delta/apply.js';
-import { DeltaTrainConfigSchema } from '../src/seal/delta/config.js';
+import { DeltaTrainConfigSchema, minibatchesOf } from '../src/seal/delta/config.js';
 import { contextEmbedding, readContext } from '../src/seal/delta/embedding.js';
 import {
   evaluateEdits,
@@ -351,6 +351,10 @@ describe('EditGenerator (weight-delta self-edits) on a tiny model', () => {
     expect(() => DeltaTrainConfigSchema.parse({ optimizer: { kind: 'ppo', action: 'gate' } })).toThrow(
       /optimizer\.action|fastGate/,
     );
+    // Minibatches per epoch: CleanRL's 4 for the latent action, 1 for the token actions, unless set.
+    expect(minibatchesOf({ action: 'latent' })).toBe(4);
+    expect(minibatchesOf({ action: 'gate' })).toBe(1);
+    expect(minibatchesOf({ action: 'gate', numMinibatches: 2 })).toBe(2);
     // The keys and values from a short direct-gradient run, then every gate back to 0.5.
     const warm = DeltaTrainConfigSchema.parse({
       generator,

@@ -42,7 +42,7 @@ per optimiser and a summary line; --out DIR also keeps config.json and results.j
       [--magnitudes 0,1e-3,1e-2,1e-1 (the direct gradient once per edit-magnitude weight: the trade-off curve)]
       [--action latent|tokens|gate|gate-logit (gate-logit: a Gaussian over each token's gate logit, writing σ(logit))]
       [--gate-log-std 0 (gate-logit: initial log σ)] [--fast-code D] [--samples-per-context 4] [--pg-lr 1e-3] [--neighbour-reward W]
-      [--minibatches N (PPO: minibatches per update epoch, one Adam step each; default: DeltaPpoSchema's 4)]
+      [--minibatches N (PPO: minibatches per update epoch, one Adam step each; default 4 for --action latent, 1 for the token actions)]
       [--constant-lr (PPO/REINFORCE: no linear annealing of --pg-lr to 0)]
       [--shared-neighbour (token actions: the edits sampled for one context share its locality person)]
       [--init DIR (start every optimiser from this saved generator, e.g. --save DIR/direct: a warm start)]

@@ -18,7 +18,7 @@ import type { Context } from '../../tasks/types.js';
 import type { Batch } from '../../train/data.js';
 import { Progress } from '../../util/progress.js';
 import { Rng } from '../../util/rng.js';
-import { DeltaDirectSchema, type DeltaTrainConfig, type DeltaTrainLog } from './config.js';
+import { DeltaDirectSchema, type DeltaTrainConfig, type DeltaTrainLog, minibatchesOf } from './config.js';
 import { directGradient, type Prepared, prepareContexts } from './direct.js';
 import { editText, readContext } from './embedding.js';
 import { EditGenerator } from './generator.js';
@@ -155,7 +155,7 @@ export async function trainEditGenerator(
           env,
           gen,
           items,
-          { ...o, kind: o.kind, action, batch },
+          { ...o, kind: o.kind, action, batch, numMinibatches: minibatchesOf(o) },
           cfg.reward,
           cfg.seed + 1,
           {
@@ -202,9 +202,9 @@ export async function trainEditGenerator(
         numSteps: o.numSteps,
         gamma: 0,
         gaeLambda: 0,
-        numMinibatches: o.numMinibatches,
+        numMinibatches: minibatchesOf(o),
         updateEpochs: o.updateEpochs,
-        normAdv: batch / o.numMinibatches >= 2,
+        normAdv: batch / minibatchesOf(o) >= 2,
         clipCoef: o.clipCoef,
         clipVloss: false,
         entCoef: o.entCoef,
