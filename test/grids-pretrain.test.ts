@@ -6,12 +6,14 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { resolveGridModelDir } from '../src/app/cli/commands/grids-common.js';
 import { initEngine } from '../src/engine/index.js';
 import { loadModel } from '../src/model/io/load.js';
 import {
   GRID_MODEL_ALPHABET,
   gridTokenizer,
   isGridModelDir,
+  readGridRecipeSpace,
   readGridWorldConfig,
   visibleMaxSide,
 } from '../src/seal/domains/grids-model.js';
@@ -23,7 +25,7 @@ import {
   pretrainGridModel,
 } from '../src/seal/domains/grids-pretrain.js';
 import { taskText } from '../src/tasks/grids/grid.js';
-import { parseRecipe, RECIPE_MARKER } from '../src/tasks/grids/recipe.js';
+import { formatRecipe, namedRecipeSpace, parseRecipe, RECIPE_MARKER } from '../src/tasks/grids/recipe.js';
 import { generateGridWorld, HELD_OUT_FAMILIES, PRETRAIN_FAMILIES } from '../src/tasks/grids/world.js';
 import { loadTokenizer } from '../src/tokenizer/load.js';
 import { packMaskedDocuments } from '../src/train/data.js';
@@ -50,7 +52,11 @@ describe('the grid tokenizer', () => {
 
 describe('pretraining data', () => {
   it('solve documents of pretraining tasks only; recipe demonstrations parse and vary', () => {
-    const docs = gridPretrainDocuments(world, { loss: 'outputs', recipeDemos: 30 }, new Rng(1));
+    const docs = gridPretrainDocuments(
+      world,
+      { loss: 'outputs', recipeDemos: 30, recipeSpace: 'default' },
+      new Rng(1),
+    );
     expect(docs).toHaveLength(40 + 30);
     const heldOut = new Set(
       [...world.splits.rl, ...world.splits.val, ...world.splits.test].map((t) => taskText(t)),
@@ -74,6 +80,27 @@ describe('pretraining data', () => {
     ).toBe(true);
   });
 
+  it('recipe demonstrations draw from the named space: the wide space adds recipes the default one lacks', () => {
+    const defaults = new Set(namedRecipeSpace('default').map(formatRecipe));
+    const wide = namedRecipeSpace('wide').map(formatRecipe);
+    expect(defaults.size).toBe(64);
+    expect(wide).toHaveLength(88);
+    expect(new Set(wide).size).toBe(88);
+    expect(wide.slice(0, 64)).toEqual([...defaults]);
+    const demos = (space: 'default' | 'wide') =>
+      gridPretrainDocuments(world, { loss: 'outputs', recipeDemos: 200, recipeSpace: space }, new Rng(1))
+        .slice(40)
+        .map((d) => {
+          const r = parseRecipe(d[1]!.text);
+          if (!r.ok) throw new Error(`demonstration does not parse: ${d[1]!.text}`);
+          return formatRecipe(r.recipe);
+        });
+    expect(demos('default').every((r) => defaults.has(r))).toBe(true);
+    const wideDemos = demos('wide');
+    expect(wideDemos.every((r) => wide.includes(r))).toBe(true);
+    expect(wideDemos.some((r) => !defaults.has(r))).toBe(true);
+  });
+
   it('packing keeps documents whole, starts windows with the separator, masks padding', () => {
     const docs = [
       { ids: [5, 6, 0], targetMask: [0, 1, 1] },
@@ -87,7 +114,11 @@ describe('pretraining data', () => {
       { ids: [0, 7, 8, 9, 0, 0, 0], targetMask: [0, 1, 1, 1, 1, 0, 0] },
     ]);
     const { tok } = gridTokenizer();
-    const docs2 = gridPretrainDocuments(world, { loss: 'outputs', recipeDemos: 5 }, new Rng(1));
+    const docs2 = gridPretrainDocuments(
+      world,
+      { loss: 'outputs', recipeDemos: 5, recipeSpace: 'default' },
+      new Rng(1),
+    );
     const packed = packGridDocuments(tok, docs2, 512, new Rng(2));
     expect(packed.dropped).toBe(0);
     const trained = packed.examples.reduce((s, e) => s + (e.targetMask ?? []).reduce((a, b) => a + b, 0), 0);
@@ -169,6 +200,8 @@ describe('pretraining a tiny grid model', () => {
       '20',
       '--recipe-demos',
       '4',
+      '--recipe-space',
+      'wide',
       '--eval-tasks',
       '2',
       '--json',
@@ -176,6 +209,12 @@ describe('pretraining a tiny grid model', () => {
     expect(r.stderr).toMatch(/in-context accuracy: pretraining families/);
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout).steps).toBe(2);
+    // The model records the recipe space it was taught to write; the grid table sweeps that space.
+    expect(readGridRecipeSpace(join(out, 'model'))).toBe('wide');
+    expect(readGridRecipeSpace(resolveGridModelDir('default'))).toBe('default');
+    const space = seal(['pretrain', '--domain', 'grids', '--out', join(out, 's'), '--recipe-space', 'huge']);
+    expect(space.code).toBe(2);
+    expect(space.stderr).toMatch(/--recipe-space/);
     const bad = seal(['pretrain', '--domain', 'grids', '--out', join(out, 'x'), '--copy-demos', '3']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--copy-demos is a people-world option/);

@@ -4,7 +4,7 @@
  * several independent RL runs.
  *
  *   npm run experiment:grids -- --model DIR --out DIR [--runs 3] [--tasks 40] [--seeds 3] [--rounds 3]
- *     [--split test|val] [--val-tasks 32] [--rl-contexts 16] [--samples 8] [--space 64] [--workers 2]
+ *     [--split test|val] [--val-tasks 32] [--rl-contexts 16] [--samples 8] [--space N] [--workers 2]
  *     [--outer rest-em|grpo] [--keep solved|beats-in-context] [--keep-per-task 8]   (--help lists every option)
  *
  * Layout of DIR:
@@ -25,7 +25,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { z } from 'zod';
 import { initEngine } from '../../engine/index.js';
 import { SealError } from '../../errors.js';
-import { RECIPE_MAX_TOKENS } from '../../seal/domains/grids-model.js';
+import { RECIPE_MAX_TOKENS, readGridRecipeSpace } from '../../seal/domains/grids-model.js';
 import { GRID_WORLD_TASK_SPEC, loadGridProblem } from '../../seal/domains/grids-problem.js';
 import {
   bestFixedIndex,
@@ -43,7 +43,7 @@ import { loadLastRound, loadRoundPolicy, saveRoundCheckpoint } from '../../seal/
 import { type OuterConfig, OuterConfigSchema, runOuterLoop } from '../../seal/outer/outer.js';
 import type { RestEmConfig } from '../../seal/outer/rest-em.js';
 import type { SealProblem } from '../../seal/outer/rollout.js';
-import { formatRecipe, recipeSubset } from '../../tasks/grids/recipe.js';
+import { formatRecipe, namedRecipeSpace, recipeSubset } from '../../tasks/grids/recipe.js';
 import { gridContext } from '../../tasks/grids/task.js';
 import { readJsonFile } from '../../util/json.js';
 import { packageVersion } from '../../version.js';
@@ -70,10 +70,14 @@ export const GridTableOptionsSchema = z.strictObject({
   valTasks: count(32, 'Val tasks: the monitor, the round choice and the best-fixed-recipe sweep'),
   rlContexts: count(16, 'RL tasks per round'),
   samples: count(8, 'Recipes sampled per RL task', 64),
-  space: count(
-    64,
-    'Recipes swept for the oracle and the best fixed recipe: all 64 of recipeSpace(), or N of them drawn by a fixed seed (recipeSubset: a small budget still spans augmentations, rates and epochs)',
-  ),
+  space: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .optional()
+    .describe(
+      "Recipes swept for the oracle and the best fixed recipe: the whole recipe space the model was pretrained to write (its manifest's recipeSpace: default 64, wide 88) when omitted, or N of them drawn by a fixed seed (recipeSubset: a small budget still spans augmentations, rates and epochs)",
+    ),
   rank: count(16, 'Test-time LoRA rank (alpha = 2 × rank)'),
   sftLr: z.coerce
     .number()
@@ -266,7 +270,8 @@ export async function runGridTable(o: GridTableOptions): Promise<void> {
     topP: 0.95,
     maxNewTokens: RECIPE_MAX_TOKENS,
   };
-  const space = recipeSubset(o.space);
+  const fullSpace = namedRecipeSpace(readGridRecipeSpace(modelDir));
+  const space = recipeSubset(o.space ?? fullSpace.length, fullSpace);
   // The outer loop's settings are checked before anything is written or computed.
   gridOuterConfig(o, { seed: 0, heldOutContexts: gp.heldOut.length, inner });
   const configFile = join(o.out, 'config.json');

@@ -6,6 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { z } from 'zod';
 import { SealError } from '../../errors.js';
 import { generate } from '../../model/generate.js';
 import type { LinearDelta } from '../../model/linear.js';
@@ -29,8 +30,10 @@ import {
 import {
   parseRecipe,
   RECIPE_ALPHABET,
+  RECIPE_SPACE_NAMES,
   RECIPE_STOP,
   type RecipeParse,
+  type RecipeSpaceName,
   recipePrompt,
 } from '../../tasks/grids/recipe.js';
 import { gridAnswering, gridContext } from '../../tasks/grids/task.js';
@@ -61,6 +64,22 @@ export function readGridWorldConfig(modelDir: string): GridWorldConfig {
   const file = join(modelDir, GRID_WORLD_FILE);
   if (!existsSync(file)) throw new SealError(`not a grid model (no ${GRID_WORLD_FILE})`, modelDir);
   return readJsonFile(GridWorldConfigSchema, file);
+}
+
+/** What a grid model's manifest says of the recipes it was pretrained to write (other fields: pretrain's). */
+const ManifestRecipeSpaceSchema = z.looseObject({
+  config: z.looseObject({ recipeSpace: z.enum(RECIPE_SPACE_NAMES).optional() }).optional(),
+});
+
+/**
+ * The recipe space a grid model was pretrained to write (its seal_manifest.json `config.recipeSpace`): the space the
+ * grid table sweeps for its oracle and best fixed recipe. A model without the field (pretrained before it existed,
+ * or made without a manifest) wrote the default space.
+ */
+export function readGridRecipeSpace(modelDir: string): RecipeSpaceName {
+  const file = join(modelDir, 'seal_manifest.json');
+  if (!existsSync(file)) return 'default';
+  return readJsonFile(ManifestRecipeSpaceSchema, file).config?.recipeSpace ?? 'default';
 }
 
 /**

@@ -5,10 +5,11 @@ import { Transformer } from '../../model/model.js';
 import type { GridPair } from '../../tasks/grids/grid.js';
 import {
   formatRecipe,
+  namedRecipeSpace,
   pairsToSegments,
+  RECIPE_SPACE_NAMES,
   recipeAnswerText,
   recipePrompt,
-  recipeSpace,
 } from '../../tasks/grids/recipe.js';
 import {
   type GridWorld,
@@ -53,7 +54,13 @@ export const GridPretrainConfigSchema = z
       .min(0)
       .default(5000)
       .describe(
-        'Recipe-writing demonstrations (a pretraining task and a recipe drawn uniformly from the space)',
+        'Recipe-writing demonstrations (a pretraining task and a recipe drawn uniformly from the recipe space)',
+      ),
+    recipeSpace: z
+      .enum(RECIPE_SPACE_NAMES)
+      .default('default')
+      .describe(
+        'The recipes the demonstrations draw from, so the recipes the model writes (tasks/grids/recipe.ts RECIPE_SPACES: default 64; wide 88, adding more copies, lr 1e-2 and 16 epochs); the grid table sweeps the same space for its oracle and best fixed recipe',
       ),
     model: z
       .strictObject({
@@ -113,14 +120,14 @@ export type GridPretrainConfig = z.output<typeof GridPretrainConfigSchema>;
 /** The pretraining documents: solve documents of every pretraining task, then the recipe demonstrations. */
 export function gridPretrainDocuments(
   world: GridWorld,
-  cfg: Pick<GridPretrainConfig, 'loss' | 'recipeDemos'>,
+  cfg: Pick<GridPretrainConfig, 'loss' | 'recipeDemos' | 'recipeSpace'>,
   rng: Rng,
 ): (readonly LossSegment[])[] {
   const tasks = world.splits.pretrain;
   const docs: (readonly LossSegment[])[] = tasks.map((t) =>
     pairsToSegments([...t.train, ...(t.test as readonly GridPair[])], cfg.loss),
   );
-  const space = recipeSpace();
+  const space = namedRecipeSpace(cfg.recipeSpace);
   for (let i = 0; i < cfg.recipeDemos && tasks.length > 0; i++) {
     const t = tasks[i % tasks.length]!;
     docs.push([

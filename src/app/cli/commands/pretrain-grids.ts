@@ -11,6 +11,7 @@ import {
   gridReportLine,
   pretrainGridModel,
 } from '../../../seal/domains/grids-pretrain.js';
+import { RECIPE_SPACE_NAMES, type RecipeSpaceName } from '../../../tasks/grids/recipe.js';
 import { validate } from '../../../util/json.js';
 import { readJsonConfig, UsageError } from '../args.js';
 import { type BackendOption, log } from './common.js';
@@ -32,6 +33,12 @@ export const GridPretrainFlags = {
     .min(0)
     .optional()
     .describe(`--domain grids: recipe-writing demonstrations (default ${G.recipeDemos})`),
+  recipeSpace: z
+    .enum(RECIPE_SPACE_NAMES)
+    .optional()
+    .describe(
+      `--domain grids: the recipes the demonstrations draw from, ${RECIPE_SPACE_NAMES.join(' | ')} (default ${G.recipeSpace})`,
+    ),
   evalTasks: z
     .number()
     .int()
@@ -43,6 +50,7 @@ export const GridPretrainFlags = {
 export const GRID_FLAG_NAMES: Readonly<Record<keyof typeof GridPretrainFlags, string>> = {
   pretrainTasks: '--pretrain-tasks',
   recipeDemos: '--recipe-demos',
+  recipeSpace: '--recipe-space',
   evalTasks: '--eval-tasks',
 };
 
@@ -65,6 +73,7 @@ export interface GridPretrainOptions {
   readonly lr?: number | undefined;
   readonly pretrainTasks?: number | undefined;
   readonly recipeDemos?: number | undefined;
+  readonly recipeSpace?: RecipeSpaceName | undefined;
   readonly evalTasks?: number | undefined;
   readonly pretrainPeople?: number | undefined;
   readonly vocabSize?: number | undefined;
@@ -99,6 +108,7 @@ export function gridPretrainConfig(o: GridPretrainOptions): GridPretrainConfig {
       ...(o.lr === undefined ? {} : { lr: o.lr }),
     },
     ...(o.recipeDemos === undefined ? {} : { recipeDemos: o.recipeDemos }),
+    ...(o.recipeSpace === undefined ? {} : { recipeSpace: o.recipeSpace }),
     ...(o.evalTasks === undefined ? {} : { evalTasks: o.evalTasks }),
   };
   try {
