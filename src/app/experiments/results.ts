@@ -41,6 +41,7 @@ export const README_RUNS = [
   'experiments/results/session13/delta/test40',
   'experiments/results/session15/delta/test40-stack',
   'experiments/results/session15/delta/val16-curve',
+  'experiments/results/session16/delta/test40',
 ] as const;
 
 /** The delta-mode tables of a directory (its `delta-eval` records), rebuilt from their per-person rows. */
