@@ -30,6 +30,7 @@ export const README_RUNS = [
   'experiments/results/session9/val/neutral-k16-r5',
   'experiments/results/session10/val/k16-t07',
   'experiments/results/session10/val/k16-t05',
+  'experiments/results/session16/val/ctx64',
   'experiments/results/session6/headline-2rounds',
   'experiments/results/session5/demo-own-sgemm',
   'experiments/results/session10/delta/direct-val16',
