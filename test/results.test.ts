@@ -37,7 +37,7 @@ describe('results rebuilt from raw rows', () => {
       const tables = deltaSeedTables(abs, SEED_TABLE_ORDER);
       // `<optimizer>_mode`: the same runs' edits written at the gate's mode, where the runs measured it.
       const runOf = (label: string) => label.replace(/_mode$/, '');
-      const optimizers = [...new Set(tables.map((t) => runOf(t.optimizer)))];
+      const optimizers = [...new Set(tables.map((t) => runOf(t.condition)))];
       expect(optimizers[0]).toBe('direct');
       expect(['direct', 'ppo', 'reinforce'].filter((o) => optimizers.includes(o))).toEqual(optimizers);
       for (const t of tables) {
@@ -45,10 +45,10 @@ describe('results rebuilt from raw rows', () => {
         // Each seed's row is that run's own saved table; over seeds (same people in every run) the mean of the
         // per-person averages is the mean of the seeds' means.
         for (const { seed, scores } of t.seeds) {
-          const saved = new RunDir(join(abs, `${runOf(t.optimizer)}-s${seed}`))
+          const saved = new RunDir(join(abs, `${runOf(t.condition)}-s${seed}`))
             .records()
             .find((r) => r['kind'] === 'delta-eval')!['scores'] as Record<string, { es: { mean: number } }>;
-          expect(scores.es.mean).toBeCloseTo(saved[`delta_${t.optimizer}`]!.es.mean, 12);
+          expect(scores.es.mean).toBeCloseTo(saved[`delta_${t.condition}`]!.es.mean, 12);
         }
         const meanOfSeeds = t.seeds.reduce((s, x) => s + x.scores.es.mean, 0) / t.seeds.length;
         expect(t.overSeeds.es.mean).toBeCloseTo(meanOfSeeds, 12);
@@ -77,7 +77,7 @@ describe('results rebuilt from raw rows', () => {
       expect(rebuild(abs)).toMatch(
         tables.length > 1
           ? new RegExp(
-              `delta mode over seeds[\\s\\S]*delta_${tables[1]!.optimizer}_vs_delta_direct\\s+ES -?\\d`,
+              `delta mode over seeds[\\s\\S]*delta_${tables[1]!.condition}_vs_delta_direct\\s+ES -?\\d`,
             )
           : /delta mode over seeds/,
       );

@@ -251,7 +251,8 @@ export function isDeltaSeedGroup(dir: string): boolean {
 }
 
 export interface DeltaSeedTable {
-  readonly optimizer: string;
+  /** The condition's label: an optimizer (`direct`, `ppo`, …) or its mode writes (`<optimizer>_mode`). */
+  readonly condition: string;
   /** Each seed's table of the generator's condition `delta_<optimizer>` (`<optimizer>_mode`: its mode writes). */
   readonly seeds: readonly { readonly seed: number; readonly scores: EditScores }[];
   /** Per metric, each person's value averaged over the seeds, then mean and t interval over people. */
@@ -295,38 +296,38 @@ export function deltaSeedTables(dir: string, order: readonly string[]): DeltaSee
       const optimizer = m![1]!;
       const table = deltaFromRecords(new RunDir(join(dir, d)).records())[0];
       return [optimizer, `${optimizer}_mode`].map((label) => ({
-        optimizer: label,
+        condition: label,
         seed: Number(m![2]),
         scores: table?.scores[`delta_${label}`],
       }));
     })
-    .filter((r): r is { optimizer: string; seed: number; scores: EditScores } => r.scores !== undefined);
-  const optimizers = [...new Set(runs.map((r) => r.optimizer))].sort(
+    .filter((r): r is { condition: string; seed: number; scores: EditScores } => r.scores !== undefined);
+  const conditions = [...new Set(runs.map((r) => r.condition))].sort(
     (a, b) => (order.indexOf(a) + 1 || 99) - (order.indexOf(b) + 1 || 99),
   );
-  const averaged = (opt: string, m: (typeof SEED_METRICS)[number]): Record<string, number> =>
+  const averaged = (label: string, m: (typeof SEED_METRICS)[number]): Record<string, number> =>
     Object.fromEntries(
       meanPerKey(
         runs
-          .filter((r) => r.optimizer === opt)
+          .filter((r) => r.condition === label)
           .flatMap((r) => r.scores.perContext.map((row): [string, number] => [row.id, row[m]])),
       ),
     );
-  const reference = optimizers[0];
-  return optimizers.map((optimizer) => {
+  const reference = conditions[0];
+  return conditions.map((condition) => {
     const seeds = runs
-      .filter((r) => r.optimizer === optimizer)
+      .filter((r) => r.condition === condition)
       .sort((a, b) => a.seed - b.seed)
       .map(({ seed, scores }) => ({ seed, scores }));
     const overSeeds = Object.fromEntries(
-      SEED_METRICS.map((m) => [m, meanCi(Object.values(averaged(optimizer, m)))]),
+      SEED_METRICS.map((m) => [m, meanCi(Object.values(averaged(condition, m)))]),
     ) as DeltaSeedTable['overSeeds'];
-    if (reference === undefined || optimizer === reference) return { optimizer, seeds, overSeeds };
+    if (reference === undefined || condition === reference) return { condition, seeds, overSeeds };
     const pairedToReference = {
-      es: pairedDifference(averaged(optimizer, 'es'), averaged(reference, 'es')),
-      retention: pairedDifference(averaged(optimizer, 'retention'), averaged(reference, 'retention')),
+      es: pairedDifference(averaged(condition, 'es'), averaged(reference, 'es')),
+      retention: pairedDifference(averaged(condition, 'retention'), averaged(reference, 'retention')),
     };
-    return { optimizer, seeds, overSeeds, pairedToReference };
+    return { condition, seeds, overSeeds, pairedToReference };
   });
 }
 
@@ -378,14 +379,14 @@ function seedGroupText(dir: string): string {
       .map((c) => c.padStart(25))
       .join('')}  ${n}`;
   const lines = tables.flatMap((t) => [
-    ...t.seeds.map((s) => row(`delta_${t.optimizer} seed ${s.seed}`, (m) => s.scores[m], s.scores.es.n)),
-    row(`delta_${t.optimizer} over ${t.seeds.length} seeds`, (m) => t.overSeeds[m], t.overSeeds.es.n),
+    ...t.seeds.map((s) => row(`delta_${t.condition} seed ${s.seed}`, (m) => s.scores[m], s.scores.es.n)),
+    row(`delta_${t.condition} over ${t.seeds.length} seeds`, (m) => t.overSeeds[m], t.overSeeds.es.n),
   ]);
   const paired = tables
     .filter((t) => t.pairedToReference !== undefined)
     .map(
       (t) =>
-        `  ${`delta_${t.optimizer}_vs_delta_${tables[0]!.optimizer}`.padEnd(40)} ES ${cell(t.pairedToReference!.es).padEnd(24)} retention ${cell(t.pairedToReference!.retention)}  n ${t.pairedToReference!.es.n}`,
+        `  ${`delta_${t.condition}_vs_delta_${tables[0]!.condition}`.padEnd(40)} ES ${cell(t.pairedToReference!.es).padEnd(24)} retention ${cell(t.pairedToReference!.retention)}  n ${t.pairedToReference!.es.n}`,
     );
   const head = `${dir}: delta mode over seeds (each person's value averaged over the seeds; 95% t interval over people)`;
   const columns = `${'condition'.padEnd(28)}${['ES %', 'PS %', 'NS %', 'retention %', 'drawdown (nats)'].map((h) => h.padStart(25)).join('')}   n`;
