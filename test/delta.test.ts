@@ -8,6 +8,7 @@ import { Transformer } from '../src/model/model.js';
 import { checksum } from '../src/model/params.js';
 import { answerUnder, nllUnder, together } from '../src/seal/delta/apply.js';
 import { DeltaTrainConfigSchema, minibatchesOf } from '../src/seal/delta/config.js';
+import { prepareContexts } from '../src/seal/delta/direct.js';
 import { contextEmbedding, readContext } from '../src/seal/delta/embedding.js';
 import {
   evaluateEdits,
@@ -28,6 +29,7 @@ import {
 } from '../src/seal/delta/reward.js';
 import { NO_EDIT, routedEdits, ScopeRouter } from '../src/seal/delta/route.js';
 import { evaluateStacks, generatedStack, stackGroups, summariseStacks } from '../src/seal/delta/stack.js';
+import { tokenPolicyGradient } from '../src/seal/delta/token-train.js';
 import { editFor, trainEditGenerator } from '../src/seal/delta/train.js';
 import { buildTokenizer } from '../src/seal/domains/people-pretrain.js';
 import { answerQuestions } from '../src/seal/inner/qa-eval.js';
@@ -342,6 +344,68 @@ describe('EditGenerator (weight-delta self-edits) on a tiny model', () => {
     // The code map moved; the base did not.
     expect(tf.tidy(() => tf.max(tf.abs(gen.code!.m)).dataSync()[0])).toBeGreaterThan(0);
     expect(checksum(env.model.params)).toBe(before);
+    gen.dispose();
+  });
+
+  it('sharedNeighbour: the edits sampled for one context are checked on one known person; otherwise each edit draws its own', () => {
+    const gen = new EditGenerator(
+      env.model,
+      EditGeneratorConfigSchema.parse({ latent: 8, hidden: 16, fastGate: true }),
+    );
+    const items = prepareContexts(env, gen, contexts);
+    // Eight known people, each batch wrapped to record which person the reward read.
+    let read = new Set<number>();
+    const neighbours = [0, 1, 2, 3, 4, 5, 6, 7].map(
+      (i) =>
+        new Proxy(answerBatch(env, ctx(10 + i)), {
+          get(target, key, receiver) {
+            read.add(i);
+            return Reflect.get(target, key, receiver);
+          },
+        }),
+    );
+    const peoplePerUpdate = (sharedNeighbour: boolean) => {
+      const sizes: number[] = [];
+      read = new Set();
+      tokenPolicyGradient(
+        env,
+        gen,
+        items,
+        {
+          kind: 'ppo',
+          action: 'gate',
+          totalTimesteps: 8 * 6,
+          batch: 8,
+          samplesPerContext: 4,
+          sharedNeighbour,
+          updateEpochs: 1,
+          numMinibatches: 1,
+          learningRate: 1e-3,
+          annealLr: true,
+          clipCoef: 0.2,
+          vfCoef: 0.5,
+          maxGradNorm: 0.5,
+          targetKl: null,
+        },
+        DeltaRewardSchema.parse({ neighbour: 1, neighbourLoss: 'soft' }),
+        0,
+        {
+          neighbours,
+          quiet: true,
+          onUpdate: () => {
+            sizes.push(read.size);
+            read = new Set();
+          },
+        },
+      );
+      return sizes;
+    };
+    // Two contexts (of 4 edits each) an update: at most 2 people with a shared draw, more with a draw per edit.
+    const shared = peoplePerUpdate(true);
+    expect(shared).toHaveLength(6);
+    expect(shared.every((n) => n >= 1 && n <= 2)).toBe(true);
+    expect(peoplePerUpdate(false).some((n) => n > 2)).toBe(true);
+    for (const it of items) it.hidden.dispose();
     gen.dispose();
   });
 
