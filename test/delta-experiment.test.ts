@@ -93,6 +93,29 @@ describe('experiment:delta with --magnitudes and --stack', () => {
     ]);
   });
 
+  it('policy-gradient flags without a policy gradient (or --minibatches with REINFORCE) are usage errors, nothing written', () => {
+    for (const [flags, message] of [
+      [['--optimizers', 'direct', '--constant-lr'], '--constant-lr: only PPO and REINFORCE read it'],
+      [
+        ['--optimizers', 'direct', '--shared-neighbour'],
+        '--shared-neighbour: only PPO and REINFORCE read it',
+      ],
+      [
+        ['--optimizers', 'ppo,reinforce', '--minibatches', '4'],
+        '--minibatches: REINFORCE takes the whole rollout',
+      ],
+    ] as const) {
+      const dir = join(tempDir(), 'refused');
+      const r = spawnSync(process.execPath, [SCRIPT, '--people', '1', ...flags, '--out', dir], {
+        encoding: 'utf8',
+        timeout: 120_000,
+      });
+      expect(r.status).toBe(2);
+      expect(r.stderr).toContain(message);
+      expect(existsSync(dir)).toBe(false);
+    }
+  });
+
   it('--skip-lora measures the generator alone (the LoRA rows come from another run of the same people)', () => {
     const dir = join(tempDir(), 'skip-lora');
     const skip = spawnSync(

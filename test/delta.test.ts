@@ -419,6 +419,10 @@ describe('EditGenerator (weight-delta self-edits) on a tiny model', () => {
     expect(minibatchesOf({ action: 'latent' })).toBe(4);
     expect(minibatchesOf({ action: 'gate' })).toBe(1);
     expect(minibatchesOf({ action: 'gate', numMinibatches: 2 })).toBe(2);
+    // The shared locality person is a token-action option: the latent action is refused, naming the field.
+    expect(() =>
+      DeltaTrainConfigSchema.parse({ optimizer: { kind: 'ppo', action: 'latent', sharedNeighbour: true } }),
+    ).toThrow(/sharedNeighbour/);
     // The keys and values from a short direct-gradient run, then every gate back to 0.5.
     const warm = DeltaTrainConfigSchema.parse({
       generator,

@@ -238,6 +238,7 @@ export class LinearBaseline {
 
 export interface TokenPpoLog {
   readonly meanReward: number;
+  /** policyLoss, valueLoss, approxKl, clipfrac: of the last minibatch step tried (before it), as CleanRL logs them. */
   readonly policyLoss: number;
   readonly valueLoss: number;
   readonly approxKl: number;
@@ -285,7 +286,7 @@ export class TokenPpo {
       ]);
     const all = episodes.map((_, i) => i);
     const states = stateOf(all);
-    const oldValues = this.baseline.value(states).dataSync() as Float32Array;
+    const oldValues = tf.tidy(() => this.baseline.value(states).dataSync() as Float32Array);
     // Advantages per episode, normalised over the whole batch, then one per token.
     const adv = groupAdvantages(
       rewards,
@@ -327,6 +328,8 @@ export class TokenPpo {
     let kl = 0;
     let clipfrac = 0;
     let epochs = 0;
+    // Adam steps taken in this update: the KL early stop applies from the second on (the first sees ratio 1).
+    let steps = 0;
     const names = [...this.vars.keys()];
     const list = names.map((n) => this.vars.get(n)!);
     epochLoop: for (let epoch = 0; epoch < this.cfg.updateEpochs; epoch++) {
@@ -362,7 +365,7 @@ export class TokenPpo {
         }, list);
         value.dispose();
         tf.dispose(Object.values(mb));
-        if (this.cfg.targetKl !== null && epoch > 0 && kl > this.cfg.targetKl) {
+        if (this.cfg.targetKl !== null && steps > 0 && kl > this.cfg.targetKl) {
           for (const g of Object.values(grads)) g.dispose();
           break epochLoop;
         }
@@ -373,10 +376,11 @@ export class TokenPpo {
         });
         clipByGlobalNorm(acc, this.cfg.maxGradNorm);
         this.opt.update(acc, lr);
+        steps++;
         for (const g of acc.values()) g.dispose();
       }
     }
-    const newValues = this.baseline.value(states).dataSync() as Float32Array;
+    const newValues = tf.tidy(() => this.baseline.value(states).dataSync() as Float32Array);
     const allObs = tf.concat(
       episodes.map((x) => x.obs),
       0,

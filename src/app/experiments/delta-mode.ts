@@ -120,6 +120,17 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     Number(values.people),
   );
   // Every configuration is checked before anything is written.
+  // Policy-gradient-only flags are refused where no policy gradient runs (or, --minibatches, where REINFORCE would).
+  const kinds = values.optimizers.split(',');
+  for (const flag of ['constant-lr', 'shared-neighbour', 'minibatches'] as const)
+    if (
+      values[flag] !== undefined &&
+      values[flag] !== false &&
+      !kinds.some((k) => k === 'ppo' || k === 'reinforce')
+    )
+      usage(`--${flag}: only PPO and REINFORCE read it (--optimizers ${values.optimizers})`);
+  if (values.minibatches !== undefined && kinds.includes('reinforce'))
+    usage('--minibatches: REINFORCE takes the whole rollout as one minibatch; run PPO separately');
   const magnitudes = values.magnitudes?.split(',').map(Number) ?? [Number(values.magnitude)];
   if (magnitudes.some((m) => !(m >= 0))) usage(`--magnitudes ${values.magnitudes}: non-negative numbers`);
   const runs = values.optimizers

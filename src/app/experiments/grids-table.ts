@@ -277,8 +277,9 @@ export async function runGridTable(o: GridTableOptions): Promise<void> {
   const configFile = join(o.out, 'config.json');
   if (existsSync(configFile)) {
     const saved = readRunConfig(z.looseObject({ options: GridTableOptionsSchema }), o.out).config.options;
-    const same = (x: GridTableOptions) => JSON.stringify({ ...x, workers: 0 });
-    if (same(saved) !== same(o))
+    // `space` omitted means the whole space (tables written before it was optional hold its size: the same thing).
+    const resolved = (x: GridTableOptions) => ({ ...x, workers: 0, space: x.space ?? fullSpace.length });
+    if (!isDeepStrictEqual(resolved(saved), resolved(o)))
       throw new SealError(
         `holds a grid table with other options (${JSON.stringify(saved)}): use another --out, or the same options to resume`,
         o.out,

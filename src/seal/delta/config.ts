@@ -18,7 +18,7 @@ const DeltaPpoSchema = z.strictObject({
     .min(1)
     .optional()
     .describe(
-      'Minibatches per update epoch, one Adam step each (default: 4 for the latent action, as CleanRL; 1 for the token actions, whose 4 minibatches of 32 edits lost 6–10 points of ES on 40 val people in session 16)',
+      'Minibatches per update epoch, one Adam step each (default: 4 for the latent action, as CleanRL; 1 for the token actions, as every token run of sessions 10–16 used, so they reproduce; 4 minibatches of 32 edits did worse in two single-seed val runs of session 16)',
     ),
   updateEpochs: z.number().int().min(1).default(4).describe('Epochs per update'),
   learningRate: z.number().positive().default(1e-3).describe('Adam learning rate'),
@@ -152,6 +152,13 @@ export const DeltaTrainConfigSchema = z
         code: 'custom',
         path: ['optimizer', 'action'],
         message: 'action "tokens" needs generator.fastCode > 0 (the per-token code the policy samples)',
+      });
+    if (c.optimizer.kind !== 'direct' && c.optimizer.action === 'latent' && c.optimizer.sharedNeighbour)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['optimizer', 'sharedNeighbour'],
+        message:
+          'sharedNeighbour is for the token actions (tokens, gate, gate-logit): the latent action draws one edit per context',
       });
     if (c.optimizer.kind === 'direct' && c.optimizer.learn === 'gate' && !c.generator.fastGate)
       ctx.addIssue({
