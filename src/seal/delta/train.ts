@@ -193,6 +193,7 @@ export async function trainEditGenerator(
         ...(opts.quiet === undefined ? {} : { quiet: opts.quiet }),
       });
       let edits: EditEnv | undefined;
+      const minibatches = minibatchesOf(o);
       const ppoCfg = PpoConfigSchema.parse({
         seed: cfg.seed + 1,
         totalTimesteps: updates * batch,
@@ -202,9 +203,9 @@ export async function trainEditGenerator(
         numSteps: o.numSteps,
         gamma: 0,
         gaeLambda: 0,
-        numMinibatches: minibatchesOf(o),
+        numMinibatches: minibatches,
         updateEpochs: o.updateEpochs,
-        normAdv: batch / minibatchesOf(o) >= 2,
+        normAdv: batch / minibatches >= 2,
         clipCoef: o.clipCoef,
         clipVloss: false,
         entCoef: o.entCoef,

@@ -267,27 +267,33 @@ export const DEFAULT_RECIPE_GRID: RecipeGrid = {
  * this creates are dropped.
  */
 export function recipeSpace(grid: RecipeGrid = DEFAULT_RECIPE_GRID): Recipe[] {
+  return recipesOf([grid]);
+}
+
+/** The recipes of several grids, grid after grid, each recipe once (its first place). */
+function recipesOf(grids: readonly RecipeGrid[]): Recipe[] {
   const out: Recipe[] = [];
   const seen = new Set<string>();
-  for (const augment of grid.augment)
-    for (const copies of grid.copies)
-      for (const leaveOneOut of grid.leaveOneOut)
-        for (const lr of grid.lr)
-          for (const epochs of grid.epochs)
-            for (const loss of grid.loss) {
-              const recipe = RecipeSchema.parse({
-                augment: canonicalFamilies(augment),
-                copies: augment.length === 0 ? 1 : copies,
-                leaveOneOut,
-                lr,
-                epochs,
-                loss,
-              });
-              const key = formatRecipe(recipe);
-              if (seen.has(key)) continue;
-              seen.add(key);
-              out.push(recipe);
-            }
+  for (const grid of grids)
+    for (const augment of grid.augment)
+      for (const copies of grid.copies)
+        for (const leaveOneOut of grid.leaveOneOut)
+          for (const lr of grid.lr)
+            for (const epochs of grid.epochs)
+              for (const loss of grid.loss) {
+                const recipe = RecipeSchema.parse({
+                  augment: canonicalFamilies(augment),
+                  copies: augment.length === 0 ? 1 : copies,
+                  leaveOneOut,
+                  lr,
+                  epochs,
+                  loss,
+                });
+                const key = formatRecipe(recipe);
+                if (seen.has(key)) continue;
+                seen.add(key);
+                out.push(recipe);
+              }
   return out;
 }
 
@@ -316,15 +322,7 @@ export const RECIPE_SPACE_NAMES = Object.keys(RECIPE_SPACES) as [RecipeSpaceName
 
 /** Every recipe of a named space: its grids' recipes in order, each recipe once (default: 64; wide: 88). */
 export function namedRecipeSpace(name: RecipeSpaceName): Recipe[] {
-  const seen = new Set<string>();
-  return RECIPE_SPACES[name]
-    .flatMap((g) => recipeSpace(g))
-    .filter((r) => {
-      const key = formatRecipe(r);
-      if (seen.has(key)) return false;
-      seen.add(key);
-      return true;
-    });
+  return recipesOf(RECIPE_SPACES[name]);
 }
 
 /** The fixed seed of `recipeSubset`'s draw (documented: the subset of a given size never changes). */
