@@ -25,7 +25,13 @@ import {
   pretrainGridModel,
 } from '../src/seal/domains/grids-pretrain.js';
 import { taskText } from '../src/tasks/grids/grid.js';
-import { formatRecipe, namedRecipeSpace, parseRecipe, RECIPE_MARKER } from '../src/tasks/grids/recipe.js';
+import {
+  formatRecipe,
+  namedRecipeSpace,
+  parseRecipe,
+  RECIPE_MARKER,
+  recipeSpaceSizes,
+} from '../src/tasks/grids/recipe.js';
 import { generateGridWorld, HELD_OUT_FAMILIES, PRETRAIN_FAMILIES } from '../src/tasks/grids/world.js';
 import { loadTokenizer } from '../src/tokenizer/load.js';
 import { packMaskedDocuments } from '../src/train/data.js';
@@ -87,6 +93,7 @@ describe('pretraining data', () => {
     expect(wide).toHaveLength(88);
     expect(new Set(wide).size).toBe(88);
     expect(wide.slice(0, 64)).toEqual([...defaults]);
+    expect(recipeSpaceSizes()).toBe('default 64, wide 88');
     const demos = (space: 'default' | 'wide') =>
       gridPretrainDocuments(world, { loss: 'outputs', recipeDemos: 200, recipeSpace: space }, new Rng(1))
         .slice(40)

@@ -14,6 +14,7 @@ import {
   keepRule,
   otherLoopOptions,
   runGridTable,
+  sameTable,
 } from '../src/app/experiments/grids-table.js';
 import { ARC_COLOURS, gridHtml } from '../src/app/report/grids.js';
 import { initEngine } from '../src/engine/index.js';
@@ -73,6 +74,16 @@ describe('grid table: pure pieces', () => {
     expect(r.status).toBe(2);
     expect(r.stderr).toContain('--sft-lr: not read by --outer grpo');
     expect(existsSync(out)).toBe(false);
+  });
+
+  it('a saved table resumes under the same options: workers aside, an omitted --space read as the whole space', () => {
+    const saved = GridTableOptionsSchema.parse({ out: 'T', space: 64, workers: 1 });
+    const o = GridTableOptionsSchema.parse({ out: 'T', workers: 2 });
+    expect(sameTable(saved, o, 64)).toBe(true);
+    expect(sameTable(o, saved, 64)).toBe(true);
+    // The model's space is another size (a wide model): 64 is then a subset, not the whole space.
+    expect(sameTable(saved, o, 88)).toBe(false);
+    expect(sameTable(saved, { ...saved, seeds: 2 }, 64)).toBe(false);
   });
 
   it('a grid is drawn as a table of cells in the ARC palette', () => {

@@ -43,7 +43,7 @@ import { loadLastRound, loadRoundPolicy, saveRoundCheckpoint } from '../../seal/
 import { type OuterConfig, OuterConfigSchema, runOuterLoop } from '../../seal/outer/outer.js';
 import type { RestEmConfig } from '../../seal/outer/rest-em.js';
 import type { SealProblem } from '../../seal/outer/rollout.js';
-import { formatRecipe, namedRecipeSpace, recipeSubset } from '../../tasks/grids/recipe.js';
+import { formatRecipe, namedRecipeSpace, recipeSpaceSizes, recipeSubset } from '../../tasks/grids/recipe.js';
 import { gridContext } from '../../tasks/grids/task.js';
 import { readJsonFile } from '../../util/json.js';
 import { packageVersion } from '../../version.js';
@@ -76,7 +76,7 @@ export const GridTableOptionsSchema = z.strictObject({
     .min(1)
     .optional()
     .describe(
-      "Recipes swept for the oracle and the best fixed recipe: the whole recipe space the model was pretrained to write (its manifest's recipeSpace: default 64, wide 88) when omitted, or N of them drawn by a fixed seed (recipeSubset: a small budget still spans augmentations, rates and epochs)",
+      `Recipes swept for the oracle and the best fixed recipe: the whole recipe space the model was pretrained to write (its manifest's recipeSpace: ${recipeSpaceSizes()}) when omitted, or N of them drawn by a fixed seed (recipeSubset: a small budget still spans augmentations, rates and epochs)`,
     ),
   rank: count(16, 'Test-time LoRA rank (alpha = 2 × rank)'),
   sftLr: z.coerce
@@ -231,6 +231,16 @@ export function gridOuterConfig(
   }
 }
 
+/**
+ * Whether a saved table's options and these describe the same table, so that it may be resumed: equal but for
+ * `workers` (results do not depend on it), with `space` omitted read as the whole space of `fullSpace` recipes
+ * (tables written before it was optional hold that size: the same thing).
+ */
+export function sameTable(saved: GridTableOptions, o: GridTableOptions, fullSpace: number): boolean {
+  const resolved = (x: GridTableOptions) => ({ ...x, workers: 0, space: x.space ?? fullSpace });
+  return isDeepStrictEqual(resolved(saved), resolved(o));
+}
+
 /** Tasks the report draws (their grids are kept in table/tasks.json). */
 const DRAWN_TASKS = 6;
 
@@ -277,9 +287,7 @@ export async function runGridTable(o: GridTableOptions): Promise<void> {
   const configFile = join(o.out, 'config.json');
   if (existsSync(configFile)) {
     const saved = readRunConfig(z.looseObject({ options: GridTableOptionsSchema }), o.out).config.options;
-    // `space` omitted means the whole space (tables written before it was optional hold its size: the same thing).
-    const resolved = (x: GridTableOptions) => ({ ...x, workers: 0, space: x.space ?? fullSpace.length });
-    if (!isDeepStrictEqual(resolved(saved), resolved(o)))
+    if (!sameTable(saved, o, fullSpace.length))
       throw new SealError(
         `holds a grid table with other options (${JSON.stringify(saved)}): use another --out, or the same options to resume`,
         o.out,

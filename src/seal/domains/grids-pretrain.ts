@@ -10,6 +10,7 @@ import {
   RECIPE_SPACE_NAMES,
   recipeAnswerText,
   recipePrompt,
+  recipeSpaceSizes,
 } from '../../tasks/grids/recipe.js';
 import {
   type GridWorld,
@@ -60,7 +61,7 @@ export const GridPretrainConfigSchema = z
       .enum(RECIPE_SPACE_NAMES)
       .default('default')
       .describe(
-        'The recipes the demonstrations draw from, so the recipes the model writes (tasks/grids/recipe.ts RECIPE_SPACES: default 64; wide 88, adding more copies, lr 1e-2 and 16 epochs); the grid table sweeps the same space for its oracle and best fixed recipe',
+        `The recipes the demonstrations draw from, so the recipes the model writes (tasks/grids/recipe.ts RECIPE_SPACES: ${recipeSpaceSizes()} recipes; wide adds more copies, lr 1e-2 and 16 epochs); the grid table sweeps the same space for its oracle and best fixed recipe`,
       ),
     model: z
       .strictObject({

@@ -320,9 +320,14 @@ export const RECIPE_SPACES = {
 export type RecipeSpaceName = keyof typeof RECIPE_SPACES;
 export const RECIPE_SPACE_NAMES = Object.keys(RECIPE_SPACES) as [RecipeSpaceName, ...RecipeSpaceName[]];
 
-/** Every recipe of a named space: its grids' recipes in order, each recipe once (default: 64; wide: 88). */
+/** Every recipe of a named space: its grids' recipes in order, each recipe once (`recipeSpaceSizes` counts them). */
 export function namedRecipeSpace(name: RecipeSpaceName): Recipe[] {
   return recipesOf(RECIPE_SPACES[name]);
+}
+
+/** "default 64, wide 88": each named space with its number of recipes, for help texts (counted, not written down). */
+export function recipeSpaceSizes(): string {
+  return RECIPE_SPACE_NAMES.map((n) => `${n} ${namedRecipeSpace(n).length}`).join(', ');
 }
 
 /** The fixed seed of `recipeSubset`'s draw (documented: the subset of a given size never changes). */
