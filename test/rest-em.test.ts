@@ -5,6 +5,7 @@ import { significantDrop } from '../src/seal/eval/stats.js';
 import { RestEmConfigSchema, restEm, selectBest, selectTop } from '../src/seal/outer/rest-em.js';
 import {
   lengthSlope,
+  rankRound,
   rewardHackingAlarm,
   sampledCompletion,
   sampleScores,
@@ -108,6 +109,18 @@ describe('ReST-EM pieces', () => {
     const b = lengthSlope(groups);
     expect(b).toBeCloseTo(0.0075, 12);
     expect(neutral[1]![1]!).toBeCloseTo(0.6 - 60 * b, 12);
+    // A fraction of the slope: half of it leaves the 80-token sample (+0.2 reward for +40 tokens, priced 0.15) first.
+    const half = sampleScores(groups, 'length-neutral', 0.5);
+    expect(pick(half[0]!)).toBe(1);
+    expect(half[1]![1]!).toBeCloseTo(0.6 - 60 * 0.5 * b, 12);
+    expect(sampleScores(groups, 'length-neutral', 0)).toEqual(byReward);
+    expect(sampleScores(groups, 'length-neutral', 1)).toEqual(neutral);
+    // Absent from a saved config: all of the slope (configs written before the option resume unchanged).
+    const sampled = groups.map((g) =>
+      g.map((x) => ({ reward: x.reward, ids: new Array<number>(x.tokens).fill(7) })),
+    );
+    expect(rankRound(sampled, { score: 'length-neutral' }).scores).toEqual(neutral);
+    expect(rankRound(sampled, { score: 'length-neutral', lengthWeight: 0.5 }).scores).toEqual(half);
   });
 
   it('reward-hacking alarm: reward up while validation accuracy fell significantly (paired, one-sided)', () => {

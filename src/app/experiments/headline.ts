@@ -51,6 +51,8 @@ const USAGE = `SEAL's headline table on test people over several RL runs (issue 
       [--select last|val]   the policy tested: the last round's, or the round with the best validation monitor
       [--outer rest-em|grpo]   the outer loop (SEAL: rest-em)
       [--score reward|length-neutral]   what ranks a context's self-edits (see RolloutConfig.score)
+      [--length-weight 1]   --score length-neutral only: the fraction of the round's length slope subtracted, 0 … 1
+                            (see RolloutConfig.lengthWeight)
       [--split test|val]    the people the table is measured on: test (the final evaluation, once) or val (to
                             choose settings; the monitor reads val people too)
       [--sft-epochs 4]      ReST-EM only: SFT passes over each round's kept self-edits
@@ -75,6 +77,7 @@ const OPTIONS = {
   split: { type: 'string', default: 'test' },
   'sft-epochs': { type: 'string' },
   keep: { type: 'string' },
+  'length-weight': { type: 'string' },
   temperature: { type: 'string', default: '1' },
 } as const;
 
@@ -143,6 +146,8 @@ export async function runHeadline(o: {
   sftEpochs?: number;
   /** ReST-EM's self-edits kept per context (its default when absent). */
   keepPerContext?: number;
+  /** Score length-neutral: the fraction of the length slope subtracted (all of it when absent). */
+  lengthWeight?: number;
   /** Sampling temperature of the evaluated self-edits (1 when absent). */
   temperature?: number;
 }): Promise<void> {
@@ -185,6 +190,7 @@ export async function runHeadline(o: {
         score: o.score,
         ...(o.sftEpochs === undefined ? {} : { sftEpochs: o.sftEpochs }),
         ...(o.keepPerContext === undefined ? {} : { keepPerContext: o.keepPerContext }),
+        ...(o.lengthWeight === undefined ? {} : { lengthWeight: o.lengthWeight }),
       });
       const run = openRunDir(dir, { headline: o, outer, settings });
       log(
@@ -289,6 +295,11 @@ if (invokedAs === fileURLToPath(import.meta.url)) {
     }
     return x;
   };
+  const lengthWeight = (raw: string): number => {
+    const x = Number(raw);
+    if (v.score !== 'length-neutral') return usage('--length-weight: --score length-neutral only');
+    return raw.trim() !== '' && x >= 0 && x <= 1 ? x : usage(`--length-weight: expected 0 … 1, got ${raw}`);
+  };
   await runHeadline({
     out: v.out,
     model: v.model,
@@ -315,6 +326,7 @@ if (invokedAs === fileURLToPath(import.meta.url)) {
     ...(v.keep === undefined
       ? {}
       : { keepPerContext: v.outer === 'rest-em' ? int('keep') : usage('--keep: ReST-EM only') }),
+    ...(v['length-weight'] === undefined ? {} : { lengthWeight: lengthWeight(v['length-weight']) }),
     temperature: positive('temperature'),
   });
 }

@@ -335,7 +335,7 @@ export async function grpo(
     // propose n contexts × k self-edits → apply each to a temporary adapter → evaluate → reward
     const r = await rollout(p, policy, cfg, { round, rng, baselineOf, run, quiet: opts.quiet });
     // advantages: each self-edit against its context's other samples
-    const { scores, lengthSlope } = rankRound(r.groups, cfg.score);
+    const { scores, lengthSlope } = rankRound(r.groups, cfg);
     const samples: PgSample[] = [];
     let active = 0;
     for (const [ci, group] of r.groups.entries()) {

@@ -130,7 +130,7 @@ export async function restEm(
     // propose n contexts × k self-edits → apply each to a temporary adapter → evaluate → reward
     const r = await rollout(p, policy, cfg, { round, rng, baselineOf, run, quiet: opts.quiet });
     // keep the best self-edits per context (those the keep rule allows: beat the baseline, exceed minReward)
-    const { scores, lengthSlope } = rankRound(r.groups, cfg.score);
+    const { scores, lengthSlope } = rankRound(r.groups, cfg);
     const kept: ScoredSelfEdit[] = r.groups.flatMap((group, ci) =>
       selectTop(
         group,

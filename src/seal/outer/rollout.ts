@@ -56,6 +56,14 @@ export const RolloutConfigSchema = z.strictObject({
     .describe(
       "What ranks a context's k self-edits against each other (ReST-EM keeps the best; GRPO's advantages centre on it): the reward, or the reward for its length (reward minus the round's within-context reward-per-token slope × tokens), so that writing more is not what is learned",
     ),
+  lengthWeight: z
+    .number()
+    .min(0)
+    .max(1)
+    .optional()
+    .describe(
+      "Score length-neutral only: the fraction of the round's length slope subtracted (absent: 1, all of it). Below 1 a longer self-edit keeps part of its payoff: the linear slope prices every token like one that adds a new fact, while a repeated or wrong line adds less, so a fraction still pays for new content and not for padding",
+    ),
 });
 export type RolloutConfig = z.infer<typeof RolloutConfigSchema>;
 
@@ -233,12 +241,13 @@ export function lengthSlope(groups: readonly (readonly { reward: number; tokens:
 export function sampleScores(
   groups: readonly (readonly { reward: number; tokens: number }[])[],
   score: RolloutConfig['score'],
+  lengthWeight = 1,
 ): number[][] {
   switch (score) {
     case 'reward':
       return groups.map((g) => g.map((s) => s.reward));
     case 'length-neutral': {
-      const b = lengthSlope(groups);
+      const b = lengthWeight * lengthSlope(groups);
       return groups.map((g) => g.map((s) => s.reward - b * s.tokens));
     }
     default: {
@@ -251,10 +260,10 @@ export function sampleScores(
 /** A round's samples ranked by `score` (per context, aligned with `groups`), and the round's length slope. */
 export function rankRound(
   groups: readonly (readonly Pick<ScoredSelfEdit, 'reward' | 'ids'>[])[],
-  score: RolloutConfig['score'],
+  cfg: Pick<RolloutConfig, 'score' | 'lengthWeight'>,
 ): { scores: number[][]; lengthSlope: number } {
   const rt = groups.map((g) => g.map((s) => ({ reward: s.reward, tokens: s.ids.length })));
-  return { scores: sampleScores(rt, score), lengthSlope: lengthSlope(rt) };
+  return { scores: sampleScores(rt, cfg.score, cfg.lengthWeight), lengthSlope: lengthSlope(rt) };
 }
 
 export interface ScoredSelfEdit extends SampledSelfEdit {
