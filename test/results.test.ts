@@ -1,4 +1,5 @@
 /** `npm run results` rebuilds, from the committed per-context rows, exactly the numbers the runs' summaries hold. */
+import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -20,6 +21,16 @@ import { RunDir } from '../src/util/run-dir.js';
 import { ROOT } from './helpers/paths.js';
 
 describe('results rebuilt from raw rows', () => {
+  it('--help prints the usage; an unknown option is a usage error', () => {
+    const script = join(ROOT, 'dist', 'app', 'experiments', 'results.js');
+    const help = spawnSync(process.execPath, [script, '--help'], { encoding: 'utf8', timeout: 60_000 });
+    expect(help.status).toBe(0);
+    expect(help.stdout).toMatch(/^npm run results \[-- RUN_DIR/);
+    const bad = spawnSync(process.execPath, [script, '--nope'], { encoding: 'utf8', timeout: 60_000 });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/unknown option --nope/);
+  });
+
   // Delta-mode experiment directories: delta tables and no single-passage table.
   const isDelta = (d: string) => {
     const text = readFileSync(join(ROOT, d, 'results.jsonl'), 'utf8');

@@ -31,6 +31,7 @@ export const README_RUNS = [
   'experiments/results/session10/val/k16-t07',
   'experiments/results/session10/val/k16-t05',
   'experiments/results/session16/val/ctx64',
+  'experiments/results/session17/val/lw05',
   'experiments/results/session6/headline-2rounds',
   'experiments/results/session5/demo-own-sgemm',
   'experiments/results/session10/delta/direct-val16',
@@ -456,7 +457,7 @@ const invokedAs = process.argv[1] === undefined ? '' : resolve(process.argv[1]);
 if (invokedAs === fileURLToPath(import.meta.url)) {
   const args = process.argv.slice(2);
   if (args.includes('--help') || args.includes('-h')) {
-    process.stdout.write(`$USAGE\n`);
+    process.stdout.write(`${USAGE}\n`);
     process.exit(0);
   }
   const unknown = args.find((a) => a.startsWith('-'));
