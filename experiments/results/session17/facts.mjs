@@ -15,8 +15,9 @@ if (runDir === undefined || roundArg === undefined) {
   process.stderr.write('usage: facts.mjs RUN_DIR ROUND [WINNERS_CURSE.json]\n');
   process.exit(2);
 }
+const stored = JSON.parse(readFileSync(join(runDir, 'config.json'), 'utf8'));
 await initEngine('wasm');
-const pp = await loadPeopleProblem(resolveModelDir('default'), 0, 'self-qa', 400);
+const pp = await loadPeopleProblem(resolveModelDir(stored.config.headline?.model ?? 'default'), 0, 'self-qa', 400);
 const contextOf = new Map(pp.problem.rlContexts.map((c) => [c.id, c]));
 const rows = readFileSync(join(runDir, 'results.jsonl'), 'utf8')
   .trim()
@@ -29,7 +30,9 @@ const answers = (text) =>
     .filter((l) => l.startsWith('A: '))
     .map((l) => l.slice(3).trim());
 const features = (r) => {
-  const truth = answers(pp.ruleBasedShortSelfEdit(contextOf.get(r.context)));
+  const context = contextOf.get(r.context);
+  if (context === undefined) throw new Error(`context ${r.context} is not an rl person of this model`);
+  const truth = answers(pp.ruleBasedShortSelfEdit(context));
   const said = answers(r.completion);
   return {
     qa: said.length,

@@ -41,7 +41,8 @@ for (const r of rows) {
 }
 const ids = [...byContext.keys()];
 const groups = ids.map((id) => byContext.get(id).sort((a, b) => a.sample - b.sample));
-const { scores } = rankRound(groups, outer.score);
+// The run's own ranking (its score and, when set, its length weight), as ReST-EM ranked that round.
+const { scores } = rankRound(groups, outer);
 
 await initEngine('auto');
 const modelDir = resolveModelDir(stored.config.headline?.model ?? 'default');

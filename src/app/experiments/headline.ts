@@ -4,7 +4,7 @@
  *
  *   npm run experiment:headline -- --out DIR [--runs 3] [--people 40] [--seeds 3] [--rounds 2] [--workers 2]
  *     [--outer rest-em|grpo] [--score reward|length-neutral] [--select last|val] [--split test|val]
- *     [--sft-epochs N] [--keep N]
+ *     [--sft-epochs N] [--keep N] [--length-weight W]
  *
  * Settings are chosen with `--split val` (the table on validation people; the monitor reads them too), and the
  * chosen setting is then run once with the default `--split test`.
