@@ -26,7 +26,7 @@ import { RestEmConfigSchema, restEm } from '../src/seal/outer/rest-em.js';
 import { ParseOptionsSchema } from '../src/seal/selfedit/parse.js';
 import { loadArcChallenges, loadArcDir, loadArcTask, writeArcTask } from '../src/tasks/grids/arc.js';
 import { IDENTITY } from '../src/tasks/grids/augment.js';
-import { type GridTask, parseGrid, taskTextLength } from '../src/tasks/grids/grid.js';
+import { type GridTask, gridToText, parseGrid, taskTextLength } from '../src/tasks/grids/grid.js';
 import { formatRecipe, RecipeSchema } from '../src/tasks/grids/recipe.js';
 import { gridContext } from '../src/tasks/grids/task.js';
 import { generateGridWorld } from '../src/tasks/grids/world.js';
@@ -369,3 +369,44 @@ describe.skipIf(!hasArc)(
     });
   },
 );
+
+describe('a turned recipe through adapt and solve (bundled model, a turns-world task)', () => {
+  it('adapt trains turned; solve with its adapter answers turned and prints the answer in the task frame', async () => {
+    const bundledDir = resolveGridModelDir('default');
+    const world = generateGridWorld(
+      { ...readGridWorldConfig(bundledDir), heldOut: 'turns' },
+      { heldOutOnly: true },
+    );
+    const task = world.splits.val.find((t) => t.family === 'gravity_left')!;
+    const dir = tempDir('seal-grid-turn-');
+    const file = join(dir, 'task.json');
+    await writeArcTask(file, task);
+    const recipeFile = join(dir, 'recipe.txt');
+    // The least training a recipe can ask for: the answer is the model's in-context skill in the turned frame.
+    writeFileSync(
+      recipeFile,
+      'turn: 270\naugment: none\ncopies: 1\nleave_one_out: yes\nlr: 1e-4\nepochs: 1\nloss: outputs\n',
+    );
+    const out = join(dir, 'adapter');
+    const a = seal(['adapt', '--domain', 'grids', '--task', file, '--recipe', recipeFile, '--out', out]);
+    expect(a.code, a.stderr).toBe(0);
+    expect(a.stderr).toMatch(/turn: 270/);
+    const s = seal(['solve', '--task', file, '--adapter', out]);
+    expect(s.code, s.stderr).toBe(0);
+    expect(s.stderr).toMatch(/turns the task by 270°/);
+    expect(s.stderr).toMatch(/test 1: correct/);
+    expect(s.stdout).toBe(`${gridToText(task.test[0].output!)}\n`);
+    // In context, unturned, the model does not know gravity to the left.
+    expect(seal(['solve', '--task', file]).stderr).toMatch(/test 1: wrong/);
+    // A recipe.json that does not parse is an error naming it; nothing is printed.
+    const rec = join(out, 'recipe.json');
+    const good = readFileSync(rec, 'utf8');
+    writeFileSync(rec, good.replace('turn: 270', 'turn: 45'));
+    const bad = seal(['solve', '--task', file, '--adapter', out]);
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toBe('');
+    expect(bad.stderr).toMatch(/recipe\.json: field "text": malformed recipe: line 1 "turn: 45"/);
+    writeFileSync(rec, '{');
+    expect(seal(['solve', '--task', file, '--adapter', out]).stderr).toMatch(/recipe\.json: not JSON/);
+  });
+});

@@ -9,6 +9,7 @@ import { initEngine, tf } from '../src/engine/index.js';
 import type { Variable } from '../src/engine/tf.js';
 import { Transformer } from '../src/model/model.js';
 import { checksum } from '../src/model/params.js';
+import { answersInFrame, scoredContext } from '../src/seal/domain.js';
 import { gridDomain, recipeSeed } from '../src/seal/domains/grids.js';
 import {
   InnerLoopConfigSchema,
@@ -27,6 +28,7 @@ import {
   type Recipe,
   RecipeSchema,
   recipePrompt,
+  turnedTask,
 } from '../src/tasks/grids/recipe.js';
 import { answerTokenBound, contextGridTask, gridAnswering, gridContext } from '../src/tasks/grids/task.js';
 import { generateGridWorld } from '../src/tasks/grids/world.js';
@@ -121,6 +123,39 @@ describe('the grid domain plan', () => {
     const all = gridDomain.plan(formatRecipe(recipe({ loss: 'all', leaveOneOut: false })), c, defaults);
     expect(all.kind === 'train' && all.sequences.every((s) => typeof s === 'string')).toBe(true);
     expect(all.kind === 'train' && all.sequences).toHaveLength(4);
+  });
+
+  it('a turned recipe poses the turned test and turns answers back; an unturned one poses nothing', () => {
+    const c = rl[2]!;
+    expect(gridDomain.plan(formatRecipe(recipe()), c, defaults)).not.toHaveProperty('posed');
+    expect(gridDomain.plan(formatRecipe(recipe({ turn: 0 })), c, defaults)).not.toHaveProperty('posed');
+    const plan = gridDomain.plan(formatRecipe(recipe({ turn: 90 })), c, defaults);
+    if (plan.kind !== 'train' || plan.posed === undefined) throw new Error('expected a posed plan');
+    const task = contextGridTask(c);
+    expect(plan.posed.context).toEqual(gridContext(turnedTask(task, { turn: 90 })));
+    expect(scoredContext(plan, c)).toBe(plan.posed.context);
+    // The turned gold answer maps back to the task's own gold; text that is no grid is kept as it is.
+    const turnedGold = plan.posed.context.questions[0]!.answers[0]!;
+    expect(turnedGold).not.toBe(c.questions[0]!.answers[0]);
+    expect(plan.posed.answerBack(turnedGold)).toBe(c.questions[0]!.answers[0]);
+    expect(plan.posed.answerBack('no grid')).toBe('no grid');
+    const answered = {
+      contextId: c.id,
+      question: plan.posed.context.questions[0]!.question,
+      kind: 'test0',
+      prediction: turnedGold,
+      golds: [turnedGold],
+      score: 1,
+      heldOut: false,
+    };
+    expect(answersInFrame(plan, c, [answered])).toEqual([
+      {
+        ...answered,
+        question: c.questions[0]!.question,
+        golds: c.questions[0]!.answers,
+        prediction: c.questions[0]!.answers[0],
+      },
+    ]);
   });
 
   it('the self-edit prompt is the recipe prompt of the demonstrations', () => {

@@ -9,6 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { resolveGridModelDir } from '../src/app/cli/commands/grids-common.js';
 import { initEngine } from '../src/engine/index.js';
 import { loadModel } from '../src/model/io/load.js';
+import { Transformer } from '../src/model/model.js';
 import {
   GRID_MODEL_ALPHABET,
   gridTokenizer,
@@ -185,6 +186,95 @@ describe('pretraining a tiny grid model', () => {
     expect(manifest.name).toBe('seal-grids');
     expect(Object.keys(manifest.files)).toContain('seal_grid_world.json');
     expect(existsSync(join(out, 'report.json'))).toBe(true);
+  });
+
+  it("--init continues from a grid model's weights (a turns world, the turns space); a wrong init is refused", async () => {
+    const root = tempDir('seal-grid-init-');
+    // The flags' shape (--dim 16 --layers 1; 4 heads and SwiGLU 352 by default).
+    const base = { dim: 16, nLayers: 1, nHeads: 4, hiddenDim: 352, maxSeqLen: 512 };
+    const small = {
+      world: { seed: 2, pretrainTasks: 20, rlTasks: 2, valTasks: 2, testTasks: 0 },
+      recipeDemos: 4,
+      model: { ...base, seed: 5 },
+      train: { steps: 2, batchSize: 2, seqLen: 512, checkpointEvery: 0 },
+      evalTasks: 1,
+    };
+    await pretrainGridModel(GridPretrainConfigSchema.parse(small), join(root, 'a'), { quiet: true });
+    const a = join(root, 'a', 'model');
+    const flags = ['--steps', '1', '--lr', '1e-9', '--dim', '16', '--layers', '1', '--batch-size', '2'];
+    const tiny = ['--pretrain-tasks', '20', '--recipe-demos', '4', '--eval-tasks', '1'];
+    const out = join(root, 'b');
+    const r = seal([
+      'pretrain',
+      '--domain',
+      'grids',
+      '--out',
+      out,
+      '--init',
+      a,
+      '--held-out',
+      'turns',
+      '--recipe-space',
+      'turns',
+      ...flags,
+      ...tiny,
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const b = join(out, 'model');
+    expect(readGridWorldConfig(b).heldOut).toBe('turns');
+    expect(readGridRecipeSpace(b)).toBe('turns');
+    // One step at lr 1e-9 from a's weights: b is a (to 1e-6), not the fresh initialisation b's config names (seed 0).
+    const [ma, mb] = [(await loadModel(a)).model, (await loadModel(b)).model];
+    const fresh = Transformer.init(ma.config, 0);
+    const w = (m: Transformer) => Array.from(m.params.get('model.embed_tokens.weight')!.dataSync());
+    const maxDiff = (x: number[], y: number[]) =>
+      x.reduce((d, v, i) => Math.max(d, Math.abs(v - (y[i] ?? 0))), 0);
+    expect(maxDiff(w(ma), w(mb))).toBeLessThan(1e-6);
+    expect(maxDiff(w(fresh), w(mb))).toBeGreaterThan(1e-2);
+    for (const m of [ma, mb, fresh]) m.dispose();
+    // Refused before any work, naming the directory and the field; nothing is written.
+    const wide = seal([
+      'pretrain',
+      '--domain',
+      'grids',
+      '--out',
+      join(root, 'c'),
+      '--init',
+      a,
+      '--steps',
+      '1',
+      '--dim',
+      '32',
+      '--layers',
+      '1',
+    ]);
+    expect(wide.code).toBe(1);
+    expect(wide.stderr).toContain(`${a}: init: dim is 16, the config's model has 32`);
+    expect(existsSync(join(root, 'c'))).toBe(false);
+    const notModel = seal([
+      'pretrain',
+      '--domain',
+      'grids',
+      '--out',
+      join(root, 'd'),
+      '--init',
+      root,
+      ...flags,
+    ]);
+    expect(notModel.code).toBe(1);
+    expect(notModel.stderr).toMatch(/init: not a grid model directory/);
+    expect(existsSync(join(root, 'd'))).toBe(false);
+    const badSet = seal([
+      'pretrain',
+      '--domain',
+      'grids',
+      '--out',
+      join(root, 'e'),
+      '--held-out',
+      'sideways',
+    ]);
+    expect(badSet.code).toBe(2);
+    expect(badSet.stderr).toMatch(/--held-out/);
   });
 
   it('seal pretrain --domain grids: runs on flags; options of the other world are usage errors', () => {

@@ -10,6 +10,7 @@ import {
   formatRecipe,
   LEARNING_RATES,
   LOSSES,
+  namedRecipeSpace,
   parseRecipe,
   RECIPE_ALPHABET,
   type Recipe,
@@ -19,6 +20,9 @@ import {
   recipeSpace,
   recipeSubset,
   sequenceText,
+  TURNS,
+  turnedTask,
+  turnTransform,
 } from '../src/tasks/grids/recipe.js';
 import { Rng } from '../src/util/rng.js';
 
@@ -84,13 +88,22 @@ describe('recipe text', () => {
         for (const leaveOneOut of [true, false])
           for (const lr of LEARNING_RATES)
             for (const epochs of EPOCHS)
-              for (const loss of LOSSES) {
-                const recipe = RecipeSchema.parse({ augment, copies, leaveOneOut, lr, epochs, loss });
-                expect(parseRecipe(formatRecipe(recipe))).toEqual({ ok: true, recipe });
-                for (const ch of formatRecipe(recipe)) chars.add(ch);
-                n++;
-              }
-    expect(n).toBe(3200);
+              for (const loss of LOSSES)
+                for (const turn of [undefined, ...TURNS]) {
+                  const recipe = RecipeSchema.parse({
+                    augment,
+                    copies,
+                    leaveOneOut,
+                    lr,
+                    epochs,
+                    loss,
+                    ...(turn === undefined ? {} : { turn }),
+                  });
+                  expect(parseRecipe(formatRecipe(recipe))).toEqual({ ok: true, recipe });
+                  for (const ch of formatRecipe(recipe)) chars.add(ch);
+                  n++;
+                }
+    expect(n).toBe(3200 * 5);
     for (const ch of chars) expect(RECIPE_ALPHABET).toContain(ch);
   });
   it('is lenient about order, case, spacing, number spelling, and what follows the empty line', () => {
@@ -149,6 +162,68 @@ describe('recipe text', () => {
     ])
       expect(parseRecipe(junk).ok).toBe(false);
     expect(parseRecipe(null as unknown as string)).toEqual({ ok: false, reason: 'not text' });
+  });
+});
+
+describe('the turn line', () => {
+  it('is optional, written first, parsed in any place; a bad or repeated turn names its line', () => {
+    const turned: Recipe = { ...RECIPE, turn: 90 };
+    expect(formatRecipe(turned)).toBe(`turn: 90\n${EXAMPLE}`);
+    expect(parseRecipe(formatRecipe(turned))).toEqual({ ok: true, recipe: turned });
+    expect(parseRecipe(`${EXAMPLE}turn: 270\n`)).toEqual({ ok: true, recipe: { ...RECIPE, turn: 270 } });
+    expect(parseRecipe(EXAMPLE)).toEqual({ ok: true, recipe: RECIPE });
+    expect(parseRecipe(`turn: 0\n${EXAMPLE}`)).toEqual({ ok: true, recipe: { ...RECIPE, turn: 0 } });
+    expect(parseRecipe(`turn: 45\n${EXAMPLE}`)).toEqual({
+      ok: false,
+      reason: 'line 1 "turn: 45": turn must be one of 0, 90, 180, 270',
+    });
+    expect(parseRecipe(`turn: 90\nturn: 90\n${EXAMPLE}`)).toMatchObject({
+      reason: expect.stringContaining('twice'),
+    });
+    expect(parseRecipe('turn: 90\n')).toEqual({
+      ok: false,
+      reason: 'missing augment, copies, leave_one_out, lr, epochs, loss',
+    });
+  });
+
+  it('turns every grid of the task clockwise (test output too), keeps the id; turn 0 or none is the task itself', () => {
+    expect(turnedTask(TASK, {})).toBe(TASK);
+    expect(turnedTask(TASK, { turn: 0 })).toBe(TASK);
+    for (const turn of [90, 180, 270] as const) {
+      const t = turnedTask(TASK, { turn });
+      const tr = turnTransform({ turn });
+      expect(t.id).toBe('task');
+      expect(t.train.map((p) => p.output)).toEqual(TASK.train.map((p) => applyTransform(p.output, tr)));
+      expect(t.test[0]!.output).toEqual(applyTransform(TASK.test[0]!.output!, tr));
+      expect(applyTransform(t.test[0]!.input, inverse(tr))).toEqual(TASK.test[0]!.input);
+    }
+    expect(turnedTask(TASK, { turn: 90 }).train[2]!.input).toEqual([[3], [0], [0]]);
+  });
+
+  it('a turned recipe trains on the turned demonstrations: the same data as the turned task without a turn', () => {
+    for (const turn of TURNS) {
+      const a = expandRecipe(TASK, { ...RECIPE, turn }, new Rng(4));
+      const b = expandRecipe(turnedTask(TASK, { turn }), RECIPE, new Rng(4));
+      expect(a.sequences.map(sequenceText)).toEqual(b.sequences.map(sequenceText));
+      expect(a.sequences.map((q) => q.id)).toEqual(b.sequences.map((q) => q.id));
+    }
+    expect(sequenceText(expandRecipe(TASK, { ...RECIPE, turn: 90 }, new Rng(4)).sequences[0]!)).not.toBe(
+      sequenceText(expandRecipe(TASK, RECIPE, new Rng(4)).sequences[0]!),
+    );
+  });
+
+  it('the turns space: 64 recipes, 16 under each turn, every one written with its turn line', () => {
+    const space = namedRecipeSpace('turns');
+    expect(space).toHaveLength(64);
+    expect(new Set(space.map(formatRecipe)).size).toBe(64);
+    for (const turn of TURNS) expect(space.filter((r) => r.turn === turn)).toHaveLength(16);
+    for (const r of space) {
+      expect(formatRecipe(r).startsWith(`turn: ${r.turn}\n`)).toBe(true);
+      expect(parseRecipe(formatRecipe(r))).toEqual({ ok: true, recipe: r });
+    }
+    expect(namedRecipeSpace('default').every((r) => r.turn === undefined)).toBe(true);
+    // The turn line needs no new character: models of the other spaces share the tokenizer.
+    for (const r of space) for (const ch of formatRecipe(r)) expect(RECIPE_ALPHABET).toContain(ch);
   });
 });
 

@@ -18,6 +18,8 @@ import {
   fillEnclosed,
   gravityDown,
   gravityLeft,
+  gravityRight,
+  gravityUp,
   scale2,
   shift,
 } from '../src/tasks/grids/ops.js';
@@ -29,7 +31,9 @@ import {
   GridWorldConfigSchema,
   generateGridWorld,
   HELD_OUT_FAMILIES,
+  HELD_OUT_SETS,
   PRETRAIN_FAMILIES,
+  TURNS_HELD_OUT_FAMILIES,
   taskHash,
   worldTasks,
 } from '../src/tasks/grids/world.js';
@@ -98,6 +102,42 @@ describe('family primitives', () => {
   });
 });
 
+describe('gravity in four directions', () => {
+  it('up and right are down and left seen in a mirror; every direction is gravity_down after its quarter turn', () => {
+    const g = [
+      [1, 0, 2],
+      [0, 3, 0],
+      [0, 0, 4],
+    ];
+    expect(gravityUp(g)).toEqual([
+      [1, 3, 2],
+      [0, 0, 4],
+      [0, 0, 0],
+    ]);
+    expect(gravityRight(g)).toEqual([
+      [0, 1, 2],
+      [0, 0, 3],
+      [0, 0, 4],
+    ]);
+    // The turns world's premise (recipe `turn`): turning a gravity_left / up / right task clockwise by 270 / 180 /
+    // 90 degrees gives a gravity_down task, on any grid, square or not.
+    const rng = new Rng(5);
+    const turns = [
+      [gravityLeft, 'rot270'],
+      [gravityUp, 'rot180'],
+      [gravityRight, 'rot90'],
+    ] as const;
+    for (let i = 0; i < 50; i++) {
+      const w = 2 + rng.int(5);
+      const x = Array.from({ length: 2 + rng.int(5) }, () =>
+        Array.from({ length: w }, () => (rng.next() < 0.4 ? 1 + rng.int(9) : 0)),
+      );
+      for (const [gravity, turn] of turns)
+        expect(applyGeometry(gravity(x), turn)).toEqual(gravityDown(applyGeometry(x, turn)));
+    }
+  });
+});
+
 describe('grid world', () => {
   it('has the configured split sizes and every family equally often', () => {
     expect(GRID_SPLITS.map((s) => world.splits[s].length)).toEqual([400, 32, 16, 32]);
@@ -150,6 +190,22 @@ describe('grid world', () => {
     }
     for (const split of ['rl', 'val', 'test'] as const)
       for (const t of world.splits[split]) expect(heldOut.has(t.family)).toBe(true);
+  });
+
+  it('the turns held-out set: its own families in rl / val / test, the same pretraining families, none of its maps in pretraining', () => {
+    const turns = generateGridWorld({ ...CONFIG, heldOut: 'turns' });
+    expect(HELD_OUT_SETS.turns).toBe(TURNS_HELD_OUT_FAMILIES);
+    for (const split of ['rl', 'val', 'test'] as const) {
+      const families = new Set(turns.splits[split].map((t) => t.family));
+      expect([...families].sort()).toEqual([...TURNS_HELD_OUT_FAMILIES].sort());
+    }
+    for (const t of turns.splits.pretrain) {
+      expect(PRETRAIN_FAMILIES as readonly string[]).toContain(t.family);
+      expect(followsHeldOutMap([...t.train, ...t.test], 'turns')).toBeNull();
+    }
+    // A world file without the field is the original world (the bundled model's).
+    expect(GridWorldConfigSchema.parse({}).heldOut).toBe('original');
+    expect(() => GridWorldConfigSchema.parse({ heldOut: 'sideways' })).toThrow(/heldOut/);
   });
 
   it('generates unambiguous-ish tasks with 2–4 demonstrations and one test pair', () => {

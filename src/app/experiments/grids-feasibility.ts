@@ -9,6 +9,7 @@
 import { writeFile } from 'node:fs/promises';
 import { initEngine } from '../../engine/index.js';
 import { loadModel } from '../../model/io/load.js';
+import { answersInFrame, scoredContext } from '../../seal/domain.js';
 import { recipePlan } from '../../seal/domains/grids.js';
 import { readGridWorldConfig, solveTasks, writeRecipes } from '../../seal/domains/grids-model.js';
 import { familyAccuracy, pretrainFamilyEvalTasks } from '../../seal/domains/grids-pretrain.js';
@@ -137,8 +138,13 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     const context = gridContext(t);
     const plan = recipePlan(recipe, context, { inner });
     if (plan.kind === 'rejected') return { score: 0, ms: 0, rejected: plan.reason };
-    const r = runInnerLoop(env, context, plan.sequences, plan.cfg, seed);
-    return { score: r.accuracy, ms: r.ms, loss: r.finalLoss, answer: r.answers[0]?.prediction ?? '' };
+    const r = runInnerLoop(env, scoredContext(plan, context), plan.sequences, plan.cfg, seed);
+    return {
+      score: r.accuracy,
+      ms: r.ms,
+      loss: r.finalLoss,
+      answer: answersInFrame(plan, context, r.answers)[0]?.prediction ?? '',
+    };
   };
   const byFamily = (scores: readonly number[]) => {
     const acc: Record<string, { s: number; n: number }> = {};

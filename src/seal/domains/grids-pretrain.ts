@@ -1,6 +1,9 @@
 import { join } from 'node:path';
 import { z } from 'zod';
 import { engineInfo } from '../../engine/index.js';
+import { SealError } from '../../errors.js';
+import type { ModelConfig } from '../../model/config.js';
+import { loadModel } from '../../model/io/load.js';
 import { Transformer } from '../../model/model.js';
 import type { GridPair } from '../../tasks/grids/grid.js';
 import {
@@ -20,12 +23,20 @@ import {
 } from '../../tasks/grids/world.js';
 import { charTokenizerConfig } from '../../tokenizer/char.js';
 import { serializeTokenizerJson } from '../../tokenizer/hf.js';
+import { loadTokenizer } from '../../tokenizer/load.js';
 import type { Tokenizer } from '../../tokenizer/types.js';
 import { type Example, packMaskedDocuments } from '../../train/data.js';
 import { TrainConfigSchema, trainLoop } from '../../train/loop.js';
 import { Rng } from '../../util/rng.js';
 import { type LossSegment, trainingExample } from '../inner/inner-loop.js';
-import { GRID_WORLD_FILE, gridTokenizer, solveTasks, writeRecipes } from './grids-model.js';
+import {
+  GRID_MODEL_ALPHABET,
+  GRID_WORLD_FILE,
+  gridTokenizer,
+  isGridModelDir,
+  solveTasks,
+  writeRecipes,
+} from './grids-model.js';
 import { pretrainBytes } from './people-pretrain.js';
 import { lossEma, smallLlamaConfig, writePretrainOutput } from './pretrain-model.js';
 
@@ -62,6 +73,13 @@ export const GridPretrainConfigSchema = z
       .default('default')
       .describe(
         `The recipes the demonstrations draw from, so the recipes the model writes (tasks/grids/recipe.ts RECIPE_SPACES: ${recipeSpaceSizes()} recipes; wide adds more copies, lr 1e-2 and 16 epochs); the grid table sweeps the same space for its oracle and best fixed recipe`,
+      ),
+    init: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'A grid model directory whose weights start the training (continued pretraining, e.g. to teach a new recipe space); its architecture must equal `model` and its tokenizer the grid tokenizer. Absent: random weights (model.seed)',
       ),
     model: z
       .strictObject({
@@ -220,6 +238,36 @@ export interface GridPretrainReport {
   };
 }
 
+/** The fields of a model config that must match for a grid model to continue as another's starting weights. */
+const SHAPE_FIELDS = ['vocabSize', 'dim', 'nLayers', 'nHeads', 'nKvHeads', 'hiddenDim', 'maxSeqLen'] as const;
+
+/**
+ * The weights of a grid model directory as the start of a pretraining run: refused (naming the directory and the
+ * field) unless it is a grid model whose shape equals `config` and whose tokenizer encodes the grid
+ * alphabet exactly as `tok` does.
+ */
+async function initialWeights(
+  dir: string,
+  config: ModelConfig,
+  tok: Tokenizer,
+): Promise<Transformer> {
+  if (!isGridModelDir(dir))
+    throw new SealError('init: not a grid model directory (no seal_grid_world.json)', dir);
+  const { model } = await loadModel(dir);
+  try {
+    const theirs = loadTokenizer(dir, { vocabSize: model.config.vocabSize });
+    if (theirs.encode(GRID_MODEL_ALPHABET).join() !== tok.encode(GRID_MODEL_ALPHABET).join())
+      throw new SealError('init: its tokenizer is not the grid tokenizer', dir);
+    for (const f of SHAPE_FIELDS)
+      if (model.config[f] !== config[f])
+        throw new SealError(`init: ${f} is ${model.config[f]}, the config's model has ${config[f]}`, dir);
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+  return model;
+}
+
 export async function pretrainGridModel(
   cfg: GridPretrainConfig,
   outDir: string,
@@ -229,14 +277,18 @@ export async function pretrainGridModel(
   const log = (m: string) => {
     if (opts.quiet !== true) process.stderr.write(`${m}\n`);
   };
-  const world = generateGridWorld(cfg.world);
-  const docs = gridPretrainDocuments(world, cfg, new Rng(cfg.world.seed + 11));
   const { tok, json } = gridTokenizer();
-  const { examples, dropped } = packGridDocuments(tok, docs, cfg.train.seqLen, new Rng(cfg.train.seed + 17));
-  const tokens = examples.length * cfg.train.seqLen;
   const eos = tok.eosId as number;
   const config = smallLlamaConfig(cfg.model, tok.vocabSize, eos, 'grid pretrain config');
-  const model = Transformer.init(config, cfg.model.seed);
+  // The starting weights first: a bad init directory fails before the world is drawn (~40 s for 100,000 tasks).
+  const model =
+    cfg.init === undefined
+      ? Transformer.init(config, cfg.model.seed)
+      : await initialWeights(cfg.init, config, tok);
+  const world = generateGridWorld(cfg.world);
+  const docs = gridPretrainDocuments(world, cfg, new Rng(cfg.world.seed + 11));
+  const { examples, dropped } = packGridDocuments(tok, docs, cfg.train.seqLen, new Rng(cfg.train.seed + 17));
+  const tokens = examples.length * cfg.train.seqLen;
   log(
     `grid world: ${world.splits.pretrain.length} pretraining tasks + ${cfg.recipeDemos} recipe demonstrations = ${docs.length} documents (${dropped} too long); ${examples.length} windows × ${cfg.train.seqLen} (${tokens} tokens/epoch, ${((cfg.train.steps * cfg.train.batchSize) / Math.max(1, examples.length)).toFixed(2)} epochs); tokenizer ${tok.vocabSize} characters; model ${model.numParams.toLocaleString('en-US')} params; engine ${engineInfo().backend}${engineInfo().native.available ? '+native' : ''}`,
   );

@@ -4,9 +4,13 @@
  * on the outputs only). The plan parses the recipe — a malformed one is rejected (no inner loop, the lowest reward,
  * its reason logged by the rollout) — expands it into training sequences over the demonstrations only, and trains
  * them with the recipe's learning rate and epochs (the run's other inner-loop settings: LoRA, batch size, clip).
- * The adapted model then answers the test input in context (the solve prompt), scored by exact grid match.
+ * The adapted model then answers the test input in context (the solve prompt), scored by exact grid match. A recipe
+ * with a `turn` turns the task first: it trains on the turned demonstrations and is scored on the turned test (its
+ * answer turned back for the logs).
  */
 
+import { invertPrediction, isIdentity } from '../../tasks/grids/augment.js';
+import { gridToText, parseGrid } from '../../tasks/grids/grid.js';
 import {
   type Expansion,
   expandRecipe,
@@ -14,11 +18,13 @@ import {
   parseRecipe,
   type Recipe,
   recipePrompt,
+  turnedTask,
+  turnTransform,
 } from '../../tasks/grids/recipe.js';
-import { contextGridTask } from '../../tasks/grids/task.js';
+import { contextGridTask, gridContext } from '../../tasks/grids/task.js';
 import type { Context } from '../../tasks/types.js';
 import { deriveSeed, Rng } from '../../util/rng.js';
-import type { InnerPlan, PlanDefaults, SealDomain } from '../domain.js';
+import type { InnerPlan, PlanDefaults, PosedContext, SealDomain } from '../domain.js';
 import type { InnerLoopConfig, TrainingText } from '../inner/inner-loop.js';
 
 /** Tokens a training sequence spends on BOS and EOS besides its characters. */
@@ -57,7 +63,26 @@ export function recipeInnerConfig(recipe: Recipe, inner: InnerLoopConfig): Inner
   return { ...inner, lr: recipe.lr, epochs: recipe.epochs };
 }
 
-/** The plan of a parsed recipe (rejected when no training sequence fits the context). */
+/**
+ * A turned recipe's posed context: the turned task's questions, each answer turned back (text that does not parse
+ * as a grid stays as it is). Undefined for a recipe that does not turn.
+ */
+export function turnedContext(recipe: Recipe, context: Context): PosedContext | undefined {
+  const turn = turnTransform(recipe);
+  if (isIdentity(turn)) return undefined;
+  return {
+    context: gridContext(turnedTask(contextGridTask(context), recipe)),
+    answerBack: (prediction) => {
+      const g = parseGrid(prediction);
+      return g.ok ? gridToText(invertPrediction(g.grid, turn)) : prediction;
+    },
+  };
+}
+
+/**
+ * The plan of a parsed recipe (rejected when no training sequence fits the context): its training sequences and
+ * inner-loop settings, and for a turned recipe the turned test it is scored on.
+ */
 export function recipePlan(
   recipe: Recipe,
   context: Context,
@@ -69,7 +94,13 @@ export function recipePlan(
       kind: 'rejected',
       reason: `no training sequence fits ${defaults.inner.seqLen} tokens (${expansion.dropped} dropped)`,
     };
-  return { kind: 'train', sequences, cfg: recipeInnerConfig(recipe, defaults.inner) };
+  const posed = turnedContext(recipe, context);
+  return {
+    kind: 'train',
+    sequences,
+    cfg: recipeInnerConfig(recipe, defaults.inner),
+    ...(posed === undefined ? {} : { posed }),
+  };
 }
 
 /** The grid domain: the recipe prompt (the demonstrations, then `recipe`), and the recipe's plan. */

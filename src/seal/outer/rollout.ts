@@ -11,7 +11,7 @@ import type { Context } from '../../tasks/types.js';
 import { Progress } from '../../util/progress.js';
 import { deriveSeed, type Rng } from '../../util/rng.js';
 import type { RunDir } from '../../util/run-dir.js';
-import type { InnerPlan, SealDomain } from '../domain.js';
+import { answersInFrame, type InnerPlan, type SealDomain, scoredContext } from '../domain.js';
 import { significantDrop } from '../eval/stats.js';
 import { executorProgress, type InnerExecutor, runInnerJobs } from '../inner/executor.js';
 import type { InnerLoopResult } from '../inner/inner-loop.js';
@@ -191,13 +191,22 @@ export async function runPlans(
   const jobs: InnerJob[] = [];
   for (const j of planned)
     if (j.plan.kind === 'train')
-      jobs.push({ context: j.context, sequences: j.plan.sequences, cfg: j.plan.cfg, seed: j.seed });
+      jobs.push({
+        context: scoredContext(j.plan, j.context),
+        sequences: j.plan.sequences,
+        cfg: j.plan.cfg,
+        seed: j.seed,
+      });
   for (const j of planned) if (j.plan.kind === 'rejected') onResult?.(REJECTED);
   const ran = await runInnerJobs(p.env, jobs, p.executor, {
     ...(onResult === undefined ? {} : { onResult: (_: number, r: InnerLoopResult) => onResult(r) }),
   });
   let k = 0;
-  return planned.map((j) => (j.plan.kind === 'train' ? ran[k++]! : REJECTED));
+  return planned.map((j) => {
+    if (j.plan.kind !== 'train') return REJECTED;
+    const r = ran[k++]!;
+    return j.plan.posed === undefined ? r : { ...r, answers: answersInFrame(j.plan, j.context, r.answers) };
+  });
 }
 
 /** No-adaptation accuracy of a context (an inner loop on nothing), computed once per context. */

@@ -8,7 +8,9 @@
  * - `flip`: mirror left ↔ right or top ↔ bottom;
  * - `transpose`: mirror in the main or the anti-diagonal;
  * - `colour_map`: one or two palette colours become other colours (0 stays), e.g. 2→7;
- * - `gravity_down` / `gravity_left`: every coloured cell falls to the bottom / left of its column / row;
+ * - `gravity_down` / `gravity_left` / `gravity_up` / `gravity_right`: every coloured cell falls to the bottom / left /
+ *   top / right of its column / row (the same rule in four orientations: turning a task by a quarter turn maps one
+ *   onto another);
  * - `crop`: the bounding box of the non-background cells;
  * - `tile`: the grid repeated 1×2, 2×1 or 2×2 (inputs up to 3×3);
  * - `scale2`: every cell becomes a 2×2 block (inputs up to 3×3);
@@ -28,6 +30,8 @@ import {
   fillEnclosed,
   gravityDown,
   gravityLeft,
+  gravityRight,
+  gravityUp,
   SHIFTS,
   type ShiftDir,
   scale2,
@@ -44,6 +48,8 @@ export const PRIMITIVES = [
   'colour_map',
   'gravity_down',
   'gravity_left',
+  'gravity_up',
+  'gravity_right',
   'crop',
   'tile',
   'scale2',
@@ -314,6 +320,16 @@ const MAKERS: Readonly<Record<Primitive, Maker>> = {
     name: 'gravity_left',
     input: (r) => sizedGrid(r, ctx, 3, 6),
     apply: gravityLeft,
+  }),
+  gravity_up: (_rng, ctx) => ({
+    name: 'gravity_up',
+    input: (r) => sizedGrid(r, ctx, 3, 6),
+    apply: gravityUp,
+  }),
+  gravity_right: (_rng, ctx) => ({
+    name: 'gravity_right',
+    input: (r) => sizedGrid(r, ctx, 3, 6),
+    apply: gravityRight,
   }),
   crop,
   tile,

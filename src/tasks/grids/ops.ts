@@ -1,5 +1,6 @@
 /**
- * Pure grid operations behind the world's families (families.ts): connected components, gravity, scaling, cropping,
+ * Pure grid operations behind the world's families (families.ts): connected components, gravity (four directions),
+ * scaling, cropping,
  * shifting, filling enclosed background. Each returns a new grid.
  */
 import { type Grid, gridHeight, gridWidth, makeGrid } from './grid.js';
@@ -57,6 +58,16 @@ export function gravityLeft(grid: Grid): number[][] {
     const cells = row.filter((v) => v !== 0);
     return [...cells, ...new Array<number>(row.length - cells.length).fill(0)];
   });
+}
+
+/** Every coloured cell rises to the top of its column (gravity_down seen upside down). */
+export function gravityUp(grid: Grid): number[][] {
+  return [...gravityDown([...grid].reverse())].reverse();
+}
+
+/** Every coloured cell moves to the right of its row (gravity_left seen in a mirror). */
+export function gravityRight(grid: Grid): number[][] {
+  return gravityLeft(grid.map((row) => [...row].reverse())).map((row) => row.reverse());
 }
 
 export function scale2(grid: Grid): number[][] {

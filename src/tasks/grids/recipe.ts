@@ -4,8 +4,10 @@
  *
  * ## Format
  *
- * Six `key: value` lines, in this order when written by `formatRecipe` (the parser accepts any order):
+ * Six `key: value` lines, in this order when written by `formatRecipe` (the parser accepts any order), after an
+ * optional seventh, `turn`, first (the `turns` recipe space writes it; a recipe without it does not turn):
  *
+ *     turn: 90
  *     augment: rot,flip,colour
  *     copies: 4
  *     leave_one_out: yes
@@ -13,6 +15,10 @@
  *     epochs: 8
  *     loss: outputs
  *
+ * - `turn`: a quarter-turn count in degrees clockwise (0, 90, 180 or 270): the task is turned before anything else —
+ *   the training data are made from the turned demonstrations and the adapted model answers the turned test input,
+ *   its answer turned back (exact match is unchanged by a turn, so the score is that of the turned answer). A model
+ *   that knows a rule in one orientation can then solve its other orientations.
  * - `augment`: `none`, or a comma list of augmentation families: `rot` (rot90/180/270), `flip` (the four
  *   reflections), `colour` (permutations of colours 1–9, background 0 fixed); see augment.ts.
  * - `copies`: versions of each training task, counting the original (1, 2, 4 or 8). Copy 1 is the original, the
@@ -29,9 +35,10 @@
  * `recipe`; the model writes the six lines and an empty line (`RECIPE_STOP`). The test input is not shown.
  *
  * `parseRecipe` never throws on model text: it returns `{ok: false, reason}` naming the bad line (the loop gives a
- * malformed recipe the lowest reward). The parser accepts every combination of the allowed values (3,200
- * recipes); `recipeSpace()` enumerates a curated 64-recipe subset for the oracle search and the best-fixed-recipe
- * baseline.
+ * malformed recipe the lowest reward). The parser accepts every combination of the allowed values (3,200 recipes
+ * without a turn line, and each of them with one of the 4 turns); `recipeSpace()` enumerates a curated 64-recipe
+ * subset for the oracle search and the best-fixed-recipe baseline, and `RECIPE_SPACES` names the spaces a model can
+ * be pretrained to write.
  */
 import { z } from 'zod';
 import { Rng } from '../../util/rng.js';
@@ -66,6 +73,8 @@ export const LEARNING_RATES = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2] as const;
 export const EPOCHS = [1, 2, 4, 8, 16] as const;
 export const LOSSES = ['outputs', 'all'] as const;
 export type RecipeLoss = (typeof LOSSES)[number];
+export const TURNS = [0, 90, 180, 270] as const;
+export type Turn = (typeof TURNS)[number];
 
 const oneOf = <T extends number>(values: readonly T[]) =>
   z.number().refine((v): v is T => (values as readonly number[]).includes(v), {
@@ -83,6 +92,8 @@ export const RecipeSchema = z
     lr: oneOf(LEARNING_RATES),
     epochs: oneOf(EPOCHS),
     loss: z.enum(LOSSES),
+    /** Absent: the recipe does not turn the task (as `turn: 0`, but written without the line). */
+    turn: oneOf(TURNS).optional(),
   })
   .strict();
 
@@ -96,8 +107,10 @@ function canonicalFamilies(families: readonly AugmentFamily[]): AugmentFamily[] 
 export const RECIPE_MARKER = 'recipe';
 /** Generation of a recipe stops at the empty line after it. */
 export const RECIPE_STOP: readonly string[] = ['\n\n'];
-/** The keys, in the order `formatRecipe` writes them. */
-export const RECIPE_KEYS = ['augment', 'copies', 'leave_one_out', 'lr', 'epochs', 'loss'] as const;
+/** The keys every recipe has, in the order `formatRecipe` writes them. */
+export const REQUIRED_RECIPE_KEYS = ['augment', 'copies', 'leave_one_out', 'lr', 'epochs', 'loss'] as const;
+/** Every key, in the order `formatRecipe` writes them (`turn` only when the recipe has one). */
+export const RECIPE_KEYS = ['turn', ...REQUIRED_RECIPE_KEYS] as const;
 
 /**
  * Every character of recipe text and the `recipe` marker, sorted (with `GRID_ALPHABET`, the vocabulary of a
@@ -129,10 +142,11 @@ export function formatLr(lr: number): string {
   return `${mantissa}e${Number(exponent)}`;
 }
 
-/** The recipe text (six lines, each ending in a newline; `parseRecipe(formatRecipe(r))` gives r back). */
+/** The recipe text (six or seven lines, each ending in a newline; `parseRecipe(formatRecipe(r))` gives r back). */
 export function formatRecipe(recipe: Recipe): string {
   return (
     [
+      ...(recipe.turn === undefined ? [] : [`turn: ${recipe.turn}`]),
       `augment: ${recipe.augment.length === 0 ? 'none' : recipe.augment.join(',')}`,
       `copies: ${recipe.copies}`,
       `leave_one_out: ${recipe.leaveOneOut ? 'yes' : 'no'}`,
@@ -165,7 +179,7 @@ function parseNumberIn(value: string, allowed: readonly number[]): number | unde
 /**
  * Parses model-written recipe text. Leading empty lines are skipped and the recipe ends at the first empty line
  * (anything after it is ignored); each line is `key: value` with any spacing around the colon, keys and words in
- * any case. All six keys are required, each once. Never throws.
+ * any case. The six `REQUIRED_RECIPE_KEYS` are required and `turn` is optional, each at most once. Never throws.
  */
 export function parseRecipe(text: string): RecipeParse {
   if (typeof text !== 'string') return { ok: false, reason: 'not text' };
@@ -203,10 +217,12 @@ export function parseRecipe(text: string): RecipeParse {
         fields['augment'] = canonicalFamilies(parts as AugmentFamily[]);
         break;
       }
+      case 'turn':
       case 'copies':
       case 'lr':
       case 'epochs': {
-        const allowed: readonly number[] = key === 'copies' ? COPIES : key === 'lr' ? LEARNING_RATES : EPOCHS;
+        const allowed: readonly number[] =
+          key === 'turn' ? TURNS : key === 'copies' ? COPIES : key === 'lr' ? LEARNING_RATES : EPOCHS;
         const v = parseNumberIn(value, allowed);
         if (v === undefined) {
           const list = key === 'lr' ? allowed.map(formatLr) : allowed;
@@ -228,7 +244,7 @@ export function parseRecipe(text: string): RecipeParse {
     }
   }
   if (seen.size === 0) return { ok: false, reason: 'empty recipe' };
-  const missing = RECIPE_KEYS.filter((k) => !seen.has(k));
+  const missing = REQUIRED_RECIPE_KEYS.filter((k) => !seen.has(k));
   if (missing.length > 0) return { ok: false, reason: `missing ${missing.join(', ')}` };
   const checked = RecipeSchema.safeParse(fields);
   if (!checked.success) return { ok: false, reason: checked.error.issues[0]?.message ?? 'invalid recipe' };
@@ -246,6 +262,8 @@ export interface RecipeGrid {
   readonly lr: readonly Recipe['lr'][];
   readonly epochs: readonly Recipe['epochs'][];
   readonly loss: readonly RecipeLoss[];
+  /** Turns (each recipe written with a `turn` line); absent: recipes without one. */
+  readonly turn?: readonly Turn[];
 }
 
 /**
@@ -280,20 +298,22 @@ function recipesOf(grids: readonly RecipeGrid[]): Recipe[] {
         for (const leaveOneOut of grid.leaveOneOut)
           for (const lr of grid.lr)
             for (const epochs of grid.epochs)
-              for (const loss of grid.loss) {
-                const recipe = RecipeSchema.parse({
-                  augment: canonicalFamilies(augment),
-                  copies: augment.length === 0 ? 1 : copies,
-                  leaveOneOut,
-                  lr,
-                  epochs,
-                  loss,
-                });
-                const key = formatRecipe(recipe);
-                if (seen.has(key)) continue;
-                seen.add(key);
-                out.push(recipe);
-              }
+              for (const loss of grid.loss)
+                for (const turn of grid.turn ?? [undefined]) {
+                  const recipe = RecipeSchema.parse({
+                    augment: canonicalFamilies(augment),
+                    copies: augment.length === 0 ? 1 : copies,
+                    leaveOneOut,
+                    lr,
+                    epochs,
+                    loss,
+                    ...(turn === undefined ? {} : { turn }),
+                  });
+                  const key = formatRecipe(recipe);
+                  if (seen.has(key)) continue;
+                  seen.add(key);
+                  out.push(recipe);
+                }
   return out;
 }
 
@@ -312,10 +332,26 @@ export const WIDE_EXTRA_RECIPE_GRID: RecipeGrid = {
   loss: ['outputs'],
 };
 
+/**
+ * The turns space, 4 turns × 16 = 64 recipes, for the `turns` world (world.ts `TURNS_HELD_OUT_FAMILIES`): the
+ * default space's augmentations, 4 copies when augmenting, leave-one-out, two learning rates and two epoch counts,
+ * loss on outputs — each under the four turns.
+ */
+export const TURNS_RECIPE_GRID: RecipeGrid = {
+  augment: [[], ['rot', 'flip'], ['colour'], ['rot', 'flip', 'colour']],
+  copies: [4],
+  leaveOneOut: [true],
+  lr: [1e-3, 3e-3],
+  epochs: [2, 8],
+  loss: ['outputs'],
+  turn: TURNS,
+};
+
 /** The named recipe spaces a grid model can be pretrained to write (and the table sweeps): unions of grids. */
 export const RECIPE_SPACES = {
   default: [DEFAULT_RECIPE_GRID],
   wide: [DEFAULT_RECIPE_GRID, WIDE_EXTRA_RECIPE_GRID],
+  turns: [TURNS_RECIPE_GRID],
 } as const satisfies Record<string, readonly RecipeGrid[]>;
 export type RecipeSpaceName = keyof typeof RECIPE_SPACES;
 export const RECIPE_SPACE_NAMES = Object.keys(RECIPE_SPACES) as [RecipeSpaceName, ...RecipeSpaceName[]];
@@ -325,7 +361,7 @@ export function namedRecipeSpace(name: RecipeSpaceName): Recipe[] {
   return recipesOf(RECIPE_SPACES[name]);
 }
 
-/** "default 64, wide 88": each named space with its number of recipes, for help texts (counted, not written down). */
+/** "default 64, wide 88, turns 64": each named space with its number of recipes, for help texts (counted, not written down). */
 export function recipeSpaceSizes(): string {
   return RECIPE_SPACE_NAMES.map((n) => `${n} ${namedRecipeSpace(n).length}`).join(', ');
 }
@@ -415,6 +451,27 @@ export function drawTransforms(families: readonly AugmentFamily[], count: number
   return out;
 }
 
+const TURN_GEOMETRY: Readonly<Record<Turn, Geometry>> = {
+  0: 'identity',
+  90: 'rot90',
+  180: 'rot180',
+  270: 'rot270',
+};
+
+/** The transform of a recipe's turn (the identity without one): `turn: 90` is `rot90`, clockwise. */
+export function turnTransform(recipe: Pick<Recipe, 'turn'>): GridTransform {
+  return { geometry: TURN_GEOMETRY[recipe.turn ?? 0], colours: IDENTITY_COLOURS };
+}
+
+/**
+ * The task as a recipe trains on and answers it: every grid turned by the recipe's `turn` (test outputs too, where
+ * known), the id kept. Without a turn (or `turn: 0`) the task itself.
+ */
+export function turnedTask(task: GridTask, recipe: Pick<Recipe, 'turn'>): GridTask {
+  const t = turnTransform(recipe);
+  return isIdentity(t) ? task : { ...augmentTask(task, t), id: task.id };
+}
+
 export interface ExpandOptions {
   /**
    * Longest sequence in characters (= tokens under a character-level tokenizer). A longer sequence loses
@@ -433,7 +490,7 @@ export interface Expansion {
 
 /**
  * Turns (task, recipe) into the inner loop's training data. Only the task's demonstrations are used (never its test
- * pairs). Base tasks: leave-one-out tasks when `leaveOneOut` and there are two or more demonstrations, else one
+ * pairs), turned first by the recipe's `turn` (`turnedTask`). Base tasks: leave-one-out tasks when `leaveOneOut` and there are two or more demonstrations, else one
  * task whose last demonstration is the query. Each base task then gets `copies` versions (`drawTransforms`), and
  * each version is one sequence. Deterministic given the rng's state.
  */
@@ -443,11 +500,12 @@ export function expandRecipe(
   rng: Rng,
   options: ExpandOptions = {},
 ): Expansion {
-  const demos = task.train;
+  const turned = turnedTask(task, recipe);
+  const demos = turned.train;
   if (demos.length === 0) return { tasks: [], sequences: [], dropped: 0 };
   const base: GridTask[] =
     recipe.leaveOneOut && demos.length >= 2
-      ? leaveOneOut(task)
+      ? leaveOneOut(turned)
       : [{ id: task.id, train: demos.slice(0, -1), test: demos.slice(-1) }];
   const tasks: GridTask[] = [];
   const sequences: TrainingSequence[] = [];

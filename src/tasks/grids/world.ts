@@ -35,7 +35,7 @@ import {
   gridWidth,
   taskText,
 } from './grid.js';
-import { gravityLeft, scale2 } from './ops.js';
+import { gravityLeft, gravityRight, gravityUp, scale2 } from './ops.js';
 
 export const PRETRAIN_FAMILIES = [
   'rotate',
@@ -53,6 +53,7 @@ export const PRETRAIN_FAMILIES = [
   'shift+colour_map',
 ] as const;
 
+/** The held-out families of the original world (sessions 12–17): transposition, scaling, filling, compositions. */
 export const HELD_OUT_FAMILIES = [
   'transpose',
   'gravity_left',
@@ -63,6 +64,31 @@ export const HELD_OUT_FAMILIES = [
   'gravity_down+flip',
   'transpose+colour_map',
 ] as const;
+
+/**
+ * The held-out families of the `turns` world: gravity in the three directions pretraining never shows (alone and
+ * composed with a colour map) — each one pretraining's `gravity_down` (or `gravity_down+colour_map`) seen after a
+ * different quarter turn, so which turn a recipe asks for decides whether the model's in-context skill applies, and
+ * no single turn fits every task — plus two turn-indifferent families that test-time training learns.
+ */
+export const TURNS_HELD_OUT_FAMILIES = [
+  'gravity_left',
+  'gravity_up',
+  'gravity_right',
+  'gravity_left+colour_map',
+  'gravity_up+colour_map',
+  'gravity_right+colour_map',
+  'fill_enclosed',
+  'tile+colour_map',
+] as const;
+
+/** The named held-out family sets a world draws its rl / val / test tasks from. */
+export const HELD_OUT_SETS = {
+  original: HELD_OUT_FAMILIES,
+  turns: TURNS_HELD_OUT_FAMILIES,
+} as const satisfies Record<string, readonly string[]>;
+export type HeldOutSetName = keyof typeof HELD_OUT_SETS;
+export const HELD_OUT_SET_NAMES = Object.keys(HELD_OUT_SETS) as [HeldOutSetName, ...HeldOutSetName[]];
 
 export const GRID_SPLITS = ['pretrain', 'rl', 'val', 'test'] as const;
 export type GridSplit = (typeof GRID_SPLITS)[number];
@@ -85,6 +111,12 @@ export const GridWorldConfigSchema = z
     rlTasks: count(64, 'Held-out-family tasks the SEAL outer loop trains the recipe policy on.'),
     valTasks: count(32, 'Held-out-family tasks for choosing checkpoints and settings.'),
     testTasks: count(64, 'Held-out-family tasks for the final numbers only.'),
+    heldOut: z
+      .enum(HELD_OUT_SET_NAMES)
+      .default('original')
+      .describe(
+        'The held-out family set of the rl / val / test splits: original (transpose, gravity_left, scale2, fill_enclosed, crop+flip, tile+colour_map, gravity_down+flip, transpose+colour_map) or turns (gravity left / up / right, alone and with a colour map, fill_enclosed, tile+colour_map); a world file without the field is original.',
+      ),
     minDemos: z.number().int().min(2).max(8).default(2).describe('Fewest demonstration pairs per task.'),
     maxDemos: z.number().int().min(2).max(8).default(4).describe('Most demonstration pairs per task.'),
     maxTaskChars: z
@@ -148,17 +180,20 @@ export function ambiguity(pairs: readonly GridPair[]): string | null {
   return null;
 }
 
-/** The parameter-free held-out maps: a pretraining task whose every pair follows one of them is rejected. */
-export const HELD_OUT_MAPS: Readonly<Record<string, (g: Grid) => Grid>> = {
-  transpose: (g) => applyGeometry(g, 'transpose'),
-  antiTranspose: (g) => applyGeometry(g, 'antiTranspose'),
-  gravity_left: gravityLeft,
-  scale2,
+/** The parameter-free held-out maps of each set: a pretraining task whose every pair follows one is rejected. */
+export const HELD_OUT_MAPS: Readonly<Record<HeldOutSetName, Readonly<Record<string, (g: Grid) => Grid>>>> = {
+  original: {
+    transpose: (g) => applyGeometry(g, 'transpose'),
+    antiTranspose: (g) => applyGeometry(g, 'antiTranspose'),
+    gravity_left: gravityLeft,
+    scale2,
+  },
+  turns: { gravity_left: gravityLeft, gravity_up: gravityUp, gravity_right: gravityRight },
 };
 
-/** The name of a parameter-free held-out map that every pair follows, or null. */
-export function followsHeldOutMap(pairs: readonly GridPair[]): string | null {
-  for (const [name, f] of Object.entries(HELD_OUT_MAPS))
+/** The name of a parameter-free held-out map (of `set`) that every pair follows, or null. */
+export function followsHeldOutMap(pairs: readonly GridPair[], set: HeldOutSetName = 'original'): string | null {
+  for (const [name, f] of Object.entries(HELD_OUT_MAPS[set]))
     if (pairs.every((p) => gridsEqual(f(p.input), p.output))) return name;
   return null;
 }
@@ -176,6 +211,8 @@ export function generateTask(
     readonly maxDemos: number;
     readonly maxTaskChars: number;
     readonly taken?: ReadonlySet<string>;
+    /** The world's held-out set, whose maps a pretraining task must not follow (default original). */
+    readonly heldOut?: HeldOutSetName;
   },
 ): WorldTask {
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
@@ -200,7 +237,7 @@ export function generateTask(
       )
     )
       continue;
-    if (options.split === 'pretrain' && followsHeldOutMap(pairs) !== null) continue;
+    if (options.split === 'pretrain' && followsHeldOutMap(pairs, options.heldOut) !== null) continue;
     const task = { train: demos, test: [test] as const };
     if (taskText(task).length > options.maxTaskChars) continue;
     const hash = taskHash(task);
@@ -240,7 +277,8 @@ export function generateGridWorld(
   const streams = GRID_SPLITS.map((_, s) => root.fork(s + 1));
   for (const split of drawOrder) {
     const rng = streams[GRID_SPLITS.indexOf(split)]!;
-    const families: readonly string[] = split === 'pretrain' ? PRETRAIN_FAMILIES : HELD_OUT_FAMILIES;
+    const families: readonly string[] =
+      split === 'pretrain' ? PRETRAIN_FAMILIES : HELD_OUT_SETS[config.heldOut];
     const tasks: WorldTask[] = [];
     let order: string[] = [];
     for (let i = 0; i < sizes[split]; i++) {
@@ -253,6 +291,7 @@ export function generateGridWorld(
         maxDemos: config.maxDemos,
         maxTaskChars: config.maxTaskChars,
         taken,
+        heldOut: config.heldOut,
       });
       taken.add(task.hash);
       tasks.push(task);

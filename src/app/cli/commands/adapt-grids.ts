@@ -21,7 +21,13 @@ import { gridAnswering, gridContext } from '../../../tasks/grids/task.js';
 import { checkOutputDir } from '../../../util/fs.js';
 import { UsageError } from '../args.js';
 import { type BackendOption, log } from './common.js';
-import { checkTaskFits, loadGridModel, loadGridTaskArg, resolveGridModelDir } from './grids-common.js';
+import {
+  ADAPTER_RECIPE_FILE,
+  checkTaskFits,
+  loadGridModel,
+  loadGridTaskArg,
+  resolveGridModelDir,
+} from './grids-common.js';
 
 export interface GridAdaptOptions {
   readonly task?: string | undefined;
@@ -122,7 +128,7 @@ export async function adaptGrids(o: GridAdaptOptions): Promise<void> {
     finalLoss,
     seed: o.seed,
   };
-  await writeFile(join(o.out, 'recipe.json'), `${JSON.stringify(record, null, 2)}\n`);
+  await writeFile(join(o.out, ADAPTER_RECIPE_FILE), `${JSON.stringify(record, null, 2)}\n`);
   adapter.dispose();
   if (checksum(model.params) !== before) throw new Error('base model changed');
   model.dispose();

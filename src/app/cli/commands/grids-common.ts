@@ -3,7 +3,8 @@
  * file, or one task of a Kaggle challenges file by `--id`), resolving and loading a grid model, and checking that a
  * task fits the model's context before any work.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { z } from 'zod';
 import { assetPath } from '../../../assets.js';
 import { SealError } from '../../../errors.js';
@@ -12,6 +13,7 @@ import type { Transformer } from '../../../model/model.js';
 import { isGridModelDir, visibleMaxSide } from '../../../seal/domains/grids-model.js';
 import { loadArcChallenges, loadArcTask } from '../../../tasks/grids/arc.js';
 import { type GridTask, solvePrompt } from '../../../tasks/grids/grid.js';
+import { parseRecipe, type Recipe } from '../../../tasks/grids/recipe.js';
 import { answerTokenBound } from '../../../tasks/grids/task.js';
 import { loadTokenizer } from '../../../tokenizer/load.js';
 import type { Tokenizer } from '../../../tokenizer/types.js';
@@ -85,4 +87,27 @@ export function checkTaskFits(task: GridTask, model: Transformer, tok: Tokenizer
         file,
       );
   }
+}
+
+/** The file `seal adapt --domain grids` writes next to the adapter: the recipe it trained (and how it went). */
+export const ADAPTER_RECIPE_FILE = 'recipe.json';
+
+/**
+ * The recipe an adapter directory was trained with (its `recipe.json`, field `text`), or undefined when the directory
+ * has none (an adapter from elsewhere). A recipe.json that does not parse is an error naming it.
+ */
+export function readAdapterRecipe(adapterDir: string): Recipe | undefined {
+  const file = join(adapterDir, ADAPTER_RECIPE_FILE);
+  if (!existsSync(file)) return undefined;
+  let record: unknown;
+  try {
+    record = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new SealError(`not JSON: ${(e as Error).message}`, file);
+  }
+  const text = z.object({ text: z.string() }).safeParse(record);
+  if (!text.success) throw new SealError('field "text": expected the recipe text (a string)', file);
+  const parsed = parseRecipe(text.data.text);
+  if (!parsed.ok) throw new SealError(`field "text": malformed recipe: ${parsed.reason}`, file);
+  return parsed.recipe;
 }

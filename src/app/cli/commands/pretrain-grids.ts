@@ -12,6 +12,7 @@ import {
   pretrainGridModel,
 } from '../../../seal/domains/grids-pretrain.js';
 import { RECIPE_SPACE_NAMES, type RecipeSpaceName } from '../../../tasks/grids/recipe.js';
+import { HELD_OUT_SET_NAMES, type HeldOutSetName } from '../../../tasks/grids/world.js';
 import { validate } from '../../../util/json.js';
 import { readJsonConfig, UsageError } from '../args.js';
 import { type BackendOption, log } from './common.js';
@@ -45,6 +46,18 @@ export const GridPretrainFlags = {
     .min(0)
     .optional()
     .describe(`--domain grids: tasks per family group in the report (default ${G.evalTasks})`),
+  heldOut: z
+    .enum(HELD_OUT_SET_NAMES)
+    .optional()
+    .describe(
+      `--domain grids: the held-out family set of the rl / val / test splits, ${HELD_OUT_SET_NAMES.join(' | ')} (default ${G.world.heldOut}; turns: gravity in three new directions, where the recipe's turn matters)`,
+    ),
+  init: z
+    .string()
+    .optional()
+    .describe(
+      "--domain grids: start from this grid model's weights (continued pretraining; same shape and tokenizer), e.g. --init assets/models/grids-default",
+    ),
 } as const;
 
 export const GRID_FLAG_NAMES: Readonly<Record<keyof typeof GridPretrainFlags, string>> = {
@@ -52,6 +65,8 @@ export const GRID_FLAG_NAMES: Readonly<Record<keyof typeof GridPretrainFlags, st
   recipeDemos: '--recipe-demos',
   recipeSpace: '--recipe-space',
   evalTasks: '--eval-tasks',
+  heldOut: '--held-out',
+  init: '--init',
 };
 
 /** Flags only the people world has. */
@@ -75,6 +90,8 @@ export interface GridPretrainOptions {
   readonly recipeDemos?: number | undefined;
   readonly recipeSpace?: RecipeSpaceName | undefined;
   readonly evalTasks?: number | undefined;
+  readonly heldOut?: HeldOutSetName | undefined;
+  readonly init?: string | undefined;
   readonly pretrainPeople?: number | undefined;
   readonly vocabSize?: number | undefined;
   readonly copyDemos?: number | undefined;
@@ -95,6 +112,7 @@ export function gridPretrainConfig(o: GridPretrainOptions): GridPretrainConfig {
       ...c.world,
       ...(o.pretrainTasks === undefined ? {} : { pretrainTasks: o.pretrainTasks }),
       ...(o.worldSeed === undefined ? {} : { seed: o.worldSeed }),
+      ...(o.heldOut === undefined ? {} : { heldOut: o.heldOut }),
     },
     model: {
       ...c.model,
@@ -110,6 +128,7 @@ export function gridPretrainConfig(o: GridPretrainOptions): GridPretrainConfig {
     ...(o.recipeDemos === undefined ? {} : { recipeDemos: o.recipeDemos }),
     ...(o.recipeSpace === undefined ? {} : { recipeSpace: o.recipeSpace }),
     ...(o.evalTasks === undefined ? {} : { evalTasks: o.evalTasks }),
+    ...(o.init === undefined ? {} : { init: o.init }),
   };
   try {
     return validate(GridPretrainConfigSchema, merged, o.config ?? 'pretrain flags');

@@ -2,7 +2,9 @@ import { z } from 'zod';
 import { initEngine } from '../../../engine/index.js';
 import { loadAdapter } from '../../../lora/io.js';
 import { DIHEDRAL_TRANSFORMS, solveByVote, solveTasks } from '../../../seal/domains/grids-model.js';
-import { gridToText } from '../../../tasks/grids/grid.js';
+import { IDENTITY, invertPrediction, isIdentity } from '../../../tasks/grids/augment.js';
+import { gridToText, parseGrid } from '../../../tasks/grids/grid.js';
+import { turnedTask, turnTransform } from '../../../tasks/grids/recipe.js';
 import type { Command } from '../args.js';
 import { BackendOption, log } from './common.js';
 import {
@@ -10,6 +12,7 @@ import {
   GridTaskOptions,
   loadGridModel,
   loadGridTaskArg,
+  readAdapterRecipe,
   resolveGridModelDir,
 } from './grids-common.js';
 
@@ -18,7 +21,9 @@ const schema = z.object({
   adapter: z
     .string()
     .optional()
-    .describe('PEFT adapter from `seal adapt --domain grids` (default: the base model alone, in context)'),
+    .describe(
+      'PEFT adapter from `seal adapt --domain grids` (default: the base model alone, in context); a turned recipe in its recipe.json is applied (the task turned, the answer turned back)',
+    ),
   vote: z
     .boolean()
     .default(false)
@@ -46,12 +51,24 @@ export const solveCommand: Command<typeof schema> = {
     checkTaskFits(task, model, tok, o.task);
     const adapter = o.adapter === undefined ? undefined : await loadAdapter(o.adapter, model);
     const deltas = adapter === undefined ? [] : [adapter];
-    const answers = o.vote
-      ? solveByVote(model, tok, task, DIHEDRAL_TRANSFORMS, deltas).map((v) => {
-          log(`vote: ${v.votes} of ${v.valid} parsed answers (of ${DIHEDRAL_TRANSFORMS.length})`);
-          return { prediction: v.grid === null ? '' : gridToText(v.grid), score: v.score };
-        })
-      : (solveTasks(model, tok, [task], deltas)[0]?.answers ?? []);
+    // An adapter trained under a turned recipe answers the turned task; its answers are turned back.
+    const recipe = o.adapter === undefined ? undefined : readAdapterRecipe(o.adapter);
+    const turn = recipe === undefined ? IDENTITY : turnTransform(recipe);
+    if (!isIdentity(turn))
+      log(`the adapter's recipe turns the task by ${recipe?.turn}°: solved turned, the answer turned back`);
+    const posed = turnedTask(task, recipe ?? {});
+    const back = (text: string) => {
+      const g = parseGrid(text);
+      return g.ok ? gridToText(invertPrediction(g.grid, turn)) : text;
+    };
+    const answers = (
+      o.vote
+        ? solveByVote(model, tok, posed, DIHEDRAL_TRANSFORMS, deltas).map((v) => {
+            log(`vote: ${v.votes} of ${v.valid} parsed answers (of ${DIHEDRAL_TRANSFORMS.length})`);
+            return { prediction: v.grid === null ? '' : gridToText(v.grid), score: v.score };
+          })
+        : (solveTasks(model, tok, [posed], deltas)[0]?.answers ?? [])
+    ).map((a) => ({ prediction: back(a.prediction), score: a.score }));
     const known = task.test.map((t) => t.output !== undefined);
     if (o.json) {
       const predictions = answers.map((a, i) => ({
