@@ -246,11 +246,7 @@ const SHAPE_FIELDS = ['vocabSize', 'dim', 'nLayers', 'nHeads', 'nKvHeads', 'hidd
  * field) unless it is a grid model whose shape equals `config` and whose tokenizer encodes the grid
  * alphabet exactly as `tok` does.
  */
-async function initialWeights(
-  dir: string,
-  config: ModelConfig,
-  tok: Tokenizer,
-): Promise<Transformer> {
+async function initialWeights(dir: string, config: ModelConfig, tok: Tokenizer): Promise<Transformer> {
   if (!isGridModelDir(dir))
     throw new SealError('init: not a grid model directory (no seal_grid_world.json)', dir);
   const { model } = await loadModel(dir);

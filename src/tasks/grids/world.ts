@@ -192,7 +192,10 @@ export const HELD_OUT_MAPS: Readonly<Record<HeldOutSetName, Readonly<Record<stri
 };
 
 /** The name of a parameter-free held-out map (of `set`) that every pair follows, or null. */
-export function followsHeldOutMap(pairs: readonly GridPair[], set: HeldOutSetName = 'original'): string | null {
+export function followsHeldOutMap(
+  pairs: readonly GridPair[],
+  set: HeldOutSetName = 'original',
+): string | null {
   for (const [name, f] of Object.entries(HELD_OUT_MAPS[set]))
     if (pairs.every((p) => gridsEqual(f(p.input), p.output))) return name;
   return null;
