@@ -18,6 +18,7 @@ import { sealPairs } from '../demo.js';
 
 /** The runs whose numbers the README quotes. */
 export const README_RUNS = [
+  'experiments/results/session17/headline-test-lw05',
   'experiments/results/session10/headline-test',
   'experiments/results/session8/headline-test',
   'experiments/results/session8/val/reward-k4',
