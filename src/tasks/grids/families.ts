@@ -306,31 +306,20 @@ const fillEnclosedFamily: Maker = (rng, ctx) => {
   };
 };
 
+/** A gravity family: parameter-free, on random grids of side 3–6. */
+function gravity(name: string, apply: (g: Grid) => number[][]): Maker {
+  return (_rng, ctx) => ({ name, input: (r) => sizedGrid(r, ctx, 3, 6), apply });
+}
+
 const MAKERS: Readonly<Record<Primitive, Maker>> = {
   rotate: geometric('rotate', ['rot90', 'rot180', 'rot270']),
   flip: geometric('flip', ['flipH', 'flipV']),
   transpose: geometric('transpose', ['transpose', 'antiTranspose']),
   colour_map: colourMap,
-  gravity_down: (_rng, ctx) => ({
-    name: 'gravity_down',
-    input: (r) => sizedGrid(r, ctx, 3, 6),
-    apply: gravityDown,
-  }),
-  gravity_left: (_rng, ctx) => ({
-    name: 'gravity_left',
-    input: (r) => sizedGrid(r, ctx, 3, 6),
-    apply: gravityLeft,
-  }),
-  gravity_up: (_rng, ctx) => ({
-    name: 'gravity_up',
-    input: (r) => sizedGrid(r, ctx, 3, 6),
-    apply: gravityUp,
-  }),
-  gravity_right: (_rng, ctx) => ({
-    name: 'gravity_right',
-    input: (r) => sizedGrid(r, ctx, 3, 6),
-    apply: gravityRight,
-  }),
+  gravity_down: gravity('gravity_down', gravityDown),
+  gravity_left: gravity('gravity_left', gravityLeft),
+  gravity_up: gravity('gravity_up', gravityUp),
+  gravity_right: gravity('gravity_right', gravityRight),
   crop,
   tile,
   scale2: (_rng, ctx) => ({
