@@ -94,7 +94,7 @@ describe('pretraining data', () => {
     expect(wide).toHaveLength(88);
     expect(new Set(wide).size).toBe(88);
     expect(wide.slice(0, 64)).toEqual([...defaults]);
-    expect(recipeSpaceSizes()).toBe('default 64, wide 88');
+    expect(recipeSpaceSizes()).toBe('default 64, wide 88, turns 64');
     const demos = (space: 'default' | 'wide') =>
       gridPretrainDocuments(world, { loss: 'outputs', recipeDemos: 200, recipeSpace: space }, new Rng(1))
         .slice(40)
