@@ -9,8 +9,7 @@
  * answer turned back for the logs).
  */
 
-import { invertPrediction, isIdentity } from '../../tasks/grids/augment.js';
-import { gridToText, parseGrid } from '../../tasks/grids/grid.js';
+import { isIdentity } from '../../tasks/grids/augment.js';
 import {
   type Expansion,
   expandRecipe,
@@ -18,6 +17,7 @@ import {
   parseRecipe,
   type Recipe,
   recipePrompt,
+  turnedBack,
   turnedTask,
   turnTransform,
 } from '../../tasks/grids/recipe.js';
@@ -68,14 +68,10 @@ export function recipeInnerConfig(recipe: Recipe, inner: InnerLoopConfig): Inner
  * as a grid stays as it is). Undefined for a recipe that does not turn.
  */
 export function turnedContext(recipe: Recipe, context: Context): PosedContext | undefined {
-  const turn = turnTransform(recipe);
-  if (isIdentity(turn)) return undefined;
+  if (isIdentity(turnTransform(recipe))) return undefined;
   return {
     context: gridContext(turnedTask(contextGridTask(context), recipe)),
-    answerBack: (prediction) => {
-      const g = parseGrid(prediction);
-      return g.ok ? gridToText(invertPrediction(g.grid, turn)) : prediction;
-    },
+    answerBack: turnedBack(recipe),
   };
 }
 

@@ -1,7 +1,6 @@
 /**
  * Pure grid operations behind the world's families (families.ts): connected components, gravity (four directions),
- * scaling, cropping,
- * shifting, filling enclosed background. Each returns a new grid.
+ * scaling, cropping, shifting, filling enclosed background. Each returns a new grid.
  */
 import { type Grid, gridHeight, gridWidth, makeGrid } from './grid.js';
 
@@ -62,7 +61,7 @@ export function gravityLeft(grid: Grid): number[][] {
 
 /** Every coloured cell rises to the top of its column (gravity_down seen upside down). */
 export function gravityUp(grid: Grid): number[][] {
-  return [...gravityDown([...grid].reverse())].reverse();
+  return gravityDown([...grid].reverse()).reverse();
 }
 
 /** Every coloured cell moves to the right of its row (gravity_left seen in a mirror). */

@@ -49,6 +49,7 @@ import {
   type GridTransform,
   IDENTITY,
   IDENTITY_COLOURS,
+  invertPrediction,
   isIdentity,
   leaveOneOut,
   REFLECTIONS,
@@ -64,6 +65,7 @@ import {
   gridToText,
   INPUT_MARKER,
   OUTPUT_MARKER,
+  parseGrid,
 } from './grid.js';
 
 export const AUGMENT_FAMILIES = ['rot', 'flip', 'colour'] as const;
@@ -470,6 +472,18 @@ export function turnTransform(recipe: Pick<Recipe, 'turn'>): GridTransform {
 export function turnedTask(task: GridTask, recipe: Pick<Recipe, 'turn'>): GridTask {
   const t = turnTransform(recipe);
   return isIdentity(t) ? task : { ...augmentTask(task, t), id: task.id };
+}
+
+/**
+ * An answer to a turned task, in the task's own frame: a grid turned back by the recipe's turn (text that does not
+ * parse as a grid stays as it is; without a turn, every text stays as it is).
+ */
+export function turnedBack(recipe: Pick<Recipe, 'turn'>): (answer: string) => string {
+  const t = turnTransform(recipe);
+  return (answer) => {
+    const g = isIdentity(t) ? undefined : parseGrid(answer);
+    return g?.ok === true ? gridToText(invertPrediction(g.grid, t)) : answer;
+  };
 }
 
 export interface ExpandOptions {

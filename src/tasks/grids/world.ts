@@ -115,7 +115,7 @@ export const GridWorldConfigSchema = z
       .enum(HELD_OUT_SET_NAMES)
       .default('original')
       .describe(
-        'The held-out family set of the rl / val / test splits: original (transpose, gravity_left, scale2, fill_enclosed, crop+flip, tile+colour_map, gravity_down+flip, transpose+colour_map) or turns (gravity left / up / right, alone and with a colour map, fill_enclosed, tile+colour_map); a world file without the field is original.',
+        `The held-out family set of the rl / val / test splits: ${HELD_OUT_SET_NAMES.map((n) => `${n} (${HELD_OUT_SETS[n].join(', ')})`).join(' or ')}; a world file without the field is original.`,
       ),
     minDemos: z.number().int().min(2).max(8).default(2).describe('Fewest demonstration pairs per task.'),
     maxDemos: z.number().int().min(2).max(8).default(4).describe('Most demonstration pairs per task.'),

@@ -2,9 +2,8 @@ import { z } from 'zod';
 import { initEngine } from '../../../engine/index.js';
 import { loadAdapter } from '../../../lora/io.js';
 import { DIHEDRAL_TRANSFORMS, solveByVote, solveTasks } from '../../../seal/domains/grids-model.js';
-import { IDENTITY, invertPrediction, isIdentity } from '../../../tasks/grids/augment.js';
-import { gridToText, parseGrid } from '../../../tasks/grids/grid.js';
-import { turnedTask, turnTransform } from '../../../tasks/grids/recipe.js';
+import { gridToText } from '../../../tasks/grids/grid.js';
+import { type Recipe, turnedBack, turnedTask } from '../../../tasks/grids/recipe.js';
 import type { Command } from '../args.js';
 import { BackendOption, log } from './common.js';
 import {
@@ -52,15 +51,12 @@ export const solveCommand: Command<typeof schema> = {
     const adapter = o.adapter === undefined ? undefined : await loadAdapter(o.adapter, model);
     const deltas = adapter === undefined ? [] : [adapter];
     // An adapter trained under a turned recipe answers the turned task; its answers are turned back.
-    const recipe = o.adapter === undefined ? undefined : readAdapterRecipe(o.adapter);
-    const turn = recipe === undefined ? IDENTITY : turnTransform(recipe);
-    if (!isIdentity(turn))
-      log(`the adapter's recipe turns the task by ${recipe?.turn}°: solved turned, the answer turned back`);
-    const posed = turnedTask(task, recipe ?? {});
-    const back = (text: string) => {
-      const g = parseGrid(text);
-      return g.ok ? gridToText(invertPrediction(g.grid, turn)) : text;
-    };
+    const recipe: Pick<Recipe, 'turn'> =
+      (o.adapter === undefined ? undefined : readAdapterRecipe(o.adapter)) ?? {};
+    if ((recipe.turn ?? 0) !== 0)
+      log(`the adapter's recipe turns the task by ${recipe.turn}°: solved turned, the answer turned back`);
+    const posed = turnedTask(task, recipe);
+    const back = turnedBack(recipe);
     const answers = (
       o.vote
         ? solveByVote(model, tok, posed, DIHEDRAL_TRANSFORMS, deltas).map((v) => {
