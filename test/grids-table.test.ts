@@ -161,8 +161,8 @@ describe('grid table experiment (tiny model)', () => {
       'in_context',
       'base_recipes',
       'best_fixed',
-      'oracle',
       'seal_run0',
+      'oracle', // evaluated last (the costliest): a budgeted resumed run has SEAL's comparisons first
     ]);
     for (const [k, v] of Object.entries(summary.results)) {
       expect(v.n).toBe(2);
