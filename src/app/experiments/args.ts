@@ -5,6 +5,8 @@
 import { existsSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
+import type { z } from 'zod';
+import { SealError } from '../../errors.js';
 import { RunDir } from '../../util/run-dir.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
@@ -39,4 +41,78 @@ export function experimentRunDir(out: string | undefined, config: unknown): RunD
 /** The run directory `dir` (created with `config` saved, or reopened when it exists: a resumed experiment). */
 export function openRunDir(dir: string, config: unknown): RunDir {
   return existsSync(join(dir, 'config.json')) ? new RunDir(dir) : RunDir.create(dir, '.', config);
+}
+
+/** The command-line flag of an options-schema key: `rlContexts` → `--rl-contexts`. */
+export function flagOf(key: string): string {
+  return `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+}
+
+/** ` (default X)` of a schema field, for the usage text. */
+function defaultOf(field: z.ZodType): string {
+  const d = field.safeParse(undefined);
+  return d.success && d.data !== undefined ? ` (default ${String(d.data)})` : '';
+}
+
+/** The usage text of an experiment whose options are `schema`: the header, then every flag with its description. */
+export function schemaUsage(header: string, schema: z.ZodObject): string {
+  const lines = Object.entries(schema.shape).map(
+    ([k, v]) => `  ${flagOf(k)}: ${(v as z.ZodType).description ?? ''}${defaultOf(v as z.ZodType)}`,
+  );
+  return `${header.trim()}\n${lines.join('\n')}`;
+}
+
+/**
+ * An experiment's options from the command line, validated once through its strict zod schema (one string flag
+ * per key, `--help` prints `schemaUsage`): an unknown flag or a bad value is a usage error naming the flag (exit 2)
+ * before anything is written. Returns the options and the keys the user set (for options another one excludes).
+ */
+export function schemaArgs<S extends z.ZodObject>(
+  argv: readonly string[],
+  schema: S,
+  header: string,
+): { options: z.output<S>; given: string[] } {
+  const usage = schemaUsage(header, schema);
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(`${usage}\n  -h, --help\n`);
+    process.exit(0);
+  }
+  const flags = Object.fromEntries(
+    Object.keys(schema.shape).map((k) => [flagOf(k).slice(2), { type: 'string' as const }]),
+  );
+  let values: Record<string, string | undefined>;
+  try {
+    values = parseArgs({ args: [...argv], options: flags }).values as Record<string, string | undefined>;
+  } catch (e) {
+    return usageError(`${(e as Error).message}`, usage);
+  }
+  const given = Object.fromEntries(
+    Object.entries(values)
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => [k.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase()), v]),
+  );
+  const parsed = schema.safeParse(given);
+  if (!parsed.success)
+    return usageError(
+      parsed.error.issues.map((i) => `${flagOf(i.path.join('.'))}: ${i.message}`).join('\n'),
+      usage,
+    );
+  return { options: parsed.data, given: Object.keys(given) };
+}
+
+/** A usage error: the message and the usage on stderr, exit 2. */
+export function usageError(message: string, usage: string): never {
+  process.stderr.write(`${message}\n\n${usage}\n(--help lists every option)\n`);
+  process.exit(2);
+}
+
+/** Runs an experiment's main: a SealError (bad input, a refused resume) is its message on stderr and exit 1, no stack. */
+export async function experimentMain(main: () => Promise<void>): Promise<void> {
+  try {
+    await main();
+  } catch (e) {
+    if (!(e instanceof SealError)) throw e;
+    process.stderr.write(`${e.message}\n`);
+    process.exit(1);
+  }
 }

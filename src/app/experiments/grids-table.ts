@@ -51,7 +51,7 @@ import { innerPool } from '../cli/commands/common.js';
 import { resolveGridModelDir } from '../cli/commands/grids-common.js';
 import { readRunConfig } from '../config.js';
 import { buildGridReport, type DrawnTask } from '../report/grids.js';
-import { experimentArgs, openRunDir } from './args.js';
+import { experimentMain, flagOf, openRunDir, schemaArgs, schemaUsage, usageError } from './args.js';
 
 const count = (dflt: number, what: string, max = Number.MAX_SAFE_INTEGER) =>
   z.coerce.number().int().min(1).max(max).default(dflt).describe(what);
@@ -167,20 +167,8 @@ export const GRID_DEMO_QUICK: Omit<GridTableOptions, 'model' | 'out' | 'workers'
   rank: 4,
 };
 
-/** ` (default X)` of a schema field, for the usage text. */
-function defaultOf(field: z.ZodType): string {
-  const d = field.safeParse(undefined);
-  return d.success && d.data !== undefined ? ` (default ${String(d.data)})` : '';
-}
-
 const USAGE = `The grid domain's results table over several RL runs (issue #16).
-  npm run experiment:grids -- --model DIR --out DIR [options]
-${Object.entries(GridTableOptionsSchema.shape)
-  .map(
-    ([k, v]) =>
-      `  --${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: ${v.description ?? ''}${defaultOf(v)}`,
-  )
-  .join('\n')}`;
+  npm run experiment:grids -- --model DIR --out DIR [options]`;
 
 /** ReST-EM's keep settings for a `--keep` rule (rewards on grids are 0/1: the test output solved or not). */
 export function keepRule(
@@ -455,36 +443,13 @@ export async function runGridTable(o: GridTableOptions): Promise<void> {
 
 const invokedAs = process.argv[1] === undefined ? '' : resolve(process.argv[1]);
 if (invokedAs === fileURLToPath(import.meta.url)) {
-  const { values } = experimentArgs(
-    process.argv.slice(2),
-    Object.fromEntries(
-      Object.keys(GridTableOptionsSchema.shape).map((k) => [
-        k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`),
-        { type: 'string' as const },
-      ]),
-    ),
-    USAGE,
-  );
-  const given = Object.fromEntries(
-    Object.entries(values)
-      .filter(([, v]) => v !== undefined)
-      .map(([k, v]) => [k.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase()), v]),
-  );
-  const flag = (k: string) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
-  const parsed = GridTableOptionsSchema.safeParse(given);
-  if (!parsed.success) {
-    process.stderr.write(
-      `${parsed.error.issues.map((i) => `${flag(i.path.join('.'))}: ${i.message}`).join('\n')}\n${USAGE}\n`,
+  const { options, given } = schemaArgs(process.argv.slice(2), GridTableOptionsSchema, USAGE);
+  const ignored = otherLoopOptions(given, options.outer);
+  if (ignored.length > 0)
+    usageError(
+      `${ignored.map(flagOf).join(', ')}: not read by --outer ${options.outer}`,
+      schemaUsage(USAGE, GridTableOptionsSchema),
     );
-    process.exit(2);
-  }
-  const ignored = otherLoopOptions(Object.keys(given), parsed.data.outer);
-  if (ignored.length > 0) {
-    process.stderr.write(
-      `${ignored.map(flag).join(', ')}: not read by --outer ${parsed.data.outer} (see --help)\n${USAGE}\n`,
-    );
-    process.exit(2);
-  }
   await initEngine('auto');
-  await runGridTable(parsed.data);
+  await experimentMain(() => runGridTable(options));
 }

@@ -19,10 +19,13 @@
  * of the per-person values over seen and held-out wordings), never by test. Evaluation seeds are the same for every condition (0 … seeds−1), so the differences are paired over people
  * and seeds. Resumable at the granularity of finished conditions and finished runs: rerun the same command.
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isDeepStrictEqual } from 'node:util';
+import { z } from 'zod';
 import { initEngine } from '../../engine/index.js';
+import { SealError } from '../../errors.js';
 import { loadPeopleProblem, type PeopleProblem } from '../../seal/domains/people.js';
 import {
   type Condition,
@@ -36,50 +39,94 @@ import { meanCi } from '../../seal/eval/stats.js';
 import type { InnerExecutor } from '../../seal/inner/executor.js';
 import { innerLoopConfig } from '../../seal/inner/inner-loop.js';
 import { loadLastRound, loadRoundPolicy, saveRoundCheckpoint } from '../../seal/outer/checkpoint.js';
-import { OuterConfigSchema, type OuterKind, runOuterLoop } from '../../seal/outer/outer.js';
-import type { RolloutConfig, SealProblem } from '../../seal/outer/rollout.js';
+import { OuterConfigSchema, runOuterLoop } from '../../seal/outer/outer.js';
+import type { SealProblem } from '../../seal/outer/rollout.js';
 import { ParseOptionsSchema } from '../../seal/selfedit/parse.js';
 import type { Context } from '../../tasks/types.js';
 import type { RunDir } from '../../util/run-dir.js';
 import { innerPool } from '../cli/commands/common.js';
-import { resolveModelDir } from '../config.js';
+import { readRunConfig, resolveModelDir } from '../config.js';
 import { baselineConditions, type Interval, interval, sealPairs } from '../demo.js';
-import { experimentArgs, openRunDir } from './args.js';
+import { experimentMain, flagOf, openRunDir, schemaArgs, schemaUsage, usageError } from './args.js';
 
 const USAGE = `SEAL's headline table on test people over several RL runs (issue #15).
-  npm run experiment:headline -- --out DIR [--runs 3] [--people 40] [--seeds 3] [--rounds 2] [--workers 2]
-      [--select last|val]   the policy tested: the last round's, or the round with the best validation monitor
-      [--outer rest-em|grpo]   the outer loop (SEAL: rest-em)
-      [--score reward|length-neutral]   what ranks a context's self-edits (see RolloutConfig.score)
-      [--length-weight 1]   --score length-neutral only: the fraction of the round's length slope subtracted, 0 … 1
-                            (see RolloutConfig.lengthWeight)
-      [--split test|val]    the people the table is measured on: test (the final evaluation, once) or val (to
-                            choose settings; the monitor reads val people too)
-      [--sft-epochs 4]      ReST-EM only: SFT passes over each round's kept self-edits
-      [--keep 1]            ReST-EM only: SFT on each context's N best self-edits (each beating no adaptation)
-      [--temperature 1]     sampling temperature of every evaluated self-edit, SEAL's and the baselines' alike (RL
-                            rollouts keep the outer loop's own)`;
+  npm run experiment:headline -- --out DIR [options]`;
 
-const OPTIONS = {
-  out: { type: 'string' },
-  model: { type: 'string', default: 'default' },
-  runs: { type: 'string', default: '3' },
-  people: { type: 'string', default: '40' },
-  seeds: { type: 'string', default: '3' },
-  rounds: { type: 'string', default: '2' },
-  'rl-contexts': { type: 'string', default: '16' },
-  samples: { type: 'string', default: '4' },
-  'val-people': { type: 'string', default: '24' },
-  workers: { type: 'string', default: '1' },
-  select: { type: 'string', default: 'last' },
-  score: { type: 'string', default: 'reward' },
-  outer: { type: 'string', default: 'rest-em' },
-  split: { type: 'string', default: 'test' },
-  'sft-epochs': { type: 'string' },
-  keep: { type: 'string' },
-  'length-weight': { type: 'string' },
-  temperature: { type: 'string', default: '1' },
-} as const;
+const count = (dflt: number, what: string) => z.coerce.number().int().min(1).default(dflt).describe(what);
+/** A number flag: an empty value is refused (coercion would read it as 0). */
+const num = (schema: z.ZodNumber) =>
+  z.preprocess((v) => (typeof v === 'string' && v.trim() === '' ? Number.NaN : v), z.coerce.number().pipe(schema));
+
+export const HeadlineOptionsSchema = z.strictObject({
+  out: z.string().describe('Output directory (resumable: rerun the same command)'),
+  model: z.string().default('default').describe('People model directory ("default" = the bundled model)'),
+  runs: count(3, 'Independent RL runs (outer-loop seeds 0 … runs−1)'),
+  people: count(40, 'People of the table (the first N of the split)'),
+  seeds: count(3, 'Evaluation seeds per (condition, person)'),
+  rounds: count(2, 'Outer-loop rounds per run'),
+  rlContexts: count(16, 'RL contexts (rl-split people) per round'),
+  samples: count(4, 'Self-edits sampled per RL context'),
+  valPeople: count(24, 'Validation people: the per-round monitor that --select val reads'),
+  workers: count(1, 'Inner-loop worker threads (results do not depend on it)'),
+  select: z
+    .enum(['last', 'val'])
+    .default('last')
+    .describe("The policy tested: the last round's, or the round with the best validation monitor"),
+  outer: z.enum(['rest-em', 'grpo']).default('rest-em').describe("The outer loop (SEAL's: rest-em)"),
+  score: z
+    .enum(['reward', 'length-neutral'])
+    .default('reward')
+    .describe("What ranks a context's self-edits (see RolloutConfig.score)"),
+  lengthWeight: num(z.number().min(0).max(1))
+    .optional()
+    .describe(
+      "--score length-neutral only: the fraction of the round's length slope subtracted, 0 … 1 (all of it when omitted; RolloutConfig.lengthWeight)",
+    ),
+  split: z
+    .enum(['test', 'val'])
+    .default('test')
+    .describe(
+      'The people the table is measured on: test (the final evaluation, once) or val (to choose settings; the monitor reads val people too)',
+    ),
+  sftEpochs: num(z.number().int().min(1))
+    .optional()
+    .describe("ReST-EM only: SFT passes over each round's kept self-edits (ReST-EM's default when omitted)"),
+  keep: num(z.number().int().min(1))
+    .optional()
+    .describe(
+      "ReST-EM only: SFT on each context's N best self-edits, each beating no adaptation (ReST-EM's default when omitted)",
+    ),
+  temperature: num(z.number().positive())
+    .default(1)
+    .describe(
+      "Sampling temperature of every evaluated self-edit, SEAL's and the baselines' alike (RL rollouts keep the outer loop's own)",
+    ),
+});
+export type HeadlineOptions = z.output<typeof HeadlineOptionsSchema>;
+
+/**
+ * The options among `given` (those the user set) that these options would silently ignore: the length weight
+ * without the length-neutral score, ReST-EM's settings under GRPO. Each with the reason.
+ */
+export function ignoredHeadlineOptions(given: readonly string[], o: HeadlineOptions): string[] {
+  const out: string[] = [];
+  if (given.includes('lengthWeight') && o.score !== 'length-neutral')
+    out.push('--length-weight: --score length-neutral only');
+  for (const k of ['sftEpochs', 'keep'] as const)
+    if (given.includes(k) && o.outer !== 'rest-em') out.push(`${flagOf(k)}: ReST-EM only`);
+  return out;
+}
+
+/**
+ * The first field whose saved value differs from this invocation's in what a directory's results depend on, or
+ * undefined: a resumed run must not mix results of two settings (`out` and `workers` do not matter).
+ */
+export function resumeMismatch(
+  saved: Record<string, unknown>,
+  now: Record<string, unknown>,
+): string | undefined {
+  return Object.keys(now).find((k) => !isDeepStrictEqual(saved[k], now[k]));
+}
 
 /** Conditions of a run directory already evaluated (their `condition` records), for resuming. */
 function finished(run: RunDir): Map<string, ConditionResult> {
@@ -125,32 +172,25 @@ export function acrossRuns(values: readonly number[]): Interval {
   return { mean: m.mean, ci95: [m.ci95[0], m.ci95[1]], n: m.n };
 }
 
-export async function runHeadline(o: {
-  out: string;
-  model: string;
-  runs: number;
-  people: number;
-  seeds: number;
-  rounds: number;
-  rlContexts: number;
-  samples: number;
-  valPeople: number;
-  workers: number;
-  /** The policy evaluated on test: the last round's, or the round with the best validation monitor. */
-  select: 'last' | 'val';
-  score: RolloutConfig['score'];
-  outer: OuterKind;
-  /** The people of the table: test (the final evaluation) or val (choosing settings). */
-  split: 'test' | 'val';
-  /** ReST-EM's SFT passes per round (its default when absent). */
-  sftEpochs?: number;
-  /** ReST-EM's self-edits kept per context (its default when absent). */
-  keepPerContext?: number;
-  /** Score length-neutral: the fraction of the length slope subtracted (all of it when absent). */
-  lengthWeight?: number;
-  /** Sampling temperature of the evaluated self-edits (1 when absent). */
-  temperature?: number;
-}): Promise<void> {
+/**
+ * Opens `dir` for this invocation: created with `config` saved, or reopened when its saved config agrees on every
+ * key of `depends` (what its results depend on); otherwise refused, naming the directory and the field.
+ */
+function openChecked(dir: string, config: Record<string, unknown>, depends: Record<string, unknown>): RunDir {
+  if (existsSync(join(dir, 'config.json'))) {
+    const saved = readRunConfig(z.looseObject({ headline: z.looseObject({}) }), dir).config;
+    const flat = { ...saved.headline, ...saved };
+    const field = resumeMismatch(flat, depends);
+    if (field !== undefined)
+      throw new SealError(
+        `holds results of another setting (${field}: ${JSON.stringify(flat[field])} there, ${JSON.stringify(depends[field])} now): use another --out, or the same options to resume`,
+        dir,
+      );
+  }
+  return openRunDir(dir, config);
+}
+
+export async function runHeadline(o: HeadlineOptions): Promise<void> {
   await initEngine('auto');
   const modelDir = resolveModelDir(o.model);
   const pp: PeopleProblem = await loadPeopleProblem(modelDir, 0, 'self-qa', 400);
@@ -166,14 +206,16 @@ export async function runHeadline(o: {
     seeds: Array.from({ length: o.seeds }, (_, i) => i),
     inner: innerLoopConfig({ epochs: 20, lr: 1e-3, rank: 16 }),
     parse: ParseOptionsSchema.parse({}),
-    temperature: o.temperature ?? 1,
+    temperature: o.temperature,
     topP: 0.95,
     maxNewTokens: 160,
   };
   const log = (m: string) => process.stderr.write(`${m}\n`);
   try {
     log(`baselines on ${test.length} ${o.split} people × ${o.seeds} seeds…`);
-    const baseRun = openRunDir(join(o.out, 'baselines'), { headline: o, settings });
+    // What every directory's results depend on (the options not in `settings` or `outer`).
+    const table = { model: o.model, split: o.split, people: o.people, settings };
+    const baseRun = openChecked(join(o.out, 'baselines'), { headline: o, settings }, table);
     const baselines = await evaluateInto(baseRun, problem, test, baselineConditions(pp), settings);
     const runs: HeadlineRun[] = [];
     for (let r = 0; r < o.runs; r++) {
@@ -189,10 +231,10 @@ export async function runHeadline(o: {
         seed: r,
         score: o.score,
         ...(o.sftEpochs === undefined ? {} : { sftEpochs: o.sftEpochs }),
-        ...(o.keepPerContext === undefined ? {} : { keepPerContext: o.keepPerContext }),
+        ...(o.keep === undefined ? {} : { keepPerContext: o.keep }),
         ...(o.lengthWeight === undefined ? {} : { lengthWeight: o.lengthWeight }),
       });
-      const run = openRunDir(dir, { headline: o, outer, settings });
+      const run = openChecked(dir, { headline: o, outer, settings }, { ...table, select: o.select, outer });
       log(
         `RL run ${r + 1}/${o.runs} (${o.outer}, score ${o.score}): ${o.rounds} rounds × ${o.rlContexts} contexts × ${o.samples} self-edits…`,
       );
@@ -272,61 +314,8 @@ export async function runHeadline(o: {
 
 const invokedAs = process.argv[1] === undefined ? '' : resolve(process.argv[1]);
 if (invokedAs === fileURLToPath(import.meta.url)) {
-  const { values: v } = experimentArgs(process.argv.slice(2), OPTIONS, USAGE);
-  if (v.out === undefined) {
-    process.stderr.write(`--out DIR is required\n${USAGE}\n`);
-    process.exit(2);
-  }
-  const usage = (m: string): never => {
-    process.stderr.write(`${m}\n${USAGE}\n`);
-    process.exit(2);
-  };
-  const positive = (name: keyof typeof OPTIONS): number => {
-    const x = Number(v[name]);
-    return Number.isFinite(x) && x > 0
-      ? x
-      : usage(`--${name}: expected a positive number, got ${String(v[name])}`);
-  };
-  const int = (name: keyof typeof OPTIONS): number => {
-    const x = Number(v[name]);
-    if (!Number.isInteger(x) || x < 1) {
-      process.stderr.write(`--${name}: expected a positive integer, got ${String(v[name])}\n`);
-      process.exit(2);
-    }
-    return x;
-  };
-  const lengthWeight = (raw: string): number => {
-    const x = Number(raw);
-    if (v.score !== 'length-neutral') return usage('--length-weight: --score length-neutral only');
-    return raw.trim() !== '' && x >= 0 && x <= 1 ? x : usage(`--length-weight: expected 0 … 1, got ${raw}`);
-  };
-  await runHeadline({
-    out: v.out,
-    model: v.model,
-    runs: int('runs'),
-    people: int('people'),
-    seeds: int('seeds'),
-    rounds: int('rounds'),
-    rlContexts: int('rl-contexts'),
-    samples: int('samples'),
-    valPeople: int('val-people'),
-    workers: int('workers'),
-    select:
-      v.select === 'val' ? 'val' : v.select === 'last' ? 'last' : usage(`--select ${v.select}: last or val`),
-    score:
-      v.score === 'reward' || v.score === 'length-neutral'
-        ? v.score
-        : usage(`--score ${v.score}: reward or length-neutral`),
-    outer:
-      v.outer === 'rest-em' || v.outer === 'grpo' ? v.outer : usage(`--outer ${v.outer}: rest-em or grpo`),
-    split: v.split === 'test' || v.split === 'val' ? v.split : usage(`--split ${v.split}: test or val`),
-    ...(v['sft-epochs'] === undefined
-      ? {}
-      : { sftEpochs: v.outer === 'rest-em' ? int('sft-epochs') : usage('--sft-epochs: ReST-EM only') }),
-    ...(v.keep === undefined
-      ? {}
-      : { keepPerContext: v.outer === 'rest-em' ? int('keep') : usage('--keep: ReST-EM only') }),
-    ...(v['length-weight'] === undefined ? {} : { lengthWeight: lengthWeight(v['length-weight']) }),
-    temperature: positive('temperature'),
-  });
+  const { options, given } = schemaArgs(process.argv.slice(2), HeadlineOptionsSchema, USAGE);
+  const ignored = ignoredHeadlineOptions(given, options);
+  if (ignored.length > 0) usageError(ignored.join('\n'), schemaUsage(USAGE, HeadlineOptionsSchema));
+  await experimentMain(() => runHeadline(options));
 }
