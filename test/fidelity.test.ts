@@ -63,11 +63,14 @@ describe('experiment scripts', () => {
   const script = join(ROOT, 'dist', 'app', 'experiments', 'fidelity.js');
   const run = (...args: string[]) => spawnSync(process.execPath, [script, ...args], { encoding: 'utf8' });
 
-  it('--help prints the usage and every option with its default; an unknown option is a usage error', () => {
+  it('--help prints the usage and every option with its description and default; an unknown option or a bad value is a usage error', () => {
     const help = run('--help');
     expect(help.status).toBe(0);
-    expect(help.stdout).toContain('--run <value>');
-    expect(help.stdout).toContain('--people <value> (default: 40)');
+    expect(help.stdout).toContain('--run: A seal train run directory');
+    expect(help.stdout).toContain('--people: Validation people sampled (default 40)');
+    const nan = run('--people', 'many');
+    expect(nan.status).toBe(2);
+    expect(nan.stderr).toContain('--people: ');
     const bad = run('--bogus');
     expect(bad.status).toBe(2);
     expect(bad.stderr).toContain("Unknown option '--bogus'");

@@ -7,11 +7,12 @@
  * rise, which under no change happens about half the time, so the alarm's own rate is about half of it. Independent
  * seeds are the pessimistic case: the real monitor reuses its seed every round (common random numbers).
  *
- *   npm run experiment:alarm -- [--policy ADAPTER] [--people 24] [--repeats 8] [--workers 2] [--out FILE.json]
+ *   npm run experiment:alarm -- [--policy ADAPTER] [--people 24] [--repeats 8] [--workers 2] [--out FILE.json]   (--help)
  */
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
 import { initEngine } from '../../engine/index.js';
 import { loadAdapter } from '../../lora/io.js';
 import { loadPeopleProblem } from '../../seal/domains/people.js';
@@ -20,34 +21,29 @@ import { ALARM_ALPHA, monitorAccuracy, RolloutConfigSchema } from '../../seal/ou
 import { deriveSeed } from '../../util/rng.js';
 import { innerPool } from '../cli/commands/common.js';
 import { resolveModelDir } from '../config.js';
-import { experimentArgs } from './args.js';
+import { schemaArgs } from './args.js';
 
 const USAGE = `False-alarm rate of the reward-hacking alarm where nothing changes (issue #15).
-  npm run experiment:alarm -- [--policy ADAPTER] [--people 24] [--repeats 8] [--workers 2] [--out FILE.json]`;
+  npm run experiment:alarm -- [options]`;
 
-const OPTIONS = {
-  model: { type: 'string', default: 'default' },
-  policy: { type: 'string' },
-  people: { type: 'string', default: '24' },
-  repeats: { type: 'string', default: '8' },
-  workers: { type: 'string', default: '1' },
-  out: { type: 'string' },
-} as const;
+const count = (dflt: number, min: number, what: string) =>
+  z.coerce.number().int().min(min).default(dflt).describe(what);
+
+export const AlarmOptionsSchema = z.strictObject({
+  model: z.string().default('default').describe('People model directory ("default" = the bundled model)'),
+  policy: z
+    .string()
+    .optional()
+    .describe("A PEFT adapter of self-edit policy to sample with (the base model's when omitted)"),
+  people: count(24, 1, 'Validation people the monitor reads'),
+  repeats: count(8, 2, 'Monitor measurements of the same policy (rounds where nothing changes)'),
+  workers: count(1, 1, 'Inner-loop worker threads'),
+  out: z.string().optional().describe('Write the JSON result to this file too (printed either way)'),
+});
 
 export async function main(argv = process.argv.slice(2)): Promise<void> {
-  const { values: v } = experimentArgs(argv, OPTIONS, USAGE);
-  const people = Number(v.people);
-  const repeats = Number(v.repeats);
-  const workers = Number(v.workers);
-  for (const [k, x] of [
-    ['people', people],
-    ['repeats', repeats],
-    ['workers', workers],
-  ] as const)
-    if (!Number.isInteger(x) || x < (k === 'repeats' ? 2 : 1)) {
-      process.stderr.write(`--${k}: expected an integer ≥ ${k === 'repeats' ? 2 : 1}\n${USAGE}\n`);
-      process.exit(2);
-    }
+  const { options: v } = schemaArgs(argv, AlarmOptionsSchema, USAGE);
+  const { people, repeats, workers } = v;
   await initEngine('auto');
   const modelDir = resolveModelDir(v.model);
   const pp = await loadPeopleProblem(modelDir, 0);

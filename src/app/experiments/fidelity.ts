@@ -9,6 +9,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { z } from 'zod';
 import { initEngine } from '../../engine/index.js';
 import { loadAdapter } from '../../lora/io.js';
 import { loadPeopleProblem, readWorldConfig, rlContexts } from '../../seal/domains/people.js';
@@ -18,7 +19,7 @@ import { peopleTask } from '../../tasks/people/task.js';
 import { generateWorld } from '../../tasks/people/world.js';
 import type { Context } from '../../tasks/types.js';
 import { resolveModelDir, SealTrainConfigSchema } from '../config.js';
-import { experimentArgs } from './args.js';
+import { schemaArgs } from './args.js';
 
 interface RolloutRecord {
   readonly kind: string;
@@ -75,20 +76,24 @@ const USAGE = `Self-edit fidelity (exact name and value per QA pair, facts resta
   node dist/app/experiments/fidelity.js --run RUN_DIR                       per round of a seal train run
   node dist/app/experiments/fidelity.js [--policy ADAPTER] [--people 40]    fresh samples on held-out people`;
 
+export const FidelityOptionsSchema = z.strictObject({
+  run: z
+    .string()
+    .optional()
+    .describe('A seal train run directory: the fidelity of its rows per round (nothing sampled)'),
+  model: z.string().default('default').describe('People model directory ("default" = the bundled model)'),
+  policy: z
+    .string()
+    .optional()
+    .describe("A PEFT adapter of self-edit policy to sample with (the base model's when omitted)"),
+  people: z.coerce.number().int().min(1).default(40).describe('Validation people sampled'),
+  k: z.coerce.number().int().min(1).default(4).describe('Self-edits sampled per person'),
+  temperature: z.coerce.number().positive().default(1).describe('Sampling temperature'),
+  seed: z.coerce.number().int().min(0).default(5).describe('Sampling seed'),
+});
+
 export async function main(argv = process.argv.slice(2)): Promise<void> {
-  const { values } = experimentArgs(
-    argv,
-    {
-      run: { type: 'string' },
-      model: { type: 'string', default: 'default' },
-      policy: { type: 'string' },
-      people: { type: 'string', default: '40' },
-      k: { type: 'string', default: '4' },
-      temperature: { type: 'string', default: '1' },
-      seed: { type: 'string', default: '5' },
-    },
-    USAGE,
-  );
+  const { options: values } = schemaArgs(argv, FidelityOptionsSchema, USAGE);
   if (values.run !== undefined) {
     process.stdout.write(`${JSON.stringify({ run: values.run, rounds: ofRun(values.run) }, null, 2)}\n`);
     return;
@@ -97,7 +102,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   const modelDir = resolveModelDir(values.model);
   const pp = await loadPeopleProblem(modelDir, 0, 'self-qa');
   // A diagnostic that informs choices: validation people, never the test split.
-  const contexts = (pp.task.splits['val'] ?? []).slice(0, Number(values.people));
+  const contexts = (pp.task.splits['val'] ?? []).slice(0, values.people);
   const policy =
     values.policy === undefined ? undefined : await loadAdapter(values.policy, pp.problem.env.model);
   const edits = sampleSelfEdits(
@@ -106,17 +111,17 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     contexts,
     (c) => pp.problem.domain.selfEditPrompt(c),
     {
-      k: Number(values.k),
-      temperature: Number(values.temperature),
+      k: values.k,
+      temperature: values.temperature,
       topP: 0.95,
       maxNewTokens: 160,
-      seed: Number(values.seed),
+      seed: values.seed,
       ...(policy === undefined ? {} : { deltas: [policy] }),
     },
   );
   const fid = contexts.flatMap((c, ci) => edits[ci]!.map((e) => selfEditFidelity(e.completion, c)));
   process.stdout.write(
-    `${JSON.stringify({ model: modelDir, policy: values.policy ?? null, temperature: Number(values.temperature), people: contexts.length, ...summariseFidelity(fid) }, null, 2)}\n`,
+    `${JSON.stringify({ model: modelDir, policy: values.policy ?? null, temperature: values.temperature, people: contexts.length, ...summariseFidelity(fid) }, null, 2)}\n`,
   );
 }
 

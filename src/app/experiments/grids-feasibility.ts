@@ -7,6 +7,7 @@
  *   node dist/app/experiments/grids-feasibility.js --model DIR --out FILE [--val 32] [--pretrain 64]
  */
 import { writeFile } from 'node:fs/promises';
+import { z } from 'zod';
 import { initEngine } from '../../engine/index.js';
 import { loadModel } from '../../model/io/load.js';
 import { answersInFrame, scoredContext } from '../../seal/domain.js';
@@ -20,7 +21,7 @@ import { formatRecipe, type Recipe, RecipeSchema } from '../../tasks/grids/recip
 import { gridContext } from '../../tasks/grids/task.js';
 import { generateGridWorld, type WorldTask } from '../../tasks/grids/world.js';
 import { loadTokenizer } from '../../tokenizer/load.js';
-import { experimentArgs } from './args.js';
+import { schemaArgs } from './args.js';
 
 const USAGE = `Grid-domain feasibility: ICL on pretraining vs held-out families, recipe well-formedness, and test-time
 training with fixed and model-written recipes on held-out val tasks. Writes JSON to --out.
@@ -62,38 +63,53 @@ const FIXED: Record<string, Recipe> = {
   }),
 };
 
+export const FeasibilityOptionsSchema = z.strictObject({
+  model: z.string().describe('Grid model directory'),
+  out: z.string().describe('The JSON result file'),
+  val: z.coerce.number().int().min(1).default(32).describe('Val tasks (held-out families) measured'),
+  pretrain: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(64)
+    .describe('Pretraining-family tasks for in-context accuracy'),
+  recipes: z
+    .string()
+    .default(Object.keys(FIXED).join(','))
+    .transform((text, ctx) => {
+      const names = text.split(',');
+      const unknown = names.filter((n) => !(n in FIXED));
+      if (unknown.length > 0)
+        ctx.issues.push({
+          code: 'custom',
+          input: text,
+          message: `unknown recipe ${unknown.join(', ')} (known: ${Object.keys(FIXED).join(', ')})`,
+        });
+      return names;
+    })
+    .describe('Fixed recipes measured, comma-separated'),
+  rank: z.coerce.number().int().min(1).default(16).describe('Test-time LoRA rank (alpha = 2 × rank)'),
+});
+
 export async function main(argv = process.argv.slice(2)): Promise<void> {
-  const { values } = experimentArgs(
-    argv,
-    {
-      model: { type: 'string' },
-      out: { type: 'string' },
-      val: { type: 'string', default: '32' },
-      pretrain: { type: 'string', default: '64' },
-      recipes: { type: 'string', default: Object.keys(FIXED).join(',') },
-      rank: { type: 'string', default: '16' },
-    },
-    USAGE,
-  );
-  if (values.model === undefined || values.out === undefined)
-    throw new Error('--model DIR and --out FILE are required');
+  const { options: values } = schemaArgs(argv, FeasibilityOptionsSchema, USAGE);
   await initEngine('auto');
   const t0 = performance.now();
   const world = generateGridWorld(readGridWorldConfig(values.model));
   const { model } = await loadModel(values.model);
   const tok = loadTokenizer(values.model, { vocabSize: model.config.vocabSize });
   const env = { model, tok, task: taskFromSpec(TaskSpecSchema.parse({ kind: 'grids', maxSide: 6 })) };
-  const rank = Number(values.rank);
+  const rank = values.rank;
   const inner = InnerLoopConfigSchema.parse({
     seqLen: model.config.maxSeqLen,
     lora: { r: rank, alpha: 2 * rank },
     batchSize: 16,
   });
-  const val = world.splits.val.slice(0, Number(values.val));
+  const val = world.splits.val.slice(0, values.val);
   const log = (m: string) => process.stderr.write(`${m}\n`);
 
   const icl = {
-    pretrainFamilies: familyAccuracy(model, tok, pretrainFamilyEvalTasks(world, Number(values.pretrain))),
+    pretrainFamilies: familyAccuracy(model, tok, pretrainFamilyEvalTasks(world, values.pretrain)),
     heldOutFamilies: familyAccuracy(model, tok, val),
   };
   log(
@@ -126,7 +142,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     };
   };
   const close = {
-    pretrainFamilies: closeness(pretrainFamilyEvalTasks(world, Number(values.pretrain))),
+    pretrainFamilies: closeness(pretrainFamilyEvalTasks(world, values.pretrain)),
     heldOutFamilies: closeness(val),
   };
   log(`closeness: ${JSON.stringify(close)}`);
@@ -157,10 +173,8 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   const mean = (xs: readonly number[]) => (xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length);
   const fixed: Record<string, unknown> = {};
   const solvedBy: number[][] = [];
-  for (const name of (values.recipes as string).split(',')) {
-    const recipe = FIXED[name];
-    if (recipe === undefined)
-      throw new Error(`unknown recipe ${name} (known: ${Object.keys(FIXED).join(', ')})`);
+  for (const name of values.recipes) {
+    const recipe = FIXED[name]!;
     const rows = val.map((t, i) => ttt(recipe, t, i));
     const scores = rows.map((r) => r.score);
     solvedBy.push(scores);

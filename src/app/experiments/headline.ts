@@ -55,7 +55,10 @@ const USAGE = `SEAL's headline table on test people over several RL runs (issue 
 const count = (dflt: number, what: string) => z.coerce.number().int().min(1).default(dflt).describe(what);
 /** A number flag: an empty value is refused (coercion would read it as 0). */
 const num = (schema: z.ZodNumber) =>
-  z.preprocess((v) => (typeof v === 'string' && v.trim() === '' ? Number.NaN : v), z.coerce.number().pipe(schema));
+  z.preprocess(
+    (v) => (typeof v === 'string' && v.trim() === '' ? Number.NaN : v),
+    z.coerce.number().pipe(schema),
+  );
 
 export const HeadlineOptionsSchema = z.strictObject({
   out: z.string().describe('Output directory (resumable: rerun the same command)'),

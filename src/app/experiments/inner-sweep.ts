@@ -5,6 +5,7 @@
  * and epochs. Prints JSON lines; the last line is a summary.
  *   node dist/app/experiments/inner-sweep.js --model DIR [--people 8] [--lrs 1e-3,3e-3] [--epochs 10,20]
  */
+import { z } from 'zod';
 import { initEngine } from '../../engine/index.js';
 import { loadPeopleProblem } from '../../seal/domains/people.js';
 import { InnerLoopConfigSchema, runInnerLoop } from '../../seal/inner/inner-loop.js';
@@ -13,30 +14,46 @@ import { selfEditSequences } from '../../seal/selfedit/parse.js';
 import { ATTRIBUTES, bundledBiosData } from '../../tasks/people/data.js';
 import { BIO_ORDER, bioSentence, QUESTION_TEMPLATES, qaText, question } from '../../tasks/people/text.js';
 import { attributeValue } from '../../tasks/people/world.js';
-import { experimentArgs } from './args.js';
+import { schemaArgs } from './args.js';
 
 const USAGE = `Inner-loop calibration: held-out accuracy after an inner loop on the passage, oracle QA, oracle sentences
 or a sampled self-edit, over learning rates × epochs. Prints JSON lines, then a summary.
   node dist/app/experiments/inner-sweep.js --model DIR [--people 8] [--lrs 1e-3,3e-3] [--epochs 10,20]`;
 
+/** A comma-separated list of positive numbers (integers when `int`). */
+const numberList = (dflt: string, int: boolean, what: string) =>
+  z
+    .string()
+    .default(dflt)
+    .transform((text, ctx) => {
+      const xs = text.split(',').map((x) => (x.trim() === '' ? Number.NaN : Number(x)));
+      if (xs.some((x) => !(x > 0) || (int && !Number.isInteger(x))))
+        ctx.issues.push({
+          code: 'custom',
+          input: text,
+          message: `expected ${int ? 'integers' : 'numbers'} > 0 separated by commas, got ${text}`,
+        });
+      return xs;
+    })
+    .describe(what);
+
+export const InnerSweepOptionsSchema = z.strictObject({
+  model: z.string().describe('People model directory'),
+  people: z.coerce.number().int().min(1).default(8).describe('People of the split measured'),
+  lrs: numberList('1e-3,3e-3', false, 'Inner-loop learning rates, comma-separated'),
+  epochs: numberList('10,20', true, 'Inner-loop epochs, comma-separated'),
+  rank: z.coerce.number().int().min(1).default(16).describe('Inner-loop LoRA rank (alpha = 2 × rank)'),
+  split: z
+    .enum(['val', 'rl'])
+    .default('val')
+    .describe('The people measured: a calibration informs choices, so never the test split'),
+});
+
 export async function main(argv = process.argv.slice(2)): Promise<void> {
-  const { values } = experimentArgs(
-    argv,
-    {
-      model: { type: 'string' },
-      people: { type: 'string', default: '8' },
-      lrs: { type: 'string', default: '1e-3,3e-3' },
-      epochs: { type: 'string', default: '10,20' },
-      rank: { type: 'string', default: '16' },
-      split: { type: 'string', default: 'val' },
-    },
-    USAGE,
-  );
-  if (values.model === undefined) throw new Error('--model DIR is required');
+  const { options: values } = schemaArgs(argv, InnerSweepOptionsSchema, USAGE);
   await initEngine('auto');
   const pp = await loadPeopleProblem(values.model, 0);
-  const people = Number(values.people);
-  const contexts = (pp.task.splits[values.split as string] ?? []).slice(0, people);
+  const contexts = (pp.task.splits[values.split] ?? []).slice(0, values.people);
   const byId = new Map(pp.world.people.map((p) => [p.id, p]));
   const templates = bundledBiosData().templates;
   const sampled = sampleSelfEdits(
@@ -70,12 +87,12 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       selfEditSequences(sampled[i]![0]!.completion, contexts[i]!, { appendPassage: true }),
   };
   const rows: Record<string, unknown>[] = [];
-  for (const lr of (values.lrs as string).split(',').map(Number)) {
-    for (const epochs of (values.epochs as string).split(',').map(Number)) {
+  for (const lr of values.lrs) {
+    for (const epochs of values.epochs) {
       const cfg = InnerLoopConfigSchema.parse({
         lr,
         epochs,
-        lora: { r: Number(values.rank), alpha: 2 * Number(values.rank) },
+        lora: { r: values.rank, alpha: 2 * values.rank },
       });
       for (const [name, seqs] of Object.entries(conditions)) {
         let acc = 0;

@@ -4,6 +4,7 @@
  * after an inner loop on it (+ the passage). Prints JSON lines, then a summary line.
  *   node dist/app/experiments/selfedit-usefulness.js --model DIR [--people 5] [--k 4] [--policy ADAPTER]
  */
+import { z } from 'zod';
 import { assetPath } from '../../assets.js';
 import { initEngine } from '../../engine/index.js';
 import { loadAdapter } from '../../lora/io.js';
@@ -12,29 +13,30 @@ import { meanCi } from '../../seal/eval/stats.js';
 import { InnerLoopConfigSchema, runInnerLoop } from '../../seal/inner/inner-loop.js';
 import { sampleSelfEdits } from '../../seal/selfedit/generate.js';
 import { selfEditSequences } from '../../seal/selfedit/parse.js';
-import type { PeopleSelfEditStyle } from '../../tasks/people/selfedit.js';
-import { experimentArgs } from './args.js';
+import { PEOPLE_SELF_EDIT_STYLES } from '../../tasks/people/selfedit.js';
+import { schemaArgs } from './args.js';
 
 const USAGE = `How useful are the model's own self-edits: facts restated and accuracy after an inner loop, per sample.
   node dist/app/experiments/selfedit-usefulness.js [--model DIR] [--people 5] [--k 4] [--policy ADAPTER]`;
 
+export const UsefulnessOptionsSchema = z.strictObject({
+  model: z.string().default(assetPath('models/people-default')).describe('People model directory'),
+  people: z.coerce.number().int().min(1).default(5).describe('Validation people sampled'),
+  k: z.coerce.number().int().min(1).default(4).describe('Self-edits sampled per person'),
+  policy: z
+    .string()
+    .optional()
+    .describe("A PEFT adapter of self-edit policy to sample with (the base model's when omitted)"),
+  seed: z.coerce.number().int().min(0).default(1).describe('Sampling seed'),
+  style: z.enum(PEOPLE_SELF_EDIT_STYLES).default('self-qa').describe('The self-edit prompt'),
+});
+
 export async function main(argv = process.argv.slice(2)): Promise<void> {
-  const { values } = experimentArgs(
-    argv,
-    {
-      model: { type: 'string', default: assetPath('models/people-default') },
-      people: { type: 'string', default: '5' },
-      k: { type: 'string', default: '4' },
-      policy: { type: 'string' },
-      seed: { type: 'string', default: '1' },
-      style: { type: 'string', default: 'self-qa' },
-    },
-    USAGE,
-  );
+  const { options: values } = schemaArgs(argv, UsefulnessOptionsSchema, USAGE);
   await initEngine('auto');
-  const pp = await loadPeopleProblem(values.model, 0, values.style as PeopleSelfEditStyle);
+  const pp = await loadPeopleProblem(values.model, 0, values.style);
   // A diagnostic that informs choices: validation people, never the test split.
-  const contexts = (pp.task.splits['val'] ?? []).slice(0, Number(values.people));
+  const contexts = (pp.task.splits['val'] ?? []).slice(0, values.people);
   const policy =
     values.policy === undefined ? undefined : await loadAdapter(values.policy, pp.problem.env.model);
   const edits = sampleSelfEdits(
@@ -43,11 +45,11 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     contexts,
     (c) => pp.problem.domain.selfEditPrompt(c),
     {
-      k: Number(values.k),
+      k: values.k,
       temperature: 1,
       topP: 0.95,
       maxNewTokens: 160,
-      seed: Number(values.seed),
+      seed: values.seed,
       ...(policy === undefined ? {} : { deltas: [policy] }),
     },
   );
