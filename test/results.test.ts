@@ -7,6 +7,7 @@ import { sealPairs } from '../src/app/demo.js';
 import {
   deltaFromRecords,
   deltaSeedTables,
+  gridFromDir,
   headlineFromRecords,
   headlineRuns,
   isDeltaSeedGroup,
@@ -225,4 +226,44 @@ describe('results rebuilt from raw rows', () => {
         close(rebuilt.acrossRuns['pairedHeldOut']![k]!, d, `across ${k}`);
     },
   );
+
+  // Every committed grid table (experiment:grids): the conditions, intervals and paired differences its grids.json
+  // holds, rebuilt from the per-(condition, seed, task) rows, and the text lists the conditions in the table's order.
+  const gridTables = readdirSync(join(ROOT, 'experiments', 'results'), { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith(join('table', 'grids.json')))
+    .map((f) => join('experiments', 'results', f, '..', '..'))
+    .sort();
+  it('finds the committed grid tables', () => expect(gridTables.length).toBeGreaterThanOrEqual(8));
+  it.each(gridTables.map((d) => [d]))('%s: the grid table equals its grids.json', (dir) => {
+    const abs = join(ROOT, dir);
+    type Interval = { mean: number; ci95: number[]; n: number };
+    const saved = JSON.parse(readFileSync(join(abs, 'table', 'grids.json'), 'utf8')) as {
+      results: Record<string, Interval & { seeds: number; rejected: number }>;
+      paired: Record<string, Record<string, Interval>>;
+      acrossRuns: { seal: Interval };
+    };
+    const rebuilt = gridFromDir(abs);
+    const close = (a: { mean: number; ci95: readonly number[]; n: number }, b: Interval, what: string) => {
+      expect(a.mean, what).toBeCloseTo(b.mean, 12);
+      expect(a.ci95[0], what).toBeCloseTo(b.ci95[0]!, 12);
+      expect(a.ci95[1], what).toBeCloseTo(b.ci95[1]!, 12);
+      expect(a.n, what).toBe(b.n);
+    };
+    expect(Object.keys(rebuilt.results).sort()).toEqual(Object.keys(saved.results).sort());
+    for (const [k, r] of Object.entries(saved.results)) {
+      close(rebuilt.results[k]!, r, k);
+      expect(rebuilt.results[k]!.seeds, k).toBe(r.seeds);
+      expect(rebuilt.results[k]!.rejected, k).toBeCloseTo(r.rejected, 12);
+    }
+    expect(Object.keys(rebuilt.paired).sort()).toEqual(Object.keys(saved.paired).sort());
+    for (const [run, ps] of Object.entries(saved.paired)) {
+      expect(Object.keys(rebuilt.paired[run]!).sort()).toEqual(Object.keys(ps).sort());
+      for (const [k, d] of Object.entries(ps)) close(rebuilt.paired[run]![k]!, d, k);
+    }
+    close(rebuilt.acrossRuns.seal, saved.acrossRuns.seal, 'across runs');
+    const lines = rebuild(dir).split('\n');
+    const order = lines.slice(1, 1 + Object.keys(saved.results).length).map((l) => l.trim().split(' ')[0]);
+    expect(order[0]).toBe('in_context');
+    expect(order.at(-1)).toBe('oracle');
+  });
 });

@@ -33,11 +33,13 @@ import {
   type GridCondition,
   type GridConditionResult,
   type GridEvalSettings,
+  type GridTable,
+  gridTable,
+  isSealRun,
   readGridRows,
   summariseGridRows,
   sweepRecipes,
 } from '../../seal/eval/grids.js';
-import { meanCi, pairedAgainst } from '../../seal/eval/stats.js';
 import { type InnerLoopConfig, InnerLoopConfigSchema } from '../../seal/inner/inner-loop.js';
 import { loadLastRound, loadRoundPolicy, saveRoundCheckpoint } from '../../seal/outer/checkpoint.js';
 import { type OuterConfig, OuterConfigSchema, runOuterLoop } from '../../seal/outer/outer.js';
@@ -244,6 +246,23 @@ const pct = (x: number) => (100 * x).toFixed(1);
 const fmt = (m: { mean: number; ci95: readonly [number, number] }) =>
   `${pct(m.mean)} [${pct(m.ci95[0])}, ${pct(m.ci95[1])}]`;
 
+/** The table as `table.txt` and `npm run results` print it; `what` names the tasks and seeds. */
+export function gridTableText(t: GridTable, what: string): string {
+  const runs = Object.keys(t.results).filter(isSealRun).length;
+  const lines = [
+    `grid table: ${what} (mean % [95% CI over tasks])`,
+    ...Object.entries(t.results).map(([k, v]) => `  ${k.padEnd(16)} ${fmt(v)}  rejected ${pct(v.rejected)}%`),
+    'paired (SEAL − other, points):',
+    ...Object.values(t.paired).flatMap((ps) =>
+      Object.entries(ps).map(([k, v]) => `  ${k.padEnd(32)} ${fmt(v)}`),
+    ),
+    ...(runs < 2
+      ? []
+      : [`SEAL across ${runs} RL runs (95% t interval over runs): ${fmt(t.acrossRuns.seal)}`]),
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
 /**
  * The table into `o.out` (the engine must be initialised). A directory holding another set of options is refused
  * (workers aside): its results are never mixed with or overwritten by a different run.
@@ -388,17 +407,11 @@ export async function runGridTable(o: GridTableOptions): Promise<void> {
         seed === 0 && sweepCovers ? sweep.scores.map((row) => row.slice(0, taskIds.length)) : undefined,
     });
 
-    // 5. The table: per condition, and SEAL's paired differences per run.
-    const perContext = Object.fromEntries(Object.entries(results).map(([k, v]) => [k, v.perContext]));
-    const paired = Object.fromEntries(
-      runs.map((x) => {
-        const others = Object.fromEntries(
-          Object.entries(perContext).filter(([k]) => k === x.seal || !k.startsWith('seal_run')),
-        );
-        return [x.seal, pairedAgainst(x.seal, others)];
-      }),
+    // 5. The table: per condition, and SEAL's paired differences per run (from the rows, as `npm run results`).
+    const table = gridTable(
+      Object.fromEntries(Object.keys(results).map((k) => [k, readGridRows(join(tableDir, `${k}.jsonl`))])),
+      taskIds,
     );
-    const sealMeans = runs.map((x) => results[x.seal]!.mean);
     const summary = {
       version: packageVersion(),
       split: o.split,
@@ -406,26 +419,19 @@ export async function runGridTable(o: GridTableOptions): Promise<void> {
       families: Object.fromEntries(tasks.map((t) => [t.id, t.family])),
       bestFixed: formatRecipe(fixed),
       results: Object.fromEntries(
-        Object.entries(results).map(([k, v]) => [
+        Object.entries(table.results).map(([k, v]) => [
           k,
           { mean: v.mean, ci95: v.ci95, n: v.n, seeds: v.seeds, rejected: v.rejected },
         ]),
       ),
       runs: runs.map((x) => ({ run: x.run, selectedRound: x.selectedRound, rounds: x.rounds })),
-      paired,
-      acrossRuns: { seal: meanCi(sealMeans) },
+      paired: table.paired,
+      acrossRuns: table.acrossRuns,
       elapsed_s: (performance.now() - t0) / 1000,
     };
     writeFileSync(join(tableDir, 'grids.json'), `${JSON.stringify(summary, null, 2)}\n`);
-    const lines = [
-      `grid table: ${tasks.length} ${o.split} tasks × ${o.seeds} seeds (mean % [95% CI over tasks])`,
-      ...Object.entries(results).map(([k, v]) => `  ${k.padEnd(16)} ${fmt(v)}  rejected ${pct(v.rejected)}%`),
-      'paired (SEAL − other, points):',
-      ...Object.entries(paired).flatMap(([, ps]) =>
-        Object.entries(ps).map(([k, v]) => `  ${k.padEnd(32)} ${fmt(v)}`),
-      ),
-    ];
-    writeFileSync(join(tableDir, 'table.txt'), `${lines.join('\n')}\n`);
+    const text = gridTableText(table, `${tasks.length} ${o.split} tasks × ${o.seeds} seeds`);
+    writeFileSync(join(tableDir, 'table.txt'), text);
     const drawn: DrawnTask[] = tasks.slice(0, DRAWN_TASKS).map((t) => ({
       id: t.id,
       family: t.family,
@@ -435,7 +441,7 @@ export async function runGridTable(o: GridTableOptions): Promise<void> {
     }));
     writeFileSync(join(tableDir, 'tasks.json'), `${JSON.stringify(drawn)}\n`);
     writeFileSync(join(o.out, 'report.html'), buildGridReport(o.out));
-    log(lines.join('\n'));
+    log(text);
   } finally {
     await pool?.close();
   }

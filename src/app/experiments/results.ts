@@ -12,9 +12,11 @@ import { fileURLToPath } from 'node:url';
 import { type EditRow, type EditScores, editScores } from '../../seal/delta/eval.js';
 import { type StackRow, type StackSummary, summariseStacks } from '../../seal/delta/stack.js';
 import { type ConditionResult, formatPaired, formatTable } from '../../seal/eval/evaluate.js';
+import { type GridTable, gridTable, isSealRun, readGridRows } from '../../seal/eval/grids.js';
 import { type MeanCi, meanCi, pairedAgainst, pairedDifference } from '../../seal/eval/stats.js';
 import { RunDir } from '../../util/run-dir.js';
 import { sealPairs } from '../demo.js';
+import { gridTableText } from './grids-table.js';
 
 /** The runs whose numbers the README quotes. */
 export const README_RUNS = [
@@ -409,8 +411,42 @@ function seedGroupText(dir: string): string {
   return `${[head, columns, ...lines, ...pairedBlock, ...stackBlock].join('\n')}\n`;
 }
 
+/** A grid table directory (`experiment:grids`): its per-condition rows in `table/`. */
+const isGridTable = (dir: string) => existsSync(join(dir, 'table', 'in_context.jsonl'));
+
+/** The conditions of a grid table in the table's order: baselines, the RL runs by number, the oracle, the rest. */
+function gridConditions(dir: string): string[] {
+  const names = readdirSync(join(dir, 'table'))
+    .filter((f) => f.endsWith('.jsonl'))
+    .map((f) => f.slice(0, -'.jsonl'.length));
+  const order = (k: string) =>
+    isSealRun(k)
+      ? 10 + Number(k.slice('seal_run'.length))
+      : (({ in_context: 0, base_recipes: 1, best_fixed: 2, oracle: 1e6 } as Record<string, number>)[k] ??
+        2e6);
+  return names.sort((a, b) => order(a) - order(b) || a.localeCompare(b));
+}
+
+/** A grid table rebuilt from its committed rows (one per condition, seed and task). */
+export function gridFromDir(dir: string): GridTable {
+  const rows = Object.fromEntries(
+    gridConditions(dir).map((k) => [k, readGridRows(join(dir, 'table', `${k}.jsonl`))]),
+  );
+  // The tasks in the table's order: in-context learning has one row per task.
+  const tasks = (rows['in_context'] ?? []).map((r) => r.task);
+  return gridTable(rows, tasks);
+}
+
+function gridText(dir: string): string {
+  const t = gridFromDir(dir);
+  const n = t.results['in_context']?.n ?? 0;
+  const seeds = Math.max(...Object.values(t.results).map((r) => r.seeds));
+  return gridTableText(t, `${dir}, ${n} tasks × ${seeds} seeds`);
+}
+
 /** The text `npm run results` prints for one directory: a run's table, or a headline's per-run tables and summary. */
 export function rebuild(dir: string): string {
+  if (isGridTable(dir)) return gridText(dir);
   // A delta-mode seed group (runs `<optimizer>-s<seed>`): the table over seeds, then each run's own tables.
   if (isDeltaSeedGroup(dir))
     return [seedGroupText(dir), ...seedRuns(dir).map((d) => rebuild(join(dir, d)))].join('\n');

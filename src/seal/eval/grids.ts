@@ -28,7 +28,7 @@ import type { InnerLoopConfig } from '../inner/inner-loop.js';
 import { runPlans as runRolloutPlans, type SealProblem } from '../outer/rollout.js';
 import { sampleSelfEdits } from '../selfedit/generate.js';
 import { ParseOptionsSchema } from '../selfedit/parse.js';
-import { type MeanCi, meanCi } from './stats.js';
+import { type MeanCi, meanCi, pairedAgainst } from './stats.js';
 
 export type GridCondition =
   | { readonly kind: 'icl'; readonly name: string }
@@ -307,4 +307,39 @@ export function summariseGridRows(rows: readonly GridRow[], tasks: readonly stri
     seeds: seeds.size,
     rejected: rows.length === 0 ? 0 : rejected / rows.length,
   };
+}
+
+/** The grid table rebuilt from its rows (`experiment:grids` and `npm run results` alike). */
+export interface GridTable {
+  /** Per condition: mean over tasks (each task averaged over its seeds) with the 95% t interval over tasks. */
+  readonly results: Record<string, GridConditionResult>;
+  /** Per RL run (`seal_run<R>`): its paired differences against every condition that is not another run. */
+  readonly paired: Record<string, Record<string, MeanCi>>;
+  /** SEAL across runs: the mean of the runs' means with the t interval over runs (between-run variance). */
+  readonly acrossRuns: { readonly seal: MeanCi };
+}
+
+/** The RL runs' conditions are named `seal_run<R>`. */
+export const isSealRun = (condition: string): boolean => condition.startsWith('seal_run');
+
+/** The grid table from each condition's rows (in the order given) over `tasks`. */
+export function gridTable(
+  rows: Readonly<Record<string, readonly GridRow[]>>,
+  tasks: readonly string[],
+): GridTable {
+  const results = Object.fromEntries(
+    Object.entries(rows).map(([k, rs]) => [k, summariseGridRows(rs, tasks)]),
+  );
+  const runs = Object.keys(results).filter(isSealRun);
+  const perContext = Object.fromEntries(Object.entries(results).map(([k, v]) => [k, v.perContext]));
+  const paired = Object.fromEntries(
+    runs.map((run) => [
+      run,
+      pairedAgainst(
+        run,
+        Object.fromEntries(Object.entries(perContext).filter(([k]) => k === run || !isSealRun(k))),
+      ),
+    ]),
+  );
+  return { results, paired, acrossRuns: { seal: meanCi(runs.map((k) => results[k]!.mean)) } };
 }
